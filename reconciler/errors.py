@@ -1,0 +1,29 @@
+"""Fatal conditions. Everything else is a Diagnostic. Exit codes are mapped in one place."""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CHANGES = 2  # plan --detailed-exitcode, Terraform's convention
+
+
+class ReconcilerError(Exception):
+    """A fatal condition: the message says what happened and what to do next."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(ReconcilerError):
+    exit_code = EXIT_USAGE
+
+
+class DatabaseUnavailable(ReconcilerError):
+    """The database could not be reached; nothing was changed."""
+
+
+class RefusedApply(ReconcilerError):
+    """Apply refused to run (empty declaration set, conflicts, invalid files)."""
+
+
+class LockTimeout(ReconcilerError):
+    """Another apply held the reconcile lock for longer than we may wait."""

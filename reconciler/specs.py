@@ -1,0 +1,264 @@
+"""The canonical, frozen shape of a periodic task, shared by resolve, read and diff.
+
+Both sides of a comparison are normalised into these types and compared with ``==``:
+the YAML side (``resolve``) and the database side (``read``). Normalising *both* sides
+is what makes ``1h`` equal ``3600`` and ``00`` equal ``0`` (or ``mon`` equal ``1``), so that
+drift clears and schedule rows are shared instead of piling up.
+
+Nothing here imports Django or pydantic.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from celery.schedules import crontab_parser
+
+from .diagnostics import SourceRange
+
+# (number of values, first value) of each cron field, as Celery's crontab parses them.
+CRON_FIELDS: dict[str, tuple[int, int]] = {
+    "minute": (60, 0),
+    "hour": (24, 0),
+    "day_of_month": (31, 1),
+    "month_of_year": (12, 1),
+    "day_of_week": (7, 0),
+}
+CRON_FIELD_ORDER = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+SOLAR_EVENTS = (
+    "dawn_astronomical",
+    "dawn_civil",
+    "dawn_nautical",
+    "dusk_astronomical",
+    "dusk_civil",
+    "dusk_nautical",
+    "solar_noon",
+    "sunrise",
+    "sunset",
+)
+SOLAR_PRECISION = Decimal("0.000001")  # SolarSchedule stores DecimalField(decimal_places=6)
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling for one JSON value: sorted keys, no insignificant white space."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@lru_cache(maxsize=4096)
+def canonical_cron_field(field_name: str, raw: str) -> str:
+    """The canonical spelling of one cron field, from the set of values it fires on.
+
+    ``*`` when it covers every value, ``*/n`` for a full-range step, otherwise a sorted
+    list of values and ranges (``1-5,10``). Raises ``ValueError`` (Celery's) when invalid.
+    """
+    size, first = CRON_FIELDS[field_name]
+    values = sorted(crontab_parser(size, first).parse(str(raw).strip()))
+    last = first + size - 1
+    if values == list(range(first, last + 1)):
+        return "*"
+    if len(values) > 2 and values[0] == first:
+        step = values[1] - values[0]
+        if values == list(range(first, last + 1, step)):
+            return f"*/{step}"
+    return ",".join(_ranges(values))
+
+
+def _ranges(values: list[int]) -> list[str]:
+    parts: list[str] = []
+    start = prev = values[0]
+    for value in [*values[1:], None]:
+        if value is not None and value == prev + 1:
+            prev = value
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if value is not None:
+            start = prev = value
+    return parts
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Every N seconds (written as ``IntervalSchedule(every=N, period='seconds')``)."""
+
+    seconds: int
+    kind = "interval"
+
+    def describe(self) -> str:
+        return f"every {format_duration(self.seconds)}"
+
+
+@dataclass(frozen=True)
+class Crontab:
+    minute: str = "*"
+    hour: str = "*"
+    day_of_month: str = "*"
+    month_of_year: str = "*"
+    day_of_week: str = "*"
+    timezone: str = "UTC"
+    kind = "cron"
+
+    @classmethod
+    def canonical(cls, timezone: str, **fields: str) -> Crontab:
+        """Raises ``ValueError`` with Celery's message when a field is invalid."""
+        normalised = {
+            name: canonical_cron_field(name, fields.get(name, "*")) for name in CRON_FIELD_ORDER
+        }
+        return cls(timezone=timezone, **normalised)
+
+    @property
+    def expression(self) -> str:
+        return " ".join(getattr(self, name) for name in CRON_FIELD_ORDER)
+
+    def describe(self) -> str:
+        return f'cron "{self.expression}" ({self.timezone})'
+
+
+@dataclass(frozen=True)
+class Clocked:
+    """A one-off moment, always held in UTC."""
+
+    at: datetime
+    kind = "at"
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Clocked.at must be timezone-aware")
+        object.__setattr__(self, "at", self.at.astimezone(UTC))
+
+    def describe(self) -> str:
+        return f"at {self.at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Solar:
+    event: str
+    latitude: Decimal
+    longitude: Decimal
+    kind = "solar"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "latitude", _solar_decimal(self.latitude))
+        object.__setattr__(self, "longitude", _solar_decimal(self.longitude))
+
+    def describe(self) -> str:
+        return f"solar {self.event} at {self.latitude}, {self.longitude}"
+
+
+def _solar_decimal(value: Decimal | float | str) -> Decimal:
+    return Decimal(str(value)).quantize(SOLAR_PRECISION)
+
+
+Schedule = Interval | Crontab | Clocked | Solar
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the reconciler manages about one ``PeriodicTask`` row.
+
+    ``args``, ``kwargs`` and ``headers`` are canonical JSON strings. ``expires_at`` is
+    never declared (the language has ``expires`` as a duration, ``expire_seconds``); it
+    is here so that an ``expires`` set outside git shows up as drift and is cleared.
+    Beat-owned fields (``last_run_at``, ``total_run_count``) are deliberately absent.
+    """
+
+    name: str
+    task: str
+    schedule: Schedule
+    args: str = "[]"
+    kwargs: str = "{}"
+    enabled: bool = True
+    one_off: bool = False
+    description: str = ""
+    queue: str | None = None
+    exchange: str | None = None
+    routing_key: str | None = None
+    priority: int | None = None
+    headers: str = "{}"
+    expire_seconds: int | None = None
+    expires_at: datetime | None = None
+    start_time: datetime | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Field name → a plain, JSON-able value; the unit of field-by-field diffs."""
+        return {
+            "task": self.task,
+            "schedule": schedule_fields(self.schedule),
+            "args": self.args,
+            "kwargs": self.kwargs,
+            "enabled": self.enabled,
+            "one_off": self.one_off,
+            "description": self.description,
+            "queue": self.queue,
+            "exchange": self.exchange,
+            "routing_key": self.routing_key,
+            "priority": self.priority,
+            "headers": self.headers,
+            "expire_seconds": self.expire_seconds,
+            "expires": _iso(self.expires_at),
+            "start_time": _iso(self.start_time),
+        }
+
+    def digest(self) -> str:
+        """A stable hash of the managed fields (stored as ownership's ``spec_hash``)."""
+        payload = canonical_json({"name": self.name, **self.fields()})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def schedule_fields(schedule: Schedule) -> dict[str, Any]:
+    if isinstance(schedule, Interval):
+        return {"kind": "interval", "every": schedule.seconds}
+    if isinstance(schedule, Crontab):
+        return {"kind": "cron", "expression": schedule.expression, "timezone": schedule.timezone}
+    if isinstance(schedule, Clocked):
+        return {"kind": "at", "at": schedule.at.isoformat()}
+    return {
+        "kind": "solar",
+        "event": schedule.event,
+        "latitude": str(schedule.latitude),
+        "longitude": str(schedule.longitude),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+@dataclass(frozen=True)
+class DeclaredTask:
+    """A resolved declaration: its spec plus where it came from."""
+
+    spec: TaskSpec
+    source: SourceRange | None = None
+    renamed_from: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class DeclaredState:
+    """The whole declared side, sorted by name."""
+
+    tasks: tuple[DeclaredTask, ...] = ()
+    beat_schedule_names: frozenset[str] = field(default_factory=frozenset)
+
+    def by_name(self) -> Mapping[str, DeclaredTask]:
+        return {task.name: task for task in self.tasks}
+
+
+_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
+def format_duration(seconds: int) -> str:
+    """3600 → ``1h``; 5400 → ``90m``; the largest unit that divides exactly."""
+    for suffix, size in _UNITS:
+        if seconds % size == 0:
+            return f"{seconds // size}{suffix}"
+    return f"{seconds}s"
