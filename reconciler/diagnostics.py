@@ -40,7 +40,8 @@ class Diagnostic:
     source: SourceRange | None = None
     name: str | None = None
     hint: str | None = None
-    path: tuple[str | int, ...] = ()
+    path: tuple[object, ...] = ()
+    snippet: str | None = None
 
     @property
     def is_error(self) -> bool:

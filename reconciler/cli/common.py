@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--path", action="append", type=Path, default=None, metavar="DIR",
+        help="schedules folder or file (repeatable); default: settings.RECONCILER_SCHEDULES_DIR",
+    )
+
+
+def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str = "text") -> None:
+    parser.add_argument("--format", choices=choices, default=default, help=f"output format (default {default})")

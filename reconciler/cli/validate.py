@@ -1,0 +1,30 @@
+"""``reconcile validate``: check the declarations; needs no database."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import EXIT_ERROR, EXIT_OK
+from ..pipeline import validate_paths
+from ..render.diagnostics import RENDERERS, render_markdown
+from .common import add_format, add_path
+
+HELP = "validate the schedule files (no database needed); exit 1 on any error"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_path(parser)
+    add_format(parser, sorted(RENDERERS))
+
+
+def run(options: dict[str, object], out: TextIO) -> int:
+    result = validate_paths(options.get("path"))  # type: ignore[arg-type]
+    fmt = str(options["format"])
+    out.write(RENDERERS[fmt](result.diagnostics, checked=result.checked))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if fmt == "github" and summary_file:
+        with Path(summary_file).open("a", encoding="utf-8") as handle:
+            handle.write(render_markdown(result.diagnostics, checked=result.checked))
+    return EXIT_OK if result.valid else EXIT_ERROR

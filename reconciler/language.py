@@ -1,0 +1,318 @@
+"""The schedule language: pydantic models of one declaration, and its JSON Schema.
+
+This is the boundary: raw YAML values come in, a validated model comes out (or pydantic
+errors whose ``type`` is one of our stable diagnostic codes). Checks that need the Celery
+app (task names, argument binding) live in ``resolve``.
+"""
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+from celery.schedules import crontab
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .specs import CRON_FIELD_ORDER, SOLAR_EVENTS
+
+MAX_NAME_LENGTH = 200  # PeriodicTask.name is CharField(max_length=200)
+SCHEDULE_KEYS = ("cron", "every", "at", "solar")
+DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+DURATION_HELP = "a positive number of seconds, or a duration such as 90s, 15m, 2h, 1d or 1h30m"
+QUOTE_HINT = "YAML 1.1 reads unquoted yes/no/on/off as booleans, 010 as octal, and dates as dates: quote the value"
+
+
+def _yaml_surprise(value: Any) -> str:
+    if isinstance(value, bool):
+        return f" (YAML read an unquoted {str(value).lower()}/yes/no/on/off as a boolean: quote it)"
+    if isinstance(value, datetime | date):
+        return " (YAML read an unquoted date as a date object: quote it)"
+    if isinstance(value, int | float):
+        return " (YAML read it as a number: quote it)"
+    return ""
+
+
+def _text(value: Any) -> str:
+    """A string field: refuse what YAML 1.1 silently converted, with the reason."""
+    if isinstance(value, str):
+        return value
+    raise PydanticCustomError(
+        "schema", "expected a string, got {kind}{why}",
+        {"kind": type(value).__name__, "why": _yaml_surprise(value)},
+    )
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from an integer or a duration string; raises ``bad-duration``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError(
+            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": repr(value)}
+        )
+    seconds = value if isinstance(value, int) else _duration_seconds(value)
+    if seconds is None or seconds <= 0:
+        raise PydanticCustomError(
+            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": repr(value)}
+        )
+    return seconds
+
+
+def _duration_seconds(text: str) -> int | None:
+    if text.strip().isdigit():
+        return int(text)
+    match = DURATION_RE.match(text)
+    if not match or not any(match.groups()):
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    Field(json_schema_extra={"anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "string", "pattern": DURATION_RE.pattern},
+    ]}),
+]
+
+
+def _aware_datetime(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise PydanticCustomError(
+                "schema", "expected an ISO-8601 date-time such as 2030-01-31T09:00:00+01:00, got {value}",
+                {"value": repr(value)},
+            ) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise PydanticCustomError(
+                "naive-datetime",
+                "the date-time {value} has no UTC offset: add one, such as +00:00 or Z",
+                {"value": value.isoformat()},
+            )
+        return value
+    if isinstance(value, date):
+        raise PydanticCustomError(
+            "naive-datetime", "{value} is a date, not a date-time: write a moment with its UTC offset, "
+            "such as \"{value}T09:00:00+00:00\"", {"value": value.isoformat()},
+        )
+    raise PydanticCustomError("schema", "expected a date-time with a UTC offset, got {value}", {"value": repr(value)})
+
+
+AwareDateTime = Annotated[
+    datetime,
+    BeforeValidator(_aware_datetime),
+    Field(json_schema_extra={"type": "string", "format": "date-time"}),
+]
+
+
+@lru_cache(maxsize=1024)
+def _known_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _timezone(value: Any) -> str:
+    name = _text(value)
+    if not _known_timezone(name):
+        raise PydanticCustomError(
+            "bad-timezone", "unknown time zone {name}: use an IANA name such as Europe/Paris or UTC",
+            {"name": repr(name)},
+        )
+    return name
+
+
+TimeZoneName = Annotated[str, BeforeValidator(_timezone), Field(json_schema_extra={"type": "string"})]
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """Arguments travel as JSON: refuse what JSON cannot carry (dates, sets, ...)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, list):
+        return [_json_value(item, where) for item in value]
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise PydanticCustomError(
+                    "schema", "{where}: mapping keys must be strings, got {key}{why}",
+                    {"where": where, "key": repr(key), "why": _yaml_surprise(key)},
+                )
+        return {key: _json_value(item, where) for key, item in value.items()}
+    raise PydanticCustomError(
+        "schema", "{where} must be JSON values, got {kind}{why}",
+        {"where": where, "kind": type(value).__name__, "why": _yaml_surprise(value)},
+    )
+
+
+Args = Annotated[list[Any], BeforeValidator(lambda v: _json_value(v, "args"))]
+Kwargs = Annotated[dict[str, Any], BeforeValidator(lambda v: _json_value(v, "kwargs"))]
+Headers = Annotated[dict[str, Any], BeforeValidator(lambda v: _json_value(v, "headers"))]
+
+
+class CronFields(BaseModel):
+    """``cron`` as a mapping; an omitted field means every value (``*``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minute: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    hour: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    day_of_month: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    month_of_year: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    day_of_week: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+
+
+def _cron_field_text(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)
+
+
+def cron_fields_of(value: str | CronFields) -> dict[str, str]:
+    if isinstance(value, CronFields):
+        return value.model_dump()
+    parts = value.split()
+    if len(parts) != 5:
+        raise PydanticCustomError(
+            "bad-cron",
+            "a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
+            "got {count} in {value}",
+            {"count": len(parts), "value": repr(value)},
+        )
+    return dict(zip(CRON_FIELD_ORDER, parts, strict=True))
+
+
+@lru_cache(maxsize=4096)
+def check_cron(minute: str, hour: str, day_of_month: str, month_of_year: str, day_of_week: str) -> None:
+    """Parse with Celery's own crontab (what beat runs) and compute a next run, so that an
+    expression that can never fire (the 31st of February) is refused, not only parsed."""
+    try:
+        schedule = crontab(
+            minute=minute, hour=hour, day_of_month=day_of_month,
+            month_of_year=month_of_year, day_of_week=day_of_week,
+        )
+        schedule.remaining_estimate(datetime(2024, 1, 1))
+    except (ValueError, RuntimeError) as exc:
+        raise PydanticCustomError("bad-cron", "invalid cron: {error}", {"error": str(exc)}) from None
+
+
+def _cron(value: Any) -> str | CronFields:
+    if isinstance(value, dict):
+        value = CronFields.model_validate(value)
+    elif isinstance(value, str):
+        value = " ".join(value.split())
+    elif not isinstance(value, CronFields):
+        raise PydanticCustomError(
+            "bad-cron", "cron is a 5-field string such as \"30 2 * * mon-fri\" or a mapping of fields, "
+            "got {kind}{why}", {"kind": type(value).__name__, "why": _yaml_surprise(value)},
+        )
+    check_cron(**cron_fields_of(value))
+    return value
+
+
+Cron = Annotated[
+    str | CronFields,
+    BeforeValidator(_cron),
+]
+
+
+class Solar(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: Literal[SOLAR_EVENTS]  # type: ignore[valid-type]
+    latitude: Annotated[float, Field(ge=-90, le=90, strict=False)]
+    longitude: Annotated[float, Field(ge=-180, le=180, strict=False)]
+
+
+class Options(BaseModel):
+    """The optional keys of a declaration: also what ``defaults`` may set for a file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    args: Args = Field(default_factory=list)
+    kwargs: Kwargs = Field(default_factory=dict)
+    enabled: StrictBool = True
+    timezone: TimeZoneName | None = Field(default=None, description="IANA time zone of a cron schedule")
+    description: Text = ""
+    queue: Text | None = None
+    exchange: Text | None = None
+    routing_key: Text | None = None
+    priority: Annotated[int, Field(ge=0, le=255, strict=True)] | None = None
+    headers: Headers = Field(default_factory=dict)
+    expires: Duration | None = Field(default=None, description="a duration; becomes expire_seconds")
+    start_time: AwareDateTime | None = None
+
+
+class Declaration(Options):
+    """One task: a registered Celery task name and exactly one schedule."""
+
+    task: Text = Field(description="a registered Celery task name")
+    cron: Cron | None = Field(default=None, description="5-field crontab string or a mapping of fields")
+    every: Duration | None = Field(default=None, description=DURATION_HELP)
+    at: AwareDateTime | None = Field(default=None, description="a one-off moment with its UTC offset")
+    solar: Solar | None = None
+    renamed_from: Text | None = Field(
+        default=None, description="the previous name: the row is renamed in place, keeping its history",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_schedule(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            present = [key for key in SCHEDULE_KEYS if data.get(key) is not None]
+            if len(present) != 1:
+                found = ", ".join(present) if present else "none"
+                raise PydanticCustomError(
+                    "schedule-count",
+                    "a task needs exactly one schedule among cron, every, at and solar (found: {found})",
+                    {"found": found},
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _timezone_only_with_cron(self) -> Declaration:
+        if self.timezone is not None and self.cron is None and "timezone" in self.model_fields_set:
+            raise PydanticCustomError(
+                "schema", "timezone applies to cron schedules only (at carries its own UTC offset)"
+            )
+        return self
+
+
+class ScheduleFile(BaseModel):
+    """A schedules file: ``tasks`` (name → declaration) and optional file-wide ``defaults``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="Schedules",
+        json_schema_extra={"$id": "https://schedules-reconciler.invalid/schema/v1"},
+    )
+
+    defaults: Options | None = None
+    tasks: dict[Annotated[str, Field(max_length=MAX_NAME_LENGTH)], Declaration] = Field(default_factory=dict)
+
+
+def json_schema(task_names: list[str] | None = None) -> dict[str, Any]:
+    """The JSON Schema of a schedules file; with ``task_names``, ``task`` is an enum of them."""
+    schema = ScheduleFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    if task_names is not None:
+        schema["$defs"]["Declaration"]["properties"]["task"]["enum"] = sorted(task_names)
+    return schema

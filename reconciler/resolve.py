@@ -1,0 +1,83 @@
+"""Validated declarations + the Celery app's task registry → the declared state.
+
+Checks that a task is registered (with a "did you mean" for near misses) and that the
+declared ``args``/``kwargs`` bind to its signature, exactly as a worker would call it.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnostics import Diagnostic, SourceRange, error
+from .specs import DeclaredState, DeclaredTask
+from .validate import ValidDeclaration, did_you_mean
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Registered task names → their call signature (None when it cannot be inspected)."""
+
+    signatures: Mapping[str, inspect.Signature | None]
+    beat_schedule_names: frozenset[str] = frozenset()
+    timezone: str = "UTC"
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.signatures)
+
+
+def registry_from_app(app: Any) -> Registry:
+    """Read the real registry of a Celery app, after autodiscovery (as a worker does)."""
+    app.loader.import_default_modules()
+    signatures = {name: _signature(task) for name, task in app.tasks.items()}
+    beat = frozenset((app.conf.beat_schedule or {}).keys())
+    return Registry(signatures, beat, str(app.conf.timezone or "UTC"))
+
+
+def _signature(task: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(task.run)  # bound: a bind=True task's self is not a parameter
+    except (TypeError, ValueError):
+        return None
+
+
+def resolve(declarations: Iterable[ValidDeclaration], registry: Registry) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
+    tasks: list[DeclaredTask] = []
+    problems: list[Diagnostic] = []
+    for declaration in declarations:
+        found = _check(declaration, registry)
+        if found:
+            problems.append(found)
+        else:
+            tasks.append(DeclaredTask(declaration.spec, SourceRange(declaration.file), declaration.renamed_from))
+    tasks.sort(key=lambda t: t.name)
+    return DeclaredState(tuple(tasks), registry.beat_schedule_names), tuple(problems)
+
+
+def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | None:
+    task = declaration.spec.task
+    path = ("tasks", declaration.name, "task")
+    if task not in registry.signatures:
+        return error(
+            "unknown-task", f"no task named {task!r} is registered in the Celery app",
+            source=SourceRange(declaration.file), path=path, name=declaration.name,
+            hint=did_you_mean(task, registry.names) or "check the name or that its module is autodiscovered",
+        )
+    signature = registry.signatures[task]
+    if signature is None:
+        return None
+    try:
+        signature.bind(*declaration.args, **declaration.kwargs)
+    except TypeError as exc:
+        return error(
+            "bad-arguments", f"args/kwargs do not fit {task}{signature}: {exc}",
+            source=SourceRange(declaration.file), path=(*path[:-1], _argument_key(declaration)),
+            name=declaration.name,
+        )
+    return None
+
+
+def _argument_key(declaration: ValidDeclaration) -> str:
+    return "kwargs" if declaration.kwargs and not declaration.args else "args"

@@ -1,0 +1,296 @@
+"""Raw documents → validated declarations (canonical ``TaskSpec``s) + diagnostics.
+
+Every problem of every file is collected; nothing is raised. Positions are computed only
+for the files that have a diagnostic (``positions.place``), so a valid tree costs one
+C-parser pass plus the pydantic checks.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import positions
+from .diagnostics import Diagnostic, SourceRange, error, warning
+from .language import MAX_NAME_LENGTH, SCHEDULE_KEYS, Declaration, Options, cron_fields_of
+from .load import RawDocument
+from .positions import KEY
+from .specs import Clocked, Crontab, Interval, Schedule, Solar, TaskSpec, canonical_json
+
+TOP_LEVEL_KEYS = ("defaults", "tasks")
+DECLARATION_KEYS = tuple(sorted(Declaration.model_fields))
+OPTION_KEYS = tuple(sorted(Options.model_fields))
+OWN_CODES = frozenset({
+    "bad-cron", "bad-duration", "bad-timezone", "naive-datetime", "schedule-count", "schema",
+})
+
+
+@dataclass(frozen=True)
+class ValidDeclaration:
+    """A declaration that passed the language rules; ``args``/``kwargs`` kept as values for
+    ``resolve`` to bind against the task's signature."""
+
+    spec: TaskSpec
+    file: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    renamed_from: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Validated:
+    declarations: tuple[ValidDeclaration, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def validate_documents(
+    documents: Iterable[RawDocument], *, default_timezone: str, now: datetime
+) -> Validated:
+    declarations: list[ValidDeclaration] = []
+    diagnostics: list[Diagnostic] = []
+    texts: dict[str, str] = {}
+    for document in documents:
+        texts[document.file] = document.text
+        found, problems = _validate_document(document, default_timezone, now)
+        declarations.extend(found)
+        diagnostics.extend(problems)
+    diagnostics.extend(_duplicate_names(declarations))
+    located = [_locate(d, texts) for d in diagnostics]
+    return Validated(tuple(declarations), tuple(located), texts)
+
+
+def _locate(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
+    source = diagnostic.source
+    if source is None or source.file not in texts:
+        return diagnostic
+    return positions.place(diagnostic, texts[source.file])
+
+
+def _validate_document(
+    document: RawDocument, default_timezone: str, now: datetime
+) -> tuple[list[ValidDeclaration], list[Diagnostic]]:
+    problems = list(document.diagnostics)
+    data = document.data
+    if data is None:
+        return [], problems
+    here = _Here(document.file)
+    if not isinstance(data, dict):
+        return [], [here.error("schema", "a schedules file is a mapping with the keys tasks and defaults")]
+    problems.extend(here.unknown_keys(data, TOP_LEVEL_KEYS, ()))
+    defaults, default_problems = _defaults(data.get("defaults"), here)
+    problems.extend(default_problems)
+    tasks = data.get("tasks") or {}
+    if not isinstance(tasks, dict):
+        problems.append(here.error("schema", "tasks is a mapping of task names to declarations", ("tasks",)))
+        return [], problems
+    problems.extend(_duplicate_keys(document, tasks, here))
+    found: list[ValidDeclaration] = []
+    for name, body in tasks.items():
+        declaration, task_problems = _declaration(name, body, defaults, here, default_timezone, now)
+        problems.extend(task_problems)
+        if declaration is not None:
+            found.append(declaration)
+    return found, problems
+
+
+@dataclass(frozen=True)
+class _Here:
+    """Builds diagnostics for one file; positions are filled in later from the key path."""
+
+    file: str
+
+    def error(self, code: str, message: str, path: tuple[Any, ...] = (), **kw: Any) -> Diagnostic:
+        return error(code, message, source=SourceRange(self.file), path=path, **kw)
+
+    def unknown_keys(self, data: dict[Any, Any], allowed: tuple[str, ...], path: tuple[Any, ...]) -> list[Diagnostic]:
+        return [
+            self.error("schema", f"unknown key {key!r}; allowed: {', '.join(allowed)}",
+                       (*path, key, KEY), hint=did_you_mean(str(key), allowed))
+            for key in data if key not in allowed
+        ]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
+
+
+def _defaults(raw: Any, here: _Here) -> tuple[dict[str, Any], list[Diagnostic]]:
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, [here.error("schema", "defaults is a mapping of optional keys", ("defaults",))]
+    try:
+        Options.model_validate(raw)
+    except ValidationError as exc:
+        return {}, _pydantic_problems(exc, here, ("defaults",), name=None)
+    return raw, []
+
+
+def _declaration(
+    name: Any, body: Any, defaults: dict[str, Any], here: _Here, default_timezone: str, now: datetime
+) -> tuple[ValidDeclaration | None, list[Diagnostic]]:
+    if not isinstance(name, str):
+        from .language import _yaml_surprise
+
+        return None, [here.error(
+            "schema", f"a task name is a string, got {type(name).__name__} {name!r}{_yaml_surprise(name)}",
+            ("tasks", name, KEY),
+        )]
+    if len(name) > MAX_NAME_LENGTH:
+        return None, [here.error(
+            "schema", f"a task name has at most {MAX_NAME_LENGTH} characters (PeriodicTask.name), "
+            f"this one has {len(name)}", ("tasks", name, KEY), name=name,
+        )]
+    if not isinstance(body, dict):
+        return None, [here.error(
+            "schema", "a declaration is a mapping with task and one schedule", ("tasks", name), name=name,
+        )]
+    merged = _merge_defaults(defaults, body)
+    try:
+        model = Declaration.model_validate(merged)
+    except ValidationError as exc:
+        return None, _pydantic_problems(exc, here, ("tasks", name), name=name, own_keys=body)
+    spec = to_spec(name, model, default_timezone, now)
+    problems = []
+    if model.at is not None and model.at <= now:
+        problems.append(warning(
+            "past-one-off", f"the one-off moment {model.at.isoformat()} is already past: it will not be armed",
+            source=SourceRange(here.file), path=("tasks", name, "at"), name=name,
+        ))
+    declaration = ValidDeclaration(spec, here.file, tuple(model.args), dict(model.kwargs), model.renamed_from)
+    return declaration, problems
+
+
+def _merge_defaults(defaults: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    if not defaults:
+        return body
+    merged = {**defaults, **body}
+    if "cron" not in body and "timezone" not in body:
+        merged.pop("timezone", None)  # a file-wide cron time zone says nothing to other schedules
+    return merged
+
+
+def _pydantic_problems(
+    exc: ValidationError, here: _Here, base: tuple[Any, ...], *, name: str | None,
+    own_keys: dict[str, Any] | None = None,
+) -> list[Diagnostic]:
+    problems = []
+    for item in exc.errors(include_url=False):
+        loc = tuple(step for step in item["loc"] if not _is_pydantic_tag(step))
+        path = _source_path(base, loc, own_keys)
+        problems.append(_problem(item, loc, path, here, name))
+    return problems
+
+
+def _source_path(base: tuple[Any, ...], loc: tuple[Any, ...], own_keys: dict[str, Any] | None) -> tuple[Any, ...]:
+    """A value that came from the file's ``defaults`` is reported where it is written."""
+    if own_keys is not None and loc and loc[0] not in own_keys and loc[0] in OPTION_KEYS:
+        return ("defaults", *loc)
+    return (*base, *loc)
+
+
+def _is_pydantic_tag(step: Any) -> bool:
+    return isinstance(step, str) and ("[" in step or step in {"str", "CronFields", "int", "constrained-int"})
+
+
+def _problem(item: Any, loc: tuple[Any, ...], path: tuple[Any, ...], here: _Here, name: str | None) -> Diagnostic:
+    kind = item["type"]
+    where = ".".join(str(step) for step in loc)
+    if kind == "extra_forbidden":
+        allowed = DECLARATION_KEYS if len(loc) == 1 and name else _allowed_at(loc)
+        return here.error(
+            "schema", f"unknown key {loc[-1]!r}", (*path, KEY), name=name,
+            hint=did_you_mean(str(loc[-1]), allowed) or f"allowed: {', '.join(allowed)}",
+        )
+    if kind == "missing":
+        return here.error("schema", f"missing required key {where!r}", path[:-1], name=name)
+    code = kind if kind in OWN_CODES else "schema"
+    message = item["msg"]
+    prefix = f"{where}: " if where else ""
+    return here.error(code, f"{prefix}{message}", path, name=name)
+
+
+def _allowed_at(loc: tuple[Any, ...]) -> tuple[str, ...]:
+    from .language import CronFields, Solar
+
+    parent = loc[-2] if len(loc) >= 2 else None
+    if parent == "cron":
+        return tuple(CronFields.model_fields)
+    if parent == "solar":
+        return tuple(Solar.model_fields)
+    return OPTION_KEYS
+
+
+def to_spec(name: str, model: Declaration, default_timezone: str, now: datetime) -> TaskSpec:
+    one_off = model.at is not None
+    return TaskSpec(
+        name=name,
+        task=model.task,
+        schedule=_schedule(model, default_timezone),
+        args=canonical_json(model.args),
+        kwargs=canonical_json(model.kwargs),
+        enabled=model.enabled and not (one_off and model.at is not None and model.at <= now),
+        one_off=one_off,
+        description=model.description,
+        queue=model.queue or None,
+        exchange=model.exchange or None,
+        routing_key=model.routing_key or None,
+        priority=model.priority,
+        headers=canonical_json(model.headers),
+        expire_seconds=model.expires,
+        start_time=model.start_time,
+    )
+
+
+def _schedule(model: Declaration, default_timezone: str) -> Schedule:
+    if model.cron is not None:
+        return Crontab.canonical(model.timezone or default_timezone, **cron_fields_of(model.cron))
+    if model.every is not None:
+        return Interval(model.every)
+    if model.at is not None:
+        return Clocked(model.at)
+    assert model.solar is not None, f"one of {SCHEDULE_KEYS} is guaranteed by the model"
+    return Solar(model.solar.event, model.solar.latitude, model.solar.longitude)
+
+
+def _duplicate_keys(document: RawDocument, tasks: dict[Any, Any], here: _Here) -> list[Diagnostic]:
+    problems = []
+    for dup in document.duplicates:
+        is_task = dup.key in tasks and dup.key not in DECLARATION_KEYS
+        code = "duplicate-name" if is_task else "schema"
+        what = f"the task name {dup.key!r}" if is_task else f"the key {dup.key!r}"
+        for here_at, other in ((dup.first, dup.second), (dup.second, dup.first)):
+            problems.append(error(
+                code, f"{what} is declared twice in this file (lines {here_at[0]} and {other[0]}); "
+                "YAML keeps only the last one", source=SourceRange(here.file, *here_at),
+                name=dup.key if is_task else None,
+            ))
+    return problems
+
+
+def _duplicate_names(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
+    by_name: dict[str, list[ValidDeclaration]] = {}
+    for declaration in declarations:
+        by_name.setdefault(declaration.name, []).append(declaration)
+    problems = []
+    for name, places in by_name.items():
+        if len(places) < 2:
+            continue
+        files = ", ".join(sorted({p.file for p in places}))
+        for place in places:
+            problems.append(error(
+                "duplicate-name", f"the task name {name!r} is declared {len(places)} times ({files}); "
+                "names are unique across all files", source=SourceRange(place.file),
+                path=("tasks", name, KEY), name=name,
+            ))
+    return problems
