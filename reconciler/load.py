@@ -17,7 +17,7 @@ from .diagnostics import Diagnostic, SourceRange, error
 try:
     from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.loader import Reader, Scanner, Parser, Composer
+    from yaml.loader import Composer, Parser, Reader, Scanner
 
     class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
@@ -72,11 +72,90 @@ class _Constructor(yaml.constructor.SafeConstructor):
                 ))
 
 
-class _Loader(_Parser, _Constructor, yaml.resolver.Resolver):  # type: ignore[misc, valid-type]
+_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+_SCALAR_TAGS_LIMIT = 200_000
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """PyYAML's resolver with a memo of plain scalars' tags: keys and most values repeat
+    across thousands of declarations, and the regex tests are the parser's hottest path."""
+
+    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _SCALAR_TAGS.get(key)  # type: ignore[arg-type]
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_SCALAR_TAGS) < _SCALAR_TAGS_LIMIT:
+                _SCALAR_TAGS[key] = tag  # type: ignore[index]
+        return tag
+
+
+_STR = "tag:yaml.org,2002:str"
+_SC = yaml.constructor.SafeConstructor
+# Scalar constructors that return a value directly (no generator, no recursion).
+_PLAIN_SCALARS = {
+    "tag:yaml.org,2002:int": _SC.construct_yaml_int,
+    "tag:yaml.org,2002:bool": _SC.construct_yaml_bool,
+    "tag:yaml.org,2002:null": _SC.construct_yaml_null,
+    "tag:yaml.org,2002:float": _SC.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": _SC.construct_yaml_timestamp,
+}
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-type]
+    """The C parser composes the node tree; plain strings, mappings and sequences are built
+    here directly, and every other node (ints, booleans, timestamps, merge keys, unknown
+    tags) goes through PyYAML's ``SafeConstructor`` exactly as ``yaml.safe_load`` would.
+    Collections are memoised by node, so aliases share one object (no alias bombs)."""
+
     def __init__(self, stream: str) -> None:
         _Parser.__init__(self, stream)
         _Constructor.__init__(self)
-        yaml.resolver.Resolver.__init__(self)
+        _Resolver.__init__(self)
+        self._built: dict[int, Any] = {}
+        self._duplicates_seen: set[int] = set()
+
+    def load_single(self) -> Any:
+        node = self.get_single_node()
+        return None if node is None else self._build(node)
+
+    def _build(self, node: yaml.Node) -> Any:
+        cls = node.__class__
+        if cls is yaml.ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            plain = _PLAIN_SCALARS.get(node.tag)
+            return plain(self, node) if plain else self.construct_object(node, deep=True)
+        built = self._built.get(id(node))
+        if built is not None:
+            return built
+        if cls is yaml.MappingNode and node.tag == _MAP:
+            built = self._build_mapping(node)
+        elif cls is yaml.SequenceNode and node.tag == _SEQ:
+            built = []
+            self._built[id(node)] = built
+            built.extend(self._build(item) for item in node.value)
+        else:
+            built = self.construct_object(node, deep=True)
+        self._built[id(node)] = built
+        return built
+
+    def _build_mapping(self, node: yaml.MappingNode) -> Any:
+        if any(key.tag == _MERGE_TAG or key.__class__ is not yaml.ScalarNode for key, _ in node.value):
+            return self.construct_object(node, deep=True)
+        result: dict[Any, Any] = {}
+        self._built[id(node)] = result
+        for key_node, value_node in node.value:
+            key = self._build(key_node)
+            if key in result and id(node) not in self._duplicates_seen:
+                self._duplicates_seen.add(id(node))
+                self._record_duplicates(node)
+            result[key] = self._build(value_node)
+        return result
 
 
 def _mark(mark: yaml.Mark) -> tuple[int, int]:
@@ -124,11 +203,11 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None =
 def load_text(text: str, name: str) -> RawDocument:
     loader = _Loader(text)
     try:
-        data = loader.get_single_data()
+        data = loader.load_single()
     except yaml.MarkedYAMLError as exc:
         return _failed(name, _syntax_error(name, exc), text)
-    except yaml.YAMLError as exc:
-        return _failed(name, error("yaml-syntax", str(exc), source=SourceRange(name)), text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        return _failed(name, error("yaml-syntax", str(exc) or "recursive structure", source=SourceRange(name)), text)
     finally:
         loader.dispose()
     return RawDocument(name, data, text, tuple(loader.duplicates))

@@ -43,7 +43,9 @@ def _signature(task: Any) -> inspect.Signature | None:
         return None
 
 
-def resolve(declarations: Iterable[ValidDeclaration], registry: Registry) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
+def resolve(
+    declarations: Iterable[ValidDeclaration], registry: Registry
+) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
     tasks: list[DeclaredTask] = []
     problems: list[Diagnostic] = []
     for declaration in declarations:

@@ -50,6 +50,7 @@ class Validated:
     declarations: tuple[ValidDeclaration, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     texts: dict[str, str] = field(default_factory=dict)
+    seen: int = 0  # task entries read, valid or not
 
 
 def validate_documents(
@@ -58,14 +59,21 @@ def validate_documents(
     declarations: list[ValidDeclaration] = []
     diagnostics: list[Diagnostic] = []
     texts: dict[str, str] = {}
+    seen = 0
     for document in documents:
         texts[document.file] = document.text
+        seen += _task_count(document.data)
         found, problems = _validate_document(document, default_timezone, now)
         declarations.extend(found)
         diagnostics.extend(problems)
     diagnostics.extend(_duplicate_names(declarations))
     located = [_locate(d, texts) for d in diagnostics]
-    return Validated(tuple(declarations), tuple(located), texts)
+    return Validated(tuple(declarations), tuple(located), texts, seen)
+
+
+def _task_count(data: Any) -> int:
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    return len(tasks) if isinstance(tasks, dict) else 0
 
 
 def _locate(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
