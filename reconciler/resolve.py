@@ -6,11 +6,13 @@ declared ``args``/``kwargs`` bind to its signature, exactly as a worker would ca
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics import Diagnostic, SourceRange, error
+from .positions import KEY
 from .specs import DeclaredState, DeclaredTask
 from .validate import ValidDeclaration, did_you_mean
 
@@ -75,11 +77,20 @@ def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | No
     except TypeError as exc:
         return error(
             "bad-arguments", f"args/kwargs do not fit {task}{signature}: {exc}",
-            source=SourceRange(declaration.file), path=(*path[:-1], _argument_key(declaration)),
+            source=SourceRange(declaration.file), path=(*path[:-1], *_argument_path(declaration, str(exc))),
             name=declaration.name,
         )
     return None
 
 
-def _argument_key(declaration: ValidDeclaration) -> str:
-    return "kwargs" if declaration.kwargs and not declaration.args else "args"
+_KEYWORD_PROBLEM = re.compile(r"(?:unexpected keyword argument|multiple values for argument) '([^']+)'")
+
+
+def _argument_path(declaration: ValidDeclaration, problem: str) -> tuple[str, ...]:
+    """Point at the offending keyword when the binding error names one, else at the args."""
+    keyword = _KEYWORD_PROBLEM.search(problem)
+    if keyword and keyword.group(1) in declaration.kwargs:
+        return ("kwargs", keyword.group(1), KEY)
+    if declaration.args or not declaration.kwargs:
+        return ("args",)
+    return ("kwargs",)
