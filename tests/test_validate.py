@@ -27,7 +27,7 @@ INVALID_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
     "two-schedules": [("schedule-count", 2, 3)],
     "unknown-task": [("unknown-task", 3, 11)],
     "bad-arguments": [("bad-arguments", 5, 11)],
-    "bad-arguments-kwargs": [("bad-arguments", 6, 7)],
+    "bad-arguments-kwargs": [("bad-arguments", 7, 7)],
     "bad-cron": [("bad-cron", 4, 11)],
     "bad-cron-never-fires": [("bad-cron", 4, 5)],
     "bad-cron-field-count": [("bad-cron", 4, 11)],
