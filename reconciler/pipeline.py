@@ -7,17 +7,22 @@ load → validate → resolve  (validate_paths)
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from .diagnostics import Diagnostic, has_errors, sort_diagnostics
+from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
+from .diagnostics import Diagnostic, SourceRange, has_errors, sort_diagnostics
+from .diff import diff
+from .errors import DatabaseUnavailable
 from .load import load_paths
+from .plan import DiffOptions, Plan
+from .read import read_actual
 from .resolve import Registry, registry_from_app, resolve
 from .specs import DeclaredState
 from .validate import validate_documents
@@ -28,6 +33,7 @@ class ValidationResult:
     declared: DeclaredState
     diagnostics: tuple[Diagnostic, ...]
     checked: int
+    texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def valid(self) -> bool:
@@ -86,7 +92,7 @@ def _validate(paths: Sequence[Path] | None, registry: Registry, now: datetime | 
     declared, problems = resolve(validated.declarations, registry)
     located = [_place(d, validated.texts) for d in problems]
     diagnostics = sort_diagnostics([*validated.diagnostics, *located])
-    return ValidationResult(declared, diagnostics, validated.seen)
+    return ValidationResult(declared, diagnostics, validated.seen, validated.texts)
 
 
 def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
@@ -94,3 +100,83 @@ def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
 
     source = diagnostic.source
     return place(diagnostic, texts[source.file]) if source and source.file in texts else diagnostic
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    validation: ValidationResult
+    plan: Plan | None  # None when the declarations are invalid
+
+
+def plan_paths(
+    paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
+    registry: Registry | None = None, now: datetime | None = None, using: str = "default",
+) -> PlanResult:
+    """Validate, read the database, diff. Writes nothing."""
+    validation = validate_paths(paths, registry=registry, now=now)
+    if not validation.valid:
+        return PlanResult(validation, None)
+    with database_errors():
+        actual = read_actual(using)
+    options = DiffOptions(now or datetime.now(UTC), prune, adopt)
+    return PlanResult(validation, with_sources(diff(validation.declared, actual, options), _locator(validation)))
+
+
+def with_sources(plan: Plan, locate: Callable[[str], SourceRange | None]) -> Plan:
+    """The plan with file:line on the changes it shows (positions computed for those only)."""
+    changes = tuple(replace(c, source=locate(c.name) or c.source) if c.source else c for c in plan.changes)
+    return replace(plan, changes=changes)
+
+
+@dataclass(frozen=True)
+class ApplyPathsResult:
+    validation: ValidationResult
+    result: ApplyResult | None  # None when the declarations are invalid (nothing written)
+
+
+def apply_paths(
+    paths: Sequence[Path] | None = None, *, options: ApplyOptions = DEFAULT_OPTIONS,
+    registry: Registry | None = None, using: str = "default",
+) -> ApplyPathsResult:
+    """Validate; on any error write nothing. Otherwise apply in one transaction."""
+    folders = list(paths or [schedules_dir()])
+    validation = validate_paths(folders, registry=registry, now=options.now)
+    if not validation.valid:
+        return ApplyPathsResult(validation, None)
+    if not options.revision:
+        options = replace(options, revision=git_revision(folders[0]))
+    with database_errors():
+        result = apply(validation.declared, options, using=using, locate=_locator(validation))
+    return ApplyPathsResult(validation, result)
+
+
+def _locator(validation: ValidationResult) -> Callable[[str], SourceRange | None]:
+    """Source lines of written tasks, computed only for those (positions on demand)."""
+    from .diagnostics import Severity
+    from .positions import KEY, place
+
+    sources = {task.name: task.source for task in validation.declared.tasks}
+
+    def locate(name: str) -> SourceRange | None:
+        source = sources.get(name)
+        if source is None or source.file not in validation.texts:
+            return source
+        probe = Diagnostic(Severity.WARNING, "source", "", source=source, path=("tasks", name, KEY))
+        return place(probe, validation.texts[source.file]).source
+
+    return locate
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """The database being unreachable is a fatal condition with a clear message."""
+    from django.db import InterfaceError, OperationalError
+
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        if "locked" in str(exc) and "database" in str(exc):
+            raise
+        raise DatabaseUnavailable(
+            f"the database is unreachable ({str(exc).strip().splitlines()[0]}); nothing was changed"
+        ) from exc

@@ -154,7 +154,17 @@ def _solar_decimal(value: Decimal | float | str) -> Decimal:
     return Decimal(str(value)).quantize(SOLAR_PRECISION)
 
 
-Schedule = Interval | Crontab | Clocked | Solar
+@dataclass(frozen=True)
+class NoSchedule:
+    """A database row with no (or a dangling) schedule: never declared, always a change."""
+
+    kind = "none"
+
+    def describe(self) -> str:
+        return "no schedule"
+
+
+Schedule = Interval | Crontab | Clocked | Solar | NoSchedule
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,8 @@ def schedule_fields(schedule: Schedule) -> dict[str, Any]:
         return {"kind": "cron", "expression": schedule.expression, "timezone": schedule.timezone}
     if isinstance(schedule, Clocked):
         return {"kind": "at", "at": schedule.at.isoformat()}
+    if isinstance(schedule, NoSchedule):
+        return {"kind": "none"}
     return {
         "kind": "solar",
         "event": schedule.event,
@@ -250,6 +262,39 @@ class DeclaredState:
     beat_schedule_names: frozenset[str] = field(default_factory=frozenset)
 
     def by_name(self) -> Mapping[str, DeclaredTask]:
+        return {task.name: task for task in self.tasks}
+
+
+@dataclass(frozen=True)
+class Ownership:
+    spec_hash: str
+    source_file: str
+    source_line: int | None
+
+
+@dataclass(frozen=True)
+class ActualTask:
+    pk: int
+    spec: TaskSpec
+    last_run_at: datetime | None
+    total_run_count: int
+    owned: Ownership | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def drifted(self) -> bool:
+        """Changed outside git since the reconciler last wrote it."""
+        return self.owned is not None and self.spec.digest() != self.owned.spec_hash
+
+
+@dataclass(frozen=True)
+class ActualState:
+    tasks: tuple[ActualTask, ...] = ()
+
+    def by_name(self) -> Mapping[str, ActualTask]:
         return {task.name: task for task in self.tasks}
 
 

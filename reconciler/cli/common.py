@@ -13,3 +13,12 @@ def add_path(parser: argparse.ArgumentParser) -> None:
 
 def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str = "text") -> None:
     parser.add_argument("--format", choices=choices, default=default, help=f"output format (default {default})")
+
+
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-prune", action="store_true", help="keep owned tasks that are no longer declared (reported)",
+    )
+    parser.add_argument(
+        "--adopt", action="store_true", help="take over rows with declared names that the reconciler does not own",
+    )

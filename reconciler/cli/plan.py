@@ -1,0 +1,35 @@
+"""``reconcile plan``: what apply would change, like ``terraform plan``; writes nothing."""
+from __future__ import annotations
+
+import argparse
+from typing import TextIO
+
+from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from ..pipeline import plan_paths
+from ..render.diagnostics import render_text as render_diagnostics
+from ..render.plan import RENDERERS
+from .common import add_format, add_path, add_plan_options
+
+HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_path(parser)
+    add_format(parser, sorted(RENDERERS))
+    add_plan_options(parser)
+    parser.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (for CI gates)",
+    )
+
+
+def run(options: dict[str, object], out: TextIO) -> int:
+    result = plan_paths(options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]))  # type: ignore[arg-type]
+    if result.plan is None:
+        out.write(render_diagnostics(result.validation.diagnostics, checked=result.validation.checked))
+        return EXIT_ERROR
+    out.write(RENDERERS[str(options["format"])](result.plan))
+    if result.plan.conflicts:
+        return EXIT_ERROR
+    if options["detailed_exitcode"] and result.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK

@@ -1,0 +1,117 @@
+"""diff(declared, actual) → Plan. Pure: no Django, no I/O, no pydantic; plain values in,
+an immutable plan out, everything sorted."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from .plan import Action, Change, DiffOptions, FieldChange, Plan
+from .specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
+
+EMPTY = (None, "", "[]", "{}")
+CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
+DRIFT = "drift: reverts a change made outside git (admin, script)"
+BEAT_COPY = "also in CELERY_BEAT_SCHEDULE: beat overwrites this row at every start"
+
+
+def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> Plan:
+    rows = actual.by_name()
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    renamed: set[str] = set()
+    for item in declared.tasks:
+        change = _declared_change(item, rows, options, renamed)
+        if change is None:
+            unchanged.append(item.name)
+        else:
+            changes.append(change)
+    declared_names = {item.name for item in declared.tasks}
+    changes.extend(
+        _undeclared_change(row, options.prune)
+        for row in actual.tasks
+        if row.owned and row.name not in declared_names and row.name not in renamed
+    )
+    warnings = tuple(f"{name}: {BEAT_COPY}" for name in sorted(declared_names & declared.beat_schedule_names))
+    return Plan(tuple(sorted(changes, key=lambda c: c.name)), tuple(sorted(unchanged)), warnings)
+
+
+def _declared_change(
+    item: DeclaredTask, rows: dict[str, ActualTask], options: DiffOptions, renamed: set[str]
+) -> Change | None:
+    row = rows.get(item.name)
+    if row is None and item.renamed_from:
+        old = rows.get(item.renamed_from)
+        if old is not None and old.owned:
+            renamed.add(old.name)
+            return _rename(item, old, options.now)
+    if row is None:
+        return _create(item, options.now)
+    desired = desired_spec(item.spec, row, options.now)
+    if row.owned is None:
+        action = Action.ADOPT if options.adopt else Action.CONFLICT
+        reason = "taken over in place (--adopt)" if options.adopt else (
+            "a row with this name exists and the reconciler does not own it: "
+            "rename the declaration, delete the row, or apply with --adopt"
+        )
+        return _change(action, item, row, desired, (reason,))
+    if row.spec == desired:
+        return None
+    return _change(Action.UPDATE, item, row, desired, (DRIFT,) if row.drifted else ())
+
+
+def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
+    """What to write for a declaration, given the row it would overwrite.
+
+    A one-off whose moment has passed and is unchanged is left as beat left it: after it
+    fires, beat disables it, and re-enabling it would fire it again at once. A new or moved
+    moment that is already past is written disabled (not armed).
+    """
+    if not (declared.one_off and isinstance(declared.schedule, Clocked)):
+        return declared
+    moment_past = declared.schedule.at <= now
+    if row is not None and row.spec.schedule == declared.schedule and moment_past:
+        return replace(declared, enabled=row.spec.enabled if declared.enabled else False)
+    return replace(declared, enabled=declared.enabled and not moment_past)
+
+
+def _create(item: DeclaredTask, now: datetime) -> Change:
+    desired = desired_spec(item.spec, None, now)
+    reasons = ("past one-off: created disabled, not armed",) if item.spec.one_off and not desired.enabled \
+        and item.spec.enabled else ()
+    fields = tuple(
+        FieldChange(k, None, v) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
+    )
+    return Change(Action.CREATE, item.name, desired.task, fields, reasons, item.source, desired=desired)
+
+
+def _rename(item: DeclaredTask, old: ActualTask, now: datetime) -> Change:
+    desired = desired_spec(item.spec, old, now)
+    fields = (FieldChange("name", old.name, item.name), *field_changes(old.spec, desired))
+    reasons = (f"renamed from {old.name}: same row, history kept",)
+    return Change(
+        Action.RENAME, item.name, desired.task, fields, reasons, item.source,
+        pk=old.pk, desired=desired, previous_name=old.name,
+    )
+
+
+def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSpec, reasons: tuple[str, ...]) -> Change:
+    return Change(
+        action, item.name, desired.task, field_changes(row.spec, desired), reasons, item.source,
+        pk=row.pk, desired=desired,
+    )
+
+
+def _undeclared_change(row: ActualTask, prune: bool) -> Change:
+    source = row.owned.source_file if row.owned else ""
+    where = f" (was declared in {source})" if source else ""
+    if prune:
+        return Change(Action.DELETE, row.name, row.spec.task, reasons=(f"no longer declared{where}",), pk=row.pk)
+    return Change(
+        Action.RETAIN, row.name, row.spec.task,
+        reasons=(f"no longer declared{where}; kept because of --no-prune",), pk=row.pk,
+    )
+
+
+def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:
+    before, after = old.fields(), new.fields()
+    return tuple(FieldChange(k, before[k], after[k]) for k in sorted(after) if before[k] != after[k])

@@ -1,0 +1,127 @@
+"""Plan types: an immutable value, produced once by ``diff``, rendered, then applied.
+
+A small closed vocabulary of actions, each with its symbol. Reasons (drift, rename, a
+past one-off …) are for display only: apply never branches on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .diagnostics import SourceRange
+from .specs import TaskSpec
+
+FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RENAME = "rename"
+    ADOPT = "adopt"
+    DELETE = "delete"
+    RETAIN = "retain"      # owned, no longer declared, kept because of --no-prune
+    CONFLICT = "conflict"  # declared name held by a row the reconciler does not own
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self]
+
+    @property
+    def writes(self) -> bool:
+        return self in WRITING
+
+
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.RENAME: "~",
+    Action.ADOPT: "~",
+    Action.DELETE: "-",
+    Action.RETAIN: "=",
+    Action.CONFLICT: "!",
+}
+WRITING = frozenset({Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT, Action.DELETE})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    name: str
+    task: str
+    fields: tuple[FieldChange, ...] = ()
+    reasons: tuple[str, ...] = ()
+    source: SourceRange | None = None
+    pk: int | None = None               # the existing row (update, rename, adopt, delete)
+    desired: TaskSpec | None = None     # what to write (create, update, rename, adopt)
+    previous_name: str | None = None    # rename
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def of(self, *actions: Action) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action in actions)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action.writes for c in self.changes)
+
+    @property
+    def conflicts(self) -> tuple[Change, ...]:
+        return self.of(Action.CONFLICT)
+
+    def summary(self) -> dict[str, int]:
+        count = {action: len(self.of(action)) for action in Action}
+        return {
+            "create": count[Action.CREATE],
+            "update": count[Action.UPDATE] + count[Action.RENAME] + count[Action.ADOPT],
+            "delete": count[Action.DELETE],
+            "unchanged": len(self.unchanged),
+            "conflict": count[Action.CONFLICT],
+            "retain": count[Action.RETAIN],
+            "rename": count[Action.RENAME],
+            "adopt": count[Action.ADOPT],
+            "drift": sum(1 for c in self.changes if any(r.startswith("drift") for r in c.reasons)),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable machine contract (also what the API returns and history stores)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "summary": self.summary(),
+            "changes": [_change_json(c) for c in self.changes],
+            "warnings": list(self.warnings),
+        }
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    source = change.source
+    return {
+        "action": change.action.value,
+        "name": change.name,
+        "task": change.task,
+        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields},
+        "reasons": list(change.reasons),
+        "source": {"file": source.file, "line": source.line} if source else None,
+        "previous_name": change.previous_name,
+    }
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    now: Any  # datetime; injected so that the diff stays pure
+    prune: bool = True
+    adopt: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

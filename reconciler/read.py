@@ -1,0 +1,104 @@
+"""The database → the actual state: every PeriodicTask as a canonical TaskSpec, with its
+ownership. Two queries whatever the number of rows (one join, one ownership read).
+
+Rows are normalised exactly like declarations (``specs``), so that ``00`` equals ``0`` and a
+``1 hours`` interval equals ``3600 seconds``. A row that cannot be normalised (invalid JSON
+arguments, an unparsable cron field, no schedule) keeps its raw values: it compares unequal
+to any declaration and the next apply rewrites it.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django_celery_beat.models import PeriodicTask
+
+from .models import ManagedTask
+from .specs import (
+    CRON_FIELD_ORDER,
+    ActualState,
+    ActualTask,
+    Clocked,
+    Crontab,
+    Interval,
+    NoSchedule,
+    Ownership,
+    Schedule,
+    Solar,
+    TaskSpec,
+    canonical_json,
+)
+
+PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
+
+
+_FIELDS = (
+    "pk", "name", "task", "args", "kwargs", "enabled", "one_off", "description", "queue", "exchange",
+    "routing_key", "priority", "headers", "expire_seconds", "expires", "start_time", "last_run_at",
+    "total_run_count", "interval__every", "interval__period", "clocked__clocked_time",
+    "solar__event", "solar__latitude", "solar__longitude", "crontab__timezone",
+    *(f"crontab__{name}" for name in CRON_FIELD_ORDER),
+)
+
+
+def read_actual(using: str = "default") -> ActualState:
+    owned = {
+        row["periodic_task_id"]: Ownership(row["spec_hash"], row["source_file"], row["source_line"])
+        for row in ManagedTask.objects.using(using).values(
+            "periodic_task_id", "spec_hash", "source_file", "source_line"
+        )
+    }
+    rows = PeriodicTask.objects.using(using).order_by("name").values(*_FIELDS)
+    return ActualState(tuple(_actual(row, owned.get(row["pk"])) for row in rows))
+
+
+def _actual(row: dict[str, Any], owned: Ownership | None) -> ActualTask:
+    return ActualTask(row["pk"], spec_from_row(row), row["last_run_at"], row["total_run_count"], owned)
+
+
+def spec_from_row(row: dict[str, Any]) -> TaskSpec:
+    return TaskSpec(
+        name=row["name"],
+        task=row["task"],
+        schedule=_schedule(row),
+        args=_json_text(row["args"], "[]"),
+        kwargs=_json_text(row["kwargs"], "{}"),
+        enabled=row["enabled"],
+        one_off=row["one_off"],
+        description=row["description"] or "",
+        queue=row["queue"] or None,
+        exchange=row["exchange"] or None,
+        routing_key=row["routing_key"] or None,
+        priority=row["priority"],
+        headers=_json_text(row["headers"], "{}"),
+        expire_seconds=row["expire_seconds"],
+        expires_at=row["expires"],
+        start_time=row["start_time"],
+    )
+
+
+def _json_text(raw: str | None, empty: str) -> str:
+    if not raw:
+        return empty
+    try:
+        return canonical_json(json.loads(raw))
+    except ValueError:
+        return raw
+
+
+def _schedule(row: dict[str, Any]) -> Schedule:
+    if row["interval__every"] is not None:
+        seconds = row["interval__every"] * PERIOD_SECONDS.get(row["interval__period"], 1)
+        return Interval(int(seconds)) if seconds == int(seconds) else NoSchedule()
+    if row["crontab__minute"] is not None:
+        fields = {name: row[f"crontab__{name}"] for name in CRON_FIELD_ORDER}
+        timezone = str(row["crontab__timezone"] or "UTC")
+        try:
+            return Crontab.canonical(timezone, **fields)
+        except ValueError:
+            return Crontab(timezone=timezone, **fields)
+    if row["clocked__clocked_time"] is not None:
+        return Clocked(row["clocked__clocked_time"])
+    if row["solar__event"] is not None:
+        return Solar(row["solar__event"], row["solar__latitude"], row["solar__longitude"])
+    return NoSchedule()

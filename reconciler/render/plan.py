@@ -1,0 +1,138 @@
+"""A Plan rendered as text (Terraform-like), JSON (the stable contract) and Markdown (a
+pull-request comment). Pure functions of the plan."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from ..plan import Action, Change, FieldChange, Plan
+
+
+@lru_cache(maxsize=1024)
+def cron_words(expression: str) -> str:
+    """cron-descriptor's words; Celery and cron-descriptor both count Sunday as 0."""
+    try:
+        from cron_descriptor import get_description
+
+        return str(get_description(expression))
+    except Exception:
+        return ""
+
+
+def show(value: Any) -> str:
+    """One field value as people read it."""
+    if isinstance(value, dict) and "kind" in value:
+        return _show_schedule(value)
+    if value is None:
+        return "(none)"
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else _show_text(value)
+
+
+def _show_text(value: str) -> str:
+    return value if value.startswith(("[", "{")) else json.dumps(value, ensure_ascii=False)
+
+
+def _show_schedule(schedule: dict[str, Any]) -> str:
+    kind = schedule["kind"]
+    if kind == "cron":
+        return f'cron "{schedule["expression"]}" ({schedule["timezone"]})'
+    if kind == "interval":
+        from ..specs import format_duration
+
+        return f"every {format_duration(schedule['every'])}"
+    if kind == "at":
+        return f"at {schedule['at']}"
+    if kind == "solar":
+        return f"solar {schedule['event']} at {schedule['latitude']}, {schedule['longitude']}"
+    return "no schedule"
+
+
+def _schedule_words(change: FieldChange) -> str | None:
+    old, new = change.old, change.new
+    words = [cron_words(v["expression"]) if isinstance(v, dict) and v.get("kind") == "cron" else "" for v in (old, new)]
+    if not any(words):
+        return None
+    if old is None:
+        return words[1]
+    return f"{words[0] or show(old)} → {words[1] or show(new)}"
+
+
+def _field_lines(change: FieldChange, action: Action) -> list[str]:
+    if action is Action.CREATE:
+        lines = [f"      {change.field}: {show(change.new)}"]
+    else:
+        lines = [f"      {change.field}: {show(change.old)} → {show(change.new)}"]
+    if change.field == "schedule":
+        words = _schedule_words(change)
+        if words:
+            lines.append(f"        ({words})")
+    return lines
+
+
+def _header(change: Change) -> str:
+    where = f"  {change.source}" if change.source and change.source.line else (
+        f"  {change.source.file}" if change.source else ""
+    )
+    label = "" if change.action in (Action.CREATE, Action.UPDATE, Action.DELETE) else f" [{change.action.value}]"
+    return f"  {change.action.symbol} {change.name}{label}  ({change.task}){where}"
+
+
+def _text_block(change: Change) -> str:
+    lines = [_header(change)]
+    for field_change in change.fields:
+        lines.extend(_field_lines(field_change, change.action))
+    lines.extend(f"      # {reason}" for reason in change.reasons)
+    return "\n".join(lines)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes. The database matches the declarations."
+    s = plan.summary()
+    line = f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
+    extras = [f"{s[k]} {k}" for k in ("conflict", "retain") if s[k]]
+    return line + (f" ({', '.join(extras)})" if extras else "")
+
+
+def render_text(plan: Plan) -> str:
+    blocks = [_text_block(c) for c in plan.changes]
+    blocks += [f"  ! warning: {w}" for w in plan.warnings]
+    unchanged = f"{len(plan.unchanged)} task(s) unchanged."
+    return "\n\n".join([*blocks, unchanged + "\n" + summary_line(plan)]) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _markdown_row(change: Change) -> str:
+    fields = "<br>".join(
+        f"`{f.field}`: {_md(show(f.new))}" if change.action is Action.CREATE
+        else f"`{f.field}`: {_md(show(f.old))} → {_md(show(f.new))}"
+        for f in change.fields
+    )
+    notes = "<br>".join(_md(r) for r in change.reasons)
+    details = "<br>".join(part for part in (fields, notes) if part)
+    return f"| `{change.action.symbol}` {change.action.value} | `{change.name}` | `{change.task}` | {details} |"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(plan: Plan) -> str:
+    lines = ["### Schedules plan", "", f"**{summary_line(plan)}**", ""]
+    if plan.changes:
+        lines += ["| Action | Name | Task | Details |", "|---|---|---|---|"]
+        lines += [_markdown_row(c) for c in plan.changes]
+        lines.append("")
+    lines += [f"> ⚠️ {_md(w)}" for w in plan.warnings]
+    lines.append(f"<sub>{len(plan.unchanged)} task(s) unchanged.</sub>")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Plan], str]] = {
+    "text": render_text, "json": render_json, "markdown": render_markdown,
+}
