@@ -76,8 +76,8 @@ def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> T
 
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
-    reasons = ("past one-off: created disabled, not armed",) if item.spec.one_off and not desired.enabled \
-        and item.spec.enabled else ()
+    past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
+    reasons = ("past one-off: created disabled, not armed",) if past else ()
     fields = tuple(
         FieldChange(k, None, v) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
     )
