@@ -32,7 +32,7 @@ def redis_broker() -> str:
     try:
         client = redis.Redis.from_url(url, socket_timeout=2)
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         require_service("Redis", f"{url}: {exc}")
     client.flushdb()
     return url

@@ -1,4 +1,5 @@
 """Helpers for database-backed engine tests: declare YAML, apply it, snapshot the tables."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -56,19 +57,25 @@ def plan_yaml(folder: Path, **options: Any):  # type: ignore[no-untyped-def]
 
 def interval_tasks(count: int, every: int = 60, prefix: str = "t") -> str:
     body = "".join(
-        f"  {prefix}-{i:05d}:\n    task: project.tasks.heartbeat\n    every: {every + i}\n"
-        f"    kwargs: {{label: n{i}}}\n" for i in range(count)
+        f"  {prefix}-{i:05d}:\n    task: project.tasks.heartbeat\n    every: {every + i}\n    kwargs: {{label: n{i}}}\n"
+        for i in range(count)
     )
     return "tasks:\n" + body
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
     """Every row of every table the reconciler touches, in a comparable form."""
-    models = (PeriodicTask, IntervalSchedule, CrontabSchedule, ClockedSchedule, SolarSchedule, ManagedTask, PeriodicTasks)
+    models = (
+        PeriodicTask,
+        IntervalSchedule,
+        CrontabSchedule,
+        ClockedSchedule,
+        SolarSchedule,
+        ManagedTask,
+        PeriodicTasks,
+    )
     return {
-        model.__name__: [
-            {k: str(v) for k, v in row.items()} for row in model.objects.order_by("pk").values()
-        ]
+        model.__name__: [{k: str(v) for k, v in row.items()} for row in model.objects.order_by("pk").values()]
         for model in models
     }
 

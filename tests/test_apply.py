@@ -1,4 +1,5 @@
 """Apply on a real database (the suite runs this file on SQLite and on PostgreSQL)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -35,7 +36,8 @@ LOCK_STATEMENT = "WHERE 0 = 1"  # SQLite: takes the write lock, matches no row (
 def writes(queries: CaptureQueriesContext) -> list[str]:
     """Statements that can change a row."""
     return [
-        q["sql"] for q in queries.captured_queries
+        q["sql"]
+        for q in queries.captured_queries
         if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE") and LOCK_STATEMENT not in q["sql"]
     ]
 
@@ -44,7 +46,12 @@ def test_first_apply_creates_rows_ownership_history_and_bumps_the_marker(tmp_pat
     outcome = apply_yaml(tmp_path, DIGEST)
     task = PeriodicTask.objects.get(name="digest")
     assert (task.task, task.args, task.queue, task.priority, task.expire_seconds, task.expires) == (
-        "project.tasks.send_digest", '["staff"]', "reports", 5, 3600, None,
+        "project.tasks.send_digest",
+        '["staff"]',
+        "reports",
+        5,
+        3600,
+        None,
     )
     cron = task.crontab
     assert (cron.minute, cron.hour, cron.day_of_week, str(cron.timezone)) == ("30", "7", "1-5", "Europe/Paris")
@@ -82,14 +89,18 @@ def test_one_changed_declaration_writes_one_task_row_and_the_marker(tmp_path: Pa
     with CaptureQueriesContext(connection) as queries:
         apply_yaml(tmp_path, changed)
     written = writes(queries)
-    task_updates = [q for q in written if "django_celery_beat_periodictask\"" in q and q.startswith("UPDATE")]
+    task_updates = [q for q in written if 'django_celery_beat_periodictask"' in q and q.startswith("UPDATE")]
     assert len(task_updates) == 1
     tables = sorted({q.split()[2 if q.startswith("INSERT") else 1].strip('"') for q in written})
-    assert tables == sorted([
-        "django_celery_beat_intervalschedule",  # the new interval row
-        "django_celery_beat_periodictask", "reconciler_managedtask",
-        "django_celery_beat_periodictasks", "reconciler_applyrecord",
-    ])
+    assert tables == sorted(
+        [
+            "django_celery_beat_intervalschedule",  # the new interval row
+            "django_celery_beat_periodictask",
+            "reconciler_managedtask",
+            "django_celery_beat_periodictasks",
+            "reconciler_applyrecord",
+        ]
+    )
 
 
 def test_query_count_does_not_grow_with_the_number_of_tasks(tmp_path: Path) -> None:
@@ -128,7 +139,8 @@ def test_rename_keeps_the_row_and_its_history(tmp_path: Path) -> None:
 def test_prune_deletes_owned_rows_and_never_touches_others(tmp_path: Path) -> None:
     apply_yaml(tmp_path, interval_tasks(3))
     foreign = PeriodicTask.objects.create(
-        name="celery.backend_cleanup", task="celery.backend_cleanup",
+        name="celery.backend_cleanup",
+        task="celery.backend_cleanup",
         interval=IntervalSchedule.objects.create(every=1, period="days"),
     )
     apply_yaml(tmp_path, interval_tasks(1))
@@ -214,10 +226,12 @@ def test_schedule_rows_are_shared_reused_and_never_modified(tmp_path: Path) -> N
     existing = CrontabSchedule.objects.create(minute="00", hour="03", day_of_week="mon", timezone="UTC")
     other_user = PeriodicTask.objects.create(name="admin-made", task="x", crontab=existing)
     text = "".join(
-        f"  job-{i}:\n    task: project.tasks.heartbeat\n    cron: \"0 3 * * 1\"\n    timezone: UTC\n" for i in range(3)
+        f'  job-{i}:\n    task: project.tasks.heartbeat\n    cron: "0 3 * * 1"\n    timezone: UTC\n' for i in range(3)
     )
     apply_yaml(tmp_path, "tasks:\n" + text)
-    assert set(PeriodicTask.objects.filter(name__startswith="job").values_list("crontab_id", flat=True)) == {existing.pk}
+    assert set(PeriodicTask.objects.filter(name__startswith="job").values_list("crontab_id", flat=True)) == {
+        existing.pk
+    }
     apply_yaml(tmp_path, "tasks:\n" + text.replace('"0 3 * * 1"', '"0 4 * * 1"'))
     existing.refresh_from_db()
     assert (existing.minute, existing.hour, existing.day_of_week) == ("00", "03", "mon")
@@ -226,10 +240,14 @@ def test_schedule_rows_are_shared_reused_and_never_modified(tmp_path: Path) -> N
 
 
 def test_same_meaning_spellings_never_drift(tmp_path: Path) -> None:
-    apply_yaml(tmp_path, "tasks:\n  a:\n    task: project.tasks.heartbeat\n    cron: \"00 3 * * mon\"\n    timezone: UTC\n")
+    apply_yaml(
+        tmp_path, 'tasks:\n  a:\n    task: project.tasks.heartbeat\n    cron: "00 3 * * mon"\n    timezone: UTC\n'
+    )
     task = PeriodicTask.objects.get()
     assert (task.crontab.minute, task.crontab.day_of_week) == ("0", "1")  # one canonical form written
-    write_schedules(tmp_path, "tasks:\n  a:\n    task: project.tasks.heartbeat\n    cron: \"0 3 * * 1\"\n    timezone: UTC\n")
+    write_schedules(
+        tmp_path, 'tasks:\n  a:\n    task: project.tasks.heartbeat\n    cron: "0 3 * * 1"\n    timezone: UTC\n'
+    )
     assert plan_yaml(tmp_path).changes == ()
     write_schedules(tmp_path, "tasks:\n  b:\n    task: project.tasks.heartbeat\n    every: 1h\n")
     apply_yaml(tmp_path)

@@ -1,4 +1,5 @@
 """The diff with plain values: no database, no Django models, no YAML."""
+
 from __future__ import annotations
 
 import ast
@@ -97,7 +98,9 @@ def test_no_prune_retains_and_says_so() -> None:
 
 
 def test_adopt_takes_over_in_place() -> None:
-    [change] = diff(declared(spec(args="[1]")), actual(row(spec(), pk=7, owned=False)), replace(OPTIONS, adopt=True)).changes
+    [change] = diff(
+        declared(spec(args="[1]")), actual(row(spec(), pk=7, owned=False)), replace(OPTIONS, adopt=True)
+    ).changes
     assert (change.action, change.pk) == (Action.ADOPT, 7)
 
 
@@ -149,13 +152,22 @@ def test_summary_and_json_contract() -> None:
         OPTIONS,
     )
     assert plan.summary() == {
-        "create": 1, "update": 1, "delete": 1, "unchanged": 0, "conflict": 0,
-        "retain": 0, "rename": 0, "adopt": 0, "drift": 0,
+        "create": 1,
+        "update": 1,
+        "delete": 1,
+        "unchanged": 0,
+        "conflict": 0,
+        "retain": 0,
+        "rename": 0,
+        "adopt": 0,
+        "drift": 0,
     }
     payload = plan.to_json()
     assert payload["format_version"] == 1
     assert [(c["name"], c["action"]) for c in payload["changes"]] == [
-        ("changed", "update"), ("gone", "delete"), ("new", "create"),
+        ("changed", "update"),
+        ("gone", "delete"),
+        ("new", "create"),
     ]
     assert payload["changes"][0]["fields"] == {"args": {"old": "[]", "new": "[1]"}}
 
