@@ -74,7 +74,8 @@ def test_conflict_exit_1_with_the_names(tmp_path: Path, env: dict[str, str]) -> 
     folder = write(tmp_path / "s")
     code = (
         "from django_celery_beat.models import *; "
-        "PeriodicTask.objects.create(name='beat-1', task='x', interval=IntervalSchedule.objects.create(every=9, period='seconds'))"
+        "PeriodicTask.objects.create(name='beat-1', task='x', "
+        "interval=IntervalSchedule.objects.create(every=9, period='seconds'))"
     )
     assert manage("shell", "-c", code, env=env).returncode == 0
     plan = manage("reconcile", "plan", "--path", folder, env=env)

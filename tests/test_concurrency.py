@@ -95,7 +95,7 @@ def test_concurrent_applies_serialize_and_end_in_a_declared_state(tmp_path: Path
     a = declare(tmp_path / "a", interval_tasks(300, every=60))
     b = declare(tmp_path / "b", interval_tasks(250, every=1000))
     processes = [start_apply(folder, env) for folder in (a, b, a, b)]
-    results = [p.communicate(timeout=180) + (p.returncode,) for p in processes]
+    results = [(*p.communicate(timeout=180), p.returncode) for p in processes]
     for out, err, code in results:
         assert code == 0, out[-2000:] + err[-2000:]
         assert "IntegrityError" not in err
@@ -121,6 +121,6 @@ def test_sigkill_in_the_middle_leaves_the_database_as_before(tmp_path: Path, dat
     assert wait_for(lambda: not in_write_transaction(url), timeout=30)
     assert state(url) == before
     finish = start_apply(large, env)
-    out, err = finish.communicate(timeout=180)
+    _, err = finish.communicate(timeout=180)
     assert finish.returncode == 0, err[-2000:]
     assert len(state(url)) == 6000
