@@ -32,7 +32,6 @@ from django_celery_beat.models import (
 )
 
 from . import locking
-from .diagnostics import SourceRange
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
@@ -79,9 +78,6 @@ class ApplyResult:
     dry_run: bool = False
 
 
-Locate = Callable[[str], SourceRange | None]
-
-
 @dataclass
 class _Clock:
     started: float = field(default_factory=time.perf_counter)
@@ -94,10 +90,7 @@ class _Clock:
 DEFAULT_OPTIONS = ApplyOptions()
 
 
-def apply(
-    declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, using: str = "default",
-    locate: Locate | None = None,
-) -> ApplyResult:
+def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, using: str = "default") -> ApplyResult:
     clock = _Clock(at=options.now or datetime.now(UTC))
     try:
         with transaction.atomic(using=using):
@@ -106,7 +99,7 @@ def apply(
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run or not plan.has_changes:
                 return ApplyResult(plan, False, clock.elapsed(), dry_run=options.dry_run)
-            write(plan, using=using, now=clock.at, revision=options.revision, locate=locate)
+            write(plan, using=using, now=clock.at, revision=options.revision)
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
             return ApplyResult(plan, True, clock.elapsed(), record.pk)
     except RefusedApply as exc:
@@ -136,14 +129,14 @@ def refuse_if_unsafe(plan: Plan, declared: DeclaredState, options: ApplyOptions)
         raise error
 
 
-def write(plan: Plan, *, using: str, now: datetime, revision: str = "", locate: Locate | None = None) -> None:
+def write(plan: Plan, *, using: str, now: datetime, revision: str = "") -> None:
     """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker."""
     writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
     schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
     created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
     _update_tasks(plan.of(Action.UPDATE, Action.RENAME, Action.ADOPT), schedule_ids, using, now)
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
-    _own(writes, created, using, now, revision, locate or (lambda name: None))
+    _own(writes, created, using, now, revision)
     PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
 
 
@@ -251,13 +244,11 @@ def _delete_tasks(pks: list[int], using: str) -> None:
         PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
 
 
-def _own(
-    changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str, locate: Locate
-) -> None:
+def _own(changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str) -> None:
     fresh, known = [], []
     for change in changes:
         assert change.desired is not None
-        source = locate(change.name) or change.source
+        source = change.source
         row = ManagedTask(
             periodic_task_id=change.pk or created[change.name],
             source_file=source.file if source else "", source_line=source.line if source else None,

@@ -47,6 +47,7 @@ class RawDocument:
     text: str
     duplicates: tuple[DuplicateKey, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
+    task_marks: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -121,6 +122,7 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
 
     def load_single(self) -> Any:
         node = self.get_single_node()
+        self.task_marks = _task_marks(node)
         return None if node is None else self._build(node)
 
     def _build(self, node: yaml.Node) -> Any:
@@ -156,6 +158,17 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
                 self._record_duplicates(node)
             result[key] = self._build(value_node)
         return result
+
+
+def _task_marks(root: yaml.Node | None) -> dict[str, tuple[int, int]]:
+    """Line and column of every task name: ownership records where each task is declared,
+    and the node tree the C parser composed already holds it (no second pass)."""
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "tasks" and isinstance(value, yaml.MappingNode):
+            return {k.value: _mark(k.start_mark) for k, _ in value.value if isinstance(k, yaml.ScalarNode)}
+    return {}
 
 
 def _mark(mark: yaml.Mark) -> tuple[int, int]:
@@ -210,7 +223,7 @@ def load_text(text: str, name: str) -> RawDocument:
         return _failed(name, error("yaml-syntax", str(exc) or "recursive structure", source=SourceRange(name)), text)
     finally:
         loader.dispose()
-    return RawDocument(name, data, text, tuple(loader.duplicates))
+    return RawDocument(name, data, text, tuple(loader.duplicates), task_marks=loader.task_marks)
 
 
 def load_paths(paths: Iterable[Path]) -> Iterator[RawDocument]:

@@ -7,7 +7,7 @@ load → validate → resolve  (validate_paths)
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
-from .diagnostics import Diagnostic, SourceRange, has_errors, sort_diagnostics
+from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
 from .errors import DatabaseUnavailable
 from .load import load_paths
@@ -119,13 +119,7 @@ def plan_paths(
     with database_errors():
         actual = read_actual(using)
     options = DiffOptions(now or datetime.now(UTC), prune, adopt)
-    return PlanResult(validation, with_sources(diff(validation.declared, actual, options), _locator(validation)))
-
-
-def with_sources(plan: Plan, locate: Callable[[str], SourceRange | None]) -> Plan:
-    """The plan with file:line on the changes it shows (positions computed for those only)."""
-    changes = tuple(replace(c, source=locate(c.name) or c.source) if c.source else c for c in plan.changes)
-    return replace(plan, changes=changes)
+    return PlanResult(validation, diff(validation.declared, actual, options))
 
 
 @dataclass(frozen=True)
@@ -146,25 +140,8 @@ def apply_paths(
     if not options.revision:
         options = replace(options, revision=git_revision(folders[0]))
     with database_errors():
-        result = apply(validation.declared, options, using=using, locate=_locator(validation))
+        result = apply(validation.declared, options, using=using)
     return ApplyPathsResult(validation, result)
-
-
-def _locator(validation: ValidationResult) -> Callable[[str], SourceRange | None]:
-    """Source lines of written tasks, computed only for those (positions on demand)."""
-    from .diagnostics import Severity
-    from .positions import KEY, place
-
-    sources = {task.name: task.source for task in validation.declared.tasks}
-
-    def locate(name: str) -> SourceRange | None:
-        source = sources.get(name)
-        if source is None or source.file not in validation.texts:
-            return source
-        probe = Diagnostic(Severity.WARNING, "source", "", source=source, path=("tasks", name, KEY))
-        return place(probe, validation.texts[source.file]).source
-
-    return locate
 
 
 @contextmanager

@@ -55,7 +55,7 @@ def resolve(
         if found:
             problems.append(found)
         else:
-            tasks.append(DeclaredTask(declaration.spec, SourceRange(declaration.file), declaration.renamed_from))
+            tasks.append(DeclaredTask(declaration.spec, declaration.source, declaration.renamed_from))
     tasks.sort(key=lambda t: t.name)
     return DeclaredState(tuple(tasks), registry.beat_schedule_names), tuple(problems)
 

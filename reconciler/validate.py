@@ -35,7 +35,7 @@ class ValidDeclaration:
     ``resolve`` to bind against the task's signature."""
 
     spec: TaskSpec
-    file: str
+    source: SourceRange  # the task name's line and column
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     renamed_from: str | None = None
@@ -43,6 +43,10 @@ class ValidDeclaration:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def file(self) -> str:
+        return self.source.file
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,10 @@ def _validate_document(
     problems.extend(_duplicate_keys(document, tasks, here))
     found: list[ValidDeclaration] = []
     for name, body in tasks.items():
-        declaration, task_problems = _declaration(name, body, defaults, here, default_timezone, now)
+        line, column = document.task_marks.get(name, (None, None)) if isinstance(name, str) else (None, None)
+        declaration, task_problems = _declaration(
+            name, body, defaults, here, default_timezone, now, SourceRange(document.file, line, column)
+        )
         problems.extend(task_problems)
         if declaration is not None:
             found.append(declaration)
@@ -145,7 +152,8 @@ def _defaults(raw: Any, here: _Here) -> tuple[dict[str, Any], list[Diagnostic]]:
 
 
 def _declaration(
-    name: Any, body: Any, defaults: dict[str, Any], here: _Here, default_timezone: str, now: datetime
+    name: Any, body: Any, defaults: dict[str, Any], here: _Here, default_timezone: str, now: datetime,
+    source: SourceRange,
 ) -> tuple[ValidDeclaration | None, list[Diagnostic]]:
     if not isinstance(name, str):
         from .language import _yaml_surprise
@@ -175,7 +183,7 @@ def _declaration(
             "past-one-off", f"the one-off moment {model.at.isoformat()} is already past: it will not be armed",
             source=SourceRange(here.file), path=("tasks", name, "at"), name=name,
         ))
-    declaration = ValidDeclaration(spec, here.file, tuple(model.args), dict(model.kwargs), model.renamed_from)
+    declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from)
     return declaration, problems
 
 
