@@ -58,3 +58,17 @@ class ApplyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome} +{self.created} ~{self.updated} -{self.deleted}"
+
+
+class ScheduledTask(PeriodicTask):
+    """PeriodicTask as our beat scheduler loads it: its celery schedule object can be built
+    once per schedule row and shared by every task on that row (``prebuilt_schedule``),
+    instead of being parsed again for each task at each reload. Same table, same manager."""
+
+    class Meta:
+        proxy = True
+
+    @property
+    def schedule(self):  # type: ignore[no-untyped-def, override]
+        prebuilt = self.__dict__.get("prebuilt_schedule")
+        return prebuilt if prebuilt is not None else super().schedule

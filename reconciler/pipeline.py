@@ -157,3 +157,11 @@ def database_errors() -> Iterator[None]:
         raise DatabaseUnavailable(
             f"the database is unreachable ({str(exc).strip().splitlines()[0]}); nothing was changed"
         ) from exc
+
+
+def apply_options_from_settings() -> ApplyOptions:
+    """Apply options for the unattended shells (beat start-up, the watcher inside beat)."""
+    return ApplyOptions(
+        prune=getattr(settings, "RECONCILER_PRUNE", True),
+        adopt=getattr(settings, "RECONCILER_ADOPT", False),
+    )

@@ -176,7 +176,7 @@ def _declaration(
         model = Declaration.model_validate(merged)
     except ValidationError as exc:
         return None, _pydantic_problems(exc, here, ("tasks", name), name=name, own_keys=body)
-    spec = to_spec(name, model, default_timezone, now)
+    spec = to_spec(name, model, default_timezone)
     problems = []
     if model.at is not None and model.at <= now:
         problems.append(warning(
@@ -247,7 +247,7 @@ def _allowed_at(loc: tuple[Any, ...]) -> tuple[str, ...]:
     return OPTION_KEYS
 
 
-def to_spec(name: str, model: Declaration, default_timezone: str, now: datetime) -> TaskSpec:
+def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
     one_off = model.at is not None
     return TaskSpec(
         name=name,
@@ -255,7 +255,7 @@ def to_spec(name: str, model: Declaration, default_timezone: str, now: datetime)
         schedule=_schedule(model, default_timezone),
         args=canonical_json(model.args),
         kwargs=canonical_json(model.kwargs),
-        enabled=model.enabled and not (one_off and model.at is not None and model.at <= now),
+        enabled=model.enabled,  # a past one-off is not armed: decided by the diff, against the row
         one_off=one_off,
         description=model.description,
         queue=model.queue or None,

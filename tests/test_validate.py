@@ -110,7 +110,7 @@ def test_past_one_off_is_a_warning_and_is_not_armed(registry) -> None:
     assert result.valid
     [diagnostic] = result.diagnostics
     assert (diagnostic.severity.value, diagnostic.code, diagnostic.source.line) == ("warning", "past-one-off", 4)
-    assert result.declared.tasks[0].spec.enabled is False
+    assert result.declared.tasks[0].spec.one_off
 
 
 def test_name_declared_in_two_files_reports_both_places(tmp_path: Path, registry) -> None:
