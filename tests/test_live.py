@@ -4,13 +4,14 @@ YAML while beat keeps running."""
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from .processes import Stack, live_stack, wait_for
+from .processes import REPO, Stack, live_stack, wait_for
 
 pytestmark = [pytest.mark.db_backend, pytest.mark.services]
 
@@ -88,9 +89,9 @@ def test_a_one_off_runs_exactly_once_across_applies_and_a_beat_restart(tmp_path:
 def test_the_watcher_applies_edits_and_survives_an_invalid_one(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, HEARTBEAT.format(label="w1", extra=""))
-        stack.start("watch", str(Path(__file__).parent.parent / ".venv" / "bin" / "python"),
-                    str(Path(__file__).parent.parent / "manage.py"), "reconcile", "watch")
-        assert wait_for(lambda: "applied: +1" in stack.log("watch").read_text(), timeout=30), stack.log("watch").read_text()
+        stack.start("watch", sys.executable, str(REPO / "manage.py"), "reconcile", "watch")
+        watch_log = stack.log("watch")
+        assert wait_for(lambda: "applied: +1" in watch_log.read_text(), timeout=30), watch_log.read_text()
 
         declare(stack, HEARTBEAT.format(label="w2", extra=""))
         assert wait_for(lambda: "applied: +0 ~1 -0" in stack.log("watch").read_text(), timeout=15)
