@@ -18,11 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
+from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from .models import ScheduledTask
 
@@ -93,7 +95,9 @@ class ReconcilingScheduler(DatabaseScheduler):
 def load_enabled(model: type[ScheduledTask]) -> list[ScheduledTask]:
     """Every enabled task with its schedule row, in 1 + 4 queries: the schedule rows of each
     kind come from a sub-select (constant-size SQL), each schedule object is built once."""
-    tasks = list(model.objects.enabled().order_by())
+    # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
+    # refuses past ~1,000 distinct rows (Django #36116).
+    tasks = list(model.objects.filter(enabled=True).order_by())
     for field, schedule_model in SCHEDULE_KINDS:
         _attach(tasks, field, schedule_model, model)
     return tasks
@@ -103,7 +107,7 @@ def _attach(tasks: list[ScheduledTask], field: str, schedule_model: Any, model: 
     column = f"{field}_id"
     if not any(getattr(task, column) is not None for task in tasks):
         return
-    used = model.objects.enabled().filter(**{f"{column}__isnull": False}).values(column)
+    used = model.objects.filter(enabled=True, **{f"{column}__isnull": False}).values(column)
     rows = {row.pk: row for row in schedule_model.objects.filter(pk__in=used)}
     built: dict[int, Any] = {}
     for task in tasks:
@@ -112,5 +116,32 @@ def _attach(tasks: list[ScheduledTask], field: str, schedule_model: Any, model: 
             continue
         task._state.fields_cache[field] = rows[row_id]
         if row_id not in built:
-            built[row_id] = rows[row_id].schedule
+            built[row_id] = schedule_of(rows[row_id])
         task.__dict__["prebuilt_schedule"] = built[row_id]
+
+
+class MemoCrontab(TzAwareCrontab):
+    """django-celery-beat's TzAwareCrontab, with each field's expansion memoised: tens of
+    thousands of rows spell their fields with a few dozen distinct strings."""
+
+    @staticmethod
+    def _expand_cronspec(cronspec: Any, max_: int, min_: int = 0) -> set[Any]:
+        if isinstance(cronspec, str):
+            return set(_expand(cronspec, max_, min_))
+        return TzAwareCrontab._expand_cronspec(cronspec, max_, min_)
+
+
+@lru_cache(maxsize=4096)
+def _expand(cronspec: str, max_: int, min_: int) -> frozenset[int]:
+    return frozenset(TzAwareCrontab._expand_cronspec(cronspec, max_, min_))
+
+
+def schedule_of(row: Any) -> Any:
+    """What ``row.schedule`` returns, built once per row (and, for a crontab, parsed once
+    instead of twice: the model's property builds a naive crontab it then discards)."""
+    if isinstance(row, CrontabSchedule) and getattr(settings, "DJANGO_CELERY_BEAT_TZ_AWARE", True):
+        return MemoCrontab(
+            minute=row.minute, hour=row.hour, day_of_week=row.day_of_week,
+            day_of_month=row.day_of_month, month_of_year=row.month_of_year, tz=row.timezone,
+        )
+    return row.schedule

@@ -1,0 +1,183 @@
+"""Benchmark: a full schedule load by beat — our ReconcilingScheduler against
+django-celery-beat's DatabaseScheduler — at 1,000, 10,000 and 100,000 enabled tasks on
+distinct interval, crontab (several time zones) and clocked rows, SQLite and PostgreSQL.
+
+Usage: .venv/bin/python bench/beat_load.py [--sizes 1000,10000,100000] [--backends sqlite,postgres]
+Targets (issue 5): 10,000 tasks load in under 0.5 s on both backends; 100,000 in under 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+STOCK_LIMIT = 10_000  # above this the stock scheduler takes minutes per load on PostgreSQL
+TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        print(json.dumps(measure(int(options.child))))
+        return
+    for backend in options.backends.split(","):
+        print(f"\n{backend}")
+        for size in (int(s) for s in options.sizes.split(",")):
+            report(size, run_child(backend, size))
+
+
+def run_child(backend: str, size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        name = None
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp}/beat.sqlite3"
+        else:
+            import psycopg
+
+            name = f"reconciler_beat_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = f"postgres://postgres@127.0.0.1:5432/{name}"
+        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "project.settings"}
+        try:
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", str(size)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=REPO,
+            )
+            if proc.returncode != 0:
+                raise SystemExit(proc.stderr[-3000:])
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        finally:
+            if name:
+                import psycopg
+
+                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def report(size: int, m: dict[str, Any]) -> None:
+    ours = m["ours"]
+    stock = m["stock"]
+    if "seconds" in stock:
+        ratio = stock["seconds"] / ours["seconds"]
+        versus = f"stock {stock['seconds']:7.3f} s ({stock['entries']:,} entries) -> ours {ratio:6.1f}x faster"
+    else:
+        versus = f"stock: {stock['status']}"
+    print(
+        f"  {size:>7,} tasks: ours {ours['seconds']:7.3f} s ({ours['entries']:,} entries, {ours['queries']} queries,"
+        f" peak {m['peak_mb']:.0f} MB)  |  {versus}"
+    )
+
+
+def measure(size: int) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    populate(size)
+    from django.db import connection
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    from project.celery import app
+    from reconciler.scheduler import ReconcilingScheduler
+
+    result: dict[str, Any] = {"ours": timed_load(ReconcilingScheduler(app=app, lazy=True))}
+    result["peak_mb"] = peak_mb(lambda: ReconcilingScheduler(app=app, lazy=True).all_as_schedule())
+    if connection.vendor == "postgresql" and size > STOCK_LIMIT:
+        result["stock"] = {"status": f"not run above {STOCK_LIMIT:,} tasks (minutes per load)"}
+    else:
+        try:
+            result["stock"] = timed_load(DatabaseScheduler(app=app, lazy=True))
+        except Exception as exc:
+            result["stock"] = {"status": f"crashed: {type(exc).__name__}: {str(exc)[:80]}"}
+    return result
+
+
+def timed_load(scheduler: Any) -> dict[str, Any]:
+    from django.db import connection
+
+    queries: list[str] = []
+
+    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        start = time.perf_counter()
+        entries = scheduler.all_as_schedule()
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "entries": len(entries), "queries": len(queries)}
+
+
+def peak_mb(fn) -> float:  # type: ignore[no-untyped-def]
+    import tracemalloc
+
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def populate(size: int) -> None:
+    """size enabled tasks on distinct schedule rows: a third each interval, crontab, clocked."""
+    from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    third = size // 3
+    intervals = IntervalSchedule.objects.bulk_create(
+        [IntervalSchedule(every=i + 1, period="seconds") for i in range(third)], batch_size=2000
+    )
+    crontabs = CrontabSchedule.objects.bulk_create(
+        [
+            CrontabSchedule(
+                minute=str(i % 60),
+                hour=str((i // 60) % 24),
+                day_of_month=str(1 + (i // 1440) % 28),
+                timezone=TIMEZONES[i % len(TIMEZONES)],
+            )
+            for i in range(third)
+        ],
+        batch_size=2000,
+    )
+    start = datetime.now(UTC) + timedelta(days=1)
+    clockeds = ClockedSchedule.objects.bulk_create(
+        [ClockedSchedule(clocked_time=start + timedelta(seconds=i)) for i in range(size - 2 * third)], batch_size=2000
+    )
+    tasks = [
+        PeriodicTask(
+            name=f"{kind}-{i:06d}",
+            task="project.tasks.heartbeat",
+            kwargs=json.dumps({"n": i}),
+            one_off=kind == "clocked",
+            **{kind: row},
+        )
+        for kind, rows in (("interval", intervals), ("crontab", crontabs), ("clocked", clockeds))
+        for i, row in enumerate(rows)
+    ]
+    PeriodicTask.objects.bulk_create(tasks, batch_size=2000)
+
+
+if __name__ == "__main__":
+    main()
