@@ -128,7 +128,8 @@ def render_markdown(plan: Plan) -> str:
         lines += ["| Action | Name | Task | Details |", "|---|---|---|---|"]
         lines += [_markdown_row(c) for c in plan.changes]
         lines.append("")
-    lines += [f"> ⚠️ {_md(w)}" for w in plan.warnings]
+    if plan.warnings:
+        lines += [*(f"> ⚠️ {_md(w)}" for w in plan.warnings), ""]
     lines.append(f"<sub>{len(plan.unchanged)} task(s) unchanged.</sub>")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,93 @@
+"""Plan renderings compared whole against golden files (UPDATE_GOLDEN=1 regenerates them)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from reconciler.diagnostics import SourceRange
+from reconciler.diff import diff
+from reconciler.plan import DiffOptions
+from reconciler.render.plan import RENDERERS
+from reconciler.specs import (
+    ActualState,
+    ActualTask,
+    Clocked,
+    Crontab,
+    DeclaredState,
+    DeclaredTask,
+    Interval,
+    Ownership,
+    TaskSpec,
+)
+
+from .test_render_diagnostics import assert_golden
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+def spec(name: str, **changes: object) -> TaskSpec:
+    return replace(TaskSpec(name, "project.tasks.heartbeat", Interval(60)), **changes)
+
+
+def owned(s: TaskSpec, pk: int, applied: TaskSpec | None = None) -> ActualTask:
+    return ActualTask(pk, s, None, 0, Ownership((applied or s).digest(), "schedules/a.yaml", 3))
+
+
+def sample_plan():  # type: ignore[no-untyped-def]
+    nightly_old = spec("nightly", task="project.tasks.cleanup_sessions", schedule=Crontab("30", "2", timezone="UTC"))
+    nightly_new = replace(nightly_old, schedule=Crontab("0", "3", timezone="UTC"))
+    digest = spec(
+        "digest",
+        task="project.tasks.send_digest",
+        schedule=Crontab("30", "7", day_of_week="1-5", timezone="Europe/Paris"),
+        args='["staff"]',
+        queue="reports",
+    )
+    sync = spec("sync", args='["north"]')
+    declared = DeclaredState(
+        (
+            DeclaredTask(digest, SourceRange("schedules/reports.yaml", 4, 3)),
+            DeclaredTask(nightly_new, SourceRange("schedules/a.yaml", 3, 3)),
+            DeclaredTask(sync, SourceRange("schedules/a.yaml", 9, 3)),
+            DeclaredTask(
+                spec("launch", schedule=Clocked(NOW - timedelta(days=1)), one_off=True),
+                SourceRange("schedules/a.yaml", 14, 3),
+            ),
+            DeclaredTask(spec("renamed"), SourceRange("schedules/a.yaml", 20, 3), renamed_from="old"),
+            DeclaredTask(spec("taken"), SourceRange("schedules/a.yaml", 25, 3)),
+        ),
+        frozenset({"digest"}),
+    )
+    actual = ActualState(
+        (
+            owned(nightly_old, 1),
+            owned(replace(sync, enabled=False), 2, applied=sync),
+            owned(spec("gone"), 3),
+            owned(spec("old"), 4),
+            ActualTask(5, spec("taken", args='["x"]'), None, 0, None),
+        )
+    )
+    return diff(declared, actual, DiffOptions(NOW))
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS), ids=sorted(RENDERERS))
+def test_plan_renders_like_golden(fmt: str) -> None:
+    suffix = {"markdown": "md"}.get(fmt, fmt)
+    assert_golden(f"plan.{suffix}", RENDERERS[fmt](sample_plan()))
+
+
+def test_summary_line_is_terraform_like() -> None:
+    text = RENDERERS["text"](sample_plan())
+    assert text.rstrip().endswith("Plan: 2 to create, 3 to update, 1 to delete. (1 conflict)")
+    assert 'schedule: cron "30 2 * * *" (UTC) → cron "0 3 * * *" (UTC)' in text
+    assert "(At 02:30 AM → At 03:00 AM)" in text
+
+
+def test_json_carries_the_contract_keys() -> None:
+    payload = json.loads(RENDERERS["json"](sample_plan()))
+    assert set(payload["summary"]) >= {"create", "update", "delete", "unchanged", "conflict"}
+    assert all({"action", "name", "fields", "source"} <= set(c) for c in payload["changes"])
