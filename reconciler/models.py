@@ -72,3 +72,17 @@ class ScheduledTask(PeriodicTask):
     def schedule(self):  # type: ignore[no-untyped-def, override]
         prebuilt = self.__dict__.get("prebuilt_schedule")
         return prebuilt if prebuilt is not None else super().schedule
+
+
+class BeatLease(models.Model):
+    """Who schedules, when several beat replicas run (databases without advisory locks)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=255)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "beat lease"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder} until {self.expires_at:%H:%M:%S}"

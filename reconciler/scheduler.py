@@ -23,9 +23,10 @@ from typing import Any
 
 from django.conf import settings
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
-from django_celery_beat.schedulers import DatabaseScheduler, ModelEntry
+from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from .beat_lock import beat_lock
 from .models import ScheduledTask
 
 log = logging.getLogger("reconciler.scheduler")
@@ -37,8 +38,42 @@ SCHEDULE_KINDS = (
 )
 
 
+STANDBY_POLL = 1.0  # seconds between a standby's attempts to take the lock
+
+
 class ReconcilingScheduler(DatabaseScheduler):
+    """With ``RECONCILER_BEAT_HA`` (default on) only the instance holding the beat lock
+    sends tasks; the others stand by and take over within a bounded time when it dies."""
+
     Model = ScheduledTask
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if getattr(settings, "RECONCILER_BEAT_HA", True) else None
+        self._active = False
+        super().__init__(*args, **kwargs)
+        if self._lock is not None:
+            # Persist last_run_at after every send, so that a replica taking over does not
+            # send again what the dead one already sent.
+            self.sync_every_tasks = 1
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        if self._lock is None:
+            return super().tick(*args, **kwargs)
+        if not self._lock.hold():
+            if self._active:
+                log.warning("lost the beat lock: standing by")
+                self._active = False
+            return min(self.max_interval, STANDBY_POLL)
+        if not self._active:
+            log.info("acquired the beat lock as %s: this instance schedules", self._lock.holder)
+            self._active = True
+            self._reload_from_database()
+        return super().tick(*args, **kwargs)
+
+    def _reload_from_database(self) -> None:
+        """Forget what was loaded while standing by: the previous holder's last runs count."""
+        self._initial_read = True
+        self._heap = None
 
     def setup_schedule(self) -> None:
         if getattr(settings, "RECONCILER_APPLY_ON_BEAT_START", True):
@@ -79,6 +114,8 @@ class ReconcilingScheduler(DatabaseScheduler):
         if stop is not None:
             stop.set()
         super().close()
+        if self._lock is not None:
+            self._lock.release()
 
     def all_as_schedule(self) -> dict[str, ModelEntry]:
         started = time.perf_counter()

@@ -72,8 +72,7 @@ def test_a_one_off_runs_exactly_once_across_applies_and_a_beat_restart(tmp_path:
     with live_stack(tmp_path, redis_broker) as stack:
         moment = datetime.now(UTC) + timedelta(seconds=6)
         declare(stack, "tasks:\n" + HOURLY + ONE_OFF.format(at=moment.isoformat()))
-        apply(stack)
-        stack.start_worker()
+        stack.start_worker()  # no apply: the scheduler applies the declarations when beat starts
         stack.start_beat(scheduler=SCHEDULER)
         assert wait_for(lambda: stack.runs("heartbeat"), timeout=60), stack.log("beat").read_text()[-3000:]
         time.sleep(3)
@@ -107,3 +106,36 @@ def test_the_watcher_applies_edits_and_survives_an_invalid_one(tmp_path: Path, r
         assert wait_for(lambda: stack.log("watch").read_text().count("applied:") == 3, timeout=15)
         stack.stop("watch", signal.SIGTERM)
         assert "stopped" in stack.log("watch").read_text()
+
+
+def beats_sending(stack: Stack, names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if "acquired the beat lock" in stack.log(name).read_text()]
+
+
+def test_two_beats_one_schedules_and_the_standby_takes_over_without_double_fire(
+    tmp_path: Path, redis_broker: str
+) -> None:
+    with live_stack(tmp_path, redis_broker) as stack:
+        declare(stack, HEARTBEAT.format(label="ha", extra="").replace("every: 1s", "every: 2s"))
+        stack.start_worker()
+        stack.start_beat("beat-a", SCHEDULER)
+        stack.start_beat("beat-b", SCHEDULER)
+        names = ("beat-a", "beat-b")
+        assert wait_for(lambda: len(stack.runs("heartbeat")) >= 3, timeout=60), stack.log("beat-a").read_text()[-2000:]
+        assert len(beats_sending(stack, names)) == 1
+        first = len(stack.runs("heartbeat"))
+        time.sleep(10)
+        sent = len(stack.runs("heartbeat")) - first
+        assert 3 <= sent <= 7, f"{sent} runs in 10 s of an every-2s task: a double fire" if sent > 7 else sent
+
+        [active] = beats_sending(stack, names)
+        standby = next(name for name in names if name != active)
+        killed_at = time.monotonic()
+        stack.stop(active, signal.SIGKILL)
+        assert wait_for(lambda: "acquired the beat lock" in stack.log(standby).read_text(), timeout=30)
+        takeover = time.monotonic() - killed_at
+        before = len(stack.runs("heartbeat"))
+        time.sleep(10)
+        after = len(stack.runs("heartbeat")) - before
+        assert 3 <= after <= 7, after
+        assert takeover < 30
