@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Model
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -206,28 +206,52 @@ _SCHEDULE_KINDS: dict[type, tuple[type[Model], str, Callable[[Any], Any], Callab
 
 # -- periodic tasks ----------------------------------------------------------------------
 
-def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime, pk: int | None = None) -> PeriodicTask:
-    """A PeriodicTask with PeriodicTask.save()'s invariants: exactly one schedule, clocked
-    only with one_off, never both expires and expire_seconds, empty routing fields as NULL."""
+def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
+    """The managed columns of a PeriodicTask, with PeriodicTask.save()'s invariants: exactly
+    one schedule, clocked only with one_off, never both expires and expire_seconds, empty
+    routing fields as NULL."""
     if isinstance(spec.schedule, NoSchedule):
         raise ValueError(f"{spec.name}: a declared task always has a schedule")
     field_name, schedule_id = schedule_ids[spec.schedule]
-    row = PeriodicTask(
-        pk=pk, name=spec.name, task=spec.task, args=spec.args, kwargs=spec.kwargs,
-        queue=spec.queue or None, exchange=spec.exchange or None, routing_key=spec.routing_key or None,
-        headers=spec.headers, priority=spec.priority, expires=None, expire_seconds=spec.expire_seconds,
-        one_off=spec.one_off or isinstance(spec.schedule, Clocked), start_time=spec.start_time,
-        enabled=spec.enabled, description=spec.description, date_changed=now,
-    )
-    for name in SCHEDULE_FIELDS:
-        setattr(row, f"{name}_id", schedule_id if name == field_name else None)
-    return row
+    return {
+        "name": spec.name, "task": spec.task,
+        **{f"{name}_id": schedule_id if name == field_name else None for name in SCHEDULE_FIELDS},
+        "args": spec.args, "kwargs": spec.kwargs, "queue": spec.queue or None, "exchange": spec.exchange or None,
+        "routing_key": spec.routing_key or None, "headers": spec.headers, "priority": spec.priority,
+        "expires": None, "expire_seconds": spec.expire_seconds,
+        "one_off": spec.one_off or isinstance(spec.schedule, Clocked), "start_time": spec.start_time,
+        "enabled": spec.enabled, "description": spec.description, "date_changed": now,
+    }
+
+
+def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime, pk: int | None = None) -> PeriodicTask:
+    return PeriodicTask(pk=pk, **task_values(spec, schedule_ids, now))
 
 
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
-    rows = [task_row(c.desired, ids, now) for c in changes if c.desired]
-    PeriodicTask.objects.using(using).bulk_create(rows, batch_size=BATCH)
-    return {row.name: row.pk for row in rows}
+    """New rows in one executemany of plain tuples (building model instances costs more than
+    writing the rows), then their ids by name, in batches."""
+    rows = [task_values(c.desired, ids, now) for c in changes if c.desired]
+    if not rows:
+        return {}
+    connection = connections[using]
+    columns = [*rows[0], "last_run_at", "total_run_count"]
+    dates = {"date_changed", "start_time", "expires"}
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [(*(adapt(row[c]) if c in dates else row[c] for c in columns[:-2]), None, 0) for row in rows]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {quote(PeriodicTask._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            values,
+        )
+    created: dict[str, int] = {}
+    names = [row["name"] for row in rows]
+    for start in range(0, len(names), BATCH):
+        batch = names[start:start + BATCH]
+        created.update(PeriodicTask.objects.using(using).filter(name__in=batch).values_list("name", "pk"))
+    return created
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
@@ -244,21 +268,39 @@ def _delete_tasks(pks: list[int], using: str) -> None:
         PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
 
 
+OWNERSHIP_COLUMNS = ("periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision")
+
+
 def _own(changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str) -> None:
     fresh, known = [], []
     for change in changes:
         assert change.desired is not None
         source = change.source
-        row = ManagedTask(
-            periodic_task_id=change.pk or created[change.name],
-            source_file=source.file if source else "", source_line=source.line if source else None,
-            spec_hash=change.desired.digest(), applied_at=now, applied_revision=revision,
+        values = (
+            change.pk or created[change.name], source.file if source else "", source.line if source else None,
+            change.desired.digest(), now, revision,
         )
-        (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(row)
-    ManagedTask.objects.using(using).bulk_create(fresh, batch_size=BATCH)
+        (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
+    _insert_ownership(fresh, using)
     ManagedTask.objects.using(using).bulk_update(
-        known, ["source_file", "source_line", "spec_hash", "applied_at", "applied_revision"], batch_size=BATCH,
+        [ManagedTask(**dict(zip(OWNERSHIP_COLUMNS, values, strict=True))) for values in known],
+        list(OWNERSHIP_COLUMNS[1:]), batch_size=BATCH,
     )
+
+
+def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
+    """One executemany of plain tuples: an initial import owns tens of thousands of rows, and
+    building a model instance for each costs more than writing it."""
+    if not rows:
+        return
+    connection = connections[using]
+    field = ManagedTask._meta.get_field("applied_at")
+    rows = [(*row[:4], field.get_db_prep_save(row[4], connection), row[5]) for row in rows]
+    columns = ", ".join(connection.ops.quote_name(c) for c in OWNERSHIP_COLUMNS)
+    placeholders = ", ".join(["%s"] * len(OWNERSHIP_COLUMNS))
+    table = connection.ops.quote_name(ManagedTask._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
 
 
 # -- history -----------------------------------------------------------------------------
@@ -272,7 +314,7 @@ def _record(
         django_user=options.django_user, host=socket.gethostname(), revision=options.revision,
         outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
         deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=plan.to_json() if plan else {},
+        plan=plan.to_json(created_fields=False) if plan else {},
     )
 
 

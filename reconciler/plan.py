@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from .diagnostics import SourceRange
 from .specs import TaskSpec
@@ -45,8 +45,9 @@ SYMBOLS = {
 WRITING = frozenset({Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT, Action.DELETE})
 
 
-@dataclass(frozen=True)
-class FieldChange:
+class FieldChange(NamedTuple):
+    """One field, old → new (a NamedTuple: plans of tens of thousands of fields are built fast)."""
+
     field: str
     old: Any
     new: Any
@@ -96,23 +97,27 @@ class Plan:
             "drift": sum(1 for c in self.changes if any(r.startswith("drift") for r in c.reasons)),
         }
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable machine contract (also what the API returns and history stores)."""
+    def to_json(self, *, created_fields: bool = True) -> dict[str, Any]:
+        """The stable machine contract (what ``plan --format json`` prints). The apply history
+        stores it with ``created_fields=False``: a created row's fields are the declaration
+        at the recorded git revision, and an initial import of 10,000 tasks would otherwise
+        store megabytes per history row."""
         return {
             "format_version": FORMAT_VERSION,
             "summary": self.summary(),
-            "changes": [_change_json(c) for c in self.changes],
+            "changes": [_change_json(c, created_fields) for c in self.changes],
             "warnings": list(self.warnings),
         }
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+def _change_json(change: Change, created_fields: bool) -> dict[str, Any]:
     source = change.source
+    keep_fields = created_fields or change.action is not Action.CREATE
     return {
         "action": change.action.value,
         "name": change.name,
         "task": change.task,
-        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields},
+        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields} if keep_fields else {},
         "reasons": list(change.reasons),
         "source": {"file": source.file, "line": source.line} if source else None,
         "previous_name": change.previous_name,

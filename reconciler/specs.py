@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from celery.schedules import crontab_parser
@@ -195,7 +195,12 @@ class TaskSpec:
     start_time: datetime | None = None
 
     def fields(self) -> dict[str, Any]:
-        """Field name → a plain, JSON-able value; the unit of field-by-field diffs."""
+        """Field name → a plain, JSON-able value; the unit of field-by-field diffs.
+        Computed once per spec (the diff, the renderers and the digest all ask)."""
+        return self._fields
+
+    @cached_property
+    def _fields(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "schedule": schedule_fields(self.schedule),
@@ -216,6 +221,10 @@ class TaskSpec:
 
     def digest(self) -> str:
         """A stable hash of the managed fields (stored as ownership's ``spec_hash``)."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
         payload = canonical_json({"name": self.name, **self.fields()})
         return hashlib.sha256(payload.encode()).hexdigest()
 
