@@ -139,3 +139,42 @@ def test_two_beats_one_schedules_and_the_standby_takes_over_without_double_fire(
         after = len(stack.runs("heartbeat")) - before
         assert 3 <= after <= 7, after
         assert takeover < 30
+
+
+POPULATE_3000 = """
+from datetime import UTC, datetime, timedelta
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask
+n = 1000
+intervals = IntervalSchedule.objects.bulk_create([IntervalSchedule(every=3600 + i, period="seconds") for i in range(n)])
+crontabs = CrontabSchedule.objects.bulk_create(
+    [CrontabSchedule(minute=str(i % 60), hour=str((i // 60) % 24), day_of_month="1") for i in range(n)])
+start = datetime.now(UTC) + timedelta(days=30)
+clockeds = ClockedSchedule.objects.bulk_create(
+    [ClockedSchedule(clocked_time=start + timedelta(minutes=i)) for i in range(n)])
+PeriodicTask.objects.bulk_create([
+    PeriodicTask(name=f"{kind}-{i}", task="project.tasks.cleanup_sessions", one_off=kind == "clocked", **{kind: row})
+    for kind, rows in (("interval", intervals), ("crontab", crontabs), ("clocked", clockeds))
+    for i, row in enumerate(rows)
+], batch_size=500)
+"""
+
+
+def test_beat_starts_on_3000_distinct_schedules_and_sends_a_due_task(tmp_path: Path, redis_broker: str) -> None:
+    with live_stack(tmp_path, redis_broker) as stack:
+        populated = stack.manage("shell", "-c", POPULATE_3000)
+        assert populated.returncode == 0, populated.stderr
+        declare(stack, HEARTBEAT.format(label="big", extra=""))
+        stack.start_worker()
+        stack.start_beat(scheduler=SCHEDULER)
+        assert wait_for(lambda: "big" in labels(stack), timeout=60), stack.log("beat").read_text()[-3000:]
+        assert "loaded 3001 schedule entries" in stack.log("beat").read_text()
+
+
+def test_beat_can_watch_the_folder_itself(tmp_path: Path, redis_broker: str) -> None:
+    with live_stack(tmp_path, redis_broker, RECONCILER_BEAT_WATCH="1") as stack:
+        declare(stack, HEARTBEAT.format(label="inside-1", extra=""))
+        stack.start_worker()
+        stack.start_beat(scheduler=SCHEDULER)
+        assert wait_for(lambda: "inside-1" in labels(stack), timeout=60), stack.log("beat").read_text()[-3000:]
+        declare(stack, HEARTBEAT.format(label="inside-2", extra=""))  # no apply, no restart
+        assert wait_for(lambda: "inside-2" in labels(stack), timeout=30), stack.log("beat").read_text()[-3000:]
