@@ -74,12 +74,18 @@ def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> T
     return replace(declared, enabled=declared.enabled and not moment_past)
 
 
+def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
+    """FieldChange without NamedTuple's keyword-argument __new__: an initial import builds
+    tens of thousands of them."""
+    return tuple.__new__(FieldChange, values)
+
+
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
     past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
     reasons = ("past one-off: created disabled, not armed",) if past else ()
     fields = tuple(
-        FieldChange(k, None, v) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
+        _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
     )
     return Change(Action.CREATE, item.name, desired.task, fields, reasons, item.source, desired=desired)
 
