@@ -15,17 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import peak_mb, run_child, setup_child, timed
 
 
 def main() -> None:
@@ -39,35 +34,7 @@ def main() -> None:
         return
     for backend in options.backends.split(","):
         for size in (int(s) for s in options.sizes.split(",")):
-            report(backend, size, run_child(backend, size))
-
-
-def run_child(backend: str, size: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        if backend == "sqlite":
-            url, cleanup = f"sqlite:///{tmp}/bench.sqlite3", None
-        else:
-            import psycopg
-
-            name = f"reconciler_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url, cleanup = f"postgres://postgres@127.0.0.1:5432/{name}", name
-        env = {**os.environ, "DATABASE_URL": url, "BENCH_DIR": tmp, "DJANGO_SETTINGS_MODULE": "project.settings"}
-        try:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", str(size)], env=env, capture_output=True, text=True,
-                check=False, cwd=REPO,
-            )
-            if proc.returncode != 0:
-                raise SystemExit(proc.stderr[-3000:])
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-        finally:
-            if cleanup:
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{cleanup}" WITH (FORCE)')
+            report(backend, size, run_child(__file__, backend, size))
 
 
 def report(backend: str, size: int, m: dict[str, Any]) -> None:
@@ -95,14 +62,9 @@ def report(backend: str, size: int, m: dict[str, Any]) -> None:
 # -- the child: one backend, one size, a fresh database ------------------------------------
 
 def measure(size: int) -> dict[str, Any]:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    setup_child()
     from bench.generate import write_tree
 
-    call_command("migrate", verbosity=0)
     folder = Path(os.environ["BENCH_DIR"]) / "schedules"
     files = write_tree(folder, size)
     result: dict[str, Any] = {}
@@ -133,35 +95,6 @@ def strip(measured: dict[str, Any]) -> dict[str, Any]:
     measured.pop("value", None)
     measured.pop("sql", None)
     return measured
-
-
-def timed(fn):  # type: ignore[no-untyped-def]
-    """Seconds, statements and row-changing statements of one call (an execute wrapper
-    counts them all: Django's query log is capped at 9,000 entries)."""
-    from django.db import connection
-
-    sql: list[str] = []
-
-    def record(execute, statement, params, many, context):  # type: ignore[no-untyped-def]
-        sql.append(statement)
-        return execute(statement, params, many, context)
-
-    with connection.execute_wrapper(record):
-        start = time.perf_counter()
-        value = fn()
-        seconds = time.perf_counter() - start
-    writes = [q for q in sql if q.split()[0].upper() in ("INSERT", "UPDATE", "DELETE") and "WHERE 0 = 1" not in q]
-    return {"seconds": seconds, "queries": len(sql), "writes": len(writes), "value": value, "sql": writes}
-
-
-def peak_mb(fn) -> float:  # type: ignore[no-untyped-def]
-    import tracemalloc
-
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 1e6
 
 
 def apply_folder(folder: Path):  # type: ignore[no-untyped-def]

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import peak_mb, run_child, setup_child, timed
+
 STOCK_LIMIT = 10_000  # above this the stock scheduler takes minutes per load on PostgreSQL
 TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
 
@@ -39,40 +34,7 @@ def main() -> None:
     for backend in options.backends.split(","):
         print(f"\n{backend}")
         for size in (int(s) for s in options.sizes.split(",")):
-            report(size, run_child(backend, size))
-
-
-def run_child(backend: str, size: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        name = None
-        if backend == "sqlite":
-            url = f"sqlite:///{tmp}/beat.sqlite3"
-        else:
-            import psycopg
-
-            name = f"reconciler_beat_bench_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url = f"postgres://postgres@127.0.0.1:5432/{name}"
-        env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "project.settings"}
-        try:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", str(size)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=REPO,
-            )
-            if proc.returncode != 0:
-                raise SystemExit(proc.stderr[-3000:])
-            return json.loads(proc.stdout.strip().splitlines()[-1])
-        finally:
-            if name:
-                import psycopg
-
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            report(size, run_child(__file__, backend, size))
 
 
 def report(size: int, m: dict[str, Any]) -> None:
@@ -90,12 +52,7 @@ def report(size: int, m: dict[str, Any]) -> None:
 
 
 def measure(size: int) -> dict[str, Any]:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_child()
     populate(size)
     from django.db import connection
     from django_celery_beat.schedulers import DatabaseScheduler
@@ -116,29 +73,8 @@ def measure(size: int) -> dict[str, Any]:
 
 
 def timed_load(scheduler: Any) -> dict[str, Any]:
-    from django.db import connection
-
-    queries: list[str] = []
-
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        queries.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        start = time.perf_counter()
-        entries = scheduler.all_as_schedule()
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds, "entries": len(entries), "queries": len(queries)}
-
-
-def peak_mb(fn) -> float:  # type: ignore[no-untyped-def]
-    import tracemalloc
-
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 1e6
+    measured = timed(scheduler.all_as_schedule)
+    return {"seconds": measured["seconds"], "entries": len(measured["value"]), "queries": measured["queries"]}
 
 
 def populate(size: int) -> None:
