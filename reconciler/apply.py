@@ -294,7 +294,8 @@ OWNERSHIP_COLUMNS = ("periodic_task_id", "source_file", "source_line", "spec_has
 
 
 def _own(changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str) -> None:
-    fresh, known = [], []
+    fresh: list[tuple[Any, ...]] = []
+    known: list[tuple[Any, ...]] = []
     for change in changes:
         assert change.desired is not None
         source = change.source

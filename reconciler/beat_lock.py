@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
@@ -51,7 +51,7 @@ class AdvisoryLock:
     def __init__(self, using: str) -> None:
         self.using = using
         self.holder = holder_id()
-        self._conn = None
+        self._conn: Any = None  # a psycopg connection of our own
         self._held = False
 
     def hold(self) -> bool:

@@ -2,6 +2,7 @@
 an immutable plan out, everything sorted."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -36,7 +37,7 @@ def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> 
 
 
 def _declared_change(
-    item: DeclaredTask, rows: dict[str, ActualTask], options: DiffOptions, renamed: set[str]
+    item: DeclaredTask, rows: Mapping[str, ActualTask], options: DiffOptions, renamed: set[str]
 ) -> Change | None:
     row = rows.get(item.name)
     if row is None and item.renamed_from:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .specs import Clocked, Crontab, Interval, TaskSpec, format_duration
+from .specs import Clocked, Crontab, Interval, Solar, TaskSpec, format_duration
 
 BEAT_OWN_PREFIX = "celery."  # rows beat creates itself (celery.backend_cleanup): never exported
 
@@ -55,6 +55,8 @@ def _schedule(spec: TaskSpec) -> dict[str, Any]:
         return {"cron": schedule.expression, "timezone": schedule.timezone}
     if isinstance(schedule, Clocked):
         return {"at": schedule.at.isoformat()}
+    if not isinstance(schedule, Solar):
+        return {}  # a row without a schedule: validation of the exported file will say so
     return {"solar": {
         "event": schedule.event, "latitude": float(schedule.latitude), "longitude": float(schedule.longitude),
     }}

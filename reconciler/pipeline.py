@@ -7,7 +7,8 @@ load → validate → resolve  (validate_paths)
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
-from .errors import DatabaseUnavailable
+from .errors import DatabaseUnavailable, LockTimeout, ReconcilerError, RefusedApply
 from .load import load_paths
 from .plan import DiffOptions, Plan
 from .read import read_actual
+from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
 from .specs import DeclaredState
 from .validate import validate_documents
@@ -147,13 +150,18 @@ def apply_paths(
 @contextmanager
 def database_errors() -> Iterator[None]:
     """The database being unreachable is a fatal condition with a clear message."""
-    from django.db import InterfaceError, OperationalError
+    from django.db import InterfaceError, OperationalError, ProgrammingError
 
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
+    except (OperationalError, InterfaceError, ProgrammingError) as exc:
         if "locked" in str(exc) and "database" in str(exc):
             raise
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            raise ReconcilerError(
+                f"the database has no reconciler tables ({str(exc).strip().splitlines()[0]}): "
+                "run `python manage.py migrate` first; nothing was changed"
+            ) from exc
         raise DatabaseUnavailable(
             f"the database is unreachable ({str(exc).strip().splitlines()[0]}); nothing was changed"
         ) from exc
@@ -165,3 +173,29 @@ def apply_options_from_settings() -> ApplyOptions:
         prune=getattr(settings, "RECONCILER_PRUNE", True),
         adopt=getattr(settings, "RECONCILER_ADOPT", False),
     )
+
+
+def reconcile_once(paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None]) -> None:
+    """One reconcile, logged in one line. Invalid files and refusals keep the last good state;
+    an unreachable database is raised for the watcher to retry with backoff."""
+    started = time.perf_counter()
+    try:
+        outcome = apply_paths(paths, options=options)
+    except (DatabaseUnavailable, LockTimeout):
+        connections.close_all()  # a restarted server needs a new connection
+        raise
+    except RefusedApply as exc:
+        say(f"refused: {exc}")
+        return
+    if outcome.result is None:
+        validation = outcome.validation
+        errors = sum(d.is_error for d in validation.diagnostics)
+        say(f"invalid: {errors} error(s); the database keeps its last good state")
+        say(render_text(validation.diagnostics, checked=validation.checked).rstrip())
+        return
+    s = outcome.result.plan.summary()
+    seconds = time.perf_counter() - started
+    if outcome.result.written:
+        say(f"applied: +{s['create']} ~{s['update']} -{s['delete']} ({s['unchanged']} unchanged) in {seconds:.3f} s")
+    else:
+        say(f"in sync: no changes ({s['unchanged']} tasks) in {seconds:.3f} s")

@@ -84,8 +84,7 @@ class ReconcilingScheduler(DatabaseScheduler):
 
     def apply_declarations_on_start(self) -> None:
         """Apply the schedules folder; on any problem beat still starts, on the last good state."""
-        from .cli.watch import reconcile_once
-        from .pipeline import apply_options_from_settings, schedules_dir
+        from .pipeline import apply_options_from_settings, reconcile_once, schedules_dir
 
         try:
             reconcile_once([schedules_dir()], apply_options_from_settings(), lambda line: log.info("%s", line))
@@ -93,8 +92,7 @@ class ReconcilingScheduler(DatabaseScheduler):
             log.exception("applying the declarations at beat start failed; running on the database as it is")
 
     def _start_watcher(self) -> None:
-        from .cli.watch import reconcile_once
-        from .pipeline import apply_options_from_settings, schedules_dir
+        from .pipeline import apply_options_from_settings, reconcile_once, schedules_dir
         from .watch import watch
 
         paths = [schedules_dir()]

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -276,7 +277,7 @@ def _schedule(model: Declaration, default_timezone: str) -> Schedule:
     if model.at is not None:
         return Clocked(model.at)
     assert model.solar is not None, f"one of {SCHEDULE_KEYS} is guaranteed by the model"
-    return Solar(model.solar.event, model.solar.latitude, model.solar.longitude)
+    return Solar(model.solar.event, Decimal(str(model.solar.latitude)), Decimal(str(model.solar.longitude)))
 
 
 def _duplicate_keys(document: RawDocument, tasks: dict[Any, Any], here: _Here) -> list[Diagnostic]:

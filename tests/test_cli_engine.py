@@ -83,3 +83,8 @@ def test_conflict_exit_1_with_the_names(tmp_path: Path, env: dict[str, str]) -> 
     apply = manage("reconcile", "apply", "--path", folder, env=env)
     assert apply.returncode == 1 and "beat-1" in apply.stderr and "--adopt" in apply.stderr
     assert manage("reconcile", "apply", "--path", folder, "--adopt", env=env).returncode == 0
+
+
+def test_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
+    result = manage("reconcile", "plan", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    assert result.returncode == 1 and "manage.py migrate" in result.stderr and "Traceback" not in result.stderr
