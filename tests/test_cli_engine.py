@@ -82,6 +82,7 @@ def test_conflict_exit_1_with_the_names(tmp_path: Path, env: dict[str, str]) -> 
     assert plan.returncode == 1 and "! beat-1 [conflict]" in plan.stdout
     apply = manage("reconcile", "apply", "--path", folder, env=env)
     assert apply.returncode == 1 and "beat-1" in apply.stderr and "--adopt" in apply.stderr
+    assert "! beat-1 [conflict]" in apply.stdout  # the refused plan is shown
     assert manage("reconcile", "apply", "--path", folder, "--adopt", env=env).returncode == 0
 
 

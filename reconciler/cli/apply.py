@@ -5,7 +5,7 @@ import argparse
 from typing import TextIO
 
 from ..apply import ApplyOptions
-from ..errors import EXIT_ERROR, EXIT_OK
+from ..errors import EXIT_ERROR, EXIT_OK, RefusedApply
 from ..pipeline import apply_paths
 from ..render.diagnostics import render_text as render_diagnostics
 from ..render.plan import render_text
@@ -30,7 +30,13 @@ def run(options: dict[str, object], out: TextIO) -> int:
         prune=not options["no_prune"], adopt=bool(options["adopt"]), allow_empty=bool(options["allow_empty"]),
         dry_run=bool(options["dry_run"]), lock_timeout=float(options["lock_timeout"]),  # type: ignore[arg-type]
     )
-    outcome = apply_paths(options.get("path"), options=apply_options)  # type: ignore[arg-type]
+    try:
+        outcome = apply_paths(options.get("path"), options=apply_options)  # type: ignore[arg-type]
+    except RefusedApply as exc:
+        refused = getattr(exc, "plan", None)
+        if refused is not None:
+            out.write(render_text(refused))
+        raise
     if outcome.result is None:
         validation = outcome.validation
         out.write(render_diagnostics(validation.diagnostics, checked=validation.checked))
