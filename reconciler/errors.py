@@ -13,10 +13,6 @@ class ReconcilerError(Exception):
     exit_code = EXIT_ERROR
 
 
-class UsageError(ReconcilerError):
-    exit_code = EXIT_USAGE
-
-
 class DatabaseUnavailable(ReconcilerError):
     """The database could not be reached; nothing was changed."""
 

@@ -5,7 +5,7 @@ past one-off …) are for display only: apply never branches on them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -129,4 +129,3 @@ class DiffOptions:
     now: Any  # datetime; injected so that the diff stays pure
     prune: bool = True
     adopt: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -270,9 +270,6 @@ class DeclaredState:
     tasks: tuple[DeclaredTask, ...] = ()
     beat_schedule_names: frozenset[str] = field(default_factory=frozenset)
 
-    def by_name(self) -> Mapping[str, DeclaredTask]:
-        return {task.name: task for task in self.tasks}
-
 
 @dataclass(frozen=True)
 class Ownership:
