@@ -3,6 +3,7 @@
 YAML while beat keeps running."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -178,3 +179,27 @@ def test_beat_can_watch_the_folder_itself(tmp_path: Path, redis_broker: str) -> 
         assert wait_for(lambda: "inside-1" in labels(stack), timeout=60), stack.log("beat").read_text()[-3000:]
         declare(stack, HEARTBEAT.format(label="inside-2", extra=""))  # no apply, no restart
         assert wait_for(lambda: "inside-2" in labels(stack), timeout=30), stack.log("beat").read_text()[-3000:]
+
+
+def test_the_watcher_rides_out_a_database_outage(tmp_path: Path, redis_broker: str) -> None:
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("an outage of a database server: runs in the PostgreSQL pass (SQLite has no server)")
+    from .tcp_proxy import Proxy
+
+    with live_stack(tmp_path, redis_broker) as stack:
+        proxy = Proxy(("127.0.0.1", 5432))
+        proxy.start()
+        stack.env["DATABASE_URL"] = stack.env["DATABASE_URL"].replace(":5432/", f":{proxy.port}/")
+        declare(stack, HEARTBEAT.format(label="o1", extra=""))
+        stack.start("watch", sys.executable, str(REPO / "manage.py"), "reconcile", "watch")
+        watch_log = stack.log("watch")
+        assert wait_for(lambda: "applied: +1" in watch_log.read_text(), timeout=30), watch_log.read_text()
+
+        proxy.stop()
+        declare(stack, HEARTBEAT.format(label="o2", extra=""))
+        assert wait_for(lambda: "retrying in" in watch_log.read_text(), timeout=30), watch_log.read_text()
+        time.sleep(2)
+        assert stack.processes["watch"].poll() is None  # still running, retrying with backoff
+        proxy.start()
+        assert wait_for(lambda: "applied: +0 ~1 -0" in watch_log.read_text(), timeout=60), watch_log.read_text()
+        proxy.stop()
