@@ -1,0 +1,90 @@
+"""Each schedule's status, for people: in sync, drifted, pending, orphaned, conflict or
+unmanaged, with its last and next run. ``statuses`` is pure; ``next_runs`` asks beat's own
+schedule objects when each enabled task is due."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .plan import Action, Plan
+from .specs import ActualState, DeclaredState
+
+STATE_OF_ACTION = {
+    Action.CREATE: "pending",
+    Action.UPDATE: "pending",
+    Action.RENAME: "pending",
+    Action.ADOPT: "pending",
+    Action.DELETE: "orphaned",
+    Action.RETAIN: "orphaned",
+    Action.CONFLICT: "conflict",
+}
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    name: str
+    task: str
+    schedule: str
+    state: str
+    managed: bool
+    enabled: bool | None
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+    total_run_count: int | None
+    source: str | None
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "task": self.task, "schedule": self.schedule, "state": self.state,
+            "managed": self.managed, "enabled": self.enabled,
+            "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
+            "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
+            "total_run_count": self.total_run_count, "source": self.source, "reasons": list(self.reasons),
+        }
+
+
+def statuses(
+    declared: DeclaredState, actual: ActualState, plan: Plan, next_run: Mapping[str, datetime]
+) -> tuple[TaskStatus, ...]:
+    changes = {c.name: c for c in plan.changes}
+    rows = {row.name: row for row in actual.tasks}
+    declarations = {t.name: t for t in declared.tasks}
+    names = sorted({*rows, *declarations})
+    result = []
+    for name in names:
+        row, change = rows.get(name), changes.get(name)
+        spec = row.spec if row is not None else declarations[name].spec
+        if change is not None:
+            drifted = any(r.startswith("drift") for r in change.reasons)
+            state = "drifted" if drifted else STATE_OF_ACTION[change.action]
+        else:
+            state = "in-sync" if row is not None and row.owned else "unmanaged"
+        source = row.owned.source_file if row is not None and row.owned else None
+        result.append(TaskStatus(
+            name=name, task=spec.task, schedule=spec.schedule.describe(), state=state,
+            managed=bool(row and row.owned), enabled=row.spec.enabled if row else None,
+            last_run_at=row.last_run_at if row else None, next_run_at=next_run.get(name),
+            total_run_count=row.total_run_count if row else None,
+            source=source or (str(change.source) if change and change.source else None),
+            reasons=change.reasons if change else (),
+        ))
+    return tuple(result)
+
+
+def next_runs(now: datetime) -> dict[str, datetime]:
+    """When each enabled task is next due, by the same schedule objects beat uses."""
+    from .models import ScheduledTask
+    from .scheduler import load_enabled
+
+    due: dict[str, datetime] = {}
+    for model in load_enabled(ScheduledTask):
+        last = model.last_run_at or model.date_changed or now
+        try:
+            remaining: timedelta = model.schedule.remaining_estimate(last)
+        except Exception:  # a schedule beat cannot compute is shown without a next run
+            continue
+        due[model.name] = max(now, now + remaining) if remaining is not None else now
+    return due
