@@ -21,12 +21,13 @@ from django.db import connections
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
-from .errors import DatabaseUnavailable, LockTimeout, ReconcilerError, RefusedApply
+from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .load import load_paths
 from .plan import DiffOptions, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
+from .sources import scope_for
 from .specs import DeclaredState
 from .validate import validate_documents
 
@@ -114,14 +115,16 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
+    keep: frozenset[str] = frozenset(),
 ) -> PlanResult:
     """Validate, read the database, diff. Writes nothing."""
     validation = validate_paths(paths, registry=registry, now=now)
     if not validation.valid:
         return PlanResult(validation, None)
+    scope = scope_for(paths)
     with database_errors():
         actual = read_actual(using)
-    options = DiffOptions(now or datetime.now(UTC), prune, adopt)
+    options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, keep)
     return PlanResult(validation, diff(validation.declared, actual, options))
 
 
@@ -140,8 +143,7 @@ def apply_paths(
     validation = validate_paths(folders, registry=registry, now=options.now)
     if not validation.valid:
         return ApplyPathsResult(validation, None)
-    if not options.revision:
-        options = replace(options, revision=git_revision(folders[0]))
+    options = replace(options, scope=scope_for(paths), revision=options.revision or git_revision(folders[0]))
     with database_errors():
         result = apply(validation.declared, options, using=using)
     return ApplyPathsResult(validation, result)
@@ -149,22 +151,24 @@ def apply_paths(
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """The database being unreachable is a fatal condition with a clear message."""
+    """The database being unreachable is a fatal condition with a clear message. A server
+    that is down, restarting, or whose database was dropped is "unreachable" (the watcher
+    retries it); only a reachable database without our tables says to migrate."""
     from django.db import InterfaceError, OperationalError, ProgrammingError
 
     try:
         yield
     except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        if "locked" in str(exc) and "database" in str(exc):
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
+        if "locked" in text and "database" in text:
             raise
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            raise ReconcilerError(
-                f"the database has no reconciler tables ({str(exc).strip().splitlines()[0]}): "
+        if "no such table" in text or ("relation " in text and "does not exist" in text):
+            raise NotMigrated(
+                f"the database has no reconciler tables ({first_line}): "
                 "run `python manage.py migrate` first; nothing was changed"
             ) from exc
-        raise DatabaseUnavailable(
-            f"the database is unreachable ({str(exc).strip().splitlines()[0]}); nothing was changed"
-        ) from exc
+        raise DatabaseUnavailable(f"the database is unreachable ({first_line}); nothing was changed") from exc
 
 
 def apply_options_from_settings() -> ApplyOptions:

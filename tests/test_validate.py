@@ -44,6 +44,29 @@ INVALID_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
     "bad-default": [("schema", 2, 13)],
     "name-too-long": [("schema", 2, 3)],
     "not-a-mapping": [("schema", None, None)],
+    # hostile or unlucky input: a diagnostic each, never a traceback
+    "recursive-alias": [("recursive-alias", 5, 13)],
+    "alias-expansion": [("alias-expansion", 11, 11)],
+    "sequence-key": [("schema", 5, 14)],
+    "mapping-key": [("schema", 2, 5)],
+    "huge-integer": [("yaml-value", 5, 12)],
+    "long-timezone": [("bad-timezone", 5, 15)],
+    "year-one": [("schema", 4, 9)],
+    "year-9999": [("schema", 5, 17)],
+    "nan-in-args": [("schema", 5, 11)],
+    "inf-in-kwargs": [("schema", 5, 13)],
+    "boolean-latitude": [("schema", 4, 38)],
+    "empty-task": [("schema", 3, 11)],
+    "empty-name": [("schema", 2, 3)],
+    "nested-too-deep": [("schema", 5, 11)],
+    # what validates must apply: the limits of the columns it is written to
+    "every-too-large": [("bad-duration", 4, 12)],
+    "expires-too-large": [("bad-duration", 5, 14)],
+    "queue-too-long": [("schema", 5, 12)],
+    "nul-in-string": [("schema", 5, 18)],
+    # renames the plan could not honour
+    "renamed-from-declared": [("bad-rename", 8, 19)],
+    "renamed-twice": [("bad-rename", 5, 19), ("bad-rename", 9, 19)],
 }
 
 

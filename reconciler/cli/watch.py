@@ -11,6 +11,7 @@ from typing import TextIO
 
 from ..apply import ApplyOptions
 from ..errors import EXIT_OK
+from ..load import require_exists
 from ..pipeline import reconcile_once, schedules_dir
 from ..watch import WatchOptions, watch
 from .common import add_path, add_plan_options
@@ -27,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
+    for path in paths:
+        require_exists(path)
     apply_options = ApplyOptions(prune=not options["no_prune"], adopt=bool(options["adopt"]))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -134,6 +134,26 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_github(plan: Plan) -> str:
+    """GitHub Actions workflow commands: each change as a notice on its declaration's line
+    (a conflict as an error), then the summary line."""
+    from .diagnostics import escape_data, escape_property
+
+    lines = []
+    for change in plan.changes:
+        level = "error" if change.action is Action.CONFLICT else "notice"
+        props = []
+        if change.source:
+            props.append(f"file={escape_property(change.source.file)}")
+            if change.source.line:
+                props.append(f"line={change.source.line}")
+        props.append(f"title={escape_property(f'{change.action.symbol} {change.action.value} {change.name}')}")
+        details = "; ".join([*(f"{f.field}: {show(f.old)} → {show(f.new)}" for f in change.fields), *change.reasons])
+        lines.append(f"::{level} {','.join(props)}::{escape_data(f'{change.name} ({change.task}) {details}'.strip())}")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[[Plan], str]] = {
-    "text": render_text, "json": render_json, "markdown": render_markdown,
+    "text": render_text, "json": render_json, "markdown": render_markdown, "github": render_github,
 }
