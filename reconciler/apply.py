@@ -35,7 +35,7 @@ from . import locking
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
-from .plan import UNSCOPED, Action, Change, DiffOptions, Plan, Scope
+from .plan import UNSCOPED, Action, Change, DiffOptions, Grace, Plan, Scope
 from .read import read_actual
 from .specs import (
     CRON_FIELD_ORDER,
@@ -68,10 +68,10 @@ class ApplyOptions:
     lock_timeout: float = 30.0
     now: datetime | None = None
     scope: Scope = UNSCOPED
-    keep: frozenset[str] = frozenset()  # owned names whose deletion waits (the watcher's grace)
+    grace: Grace | None = None  # the watcher's deletion grace
 
     def diff_options(self, now: datetime) -> DiffOptions:
-        return DiffOptions(now, self.prune, self.adopt, self.scope, self.keep)
+        return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from .plan import Action, Change, DiffOptions, FieldChange, Plan
+from .plan import GRACE_REASON, Action, Change, DiffOptions, FieldChange, Plan
 from .specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
 
 EMPTY = (None, "", "[]", "{}")
@@ -28,7 +28,7 @@ def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> 
             changes.append(change)
     declared_names = {item.name for item in declared.tasks}
     changes.extend(
-        _undeclared_change(row, options.prune and row.name not in options.keep, options.keep)
+        _undeclared_change(row, options)
         for row in actual.tasks
         if row.owned and options.scope.claims(row.owned) and row.name not in declared_names
         and row.name not in renamed
@@ -119,14 +119,14 @@ def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSp
     )
 
 
-def _undeclared_change(row: ActualTask, prune: bool, keep: frozenset[str]) -> Change:
+def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
     source = row.owned.source_file if row.owned else ""
     where = f" (was declared in {source})" if source else ""
-    if prune:
+    held = options.grace is not None and options.grace.holds(row.name, options.now)
+    if options.prune and not held:
         return Change(Action.DELETE, row.name, row.spec.task, reasons=(f"no longer declared{where}",), pk=row.pk)
-    why = "deletion waits until it has been missing for the grace period" if row.name in keep else (
-        "kept because of --no-prune")
-    return Change(Action.RETAIN, row.name, row.spec.task, reasons=(f"no longer declared{where}; {why}",), pk=row.pk)
+    why = GRACE_REASON if options.prune else "kept because of --no-prune"
+    return Change(Action.RETAIN, row.name, row.spec.task, reasons=(f"no longer declared{where}", why), pk=row.pk)
 
 
 def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:

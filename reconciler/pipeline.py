@@ -22,8 +22,9 @@ from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revisi
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
+from .grace import DeletionGrace
 from .load import load_paths
-from .plan import DiffOptions, Plan
+from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
@@ -115,7 +116,7 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
-    keep: frozenset[str] = frozenset(),
+    grace: Grace | None = None,
 ) -> PlanResult:
     """Validate, read the database, diff. Writes nothing."""
     validation = validate_paths(paths, registry=registry, now=now)
@@ -124,7 +125,7 @@ def plan_paths(
     scope = scope_for(paths)
     with database_errors():
         actual = read_actual(using)
-    options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, keep)
+    options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, grace)
     return PlanResult(validation, diff(validation.declared, actual, options))
 
 
@@ -179,10 +180,22 @@ def apply_options_from_settings() -> ApplyOptions:
     )
 
 
-def reconcile_once(paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None]) -> None:
+def delete_grace(seconds: float | None = None) -> float:
+    """The watcher's deletion grace: given, or ``RECONCILER_WATCH_DELETE_GRACE`` (10 s)."""
+    return float(seconds if seconds is not None else getattr(settings, "RECONCILER_WATCH_DELETE_GRACE", 10.0))
+
+
+def reconcile_once(
+    paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None], grace: DeletionGrace | None = None,
+) -> float | None:
     """One reconcile, logged in one line. Invalid files and refusals keep the last good state;
-    an unreachable database is raised for the watcher to retry with backoff."""
+    an unreachable database is raised for the watcher to retry with backoff. With ``grace``
+    (watch mode) deletions wait; returns the seconds until one is due, for the watcher to
+    reconcile again then."""
     started = time.perf_counter()
+    now = datetime.now(UTC)
+    if grace is not None:
+        options = replace(options, grace=grace.current(), now=now)
     try:
         outcome = apply_paths(paths, options=options)
     except (DatabaseUnavailable, LockTimeout):
@@ -190,16 +203,25 @@ def reconcile_once(paths: Sequence[Path], options: ApplyOptions, say: Callable[[
         raise
     except RefusedApply as exc:
         say(f"refused: {exc}")
-        return
+        return None
     if outcome.result is None:
         validation = outcome.validation
         errors = sum(d.is_error for d in validation.diagnostics)
         say(f"invalid: {errors} error(s); the database keeps its last good state")
         say(render_text(validation.diagnostics, checked=validation.checked).rstrip())
-        return
-    s = outcome.result.plan.summary()
+        return None
+    plan = outcome.result.plan
+    s = plan.summary()
     seconds = time.perf_counter() - started
     if outcome.result.written:
         say(f"applied: +{s['create']} ~{s['update']} -{s['delete']} ({s['unchanged']} unchanged) in {seconds:.3f} s")
     else:
         say(f"in sync: no changes ({s['unchanged']} tasks) in {seconds:.3f} s")
+    if grace is None:
+        return None
+    grace.observe(plan, now)
+    due = grace.due_in(now)
+    if due is not None:
+        held = ", ".join(c.name for c in plan.of(Action.RETAIN))
+        say(f"held: missing declarations are deleted if still missing in {due:.1f} s: {held}")
+    return due

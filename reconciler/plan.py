@@ -150,10 +150,27 @@ def _change_json(change: Change) -> dict[str, Any]:
     }
 
 
+GRACE_REASON = "deletion waits until the declaration has been missing for the grace period (watch mode)"
+
+
+@dataclass(frozen=True)
+class Grace:
+    """The watcher's deletion grace: a declaration that disappears (a file caught half-written
+    by an editor or ``git checkout``) is deleted only once it has been missing for ``seconds``,
+    so that one coming back keeps its row, its id and beat's history (last run, run count)."""
+
+    seconds: float
+    missing_since: tuple[tuple[str, Any], ...] = ()  # (name, datetime first seen missing)
+
+    def holds(self, name: str, now: Any) -> bool:
+        since = dict(self.missing_since).get(name)
+        return since is None or (now - since).total_seconds() < self.seconds
+
+
 @dataclass(frozen=True)
 class DiffOptions:
     now: Any  # datetime; injected so that the diff stays pure
     prune: bool = True
     adopt: bool = False
     scope: Scope = UNSCOPED
-    keep: frozenset[str] = frozenset()  # owned names not to delete yet (the watcher's grace period)
+    grace: Grace | None = None
