@@ -100,6 +100,8 @@ def render_text(plan: Plan) -> str:
     blocks = [_text_block(c) for c in plan.changes]
     blocks += [f"  ! warning: {w}" for w in plan.warnings]
     unchanged = f"{len(plan.unchanged)} task(s) unchanged."
+    if plan.scope.within is not None:
+        unchanged += f"\nScope: {plan.scope.describe()}."
     return "\n\n".join([*blocks, unchanged + "\n" + summary_line(plan)]) + "\n"
 
 
