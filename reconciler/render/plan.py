@@ -136,6 +136,12 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _field_words(change: FieldChange, action: Action) -> str:
+    if action is Action.CREATE:
+        return f"{change.field}: {show(change.new)}"
+    return f"{change.field}: {show(change.old)} → {show(change.new)}"
+
+
 def render_github(plan: Plan) -> str:
     """GitHub Actions workflow commands: each change as a notice on its declaration's line
     (a conflict as an error), then the summary line."""
@@ -150,7 +156,7 @@ def render_github(plan: Plan) -> str:
             if change.source.line:
                 props.append(f"line={change.source.line}")
         props.append(f"title={escape_property(f'{change.action.symbol} {change.action.value} {change.name}')}")
-        details = "; ".join([*(f"{f.field}: {show(f.old)} → {show(f.new)}" for f in change.fields), *change.reasons])
+        details = "; ".join([*(_field_words(f, change.action) for f in change.fields), *change.reasons])
         lines.append(f"::{level} {','.join(props)}::{escape_data(f'{change.name} ({change.task}) {details}'.strip())}")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
