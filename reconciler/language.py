@@ -345,6 +345,12 @@ class Options(BaseModel):
     routing_key: ColumnText | None = None
     priority: Annotated[int, Field(ge=0, le=255, strict=True)] | None = None
     headers: Headers = Field(default_factory=dict)
+    environments: list[str] | None = Field(
+        default=None, description="the environments this exists in (RECONCILER_ENVIRONMENTS); default: all",
+    )
+    overrides: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="environment name → keys that differ there (a schedule key replaces the schedule)",
+    )
     expires: Expiry | None = Field(
         default=None,
         description="a duration (becomes expire_seconds) or a date-time with its UTC offset (becomes expires)",

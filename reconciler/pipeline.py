@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,9 +21,10 @@ from django.db import connections
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
+from .environments import Environments, merge_checked, select
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
-from .load import load_paths
+from .load import RawDocument, load_paths
 from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
@@ -39,6 +40,7 @@ class ValidationResult:
     diagnostics: tuple[Diagnostic, ...]
     checked: int
     texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    environment: str | None = None  # whose declarations ``declared`` holds
 
     @property
     def valid(self) -> bool:
@@ -82,22 +84,40 @@ def paused_gc() -> Iterator[None]:
 
 
 def validate_paths(
-    paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime | None = None
+    paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime | None = None,
+    env: str | None = None, require_env: bool = False,
 ) -> ValidationResult:
+    """Validate in every environment (the project's, or the one unnamed deployment); the
+    declared state is the active environment's. ``require_env``: plan and apply need one."""
     registry = registry or default_registry()
+    envs = environments_for(env, need_active=require_env)
     with paused_gc():
-        return _validate(paths, registry, now)
+        return _validate(paths, registry, now, envs)
 
 
-def _validate(paths: Sequence[Path] | None, registry: Registry, now: datetime | None) -> ValidationResult:
-    documents = load_paths(paths or [schedules_dir()])
-    validated = validate_documents(
-        documents, default_timezone=registry.timezone, now=now or datetime.now(UTC)
-    )
-    declared, problems = resolve(validated.declarations, registry)
-    located = [_place(d, validated.texts) for d in problems]
-    diagnostics = sort_diagnostics([*validated.diagnostics, *located])
-    return ValidationResult(declared, diagnostics, validated.seen, validated.texts)
+def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
+    names = tuple(getattr(settings, "RECONCILER_ENVIRONMENTS", None) or ())
+    return select(names, explicit or getattr(settings, "RECONCILER_ENV", None) or None, need_active=need_active)
+
+
+def _validate(
+    paths: Sequence[Path] | None, registry: Registry, now: datetime | None, envs: Environments,
+) -> ValidationResult:
+    loaded = load_paths(paths or [schedules_dir()])
+    documents: Iterable[RawDocument] = loaded if len(envs.checked) == 1 else list(loaded)  # one pass streams
+    moment = now or datetime.now(UTC)
+    runs: list[tuple[str | None, list[Diagnostic]]] = []
+    chosen: ValidationResult | None = None
+    for env in envs.checked:
+        validated = validate_documents(
+            documents, default_timezone=registry.timezone, now=moment, env=env, environments=envs.names,
+        )
+        declared, problems = resolve(validated.declarations, registry)
+        runs.append((env, [*validated.diagnostics, *(_place(d, validated.texts) for d in problems)]))
+        if chosen is None or env == envs.active:
+            chosen = ValidationResult(declared, (), validated.seen, validated.texts, env)
+    assert chosen is not None
+    return replace(chosen, diagnostics=sort_diagnostics(merge_checked(runs)))
 
 
 def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
@@ -116,10 +136,10 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
-    grace: Grace | None = None,
+    grace: Grace | None = None, env: str | None = None,
 ) -> PlanResult:
     """Validate, read the database, diff. Writes nothing."""
-    validation = validate_paths(paths, registry=registry, now=now)
+    validation = validate_paths(paths, registry=registry, now=now, env=env, require_env=True)
     if not validation.valid:
         return PlanResult(validation, None)
     scope = scope_for(paths)
@@ -137,11 +157,11 @@ class ApplyPathsResult:
 
 def apply_paths(
     paths: Sequence[Path] | None = None, *, options: ApplyOptions = DEFAULT_OPTIONS,
-    registry: Registry | None = None, using: str = "default",
+    registry: Registry | None = None, using: str = "default", env: str | None = None,
 ) -> ApplyPathsResult:
     """Validate; on any error write nothing. Otherwise apply in one transaction."""
     folders = list(paths or [schedules_dir()])
-    validation = validate_paths(folders, registry=registry, now=options.now)
+    validation = validate_paths(folders, registry=registry, now=options.now, env=env, require_env=True)
     if not validation.valid:
         return ApplyPathsResult(validation, None)
     options = replace(options, scope=scope_for(paths), revision=options.revision or git_revision(folders[0]))
@@ -187,6 +207,7 @@ def delete_grace(seconds: float | None = None) -> float:
 
 def reconcile_once(
     paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None], grace: DeletionGrace | None = None,
+    env: str | None = None,
 ) -> float | None:
     """One reconcile, logged in one line. Invalid files and refusals keep the last good state;
     an unreachable database is raised for the watcher to retry with backoff. With ``grace``
@@ -197,7 +218,7 @@ def reconcile_once(
     if grace is not None:
         options = replace(options, grace=grace.current(), now=now)
     try:
-        outcome = apply_paths(paths, options=options)
+        outcome = apply_paths(paths, options=options, env=env)
     except (DatabaseUnavailable, LockTimeout):
         connections.close_all()  # a restarted server needs a new connection
         raise

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import positions
+from . import environments, positions
 from .diagnostics import Diagnostic, SourceRange, error, warning
 from .language import MAX_NAME_LENGTH, SCHEDULE_KEYS, Declaration, Options, cron_fields_of
 from .load import RawDocument
@@ -59,8 +59,11 @@ class Validated:
 
 
 def validate_documents(
-    documents: Iterable[RawDocument], *, default_timezone: str, now: datetime
+    documents: Iterable[RawDocument], *, default_timezone: str, now: datetime,
+    env: str | None = None, environments: tuple[str, ...] = (),
 ) -> Validated:
+    """The declarations as they stand in ``env`` (one of ``environments``, or None when the
+    project has none), with every problem found on the way."""
     declarations: list[ValidDeclaration] = []
     diagnostics: list[Diagnostic] = []
     texts: dict[str, str] = {}
@@ -68,7 +71,7 @@ def validate_documents(
     for document in documents:
         texts[document.file] = document.text
         seen += _task_count(document.data)
-        found, problems = _validate_document(document, default_timezone, now)
+        found, problems = _validate_document(document, _Context(default_timezone, now, env, environments))
         declarations.extend(found)
         diagnostics.extend(problems)
     diagnostics.extend(_duplicate_names(declarations))
@@ -89,9 +92,15 @@ def _locate(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
     return positions.place(diagnostic, texts[source.file])
 
 
-def _validate_document(
-    document: RawDocument, default_timezone: str, now: datetime
-) -> tuple[list[ValidDeclaration], list[Diagnostic]]:
+@dataclass(frozen=True)
+class _Context:
+    default_timezone: str
+    now: datetime
+    env: str | None
+    environments: tuple[str, ...]
+
+
+def _validate_document(document: RawDocument, context: _Context) -> tuple[list[ValidDeclaration], list[Diagnostic]]:
     problems = list(document.diagnostics)
     data = document.data
     if data is None:
@@ -100,7 +109,7 @@ def _validate_document(
     if not isinstance(data, dict):
         return [], [here.error("schema", "a schedules file is a mapping with the keys tasks and defaults")]
     problems.extend(here.unknown_keys(data, TOP_LEVEL_KEYS, ()))
-    defaults, default_problems = _defaults(data.get("defaults"), here)
+    defaults, default_problems = _defaults(data.get("defaults"), here, context)
     problems.extend(default_problems)
     tasks = data.get("tasks") or {}
     if not isinstance(tasks, dict):
@@ -111,7 +120,7 @@ def _validate_document(
     for name, body in tasks.items():
         line, column = document.task_marks.get(name, (None, None)) if isinstance(name, str) else (None, None)
         declaration, task_problems = _declaration(
-            name, body, defaults, here, default_timezone, now, SourceRange(document.file, line, column)
+            name, body, defaults, here, context, SourceRange(document.file, line, column)
         )
         problems.extend(task_problems)
         if declaration is not None:
@@ -141,7 +150,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
 
 
-def _defaults(raw: Any, here: _Here) -> tuple[dict[str, Any], list[Diagnostic]]:
+def _defaults(raw: Any, here: _Here, context: _Context) -> tuple[dict[str, Any], list[Diagnostic]]:
     if raw is None:
         return {}, []
     if not isinstance(raw, dict):
@@ -150,12 +159,11 @@ def _defaults(raw: Any, here: _Here) -> tuple[dict[str, Any], list[Diagnostic]]:
         Options.model_validate(raw)
     except ValidationError as exc:
         return {}, _pydantic_problems(exc, here, ("defaults",), name=None)
-    return raw, []
+    return raw, environments.problems(raw, context.environments, ("defaults",), here)
 
 
 def _declaration(
-    name: Any, body: Any, defaults: dict[str, Any], here: _Here, default_timezone: str, now: datetime,
-    source: SourceRange,
+    name: Any, body: Any, defaults: dict[str, Any], here: _Here, context: _Context, source: SourceRange,
 ) -> tuple[ValidDeclaration | None, list[Diagnostic]]:
     if not isinstance(name, str):
         from .language import _yaml_surprise
@@ -178,17 +186,21 @@ def _declaration(
         return None, [here.error(
             "schema", "a declaration is a mapping with task and one schedule", ("tasks", name), name=name,
         )]
-    merged = _merge_defaults(defaults, body)
+    problems = environments.problems(body, context.environments, ("tasks", name), here)
+    if problems or not environments.included(body, defaults, context.env):
+        return None, problems
+    env_defaults, from_default_override = environments.in_environment(defaults, context.env)
+    env_body, from_override = environments.in_environment(body, context.env)
+    origins = _Origins(name, context.env, env_body, from_override, from_default_override)
     try:
-        model = Declaration.model_validate(merged)
+        model = Declaration.model_validate(_merge_defaults(env_defaults, env_body))
     except ValidationError as exc:
-        return None, _pydantic_problems(exc, here, ("tasks", name), name=name, own_keys=body)
-    spec = to_spec(name, model, default_timezone)
-    problems = []
-    if model.at is not None and model.at <= now:
+        return None, _pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
+    spec = to_spec(name, model, context.default_timezone)
+    if model.at is not None and model.at <= context.now:
         problems.append(warning(
             "past-one-off", f"the one-off moment {model.at.isoformat()} is already past: it will not be armed",
-            source=SourceRange(here.file), path=("tasks", name, "at"), name=name,
+            source=SourceRange(here.file), path=origins.path_of(("at",)), name=name,
         ))
     declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from)
     return declaration, problems
@@ -197,29 +209,45 @@ def _declaration(
 def _merge_defaults(defaults: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     if not defaults:
         return body
+    if any(key in body for key in SCHEDULE_KEYS):  # a task's own schedule replaces a default one whole
+        defaults = {k: v for k, v in defaults.items() if k not in SCHEDULE_KEYS}
     merged = {**defaults, **body}
-    if "cron" not in body and "timezone" not in body:
+    if "cron" not in merged and "timezone" not in body:
         merged.pop("timezone", None)  # a file-wide cron time zone says nothing to other schedules
     return merged
 
 
+@dataclass(frozen=True)
+class _Origins:
+    """Where each key of a merged declaration is written, so that a problem points there:
+    the task, its override for the environment, the file's defaults or their override."""
+
+    name: str
+    env: str | None
+    own: dict[str, Any]
+    override: dict[str, Any]
+    default_override: dict[str, Any]
+
+    def path_of(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        key = loc[0] if loc else None
+        if key in self.override:
+            return ("tasks", self.name, "overrides", self.env, *loc)
+        if key is None or key in self.own or key not in OPTION_KEYS:
+            return ("tasks", self.name, *loc)
+        if key in self.default_override:
+            return ("defaults", "overrides", self.env, *loc)
+        return ("defaults", *loc)
+
+
 def _pydantic_problems(
-    exc: ValidationError, here: _Here, base: tuple[Any, ...], *, name: str | None,
-    own_keys: dict[str, Any] | None = None,
+    exc: ValidationError, here: _Here, base: tuple[Any, ...], *, name: str | None, origins: _Origins | None = None,
 ) -> list[Diagnostic]:
     problems = []
     for item in exc.errors(include_url=False):
         loc = tuple(step for step in item["loc"] if not _is_pydantic_tag(step))
-        path = _source_path(base, loc, own_keys)
+        path = origins.path_of(loc) if origins is not None else (*base, *loc)
         problems.append(_problem(item, loc, path, here, name))
     return problems
-
-
-def _source_path(base: tuple[Any, ...], loc: tuple[Any, ...], own_keys: dict[str, Any] | None) -> tuple[Any, ...]:
-    """A value that came from the file's ``defaults`` is reported where it is written."""
-    if own_keys is not None and loc and loc[0] not in own_keys and loc[0] in OPTION_KEYS:
-        return ("defaults", *loc)
-    return (*base, *loc)
 
 
 def _is_pydantic_tag(step: Any) -> bool:

@@ -18,6 +18,11 @@ def add_path(parser: argparse.ArgumentParser) -> None:
         "--path", action="append", type=Path, default=None, metavar="DIR",
         help="schedules folder or file (repeatable); default: settings.RECONCILER_SCHEDULES_DIR",
     )
+    parser.add_argument(
+        "--env", default=None, metavar="NAME",
+        help="the environment to plan or apply (one of settings.RECONCILER_ENVIRONMENTS); "
+        "default: settings.RECONCILER_ENV. validate checks every environment",
+    )
 
 
 def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str = "text") -> None:

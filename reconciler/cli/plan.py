@@ -24,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, object], out: TextIO) -> int:
     fmt = str(options["format"])
     try:
-        result = plan_paths(options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]))  # type: ignore[arg-type]
+        result = plan_paths(
+            options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]),  # type: ignore[arg-type]
+            env=options.get("env"),  # type: ignore[arg-type]
+        )
     except ReconcilerError as exc:
         if fmt != "json":
             raise

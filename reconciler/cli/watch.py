@@ -13,7 +13,7 @@ from ..apply import ApplyOptions
 from ..errors import EXIT_OK
 from ..grace import DeletionGrace
 from ..load import require_exists
-from ..pipeline import delete_grace, reconcile_once, schedules_dir
+from ..pipeline import delete_grace, environments_for, reconcile_once, schedules_dir
 from ..watch import WatchOptions, watch
 from .common import add_path, add_plan_options
 
@@ -36,6 +36,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
     for path in paths:
         require_exists(path)
+    env = environments_for(options.get("env"), need_active=True).active  # type: ignore[arg-type]
     apply_options = ApplyOptions(prune=not options["no_prune"], adopt=bool(options["adopt"]))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -48,7 +49,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
     grace = DeletionGrace(delete_grace(options.get("delete_grace")))  # type: ignore[arg-type]
 
     def reconcile() -> float | None:
-        return reconcile_once(paths, apply_options, say, grace)
+        return reconcile_once(paths, apply_options, say, grace, env)
 
     say(f"watching {', '.join(str(p) for p in paths)}")
     watch(paths, reconcile, stop=stop, options=WatchOptions(debounce=float(options["debounce"])))  # type: ignore[arg-type]
