@@ -195,6 +195,8 @@ def test_guide_on_sqlite_with_no_extras(tmp_path: Path, dist: Dist) -> None:
     assert "1 created" in outputs["python manage.py reconcile apply --adopt"]
     assert "No changes" in outputs["python manage.py reconcile plan --detailed-exitcode"]
     assert not list((project.venv / "lib").glob("python*/site-packages/project"))
+    # The console script of the pre-commit hook, from the wheel.
+    assert "1 task(s) checked: valid" in project.shell("reconcile-schema-check schedules/billing.yaml").stdout
     # A feature without its extra: one line that names the extra.
     watch = subprocess.run(
         ["bash", "-c", "python manage.py reconcile watch"], cwd=project.site, env=project.env,
