@@ -65,7 +65,7 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     from .pipeline import schedules_dir
 
     folder = schedules_dir()
-    if folder.is_dir():
+    if folder.exists():  # a folder, or a single file
         return []
     return [Warning(
         f"the schedules folder {folder} does not exist: validate, plan and apply have nothing to read.",
