@@ -22,6 +22,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from .errors import ReconcilerError
 from .extras import install_hint, installed
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
@@ -140,11 +141,11 @@ def check_api(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The API's browsable HTML needs DRF's templates, which come with its app."""
     from django.urls import NoReverseMatch, reverse
 
-    if apps.is_installed("rest_framework"):
+    if apps.is_installed("rest_framework") or not getattr(settings, "ROOT_URLCONF", None):
         return []
     try:
         reverse("reconciler:tasks")
-    except (NoReverseMatch, ImportError):
+    except (NoReverseMatch, ImportError, ReconcilerError):  # not mounted, or Django's URL checks say why
         return []
     return [Warning(
         "the reconciler API is mounted but rest_framework is not in INSTALLED_APPS.",

@@ -1,6 +1,8 @@
 """System checks: each missing piece of the set-up has an id and a hint (docs/install.md)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -74,3 +76,42 @@ def test_schedules_dir_is_resolved_against_base_dir(
     monkeypatch.chdir(tmp_path)  # the current directory plays no part
     with override_settings(RECONCILER_SCHEDULES_DIR=value, BASE_DIR=Path("/base")):
         assert schedules_dir() == Path("/") / expected
+
+
+BARE_PROJECT = """
+import django
+from django.conf import settings
+settings.configure(
+    INSTALLED_APPS={apps!r}, USE_TZ=True, BASE_DIR=".",
+    DATABASES={{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}}},
+)
+try:
+    django.setup()
+except Exception as exc:
+    print(f"{{type(exc).__name__}}: {{exc}}")
+else:
+    from django.core.checks import run_checks
+    print(sorted(m.id for m in run_checks(tags=["reconciler"])))
+"""
+APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+
+# A project of its own (not the demo, whose Celery app is loaded), in a process of its own.
+BARE_CASES = {
+    "no-celery-app-no-schedules-folder": ([*APPS, "django_celery_beat", "reconciler"], (
+        "['reconciler.W001', 'reconciler.W002']"
+    )),
+    "django-celery-beat-missing": ([*APPS, "reconciler"], (
+        "ImproperlyConfigured: reconciler.E001: django_celery_beat is not in INSTALLED_APPS: the reconciler "
+        'writes django-celery-beat\'s tables. Add "django_celery_beat" to INSTALLED_APPS, next to "reconciler".'
+    )),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BARE_CASES), ids=sorted(BARE_CASES))
+def test_a_bare_project_is_told_what_is_missing(case: str, tmp_path: Path) -> None:
+    apps, expected = BARE_CASES[case]
+    done = subprocess.run(
+        [sys.executable, "-c", BARE_PROJECT.format(apps=apps)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert done.stdout.strip() == expected, done.stderr
