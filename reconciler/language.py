@@ -6,6 +6,7 @@ app (task names, argument binding) live in ``resolve``.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import zoneinfo
@@ -375,6 +376,8 @@ class Declaration(Options):
     def _exactly_one_schedule(cls, data: Any) -> Any:
         if isinstance(data, dict):
             present = [key for key in SCHEDULE_KEYS if data.get(key) is not None]
+            if not present and _misspelled_schedule_key(data):
+                return data  # reported as an unknown key with "did you mean", not as no schedule
             if len(present) != 1:
                 found = ", ".join(present) if present else "none"
                 raise PydanticCustomError(
@@ -391,6 +394,11 @@ class Declaration(Options):
                 "schema", "timezone applies to cron schedules only (at carries its own UTC offset)"
             )
         return self
+
+
+def _misspelled_schedule_key(data: dict[Any, Any]) -> bool:
+    unknown = [str(key) for key in data if key not in Declaration.model_fields]
+    return any(difflib.get_close_matches(key, SCHEDULE_KEYS, n=1, cutoff=0.6) for key in unknown)
 
 
 class ScheduleFile(BaseModel):

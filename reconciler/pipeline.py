@@ -48,7 +48,11 @@ class ValidationResult:
 
 
 def schedules_dir() -> Path:
-    return Path(getattr(settings, "RECONCILER_SCHEDULES_DIR", "schedules"))
+    """``RECONCILER_SCHEDULES_DIR`` (default ``schedules``); a relative path is resolved against
+    ``BASE_DIR`` (when the project defines it), not against the current directory."""
+    folder = Path(getattr(settings, "RECONCILER_SCHEDULES_DIR", "schedules"))
+    base = getattr(settings, "BASE_DIR", None)
+    return folder if folder.is_absolute() or base is None else Path(base) / folder
 
 
 def celery_app() -> Any:

@@ -1,16 +1,18 @@
 """Validated declarations + the Celery app's task registry → the declared state.
 
 Checks that a task is registered (with a "did you mean" for near misses) and that the
-declared ``args``/``kwargs`` bind to its signature, exactly as a worker would call it.
+declared ``args``/``kwargs`` bind to its signature, exactly as a worker would call it, and
+fit the parameters' type hints where the task has them (``arguments``).
 """
 from __future__ import annotations
 
 import inspect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .arguments import Hints, first_mismatch, resolved_hints
 from .diagnostics import Diagnostic, SourceRange, error
 from .positions import KEY
 from .specs import DeclaredState, DeclaredTask
@@ -24,6 +26,7 @@ class Registry:
     signatures: Mapping[str, inspect.Signature | None]
     beat_schedule_names: frozenset[str] = frozenset()
     timezone: str = "UTC"
+    hints: Mapping[str, Hints] = field(default_factory=dict)  # task → its parameters' resolved hints
 
     @property
     def names(self) -> list[str]:
@@ -34,8 +37,12 @@ def registry_from_app(app: Any) -> Registry:
     """Read the real registry of a Celery app, after autodiscovery (as a worker does)."""
     app.loader.import_default_modules()
     signatures = {name: _signature(task) for name, task in app.tasks.items()}
+    hints = {
+        name: resolved_hints(app.tasks[name].run, signature)
+        for name, signature in signatures.items() if signature is not None
+    }
     beat = frozenset((app.conf.beat_schedule or {}).keys())
-    return Registry(signatures, beat, str(app.conf.timezone or "UTC"))
+    return Registry(signatures, beat, str(app.conf.timezone or "UTC"), hints)
 
 
 def _signature(task: Any) -> inspect.Signature | None:
@@ -79,6 +86,12 @@ def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | No
             "bad-arguments", f"args/kwargs do not fit {task}{signature}: {exc}",
             source=SourceRange(declaration.file), path=(*path[:-1], *_argument_path(declaration, str(exc))),
             name=declaration.name,
+        )
+    mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
+    if mismatch:
+        return error(
+            "bad-arguments", mismatch.message(task),
+            source=SourceRange(declaration.file), path=(*path[:-1], *mismatch.where), name=declaration.name,
         )
     return None
 

@@ -92,8 +92,11 @@ class ReconcilingScheduler(DatabaseScheduler):
             log.exception("applying the declarations at beat start failed; running on the database as it is")
 
     def _start_watcher(self) -> None:
+        from .extras import require
         from .grace import DeletionGrace
         from .pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
+
+        require("watch", "RECONCILER_BEAT_WATCH")
         from .watch import watch
 
         paths = [schedules_dir()]

@@ -18,17 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DatabaseUnavailable, ReconcilerError
-from .load import SUFFIXES
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
-try:
-    from watchdog.events import FileSystemEvent, FileSystemEventHandler
-    from watchdog.observers import Observer
-    from watchdog.observers.api import BaseObserver, ObservedWatch
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ReconcilerError(
-        "watching needs the watchdog package: pip install 'django-schedules-reconciler[watch]'"
-    ) from exc
+from .errors import DatabaseUnavailable
+from .load import SUFFIXES
 
 log = logging.getLogger("reconciler.watch")
 FOLDER_CHECK = 0.5  # seconds between checks that a watched folder is still the same folder

@@ -25,10 +25,13 @@ INVALID_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
     "unknown-top-level": [("schema", 1, 1)],
     "missing-task": [("schema", 2, 3)],
     "no-schedule": [("schedule-count", 2, 3)],
+    "misspelled-schedule-key": [("schema", 4, 5)],
     "two-schedules": [("schedule-count", 2, 3)],
     "unknown-task": [("unknown-task", 3, 11)],
     "bad-arguments": [("bad-arguments", 5, 11)],
     "bad-arguments-kwargs": [("bad-arguments", 7, 7)],
+    "bad-argument-type": [("bad-arguments", 7, 23)],
+    "bad-argument-type-positional": [("bad-arguments", 5, 25)],
     "bad-cron": [("bad-cron", 4, 11)],
     "bad-cron-never-fires": [("bad-cron", 4, 5)],
     "bad-cron-field-count": [("bad-cron", 4, 11)],
@@ -166,6 +169,20 @@ def test_unknown_task_suggests_the_near_miss(registry) -> None:
 def test_bad_arguments_reports_the_signature(registry) -> None:
     result = validate_paths([INVALID / "bad-arguments.yaml"], registry=registry, now=NOW)
     assert "send_digest(audience: 'str', *, include_drafts: 'bool' = False)" in result.diagnostics[0].message
+
+
+def test_misspelled_schedule_key_is_an_unknown_key_with_a_suggestion(registry) -> None:
+    result = validate_paths([INVALID / "misspelled-schedule-key.yaml"], registry=registry, now=NOW)
+    [diagnostic] = result.diagnostics
+    assert (diagnostic.message, diagnostic.hint) == ("unknown key 'crn'", "did you mean 'cron'?")
+
+
+def test_argument_of_the_wrong_type_names_parameter_hint_and_value(registry) -> None:
+    result = validate_paths([INVALID / "bad-argument-type.yaml"], registry=registry, now=NOW)
+    [diagnostic] = result.diagnostics
+    assert diagnostic.message == (
+        "argument 'include_drafts' of project.tasks.send_digest expects bool, got str 'yes please'"
+    )
 
 
 def test_unsafe_tag_is_never_executed(tmp_path: Path, registry) -> None:

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from ..extras import require
+
+require("api", "the reconciler API (reconciler.api.urls)")
+from . import views  # noqa: E402  (Django REST framework: the [api] extra)
 
 app_name = "reconciler"
 urlpatterns = [

@@ -11,10 +11,10 @@ from typing import TextIO
 
 from ..apply import ApplyOptions
 from ..errors import EXIT_OK
+from ..extras import require
 from ..grace import DeletionGrace
 from ..load import require_exists
 from ..pipeline import delete_grace, environments_for, reconcile_once, schedules_dir
-from ..watch import WatchOptions, watch
 from .common import add_path, add_plan_options
 
 HELP = "apply now, then re-apply on every change of the schedules folder (Ctrl-C to stop)"
@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    require("watch", "reconcile watch")
+    from ..watch import WatchOptions, watch  # watchdog: the [watch] extra
+
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
     for path in paths:
         require_exists(path)

@@ -1,0 +1,154 @@
+"""Django system checks (``manage.py check``): a missing piece of the set-up is reported with an
+id and a hint when the project starts, not as a traceback at first use. See docs/install.md.
+
+| id | level | what |
+|---|---|---|
+| reconciler.E001 | error | django_celery_beat is not in INSTALLED_APPS (raised while loading models) |
+| reconciler.E002 | error | USE_TZ is off |
+| reconciler.E003 | error | RECONCILER_CELERY_APP cannot be imported |
+| reconciler.E004 | error | RECONCILER_BEAT_WATCH without watchdog (the [watch] extra) |
+| reconciler.E005 | error | PostgreSQL without psycopg 3 (the [postgres] extra) |
+| reconciler.W001 | warning | the schedules folder does not exist |
+| reconciler.W002 | warning | no Celery app is loaded: no task can be found |
+| reconciler.W003 | warning | beat's scheduler does not read the database (silence it when beat gets ``-S``) |
+| reconciler.W004 | warning | a Redis broker without the redis client (the [redis] extra) |
+| reconciler.W005 | warning | the API is mounted but rest_framework is not in INSTALLED_APPS |
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from .errors import ReconcilerError
+from .extras import install_hint, installed
+
+SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
+TAG = "reconciler"
+
+
+def beat_app_missing() -> Error:
+    return Error(
+        "django_celery_beat is not in INSTALLED_APPS: the reconciler writes django-celery-beat's tables.",
+        hint='Add "django_celery_beat" to INSTALLED_APPS, next to "reconciler".', id="reconciler.E001",
+    )
+
+
+@register(TAG)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    problems: list[CheckMessage] = []
+    if not settings.USE_TZ:
+        problems.append(Error(
+            "USE_TZ is False: schedules, one-off moments and the apply history are time-zone aware.",
+            hint="Set USE_TZ = True (Django's default since 5.0).", id="reconciler.E002",
+        ))
+    if getattr(settings, "RECONCILER_BEAT_WATCH", False) and not installed("watchdog"):
+        problems.append(Error(
+            "RECONCILER_BEAT_WATCH is on but watchdog is not installed.",
+            hint=install_hint("watch"), id="reconciler.E004",
+        ))
+    if _uses_postgresql() and not installed("psycopg"):
+        problems.append(Error(
+            "the database is PostgreSQL but psycopg 3 is not installed (the reconcile and beat locks use it).",
+            hint=install_hint("postgres"), id="reconciler.E005",
+        ))
+    return problems
+
+
+def _uses_postgresql() -> bool:
+    return any("postgresql" in db.get("ENGINE", "") for db in settings.DATABASES.values())
+
+
+@register(TAG)
+def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from .pipeline import schedules_dir
+
+    folder = schedules_dir()
+    if folder.exists():  # a folder, or a single file
+        return []
+    return [Warning(
+        f"the schedules folder {folder} does not exist: validate, plan and apply have nothing to read.",
+        hint="Create it, or point RECONCILER_SCHEDULES_DIR at it (a relative path is resolved against BASE_DIR).",
+        id="reconciler.W001",
+    )]
+
+
+@register(TAG)
+def check_celery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    app, problem = _celery_app()
+    if problem is not None:
+        return [problem]
+    problems: list[CheckMessage] = []
+    scheduler = _scheduler_problem(str(app.conf.beat_scheduler or ""))
+    if scheduler:
+        problems.append(scheduler)
+    broker = str(app.conf.broker_url or "")
+    if broker.startswith(("redis://", "rediss://", "redis+socket://")) and not installed("redis"):
+        problems.append(Warning(
+            f"the Celery broker is Redis ({broker.split('://')[0]}://) but the redis client is not installed.",
+            hint=install_hint("redis"), id="reconciler.W004",
+        ))
+    return problems
+
+
+def _celery_app() -> tuple[Any, CheckMessage | None]:
+    """The app the reconciler will use, or the message that says why there is none."""
+    from celery import _state
+    from django.utils.module_loading import import_string
+
+    dotted = getattr(settings, "RECONCILER_CELERY_APP", None)
+    if dotted:
+        try:
+            return import_string(str(dotted).replace(":", ".")), None
+        except ImportError as exc:
+            return None, Error(
+                f"RECONCILER_CELERY_APP = {dotted!r} cannot be imported: {exc}",
+                hint='Name your Celery app as "module:attribute", e.g. "mysite.celery:app".', id="reconciler.E003",
+            )
+    app = _state.get_current_app()
+    if not app.set_as_current:  # Celery's fallback, made when no app of the project exists
+        return None, Warning(
+            "no Celery app is loaded, so no declared task can be found in a registry.",
+            hint="Create the project's celery.py and import it in the project package's __init__.py "
+            "(docs/install.md), or set RECONCILER_CELERY_APP = \"mysite.celery:app\".", id="reconciler.W002",
+        )
+    return app, None
+
+
+def _scheduler_problem(name: str) -> CheckMessage | None:
+    """Beat only reads the rows the reconciler writes through django-celery-beat's scheduler."""
+    from celery.utils.imports import symbol_by_name
+    from django_celery_beat.schedulers import DatabaseScheduler
+
+    try:
+        scheduler = symbol_by_name(name) if name else None
+    except (ImportError, AttributeError, ValueError):
+        scheduler = None
+    if isinstance(scheduler, type) and issubclass(scheduler, DatabaseScheduler):
+        return None
+    return Warning(
+        f"Celery beat's scheduler is {name or 'not set'}, which does not read the schedules the reconciler "
+        "writes into the database.",
+        hint=f'Set CELERY_BEAT_SCHEDULER = "{SCHEDULER}", or silence this check '
+        '(SILENCED_SYSTEM_CHECKS = ["reconciler.W003"]) when beat is started with -S.', id="reconciler.W003",
+    )
+
+
+@register(TAG, "urls")
+def check_api(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The API's browsable HTML needs DRF's templates, which come with its app."""
+    from django.urls import NoReverseMatch, reverse
+
+    if apps.is_installed("rest_framework") or not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("reconciler:tasks")
+    except (NoReverseMatch, ImportError, ReconcilerError):  # not mounted, or Django's URL checks say why
+        return []
+    return [Warning(
+        "the reconciler API is mounted but rest_framework is not in INSTALLED_APPS.",
+        hint='Add "rest_framework" to INSTALLED_APPS (its templates render the browsable API).',
+        id="reconciler.W005",
+    )]
