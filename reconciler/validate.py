@@ -146,7 +146,10 @@ class _Here:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.6) or [
+        choice for choice in options if word and choice.startswith(word)
+    ][:3]
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
 
 

@@ -1,0 +1,126 @@
+"""One schedules folder, several deployments: selection, overrides, defaults with overrides,
+validation of every environment; apply of the active one on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.environments import UnknownEnvironment
+from reconciler.pipeline import plan_paths, validate_paths
+from reconciler.specs import Crontab, Interval
+
+from .cli import manage
+from .engine import NOW, apply_yaml, registry
+
+ENVS = ["staging", "production"]
+YAML = """defaults:
+  queue: reports
+  overrides:
+    staging: {queue: reports-staging}
+tasks:
+  digest:
+    task: project.tasks.send_digest
+    cron: "0 8 * * *"
+    args: [staff]
+    overrides:
+      staging: {enabled: false}
+      production: {cron: "0 3 * * *", timezone: Europe/Berlin}
+  only-in-production:
+    task: project.tasks.heartbeat
+    every: 1h
+    environments: [production]
+  faster-in-staging:
+    task: project.tasks.heartbeat
+    cron: "*/30 * * * *"
+    timezone: Europe/Paris
+    overrides:
+      staging: {every: 5m}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_ENVIRONMENTS = ENVS
+    settings.RECONCILER_ENV = None
+    (tmp_path / "s.yaml").write_text(YAML)
+    return tmp_path
+
+
+def specs(folder: Path, env: str):  # type: ignore[no-untyped-def]
+    result = validate_paths([folder], registry=registry(), now=NOW, env=env)
+    assert result.valid, result.diagnostics
+    return {t.name: t.spec for t in result.declared.tasks}
+
+
+def test_each_environment_sees_its_own_declarations(folder: Path) -> None:
+    staging, production = specs(folder, "staging"), specs(folder, "production")
+    assert sorted(staging) == ["digest", "faster-in-staging"]
+    assert sorted(production) == ["digest", "faster-in-staging", "only-in-production"]
+    assert (staging["digest"].enabled, staging["digest"].queue) == (False, "reports-staging")
+    assert production["digest"].schedule == Crontab("0", "3", timezone="Europe/Berlin")
+    assert (production["digest"].enabled, production["digest"].queue) == (True, "reports")
+    assert staging["faster-in-staging"].schedule == Interval(300), "an override's schedule replaces it whole"
+    assert production["faster-in-staging"].schedule == Crontab.canonical("Europe/Paris", minute="*/30")
+
+
+PROBLEMS = [
+    ("unknown-in-overrides", "    overrides:\n      stagng: {enabled: false}\n", "unknown-environment", "stagng",
+     "did you mean 'staging'?"),
+    ("unknown-in-limit", "    environments: [prod]\n", "unknown-environment", "prod", "did you mean 'production'?"),
+    ("bad-only-in-staging", "    overrides:\n      staging: {every: soon}\n", "bad-duration",
+     "(in environment staging)", None),
+]
+
+
+@pytest.mark.parametrize(("case", "extra", "code", "in_message", "hint"), PROBLEMS, ids=[p[0] for p in PROBLEMS])
+def test_validate_checks_every_environment(
+    folder: Path, case: str, extra: str, code: str, in_message: str, hint: str | None,
+) -> None:
+    (folder / "s.yaml").write_text(f"tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: 1h\n{extra}")
+    result = validate_paths([folder], registry=registry(), now=NOW)
+    [problem] = result.diagnostics
+    assert (problem.code, problem.source.line) == (code, 6 if "overrides" in extra else 5)
+    assert in_message in problem.message
+    if hint is not None:
+        assert problem.hint == hint
+
+
+def test_environment_keys_without_environments_are_an_error(folder: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_ENVIRONMENTS = []
+    result = validate_paths([folder], registry=registry(), now=NOW)
+    assert {d.code for d in result.diagnostics} == {"unknown-environment"}
+    assert "RECONCILER_ENVIRONMENTS" in result.diagnostics[0].hint
+
+
+def test_plan_needs_a_known_active_environment(folder: Path) -> None:
+    with pytest.raises(UnknownEnvironment, match="--env or RECONCILER_ENV"):
+        plan_paths([folder], registry=registry(), now=NOW)
+    with pytest.raises(UnknownEnvironment, match="did you mean 'staging'"):
+        validate_paths([folder], registry=registry(), now=NOW, env="stagin")
+
+
+def test_the_command_line_names_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(YAML)
+    env = {"RECONCILER_ENVIRONMENTS": "staging,production", "DATABASE_URL": "postgres://x@127.0.0.1:1/none"}
+    assert manage("reconcile", "validate", "--path", str(tmp_path), env=env).returncode == 0
+    wrong = manage("reconcile", "plan", "--path", str(tmp_path), "--env", "prod", env=env)
+    assert wrong.returncode == 2 and "did you mean 'production'" in wrong.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_apply_uses_the_active_environment(folder: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_ENV = "staging"
+    apply_yaml(folder)
+    from django_celery_beat.models import PeriodicTask
+
+    assert dict(PeriodicTask.objects.values_list("name", "enabled")) == {"digest": False, "faster-in-staging": True}
+    settings.RECONCILER_ENV = "production"
+    plan = plan_paths([folder], registry=registry(), now=NOW).plan
+    assert plan is not None
+    assert [(c.action.value, c.name) for c in plan.changes] == [
+        ("update", "digest"), ("update", "faster-in-staging"), ("create", "only-in-production"),
+    ]
+    apply_yaml(folder)
+    assert PeriodicTask.objects.get(name="digest").crontab.hour == "3"
