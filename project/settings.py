@@ -98,6 +98,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 RECONCILER_SCHEDULES_DIR = os.environ.get("RECONCILER_SCHEDULES_DIR", str(BASE_DIR / "schedules"))
+RECONCILER_CACHE_DIR = VAR_DIR / "cache"  # what validation derives from each unchanged file
 RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
 # Several deployments from one schedules folder: the names, and the one this process is.
 RECONCILER_ENVIRONMENTS = [name for name in os.environ.get("RECONCILER_ENVIRONMENTS", "").split(",") if name]

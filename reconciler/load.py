@@ -315,32 +315,48 @@ def display_path(path: Path, base: Path | None = None) -> str:
         return path.as_posix()
 
 
-def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None = None) -> RawDocument:
+@dataclass(frozen=True)
+class SourceFile:
+    """One file's bytes (what the validation cache is keyed by), or why they are missing."""
+
+    name: str
+    data: bytes | None
+    failure: RawDocument | None = None
+
+
+def read_source(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None = None) -> SourceFile:
     shown = name or display_path(path)
     try:
-        return _load_file(path, shown, max_bytes)
+        size = path.stat().st_size
+        if size > max_bytes:
+            return SourceFile(shown, None, _failed(shown, error(
+                "file-too-large",
+                f"the file is {size:,} bytes, over the limit of {max_bytes:,}: split it into several files",
+                source=SourceRange(shown),
+            )))
+        return SourceFile(shown, path.read_bytes())
     except OSError as exc:
-        return _failed(shown, error(
+        return SourceFile(shown, None, _failed(shown, error(
             "io-error", f"the file cannot be read: {exc.strerror or exc}", source=SourceRange(shown),
-        ))
+        )))
 
 
-def _load_file(path: Path, shown: str, max_bytes: int) -> RawDocument:
-    size = path.stat().st_size
-    if size > max_bytes:
-        return _failed(shown, error(
-            "file-too-large",
-            f"the file is {size:,} bytes, over the limit of {max_bytes:,}: split it into several files",
-            source=SourceRange(shown),
-        ))
+def parse_source(source: SourceFile) -> RawDocument:
+    if source.data is None:
+        assert source.failure is not None
+        return source.failure
     try:
-        text = path.read_text(encoding="utf-8")
+        text = source.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _failed(shown, error(
+        return _failed(source.name, error(
             "yaml-syntax", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})",
-            source=SourceRange(shown),
+            source=SourceRange(source.name),
         ))
-    return load_text(text, shown)
+    return load_text(text, source.name)
+
+
+def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None = None) -> RawDocument:
+    return parse_source(read_source(path, max_bytes=max_bytes, name=name))
 
 
 def load_text(text: str, name: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> RawDocument:
@@ -362,13 +378,17 @@ def load_text(text: str, name: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> R
 def load_paths(paths: Iterable[Path]) -> Iterator[RawDocument]:
     """Every document below ``paths``; a discovery problem comes as a document that failed.
     Every root is checked to exist before any file is read (a typo is fatal, not empty)."""
+    return (parse_source(source) for source in read_sources(paths))
+
+
+def read_sources(paths: Iterable[Path]) -> Iterator[SourceFile]:
     found = [discover(root) for root in paths]
     for discovery in found:
         for problem in discovery.diagnostics:
             assert problem.source is not None
-            yield _failed(problem.source.file, problem)
+            yield SourceFile(problem.source.file, None, _failed(problem.source.file, problem))
         for path in discovery.files:
-            yield load_file(path)
+            yield read_source(path)
 
 
 def _failed(name: str, diagnostic: Diagnostic, text: str = "") -> RawDocument:

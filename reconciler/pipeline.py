@@ -7,8 +7,10 @@ load → validate → resolve  (validate_paths)
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,19 +21,20 @@ from django.conf import settings
 from django.db import connections
 
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
+from .cache import ValidationCache
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
 from .environments import Environments, merge_checked, select
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
-from .load import RawDocument, load_paths
+from .load import SourceFile, parse_source, read_sources
 from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
 from .sources import scope_for
-from .specs import DeclaredState
-from .validate import validate_documents
+from .specs import DeclaredState, DeclaredTask
+from .validate import FileResult, validate_documents
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ValidationResult:
     checked: int
     texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     environment: str | None = None  # whose declarations ``declared`` holds
+    cached: int = 0  # files whose result came from the validation cache
 
     @property
     def valid(self) -> bool:
@@ -89,14 +93,14 @@ def paused_gc() -> Iterator[None]:
 
 def validate_paths(
     paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime | None = None,
-    env: str | None = None, require_env: bool = False,
+    env: str | None = None, require_env: bool = False, use_cache: bool = True,
 ) -> ValidationResult:
     """Validate in every environment (the project's, or the one unnamed deployment); the
     declared state is the active environment's. ``require_env``: plan and apply need one."""
     registry = registry or default_registry()
     envs = environments_for(env, need_active=require_env)
     with paused_gc():
-        return _validate(paths, registry, now, envs)
+        return _validate(paths, registry, now, envs, cache_dir() if use_cache else None)
 
 
 def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
@@ -104,24 +108,70 @@ def environments_for(explicit: str | None, *, need_active: bool) -> Environments
     return select(names, explicit or getattr(settings, "RECONCILER_ENV", None) or None, need_active=need_active)
 
 
+def cache_dir() -> Path | None:
+    """``RECONCILER_CACHE_DIR``; ``None`` (or ``False``) there turns the cache off."""
+    if not hasattr(settings, "RECONCILER_CACHE_DIR"):
+        return Path(tempfile.gettempdir()) / f"reconciler-cache-{os.getuid()}"
+    configured = settings.RECONCILER_CACHE_DIR
+    return Path(configured) if configured else None
+
+
 def _validate(
     paths: Sequence[Path] | None, registry: Registry, now: datetime | None, envs: Environments,
+    folder: Path | None,
 ) -> ValidationResult:
-    loaded = load_paths(paths or [schedules_dir()])
-    documents: Iterable[RawDocument] = loaded if len(envs.checked) == 1 else list(loaded)  # one pass streams
+    sources = list(read_sources(paths or [schedules_dir()]))
     moment = now or datetime.now(UTC)
     runs: list[tuple[str | None, list[Diagnostic]]] = []
     chosen: ValidationResult | None = None
     for env in envs.checked:
-        validated = validate_documents(
-            documents, default_timezone=registry.timezone, now=moment, env=env, environments=envs.names,
-        )
-        declared, problems = resolve(validated.declarations, registry)
-        runs.append((env, [*validated.diagnostics, *(_place(d, validated.texts) for d in problems)]))
+        cache = ValidationCache.open(folder, registry, env, envs.names) if folder else None
+        result = _validate_once(sources, registry, moment, env, envs.names, cache)
+        runs.append((env, list(result.diagnostics)))
         if chosen is None or env == envs.active:
-            chosen = ValidationResult(declared, (), validated.seen, validated.texts, env)
+            chosen = result
     assert chosen is not None
     return replace(chosen, diagnostics=sort_diagnostics(merge_checked(runs)))
+
+
+def _validate_once(
+    sources: list[SourceFile], registry: Registry, now: datetime, env: str | None, names: tuple[str, ...],
+    cache: ValidationCache | None,
+) -> ValidationResult:
+    """One environment: known files from the cache, the others parsed, validated, resolved."""
+    known: list[tuple[FileResult, str]] = []
+    fresh: list[SourceFile] = []
+    for source in sources:
+        hit = cache.get(source) if cache else None
+        if hit is not None and source.data is not None:
+            known.append((hit, source.data.decode("utf-8")))
+        else:
+            fresh.append(source)
+    validated = validate_documents(
+        (parse_source(source) for source in fresh), default_timezone=registry.timezone, now=now,
+        env=env, environments=names, known=known,
+    )
+    resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
+    tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
+                                for f, _ in known for d in f.declarations)]
+    declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
+    diagnostics = (*validated.diagnostics, *(_place(d, validated.texts) for d in problems))
+    if cache is not None:
+        _remember(cache, fresh, validated.files, diagnostics)
+    return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
+
+
+def _remember(
+    cache: ValidationCache, sources: list[SourceFile], files: tuple[FileResult, ...],
+    diagnostics: Sequence[Diagnostic],
+) -> None:
+    """Store the files of this run that have no error at all (their own, or across files)."""
+    with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
+    by_name = {source.name: source for source in sources}
+    for result in files:
+        source = by_name.get(result.name)
+        if source is not None and source.data is not None and result.name not in with_errors:
+            cache.put(source, result)
 
 
 def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
@@ -140,10 +190,10 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
-    grace: Grace | None = None, env: str | None = None,
+    grace: Grace | None = None, env: str | None = None, use_cache: bool = True,
 ) -> PlanResult:
     """Validate, read the database, diff. Writes nothing."""
-    validation = validate_paths(paths, registry=registry, now=now, env=env, require_env=True)
+    validation = validate_paths(paths, registry=registry, now=now, env=env, require_env=True, use_cache=use_cache)
     if not validation.valid:
         return PlanResult(validation, None)
     scope = scope_for(paths)
@@ -161,11 +211,13 @@ class ApplyPathsResult:
 
 def apply_paths(
     paths: Sequence[Path] | None = None, *, options: ApplyOptions = DEFAULT_OPTIONS,
-    registry: Registry | None = None, using: str = "default", env: str | None = None,
+    registry: Registry | None = None, using: str = "default", env: str | None = None, use_cache: bool = True,
 ) -> ApplyPathsResult:
     """Validate; on any error write nothing. Otherwise apply in one transaction."""
     folders = list(paths or [schedules_dir()])
-    validation = validate_paths(folders, registry=registry, now=options.now, env=env, require_env=True)
+    validation = validate_paths(
+        folders, registry=registry, now=options.now, env=env, require_env=True, use_cache=use_cache,
+    )
     if not validation.valid:
         return ApplyPathsResult(validation, None)
     options = replace(options, scope=scope_for(paths), revision=options.revision or git_revision(folders[0]))

@@ -7,7 +7,7 @@ C-parser pass plus the pydantic checks.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ class ValidDeclaration:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     renamed_from: str | None = None
+    at_path: tuple[Any, ...] | None = None  # where a one-off's moment is written
 
     @property
     def name(self) -> str:
@@ -51,33 +52,47 @@ class ValidDeclaration:
 
 
 @dataclass(frozen=True)
+class FileResult:
+    """What one file yields on its own (before the checks across files): the unit the
+    validation cache stores, for files without errors."""
+
+    name: str
+    declarations: tuple[ValidDeclaration, ...]
+    diagnostics: tuple[Diagnostic, ...]  # located
+    seen: int
+
+
+@dataclass(frozen=True)
 class Validated:
     declarations: tuple[ValidDeclaration, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     texts: dict[str, str] = field(default_factory=dict)
     seen: int = 0  # task entries read, valid or not
+    files: tuple[FileResult, ...] = ()  # the documents validated in this run (not the known ones)
 
 
 def validate_documents(
     documents: Iterable[RawDocument], *, default_timezone: str, now: datetime,
     env: str | None = None, environments: tuple[str, ...] = (),
+    known: Sequence[tuple[FileResult, str]] = (),
 ) -> Validated:
     """The declarations as they stand in ``env`` (one of ``environments``, or None when the
-    project has none), with every problem found on the way."""
-    declarations: list[ValidDeclaration] = []
-    diagnostics: list[Diagnostic] = []
-    texts: dict[str, str] = {}
-    seen = 0
+    project has none), with every problem found on the way. ``known``: files whose result
+    is already known (the cache), with their text; they take part in the checks across files."""
+    context = _Context(default_timezone, now, env, environments)
+    texts: dict[str, str] = {result.name: text for result, text in known}
+    files: list[FileResult] = []
     for document in documents:
         texts[document.file] = document.text
-        seen += _task_count(document.data)
-        found, problems = _validate_document(document, _Context(default_timezone, now, env, environments))
-        declarations.extend(found)
-        diagnostics.extend(problems)
-    diagnostics.extend(_duplicate_names(declarations))
-    diagnostics.extend(_bad_renames(declarations))
-    located = [_locate(d, texts) for d in diagnostics]
-    return Validated(tuple(declarations), tuple(located), texts, seen)
+        found, problems = _validate_document(document, context)
+        located = tuple(_locate(d, texts) for d in problems)
+        files.append(FileResult(document.file, tuple(found), located, _task_count(document.data)))
+    everything = [*files, *(result for result, _ in known)]
+    declarations = [d for result in everything for d in result.declarations]
+    across = [*_duplicate_names(declarations), *_bad_renames(declarations), *_past_one_offs(declarations, now)]
+    diagnostics = [*(d for result in everything for d in result.diagnostics), *(_locate(d, texts) for d in across)]
+    seen = sum(result.seen for result in everything)
+    return Validated(tuple(declarations), tuple(diagnostics), texts, seen, tuple(files))
 
 
 def _task_count(data: Any) -> int:
@@ -200,12 +215,8 @@ def _declaration(
     except ValidationError as exc:
         return None, _pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
-    if model.at is not None and model.at <= context.now:
-        problems.append(warning(
-            "past-one-off", f"the one-off moment {model.at.isoformat()} is already past: it will not be armed",
-            source=SourceRange(here.file), path=origins.path_of(("at",)), name=name,
-        ))
-    declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from)
+    at_path = origins.path_of(("at",)) if model.at is not None else None
+    declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path)
     return declaration, problems
 
 
@@ -377,3 +388,16 @@ def _bad_renames(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
                 path=("tasks", declaration.name, "renamed_from"), name=declaration.name, hint=hint,
             ))
     return problems
+
+
+def _past_one_offs(declarations: list[ValidDeclaration], now: datetime) -> list[Diagnostic]:
+    """A warning per one-off whose moment is past. Computed over the whole tree at each run
+    (it depends on the moment of the run, so it is never part of a cached file's result)."""
+    return [
+        warning(
+            "past-one-off", f"the one-off moment {d.spec.schedule.at.isoformat()} is already past: "
+            "it will not be armed", source=SourceRange(d.file), path=d.at_path, name=d.name,
+        )
+        for d in declarations
+        if d.at_path is not None and isinstance(d.spec.schedule, Clocked) and d.spec.schedule.at <= now
+    ]

@@ -33,7 +33,10 @@ def run(options: dict[str, object], out: TextIO) -> int:
         dry_run=bool(options["dry_run"]), lock_timeout=float(options["lock_timeout"]),  # type: ignore[arg-type]
     )
     try:
-        outcome = apply_paths(options.get("path"), options=apply_options, env=options.get("env"))  # type: ignore[arg-type]
+        outcome = apply_paths(
+            options.get("path"), options=apply_options, env=options.get("env"),  # type: ignore[arg-type]
+            use_cache=not options.get("no_cache"),
+        )
     except ReconcilerError as exc:
         refused = getattr(exc, "plan", None)
         if fmt == "json":

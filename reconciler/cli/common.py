@@ -23,6 +23,10 @@ def add_path(parser: argparse.ArgumentParser) -> None:
         help="the environment to plan or apply (one of settings.RECONCILER_ENVIRONMENTS); "
         "default: settings.RECONCILER_ENV. validate checks every environment",
     )
+    parser.add_argument(
+        "--no-cache", action="store_true",
+        help="parse and validate every file again, ignoring the validation cache (RECONCILER_CACHE_DIR)",
+    )
 
 
 def add_format(parser: argparse.ArgumentParser, choices: list[str], default: str = "text") -> None:

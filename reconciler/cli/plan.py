@@ -26,7 +26,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
     try:
         result = plan_paths(
             options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]),  # type: ignore[arg-type]
-            env=options.get("env"),  # type: ignore[arg-type]
+            env=options.get("env"), use_cache=not options.get("no_cache"),  # type: ignore[arg-type]
         )
     except ReconcilerError as exc:
         if fmt != "json":

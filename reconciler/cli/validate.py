@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, object], out: TextIO) -> int:
     fmt = str(options["format"])
     try:
-        result = validate_paths(options.get("path"), env=options.get("env"))  # type: ignore[arg-type]
+        result = validate_paths(
+            options.get("path"), env=options.get("env"), use_cache=not options.get("no_cache"),  # type: ignore[arg-type]
+        )
     except ReconcilerError as exc:
         if fmt != "json":
             raise
