@@ -27,14 +27,15 @@ from .diff import diff
 from .environments import Environments, merge_checked, select
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
-from .load import SourceFile, parse_source, read_sources
+from .load import SourceFile, read_sources
+from .parallel import Context, validate_sources
 from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
 from .sources import scope_for
 from .specs import DeclaredState, DeclaredTask
-from .validate import FileResult, validate_documents
+from .validate import FileResult, combine
 
 
 @dataclass(frozen=True)
@@ -147,10 +148,8 @@ def _validate_once(
             known.append((hit, source.data.decode("utf-8")))
         else:
             fresh.append(source)
-    validated = validate_documents(
-        (parse_source(source) for source in fresh), default_timezone=registry.timezone, now=now,
-        env=env, environments=names, known=known,
-    )
+    context = Context(registry.timezone, now, env, names)
+    validated = combine(validate_sources(fresh, context), known, now)
     resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]

@@ -78,21 +78,39 @@ def validate_documents(
 ) -> Validated:
     """The declarations as they stand in ``env`` (one of ``environments``, or None when the
     project has none), with every problem found on the way. ``known``: files whose result
-    is already known (the cache), with their text; they take part in the checks across files."""
+    is already known (the cache, a worker process), with their text; they take part in the
+    checks across files."""
+    fresh = [
+        (validate_document(d, default_timezone=default_timezone, now=now, env=env, environments=environments), d.text)
+        for d in documents
+    ]
+    return combine(fresh, known, now)
+
+
+def validate_document(
+    document: RawDocument, *, default_timezone: str, now: datetime, env: str | None = None,
+    environments: tuple[str, ...] = (),
+) -> FileResult:
+    """One file on its own: its declarations and its own (located) problems."""
     context = _Context(default_timezone, now, env, environments)
-    texts: dict[str, str] = {result.name: text for result, text in known}
-    files: list[FileResult] = []
-    for document in documents:
-        texts[document.file] = document.text
-        found, problems = _validate_document(document, context)
-        located = tuple(_locate(d, texts) for d in problems)
-        files.append(FileResult(document.file, tuple(found), located, _task_count(document.data)))
-    everything = [*files, *(result for result, _ in known)]
-    declarations = [d for result in everything for d in result.declarations]
+    found, problems = _validate_document(document, context)
+    texts = {document.file: document.text}
+    located = tuple(_locate(d, texts) for d in problems)
+    return FileResult(document.file, tuple(found), located, _task_count(document.data))
+
+
+def combine(
+    fresh: Sequence[tuple[FileResult, str]], known: Sequence[tuple[FileResult, str]], now: datetime,
+) -> Validated:
+    """Files validated on their own → the tree: plus the checks across files (duplicate names,
+    renames) and what depends on the moment of the run (past one-offs)."""
+    everything = [*fresh, *known]
+    texts = {result.name: text for result, text in everything}
+    declarations = [d for result, _ in everything for d in result.declarations]
     across = [*_duplicate_names(declarations), *_bad_renames(declarations), *_past_one_offs(declarations, now)]
-    diagnostics = [*(d for result in everything for d in result.diagnostics), *(_locate(d, texts) for d in across)]
-    seen = sum(result.seen for result in everything)
-    return Validated(tuple(declarations), tuple(diagnostics), texts, seen, tuple(files))
+    diagnostics = [*(d for result, _ in everything for d in result.diagnostics), *(_locate(d, texts) for d in across)]
+    seen = sum(result.seen for result, _ in everything)
+    return Validated(tuple(declarations), tuple(diagnostics), texts, seen, tuple(result for result, _ in fresh))
 
 
 def _task_count(data: Any) -> int:
