@@ -8,6 +8,7 @@ from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from ..pipeline import plan_paths
 from ..render.diagnostics import render_text as render_diagnostics
 from ..render.plan import RENDERERS
+from ..review import cli as review
 from .common import add_format, add_path, add_plan_options
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
@@ -20,9 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (for CI gates)",
     )
+    review.add_arguments(parser)
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    if options.get("against"):
+        return review.run(options, out)
     result = plan_paths(options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]))  # type: ignore[arg-type]
     if result.plan is None:
         out.write(render_diagnostics(result.validation.diagnostics, checked=result.validation.checked))
