@@ -27,6 +27,7 @@ from .specs import CRON_FIELD_ORDER, SOLAR_EVENTS
 
 MAX_NAME_LENGTH = 200  # PeriodicTask.name is CharField(max_length=200)
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
+LINT_CODES = ("every-minute", "herd", "overlap", "uneven-step")  # warnings a task may silence (lints.py)
 DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 DURATION_HELP = "a positive number of seconds, or a duration such as 90s, 15m, 2h, 1d or 1h30m"
 QUOTE_HINT = "YAML 1.1 reads unquoted yes/no/on/off as booleans, 010 as octal, and dates as dates: quote the value"
@@ -259,6 +260,9 @@ class Options(BaseModel):
     headers: Headers = Field(default_factory=dict)
     expires: Duration | None = Field(default=None, description="a duration; becomes expire_seconds")
     start_time: AwareDateTime | None = None
+    ignore: list[Literal[LINT_CODES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="lint warnings silenced for this task (docs/language.md)",
+    )
 
 
 class Declaration(Options):

@@ -22,6 +22,7 @@ from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revisi
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
 from .errors import DatabaseUnavailable, LockTimeout, ReconcilerError, RefusedApply
+from .lints import HERD_LIMIT, lint
 from .load import load_paths
 from .plan import DiffOptions, Plan
 from .read import read_actual
@@ -89,11 +90,11 @@ def validate_paths(
 
 def _validate(paths: Sequence[Path] | None, registry: Registry, now: datetime | None) -> ValidationResult:
     documents = load_paths(paths or [schedules_dir()])
-    validated = validate_documents(
-        documents, default_timezone=registry.timezone, now=now or datetime.now(UTC)
-    )
+    now = now or datetime.now(UTC)
+    validated = validate_documents(documents, default_timezone=registry.timezone, now=now)
     declared, problems = resolve(validated.declarations, registry)
-    located = [_place(d, validated.texts) for d in problems]
+    lints = lint(validated.declarations, now=now, herd_limit=getattr(settings, "RECONCILER_HERD_LIMIT", HERD_LIMIT))
+    located = [_place(d, validated.texts) for d in (*problems, *lints)]
     diagnostics = sort_diagnostics([*validated.diagnostics, *located])
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts)
 

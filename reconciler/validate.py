@@ -40,6 +40,7 @@ class ValidDeclaration:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     renamed_from: str | None = None
+    ignore: tuple[str, ...] = ()  # lint codes silenced for this task
 
     @property
     def name(self) -> str:
@@ -184,7 +185,9 @@ def _declaration(
             "past-one-off", f"the one-off moment {model.at.isoformat()} is already past: it will not be armed",
             source=SourceRange(here.file), path=("tasks", name, "at"), name=name,
         ))
-    declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from)
+    declaration = ValidDeclaration(
+        spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, tuple(model.ignore)
+    )
     return declaration, problems
 
 
