@@ -31,7 +31,12 @@ WRAPPING = {"minute": "minutes", "hour": "hours", "month_of_year": "months", "da
 
 def lint(declarations: Sequence[ValidDeclaration], *, now: datetime, herd_limit: int = HERD_LIMIT) -> list[Diagnostic]:
     window = Window(now)
-    return [*_per_schedule(declarations), *overlaps(declarations, window), *herd(declarations, window, herd_limit)]
+    found = [*_per_schedule(declarations), *overlaps(declarations, window), *herd(declarations, window, herd_limit)]
+    return sorted(found, key=_by_file)  # placed file by file: each file's node tree is composed once
+
+
+def _by_file(d: Diagnostic) -> tuple[str, str]:
+    return (d.source.file if d.source else "", d.name or "")
 
 
 def _silenced(declaration: ValidDeclaration, code: str) -> bool:
@@ -185,7 +190,7 @@ def overlaps(declarations: Iterable[ValidDeclaration], window: Window) -> Iterat
         for schedule, tasks in group.items():
             if len(tasks) > 1 and fires(schedule, window):
                 _meet(met, moments, tasks, tasks, _example(schedule, schedule, window))
-        for a, b in combinations(group, 2):
+        for a, b in sorted(_candidates(list(group), window), key=str):
             if coincide(a, b, window):
                 _meet(met, moments, group[a], group[b], _example(a, b, window))
         for name in sorted(met):
@@ -215,6 +220,34 @@ def _meet(
                 moments.setdefault(b.name, example)
 
 
+def _candidates(schedules: list[Schedule], window: Window) -> set[tuple[Schedule, Schedule]]:
+    """Pairs that may coincide, found through buckets instead of every pair: the same UTC
+    minute within the window, or (crons and one-offs, beyond it) the same minute of the day
+    in a cron's time zone."""
+    buckets: dict[object, list[Schedule]] = defaultdict(list)
+    zones = sorted({s.timezone for s in schedules if isinstance(s, Crontab)})
+    for schedule in schedules:
+        for minute in window.minutes(schedule):
+            buckets[minute].append(schedule)
+        if isinstance(schedule, Crontab):
+            for moment in _day_minutes(schedule):
+                buckets[(schedule.timezone, moment)].append(schedule)
+        elif isinstance(schedule, Clocked):
+            for zone in zones:
+                local = schedule.at.astimezone(ZoneInfo(zone))
+                buckets[(zone, local.hour * 60 + local.minute)].append(schedule)
+    pairs: set[tuple[Schedule, Schedule]] = set()
+    for together in buckets.values():
+        if len(together) > 1:
+            pairs.update(combinations(dict.fromkeys(together), 2))
+    return pairs
+
+
+@lru_cache(maxsize=4096)
+def _day_minutes(schedule: Crontab) -> frozenset[int]:
+    return frozenset(h * 60 + m for h in _values("hour", schedule.hour) for m in _values("minute", schedule.minute))
+
+
 def fires(schedule: Schedule, window: Window) -> bool:
     """Two declarations with the same schedule fire together (beat loads both at once)."""
     return not isinstance(schedule, Clocked) or schedule.at >= window.start
@@ -235,6 +268,8 @@ def coincide(a: Schedule, b: Schedule, window: Window) -> bool:
 def _crons_meet(a: Crontab, b: Crontab) -> bool:
     """Exact, with no horizon: a common minute, hour, month, day and weekday, on a real date
     (every weekday falls on every real date within 28 years)."""
+    if not _day_minutes(a) & _day_minutes(b):
+        return False
     common = {name: _values(name, getattr(a, name)) & _values(name, getattr(b, name)) for name in CRON_FIELDS}
     if not all(common.values()):
         return False
