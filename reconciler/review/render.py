@@ -15,10 +15,10 @@ from ..render.diagnostics import render_text as diagnostics_text
 from ..render.plan import _header, render_github, show
 from ..specs import TaskSpec
 from .against import NextRuns, Review
+from .comment import MARKER
 from .next_runs import zone_of
 from .words import both_zones, change_words, no_runs_reason, says_more
 
-MARKER = "<!-- schedules-plan -->"
 COLLAPSE_OVER = 10
 ICONS = {"create": "➕", "update": "🔄", "rename": "🔄", "delete": "➖", "adopt": "🔄", "retain": "⏸️", "conflict": "⛔"}  # noqa: RUF001
 
