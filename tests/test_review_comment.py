@@ -64,7 +64,7 @@ class FakeApi(BaseHTTPRequestHandler):
     comments: list[dict[str, Any]] = []
     writes: list[tuple[str, str, dict[str, Any], str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         page = 2 if "page=2" in self.path else 1
         items = self.comments[:2] if page == 1 else self.comments[2:]
         link = f'<http://127.0.0.1:{self.server.server_port}{self.path.split("?")[0]}?page=2>; rel="next"'
@@ -72,10 +72,11 @@ class FakeApi(BaseHTTPRequestHandler):
 
     def _write(self) -> None:
         length = int(self.headers["Content-Length"])
-        self.writes.append((self.command, self.path, json.loads(self.rfile.read(length)), self.headers["Authorization"]))
+        payload = json.loads(self.rfile.read(length))
+        self.writes.append((self.command, self.path, payload, self.headers["Authorization"]))
         self._reply({"id": 99}, {})
 
-    do_POST = do_PATCH = _write  # noqa: N815
+    do_POST = do_PATCH = _write
 
     def _reply(self, payload: object, headers: dict[str, str]) -> None:
         data = json.dumps(payload).encode()
