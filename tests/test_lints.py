@@ -142,3 +142,15 @@ def test_defaults_may_ignore_for_the_whole_file() -> None:
         [load_text("defaults:\n  ignore: [every-minute]\ntasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW,
     )
     assert lint(validated.declarations, now=NOW) == []
+
+
+def test_validate_reports_lints_and_fails_on_them_only_with_strict(tmp_path: Path) -> None:
+    from .cli import manage
+
+    tree = tmp_path / "a.yaml"
+    tree.write_text("tasks:\n" + task("a", 'cron: "*/7 * * * *"'))
+    unreachable = {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nope"}
+    lenient = manage("reconcile", "validate", "--path", str(tree), env=unreachable)
+    assert lenient.returncode == 0 and "warning[uneven-step]" in lenient.stdout
+    strict = manage("reconcile", "validate", "--path", str(tree), "--strict", env=unreachable)
+    assert strict.returncode == 1 and "warning[uneven-step]" in strict.stdout

@@ -26,7 +26,9 @@ def code(value: str, *, in_table: bool = True) -> str:
         one_line = one_line.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", one_line)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if one_line.startswith("`") or one_line.endswith("`") or not one_line.strip() else ""
+    if not one_line:
+        return "` `"
+    pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
     return f"{fence}{pad}{one_line}{pad}{fence}"
 
 
