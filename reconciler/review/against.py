@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import Diagnostic, SourceRange
 from ..diff import desired_spec, diff
-from ..pipeline import ValidationResult, default_registry, schedules_dir, validate_paths
+from ..pipeline import ValidationResult, default_registry, paused_gc, schedules_dir, validate_paths
 from ..plan import Action, Change, DiffOptions, Plan
 from ..resolve import Registry
 from ..specs import ActualState, ActualTask, Ownership, TaskSpec
@@ -47,6 +47,7 @@ class Review:
 
 def plan_against(
     ref: str, paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime,
+    prune: bool = True,
 ) -> Review:
     folders = list(paths or [schedules_dir()])
     base = snapshot(ref, folders)  # git errors first: they are usage errors (exit 2)
@@ -54,8 +55,9 @@ def plan_against(
     validation = validate_paths(folders, registry=registry, now=now)
     if not validation.valid:
         return Review(validation, None, ref, base.commit, now)
-    actual, problems = actual_at(base, registry.timezone, now)
-    plan = diff(validation.declared, actual, DiffOptions(now))
+    with paused_gc():  # as validate_paths does: thousands of acyclic values
+        actual, problems = actual_at(base, registry.timezone, now)
+    plan = diff(validation.declared, actual, DiffOptions(now, prune))
     plan = replace(plan, warnings=(*plan.warnings, *base_warnings(base, problems)))
     before = {row.name: row.spec for row in actual.tasks}
     runs = {c.name: _runs(c, before, now) for c in plan.changes if shows_runs(c)}
@@ -69,15 +71,16 @@ def actual_at(base: Snapshot, default_timezone: str, now: datetime) -> tuple[Act
     registers was still declared at the ref (its row exists) and its deletion must show.
     """
     validated = validate_documents(base.documents, default_timezone=default_timezone, now=now)
-    rows = tuple(
-        ActualTask(
-            pk, desired_spec(d.spec, None, now), None, 0,
-            Ownership(desired_spec(d.spec, None, now).digest(), d.source.file, d.source.line),
-        )
-        for pk, d in enumerate(sorted(validated.declarations, key=lambda d: d.name), start=1)
-    )
+    declarations = sorted(validated.declarations, key=lambda d: d.name)
+    rows = tuple(_row(pk, d.spec, d.source, now) for pk, d in enumerate(declarations, start=1))
     errors = tuple(d for d in validated.diagnostics if d.is_error)
     return ActualState(rows), errors
+
+
+def _row(pk: int, declared: TaskSpec, source: SourceRange, now: datetime) -> ActualTask:
+    """The row apply would have written, owned, never drifted."""
+    spec = desired_spec(declared, None, now)
+    return ActualTask(pk, spec, None, 0, Ownership(spec.digest(), source.file, source.line))
 
 
 def base_warnings(base: Snapshot, problems: Sequence[Diagnostic]) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
     now = options.get("now")
     review = plan_against(
         str(options["against"]), options.get("path"),  # type: ignore[arg-type]
-        now=now if isinstance(now, datetime) else datetime.now(UTC),
+        now=now if isinstance(now, datetime) else datetime.now(UTC), prune=not options["no_prune"],
     )
     fmt = str(options["format"])
     out.write(RENDERERS[fmt](review))
