@@ -24,12 +24,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ManagedTask)
 class ManagedTaskAdmin(ReadOnlyAdmin):
-    list_display = ("periodic_task", "source", "applied_at", "applied_revision")
+    list_display = ("periodic_task", "source", "declared_in", "applied_at", "applied_revision")
+    list_filter = ("source",)
     search_fields = ("periodic_task__name", "source_file")
     list_select_related = ("periodic_task",)
 
     @admin.display(description="declared in")
-    def source(self, obj: ManagedTask) -> str:
+    def declared_in(self, obj: ManagedTask) -> str:
         return f"{obj.source_file}:{obj.source_line}" if obj.source_line else obj.source_file
 
 

@@ -35,7 +35,7 @@ from . import locking
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
-from .plan import Action, Change, DiffOptions, Plan
+from .plan import UNSCOPED, Action, Change, DiffOptions, Grace, Plan, Scope
 from .read import read_actual
 from .specs import (
     CRON_FIELD_ORDER,
@@ -67,6 +67,11 @@ class ApplyOptions:
     django_user: str = ""
     lock_timeout: float = 30.0
     now: datetime | None = None
+    scope: Scope = UNSCOPED
+    grace: Grace | None = None  # the watcher's deletion grace
+
+    def diff_options(self, now: datetime) -> DiffOptions:
+        return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,11 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
     try:
         with transaction.atomic(using=using):
             locking.acquire(using, options.lock_timeout)
-            plan = diff(declared, read_actual(using), DiffOptions(clock.at, options.prune, options.adopt))
+            plan = diff(declared, read_actual(using), options.diff_options(clock.at))
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run or not plan.has_changes:
                 return ApplyResult(plan, False, clock.elapsed(), dry_run=options.dry_run)
-            write(plan, using=using, now=clock.at, revision=options.revision)
+            write(plan, using=using, now=clock.at, revision=options.revision, source=options.scope.source)
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
             return ApplyResult(plan, True, clock.elapsed(), record.pk)
     except RefusedApply as exc:
@@ -114,8 +119,9 @@ def refuse_if_unsafe(plan: Plan, declared: DeclaredState, options: ApplyOptions)
     if plan.conflicts:
         names = ", ".join(c.name for c in plan.conflicts)
         error = RefusedApply(
-            f"{len(plan.conflicts)} declared name(s) are held by rows the reconciler does not own: {names}. "
-            "Nothing was changed. Rename the declarations, delete those rows, or apply with --adopt."
+            f"{len(plan.conflicts)} declared name(s) are held by rows this source does not own: {names}. "
+            "Nothing was changed. Rename the declarations, delete those rows, or apply with --adopt "
+            "(rows made outside git; a row owned by another schedules source is never adopted)."
         )
         error.plan = plan  # type: ignore[attr-defined]
         raise error
@@ -129,15 +135,21 @@ def refuse_if_unsafe(plan: Plan, declared: DeclaredState, options: ApplyOptions)
         raise error
 
 
-def write(plan: Plan, *, using: str, now: datetime, revision: str = "") -> None:
-    """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker."""
+def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
+    """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker.
+
+    An adopted row whose fields already equal the declaration gets its ownership row only:
+    its ``date_changed`` must not move (beat takes it as the last run of a task that never
+    ran, so touching it would postpone the first run of an interval task)."""
     writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
+    rewrites = [c for c in writes if c.action is not Action.CREATE and (c.fields or c.action is not Action.ADOPT)]
     schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
     created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
-    _update_tasks(plan.of(Action.UPDATE, Action.RENAME, Action.ADOPT), schedule_ids, using, now)
+    _update_tasks(rewrites, schedule_ids, using, now)
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
-    _own(writes, created, using, now, revision)
-    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+    _own(writes, created, using, now, revision, source)
+    if created or rewrites or plan.of(Action.DELETE):
+        PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
 
 
 # -- schedules ---------------------------------------------------------------------------
@@ -218,7 +230,7 @@ def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dic
         **{f"{name}_id": schedule_id if name == field_name else None for name in SCHEDULE_FIELDS},
         "args": spec.args, "kwargs": spec.kwargs, "queue": spec.queue or None, "exchange": spec.exchange or None,
         "routing_key": spec.routing_key or None, "headers": spec.headers, "priority": spec.priority,
-        "expires": None, "expire_seconds": spec.expire_seconds,
+        "expires": spec.expires_at, "expire_seconds": spec.expire_seconds,
         "one_off": spec.one_off or isinstance(spec.schedule, Clocked), "start_time": spec.start_time,
         "enabled": spec.enabled, "description": spec.description, "date_changed": now,
     }
@@ -290,10 +302,14 @@ def _delete_tasks(pks: list[int], using: str) -> None:
         PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
 
 
-OWNERSHIP_COLUMNS = ("periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision")
+OWNERSHIP_COLUMNS = (
+    "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
+)
 
 
-def _own(changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str) -> None:
+def _own(
+    changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str, owner: str,
+) -> None:
     fresh: list[tuple[Any, ...]] = []
     known: list[tuple[Any, ...]] = []
     for change in changes:
@@ -301,7 +317,7 @@ def _own(changes: Sequence[Change], created: dict[str, int], using: str, now: da
         source = change.source
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            change.desired.digest(), now, revision,
+            change.desired.digest(), now, revision, owner,
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)
@@ -327,7 +343,7 @@ def _record(
         django_user=options.django_user, host=socket.gethostname(), revision=options.revision,
         outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
         deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=plan.to_json(created_fields=False) if plan else {},
+        plan=plan.to_json() if plan else {},
     )
 
 
@@ -346,11 +362,20 @@ def _os_user() -> str:
 
 
 def git_revision(folder: Path) -> str:
-    """The git commit of the schedules folder, or "" when it is not in a repository."""
+    """The git commit of the schedules folder, with ``-dirty`` when the folder has changes
+    that are not committed (what was applied is then not exactly that commit); "" outside git."""
+    where = folder if folder.is_dir() else folder.parent
+    head = _git(where, "rev-parse", "HEAD")
+    if not head:
+        return ""
+    dirty = _git(where, "status", "--porcelain", "--untracked-files=all", "--", str(folder.resolve()))
+    return f"{head}-dirty" if dirty else head
+
+
+def _git(where: Path, *args: str) -> str:
     try:
         result = subprocess.run(
-            ["git", "-C", str(folder if folder.is_dir() else folder.parent), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=5, check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from .plan import Action, Change, DiffOptions, FieldChange, Plan
+from .plan import GRACE_REASON, Action, Change, DiffOptions, FieldChange, Plan
 from .specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
 
 EMPTY = (None, "", "[]", "{}")
@@ -28,12 +28,13 @@ def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> 
             changes.append(change)
     declared_names = {item.name for item in declared.tasks}
     changes.extend(
-        _undeclared_change(row, options.prune)
+        _undeclared_change(row, options)
         for row in actual.tasks
-        if row.owned and row.name not in declared_names and row.name not in renamed
+        if row.owned and options.scope.claims(row.owned) and row.name not in declared_names
+        and row.name not in renamed
     )
     warnings = tuple(f"{name}: {BEAT_COPY}" for name in sorted(declared_names & declared.beat_schedule_names))
-    return Plan(tuple(sorted(changes, key=lambda c: c.name)), tuple(sorted(unchanged)), warnings)
+    return Plan(tuple(sorted(changes, key=lambda c: c.name)), tuple(sorted(unchanged)), warnings, options.scope)
 
 
 def _declared_change(
@@ -42,12 +43,16 @@ def _declared_change(
     row = rows.get(item.name)
     if row is None and item.renamed_from:
         old = rows.get(item.renamed_from)
-        if old is not None and old.owned:
+        if old is not None and old.owned and _same_source(old, options):
             renamed.add(old.name)
             return _rename(item, old, options.now)
     if row is None:
         return _create(item, options.now)
     desired = desired_spec(item.spec, row, options.now)
+    if row.owned is not None and not _same_source(row, options):
+        reason = (f"this name is owned by the schedules source {row.owned.source!r} "
+                  f"({row.owned.source_file}): a name belongs to one source")
+        return _change(Action.CONFLICT, item, row, desired, (reason,))
     if row.owned is None:
         action = Action.ADOPT if options.adopt else Action.CONFLICT
         reason = "taken over in place (--adopt)" if options.adopt else (
@@ -58,6 +63,12 @@ def _declared_change(
     if row.spec == desired:
         return None
     return _change(Action.UPDATE, item, row, desired, (DRIFT,) if row.drifted else ())
+
+
+def _same_source(row: ActualTask, options: DiffOptions) -> bool:
+    assert row.owned is not None
+    scope = options.scope
+    return row.owned.source == scope.source or (scope.legacy and row.owned.source == "")
 
 
 def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
@@ -108,15 +119,14 @@ def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSp
     )
 
 
-def _undeclared_change(row: ActualTask, prune: bool) -> Change:
+def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
     source = row.owned.source_file if row.owned else ""
     where = f" (was declared in {source})" if source else ""
-    if prune:
+    held = options.grace is not None and options.grace.holds(row.name, options.now)
+    if options.prune and not held:
         return Change(Action.DELETE, row.name, row.spec.task, reasons=(f"no longer declared{where}",), pk=row.pk)
-    return Change(
-        Action.RETAIN, row.name, row.spec.task,
-        reasons=(f"no longer declared{where}; kept because of --no-prune",), pk=row.pk,
-    )
+    why = GRACE_REASON if options.prune else "kept because of --no-prune"
+    return Change(Action.RETAIN, row.name, row.spec.task, reasons=(f"no longer declared{where}", why), pk=row.pk)
 
 
 def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:

@@ -17,9 +17,20 @@ class DatabaseUnavailable(ReconcilerError):
     """The database could not be reached; nothing was changed."""
 
 
+class NotMigrated(DatabaseUnavailable):
+    """The database is reachable but has no reconciler tables (yet): ``migrate`` first.
+    Unattended shells retry it like an outage: a recreated database is migrated by the deploy."""
+
+
 class RefusedApply(ReconcilerError):
     """Apply refused to run (empty declaration set, conflicts, invalid files)."""
 
 
 class LockTimeout(ReconcilerError):
     """Another apply held the reconcile lock for longer than we may wait."""
+
+
+class PathNotFound(ReconcilerError):
+    """A schedules path that does not exist: a typo must never look like an empty folder."""
+
+    exit_code = EXIT_USAGE

@@ -32,15 +32,17 @@ def declaration_for(spec: TaskSpec) -> tuple[dict[str, Any], list[str]]:
     lost = []
     if spec.one_off and not isinstance(spec.schedule, Clocked):
         lost.append("one_off on a non-clocked schedule (declare it with `at`)")
-    if spec.expires_at is not None:
-        lost.append(f"expires at {spec.expires_at.isoformat()} (the language has `expires` as a duration)")
+    if spec.expires_at is not None and spec.expire_seconds:
+        lost.append("both expires and expire_seconds (the language keeps one: the date-time)")
     _optional(body, "args", json.loads(spec.args), [])
     _optional(body, "kwargs", json.loads(spec.kwargs), {})
     _optional(body, "enabled", spec.enabled if not (spec.one_off and not spec.enabled) else True, True)
     for key in ("description", "queue", "exchange", "routing_key", "priority"):
         _optional(body, key, getattr(spec, key), None if key != "description" else "")
     _optional(body, "headers", json.loads(spec.headers), {})
-    if spec.expire_seconds:
+    if spec.expires_at is not None:
+        body["expires"] = spec.expires_at.isoformat()
+    elif spec.expire_seconds:
         body["expires"] = format_duration(spec.expire_seconds)
     if spec.start_time is not None:
         body["start_time"] = spec.start_time.isoformat()

@@ -6,9 +6,10 @@ app (task names, argument binding) live in ``resolve``.
 """
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -25,7 +26,15 @@ from pydantic_core import PydanticCustomError
 
 from .specs import CRON_FIELD_ORDER, SOLAR_EVENTS
 
-MAX_NAME_LENGTH = 200  # PeriodicTask.name is CharField(max_length=200)
+# Limits of the columns the declarations are written to (django-celery-beat 2.9), so that
+# whatever validates also applies, on SQLite and PostgreSQL alike.
+MAX_NAME_LENGTH = 200  # PeriodicTask.name, .task, .queue, .exchange, .routing_key: CharField(200)
+MAX_TEXT_COLUMN = 200
+MAX_SECONDS = 2**31 - 1  # IntervalSchedule.every, PeriodicTask.expire_seconds: PostgreSQL integer
+MAX_JSON_DEPTH = 64
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves a year for beat's arithmetic near datetime.max
+TIMEZONES = frozenset(zoneinfo.available_timezones() - {"Factory"})  # what TimeZoneField accepts
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
 LINT_CODES = ("every-minute", "herd", "overlap", "uneven-step")  # warnings a task may silence (lints.py)
 DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
@@ -43,9 +52,17 @@ def _yaml_surprise(value: Any) -> str:
     return ""
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr`` of a value for a message, cut short: hostile input can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _text(value: Any) -> str:
     """A string field: refuse what YAML 1.1 silently converted, with the reason."""
     if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("schema", "NUL characters are not allowed (the database refuses them)")
         return value
     raise PydanticCustomError(
         "schema", "expected a string, got {kind}{why}",
@@ -54,23 +71,41 @@ def _text(value: Any) -> str:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+def _column_text(value: Any) -> str:
+    text = _text(value)
+    if len(text) > MAX_TEXT_COLUMN:
+        raise PydanticCustomError(
+            "schema", "at most {limit} characters (the column holds no more), got {length}",
+            {"limit": MAX_TEXT_COLUMN, "length": len(text)},
+        )
+    return text
+
+
+ColumnText = Annotated[str, BeforeValidator(_column_text), Field(json_schema_extra={"maxLength": MAX_TEXT_COLUMN})]
 
 
 def parse_duration(value: Any) -> int:
     """Seconds from an integer or a duration string; raises ``bad-duration``."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PydanticCustomError(
-            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": repr(value)}
+            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": shown(value)}
         )
     seconds = value if isinstance(value, int) else _duration_seconds(value)
     if seconds is None or seconds <= 0:
         raise PydanticCustomError(
-            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": repr(value)}
+            "bad-duration", "expected {help}, got {value}", {"help": DURATION_HELP, "value": shown(value)}
+        )
+    if seconds > MAX_SECONDS:
+        raise PydanticCustomError(
+            "bad-duration", "{value} is {seconds} seconds, more than the database can hold ({limit} s, "
+            "about 68 years)", {"value": shown(value), "seconds": shown(seconds, 30), "limit": f"{MAX_SECONDS:,}"},
         )
     return seconds
 
 
 def _duration_seconds(text: str) -> int | None:
+    if len(text) > 40:
+        return None
     if text.strip().isdigit():
         return int(text)
     match = DURATION_RE.match(text)
@@ -84,7 +119,7 @@ Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
     Field(json_schema_extra={"anyOf": [
-        {"type": "integer", "minimum": 1},
+        {"type": "integer", "minimum": 1, "maximum": MAX_SECONDS},
         {"type": "string", "pattern": DURATION_RE.pattern},
     ]}),
 ]
@@ -97,7 +132,7 @@ def _aware_datetime(value: Any) -> datetime:
         except ValueError:
             raise PydanticCustomError(
                 "schema", "expected an ISO-8601 date-time such as 2030-01-31T09:00:00+01:00, got {value}",
-                {"value": repr(value)},
+                {"value": shown(value)},
             ) from None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
@@ -106,13 +141,26 @@ def _aware_datetime(value: Any) -> datetime:
                 "the date-time {value} has no UTC offset: add one, such as +00:00 or Z",
                 {"value": value.isoformat()},
             )
-        return value
+        return _in_range(value)
     if isinstance(value, date):
         raise PydanticCustomError(
             "naive-datetime", "{value} is a date, not a date-time: write a moment with its UTC offset, "
             "such as \"{value}T09:00:00+00:00\"", {"value": value.isoformat()},
         )
     raise PydanticCustomError("schema", "expected a date-time with a UTC offset, got {value}", {"value": repr(value)})
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc < LATEST:
+        raise PydanticCustomError(
+            "schema", "the date-time {value} is out of range: it must lie between {first} and {last} (UTC)",
+            {"value": value.isoformat(), "first": EARLIEST.date().isoformat(), "last": "9998-12-31"},
+        )
+    return value
 
 
 AwareDateTime = Annotated[
@@ -122,21 +170,12 @@ AwareDateTime = Annotated[
 ]
 
 
-@lru_cache(maxsize=1024)
-def _known_timezone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def _timezone(value: Any) -> str:
     name = _text(value)
-    if not _known_timezone(name):
+    if name not in TIMEZONES:
         raise PydanticCustomError(
             "bad-timezone", "unknown time zone {name}: use an IANA name such as Europe/Paris or UTC",
-            {"name": repr(name)},
+            {"name": shown(name)},
         )
     return name
 
@@ -144,20 +183,33 @@ def _timezone(value: Any) -> str:
 TimeZoneName = Annotated[str, BeforeValidator(_timezone), Field(json_schema_extra={"type": "string"})]
 
 
-def _json_value(value: Any, where: str) -> Any:
-    """Arguments travel as JSON: refuse what JSON cannot carry (dates, sets, ...)."""
-    if value is None or isinstance(value, str | bool | int | float):
+def _json_value(value: Any, where: str, depth: int = 0) -> Any:
+    """Arguments travel as JSON: refuse what JSON cannot carry (dates, sets, NaN, ...)."""
+    if value is None or isinstance(value, bool | int):
         return value
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PydanticCustomError(
+                "schema", "{value} is not a number JSON can carry", {"value": repr(value)},
+            )
+        return value
+    if depth >= MAX_JSON_DEPTH:
+        raise PydanticCustomError(
+            "schema", "values nested more than {limit} levels deep", {"limit": MAX_JSON_DEPTH},
+        )
     if isinstance(value, list):
-        return [_json_value(item, where) for item in value]
+        return [_json_value(item, where, depth + 1) for item in value]
     if isinstance(value, dict):
         for key in value:
             if not isinstance(key, str):
                 raise PydanticCustomError(
                     "schema", "{where}: mapping keys must be strings, got {key}{why}",
-                    {"where": where, "key": repr(key), "why": _yaml_surprise(key)},
+                    {"where": where, "key": shown(key), "why": _yaml_surprise(key)},
                 )
-        return {key: _json_value(item, where) for key, item in value.items()}
+            _text(key)
+        return {key: _json_value(item, where, depth + 1) for key, item in value.items()}
     raise PydanticCustomError(
         "schema", "{where} must be JSON values, got {kind}{why}",
         {"where": where, "kind": type(value).__name__, "why": _yaml_surprise(value)},
@@ -219,6 +271,9 @@ def _cron(value: Any) -> str | CronFields:
     if isinstance(value, dict):
         value = CronFields.model_validate(value)
     elif isinstance(value, str):
+        if len(value) > 1000:
+            raise PydanticCustomError("bad-cron", "a cron expression of {length:,} characters is not one",
+                                      {"length": len(value)})
         value = " ".join(value.split())
     elif not isinstance(value, CronFields):
         raise PydanticCustomError(
@@ -235,12 +290,45 @@ Cron = Annotated[
 ]
 
 
+def _task_name(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise PydanticCustomError("schema", "the task name is empty: name a registered Celery task")
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("schema", "expected a number, got bool{why}", {"why": _yaml_surprise(value)})
+    return value
+
+
+Degrees = Annotated[float, BeforeValidator(_number)]
+
+
 class Solar(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event: Literal[SOLAR_EVENTS]  # type: ignore[valid-type]
-    latitude: Annotated[float, Field(ge=-90, le=90, strict=False)]
-    longitude: Annotated[float, Field(ge=-180, le=180, strict=False)]
+    latitude: Annotated[Degrees, Field(ge=-90, le=90, strict=False)]
+    longitude: Annotated[Degrees, Field(ge=-180, le=180, strict=False)]
+
+
+def _expiry(value: Any) -> int | datetime:
+    """``expires``: a duration (``expire_seconds``) or an absolute date-time (``expires``)."""
+    if isinstance(value, datetime | date) or (isinstance(value, str) and "-" in value):
+        return _aware_datetime(value)
+    return parse_duration(value)
+
+
+Expiry = Annotated[
+    int | datetime,
+    BeforeValidator(_expiry),
+    Field(json_schema_extra={"anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_SECONDS},
+        {"type": "string", "pattern": DURATION_RE.pattern},
+        {"type": "string", "format": "date-time"},
+    ]}),
+]
 
 
 class Options(BaseModel):
@@ -253,12 +341,15 @@ class Options(BaseModel):
     enabled: StrictBool = True
     timezone: TimeZoneName | None = Field(default=None, description="IANA time zone of a cron schedule")
     description: Text = ""
-    queue: Text | None = None
-    exchange: Text | None = None
-    routing_key: Text | None = None
+    queue: ColumnText | None = None
+    exchange: ColumnText | None = None
+    routing_key: ColumnText | None = None
     priority: Annotated[int, Field(ge=0, le=255, strict=True)] | None = None
     headers: Headers = Field(default_factory=dict)
-    expires: Duration | None = Field(default=None, description="a duration; becomes expire_seconds")
+    expires: Expiry | None = Field(
+        default=None,
+        description="a duration (becomes expire_seconds) or a date-time with its UTC offset (becomes expires)",
+    )
     start_time: AwareDateTime | None = None
     ignore: list[Literal[LINT_CODES]] = Field(  # type: ignore[valid-type]
         default_factory=list, description="lint warnings silenced for this task (docs/language.md)",
@@ -268,7 +359,7 @@ class Options(BaseModel):
 class Declaration(Options):
     """One task: a registered Celery task name and exactly one schedule."""
 
-    task: Text = Field(description="a registered Celery task name")
+    task: Annotated[ColumnText, BeforeValidator(_task_name)] = Field(description="a registered Celery task name")
     cron: Cron | None = Field(default=None, description="5-field crontab string or a mapping of fields")
     every: Duration | None = Field(default=None, description=DURATION_HELP)
     at: AwareDateTime | None = Field(default=None, description="a one-off moment with its UTC offset")

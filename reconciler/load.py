@@ -5,6 +5,7 @@ noticing duplicate mapping keys, which PyYAML would otherwise silently overwrite
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from .diagnostics import Diagnostic, SourceRange, error
+from .errors import PathNotFound
 
 try:
     from yaml.cyaml import CParser as _Parser
@@ -27,8 +29,17 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
             Composer.__init__(self)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000  # nodes of a document once every alias is expanded
 SUFFIXES = (".yaml", ".yml")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document refused before it is built: its own diagnostic code, at the node's position."""
+
+    def __init__(self, code: str, problem: str, node: yaml.Node) -> None:
+        super().__init__(problem=problem, problem_mark=node.start_mark)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,9 @@ class _Constructor(yaml.constructor.SafeConstructor):
         self.duplicates: list[DuplicateKey] = []
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise _Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key)
         keys = [key.value for key, _ in node.value if key.tag != _MERGE_TAG]
         if len(set(keys)) != len(keys):
             self._record_duplicates(node)
@@ -120,8 +134,10 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
         self._built: dict[int, Any] = {}
         self._duplicates_seen: set[int] = set()
 
-    def load_single(self) -> Any:
+    def load_single(self, *, may_alias: bool = True, max_nodes: int = MAX_EXPANDED_NODES) -> Any:
         node = self.get_single_node()
+        if node is not None and may_alias:
+            check_expansion(node, max_nodes)
         self.task_marks = _task_marks(node)
         return None if node is None else self._build(node)
 
@@ -131,7 +147,12 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
             if node.tag == _STR:
                 return node.value
             plain = _PLAIN_SCALARS.get(node.tag)
-            return plain(self, node) if plain else self.construct_object(node, deep=True)
+            try:
+                return plain(self, node) if plain else self.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as exc:  # 5,000-digit integers, year 0 ...
+                problem = (f"an integer of {len(node.value):,} digits is too long to read"
+                           if "integer string conversion" in str(exc) else f"this value cannot be read: {exc}")
+                raise _Refused("yaml-value", problem, node) from None
         built = self._built.get(id(node))
         if built is not None:
             return built
@@ -147,7 +168,10 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
         return built
 
     def _build_mapping(self, node: yaml.MappingNode) -> Any:
-        if any(key.tag == _MERGE_TAG or key.__class__ is not yaml.ScalarNode for key, _ in node.value):
+        for key, _ in node.value:
+            if key.__class__ is not yaml.ScalarNode:
+                raise _Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key)
+        if any(key.tag == _MERGE_TAG for key, _ in node.value):
             return self.construct_object(node, deep=True)
         result: dict[Any, Any] = {}
         self._built[id(node)] = result
@@ -158,6 +182,50 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
                 self._record_duplicates(node)
             result[key] = self._build(value_node)
         return result
+
+
+def check_expansion(root: yaml.Node, max_nodes: int) -> None:
+    """Refuse a node graph that is recursive, or whose aliases expand past ``max_nodes``.
+
+    The loader builds shared objects for aliases, but everything downstream (the schema,
+    JSON encoding, the database) sees the expanded tree: a few hundred bytes of nested
+    aliases expand to billions of nodes. The expanded size is counted on the node graph,
+    memoised per node, so the check is linear in the file, whatever the expansion.
+    """
+    sizes: dict[int, int] = {}
+    ancestors: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            ancestors.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > max_nodes:
+                raise _Refused(
+                    "alias-expansion", f"aliases expand this document past {max_nodes:,} values; "
+                    "schedules need no such structure: write the values out or use fewer aliases", node,
+                )
+            sizes[key] = size
+        elif key in ancestors:
+            raise _Refused("recursive-alias", "this alias refers to a node that contains it (a recursive "
+                           "structure), which JSON arguments cannot hold", node)
+        elif key not in sizes:
+            children = _children(node)
+            if not children:
+                sizes[key] = 1
+                continue
+            ancestors.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _task_marks(root: yaml.Node | None) -> dict[str, tuple[int, int]]:
@@ -175,13 +243,66 @@ def _mark(mark: yaml.Mark) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def discover(root: Path) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` below ``root`` (or ``root`` itself), in a stable order."""
-    if root.is_file():
-        return [root]
-    return sorted(
-        (p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file()),
-        key=lambda p: p.relative_to(root).as_posix(),
+@dataclass(frozen=True)
+class Discovery:
+    files: tuple[Path, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def discover(root: Path) -> Discovery:
+    """Every ``*.yaml``/``*.yml`` below ``root`` (any case; or ``root`` itself), in a stable
+    order. Hidden files and folders (``.git/``, editors' ``.#swap`` files) are skipped; a
+    symbolic link that leads out of ``root`` is refused with a diagnostic, never followed."""
+    require_exists(root)
+    if not root.is_dir():
+        return Discovery((root,))
+    base = root.resolve()
+    files: list[Path] = []
+    problems: list[Diagnostic] = []
+    seen_dirs = {base}
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        kept = []
+        for name in sorted(dirs):
+            real = (here / name).resolve()
+            if name.startswith("."):
+                continue
+            if not real.is_relative_to(base):
+                problems.append(_outside(here / name, real))
+            elif real not in seen_dirs:  # a link back into the tree: read its files once
+                seen_dirs.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        for name in names:
+            path = here / name
+            if name.startswith(".") or not name.lower().endswith(SUFFIXES):
+                continue
+            real = path.resolve()
+            if not real.is_relative_to(base):
+                problems.append(_outside(path, real))
+            elif real.is_file():
+                files.append(path)
+            elif not real.exists():
+                problems.append(error(
+                    "io-error", "this symbolic link leads nowhere (its target does not exist)",
+                    source=SourceRange(display_path(path)),
+                ))
+    files.sort(key=lambda p: p.relative_to(root).as_posix())
+    return Discovery(tuple(files), tuple(problems))
+
+
+def require_exists(root: Path) -> None:
+    if not root.exists():
+        raise PathNotFound(
+            f"the schedules path {root.as_posix()!r} does not exist (cwd: {Path.cwd()}); "
+            "nothing was checked or changed. Check --path or RECONCILER_SCHEDULES_DIR."
+        )
+
+
+def _outside(path: Path, real: Path) -> Diagnostic:
+    return error(
+        "symlink-outside", f"this symbolic link leads out of the schedules folder (to {real}); it is not read",
+        source=SourceRange(display_path(path)), hint="keep schedules inside the folder, or point --path at the target",
     )
 
 
@@ -196,6 +317,15 @@ def display_path(path: Path, base: Path | None = None) -> str:
 
 def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None = None) -> RawDocument:
     shown = name or display_path(path)
+    try:
+        return _load_file(path, shown, max_bytes)
+    except OSError as exc:
+        return _failed(shown, error(
+            "io-error", f"the file cannot be read: {exc.strerror or exc}", source=SourceRange(shown),
+        ))
+
+
+def _load_file(path: Path, shown: str, max_bytes: int) -> RawDocument:
     size = path.stat().st_size
     if size > max_bytes:
         return _failed(shown, error(
@@ -213,10 +343,13 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None =
     return load_text(text, shown)
 
 
-def load_text(text: str, name: str) -> RawDocument:
+def load_text(text: str, name: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> RawDocument:
     loader = _Loader(text)
     try:
-        data = loader.load_single()
+        data = loader.load_single(may_alias="&" in text, max_nodes=max_nodes)
+    except _Refused as exc:
+        line, column = _mark(exc.problem_mark) if exc.problem_mark else (None, None)
+        return _failed(name, error(exc.code, str(exc.problem), source=SourceRange(name, line, column)), text)
     except yaml.MarkedYAMLError as exc:
         return _failed(name, _syntax_error(name, exc), text)
     except (yaml.YAMLError, RecursionError) as exc:
@@ -227,8 +360,14 @@ def load_text(text: str, name: str) -> RawDocument:
 
 
 def load_paths(paths: Iterable[Path]) -> Iterator[RawDocument]:
-    for root in paths:
-        for path in discover(root):
+    """Every document below ``paths``; a discovery problem comes as a document that failed.
+    Every root is checked to exist before any file is read (a typo is fatal, not empty)."""
+    found = [discover(root) for root in paths]
+    for discovery in found:
+        for problem in discovery.diagnostics:
+            assert problem.source is not None
+            yield _failed(problem.source.file, problem)
+        for path in discovery.files:
             yield load_file(path)
 
 

@@ -15,6 +15,10 @@ class ManagedTask(models.Model):
     periodic_task = models.OneToOneField(
         PeriodicTask, on_delete=models.CASCADE, related_name="managed_by", primary_key=True,
     )
+    source = models.CharField(
+        max_length=200, blank=True, db_index=True,
+        help_text="the schedules source (folder) whose apply owns this row; only it may prune the row",
+    )
     source_file = models.CharField(max_length=500, blank=True)
     source_line = models.PositiveIntegerField(null=True, blank=True)
     spec_hash = models.CharField(max_length=64, help_text="digest of the declaration last applied")

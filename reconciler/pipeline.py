@@ -21,13 +21,15 @@ from django.db import connections
 from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .diff import diff
-from .errors import DatabaseUnavailable, LockTimeout, ReconcilerError, RefusedApply
+from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
+from .grace import DeletionGrace
 from .lints import HERD_LIMIT, lint
 from .load import load_paths
-from .plan import DiffOptions, Plan
+from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry, registry_from_app, resolve
+from .sources import scope_for
 from .specs import DeclaredState
 from .validate import validate_documents
 
@@ -115,14 +117,16 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
+    grace: Grace | None = None,
 ) -> PlanResult:
     """Validate, read the database, diff. Writes nothing."""
     validation = validate_paths(paths, registry=registry, now=now)
     if not validation.valid:
         return PlanResult(validation, None)
+    scope = scope_for(paths)
     with database_errors():
         actual = read_actual(using)
-    options = DiffOptions(now or datetime.now(UTC), prune, adopt)
+    options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, grace)
     return PlanResult(validation, diff(validation.declared, actual, options))
 
 
@@ -141,8 +145,7 @@ def apply_paths(
     validation = validate_paths(folders, registry=registry, now=options.now)
     if not validation.valid:
         return ApplyPathsResult(validation, None)
-    if not options.revision:
-        options = replace(options, revision=git_revision(folders[0]))
+    options = replace(options, scope=scope_for(paths), revision=options.revision or git_revision(folders[0]))
     with database_errors():
         result = apply(validation.declared, options, using=using)
     return ApplyPathsResult(validation, result)
@@ -150,22 +153,24 @@ def apply_paths(
 
 @contextmanager
 def database_errors() -> Iterator[None]:
-    """The database being unreachable is a fatal condition with a clear message."""
+    """The database being unreachable is a fatal condition with a clear message. A server
+    that is down, restarting, or whose database was dropped is "unreachable" (the watcher
+    retries it); only a reachable database without our tables says to migrate."""
     from django.db import InterfaceError, OperationalError, ProgrammingError
 
     try:
         yield
     except (OperationalError, InterfaceError, ProgrammingError) as exc:
-        if "locked" in str(exc) and "database" in str(exc):
+        text = str(exc).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
+        if "locked" in text and "database" in text:
             raise
-        if "no such table" in str(exc) or "does not exist" in str(exc):
-            raise ReconcilerError(
-                f"the database has no reconciler tables ({str(exc).strip().splitlines()[0]}): "
+        if "no such table" in text or ("relation " in text and "does not exist" in text):
+            raise NotMigrated(
+                f"the database has no reconciler tables ({first_line}): "
                 "run `python manage.py migrate` first; nothing was changed"
             ) from exc
-        raise DatabaseUnavailable(
-            f"the database is unreachable ({str(exc).strip().splitlines()[0]}); nothing was changed"
-        ) from exc
+        raise DatabaseUnavailable(f"the database is unreachable ({first_line}); nothing was changed") from exc
 
 
 def apply_options_from_settings() -> ApplyOptions:
@@ -176,10 +181,22 @@ def apply_options_from_settings() -> ApplyOptions:
     )
 
 
-def reconcile_once(paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None]) -> None:
+def delete_grace(seconds: float | None = None) -> float:
+    """The watcher's deletion grace: given, or ``RECONCILER_WATCH_DELETE_GRACE`` (10 s)."""
+    return float(seconds if seconds is not None else getattr(settings, "RECONCILER_WATCH_DELETE_GRACE", 10.0))
+
+
+def reconcile_once(
+    paths: Sequence[Path], options: ApplyOptions, say: Callable[[str], None], grace: DeletionGrace | None = None,
+) -> float | None:
     """One reconcile, logged in one line. Invalid files and refusals keep the last good state;
-    an unreachable database is raised for the watcher to retry with backoff."""
+    an unreachable database is raised for the watcher to retry with backoff. With ``grace``
+    (watch mode) deletions wait; returns the seconds until one is due, for the watcher to
+    reconcile again then."""
     started = time.perf_counter()
+    now = datetime.now(UTC)
+    if grace is not None:
+        options = replace(options, grace=grace.current(), now=now)
     try:
         outcome = apply_paths(paths, options=options)
     except (DatabaseUnavailable, LockTimeout):
@@ -187,16 +204,25 @@ def reconcile_once(paths: Sequence[Path], options: ApplyOptions, say: Callable[[
         raise
     except RefusedApply as exc:
         say(f"refused: {exc}")
-        return
+        return None
     if outcome.result is None:
         validation = outcome.validation
         errors = sum(d.is_error for d in validation.diagnostics)
         say(f"invalid: {errors} error(s); the database keeps its last good state")
         say(render_text(validation.diagnostics, checked=validation.checked).rstrip())
-        return
-    s = outcome.result.plan.summary()
+        return None
+    plan = outcome.result.plan
+    s = plan.summary()
     seconds = time.perf_counter() - started
     if outcome.result.written:
         say(f"applied: +{s['create']} ~{s['update']} -{s['delete']} ({s['unchanged']} unchanged) in {seconds:.3f} s")
     else:
         say(f"in sync: no changes ({s['unchanged']} tasks) in {seconds:.3f} s")
+    if grace is None:
+        return None
+    grace.observe(plan, now)
+    due = grace.due_in(now)
+    if due is not None:
+        held = ", ".join(c.name for c in plan.of(Action.RETAIN))
+        say(f"held: missing declarations are deleted if still missing in {due:.1f} s: {held}")
+    return due

@@ -67,10 +67,38 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Scope:
+    """What one plan may prune: the rows owned by ``source`` and, when only part of the source
+    is applied (one file, a sub-folder), only those declared under ``within`` there.
+    ``legacy`` also claims rows recorded before sources existed (source "")."""
+
+    source: str = ""
+    within: tuple[str, ...] | None = None  # files or folders, as ownership's source_file spells them
+    legacy: bool = True
+
+    def claims(self, owned: Any) -> bool:  # owned: specs.Ownership
+        if owned.source != self.source and not (self.legacy and owned.source == ""):
+            return False
+        return self.within is None or any(
+            owned.source_file == part or owned.source_file.startswith(part.rstrip("/") + "/") for part in self.within
+        )
+
+    def describe(self) -> str:
+        name = self.source or "(unnamed)"
+        if self.within is None:
+            return f"source {name}"
+        return f"source {name}, only {', '.join(self.within)} (rows declared elsewhere in it are left alone)"
+
+
+UNSCOPED = Scope()
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     unchanged: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    scope: Scope = UNSCOPED
 
     def of(self, *actions: Action) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action in actions)
@@ -97,31 +125,46 @@ class Plan:
             "drift": sum(1 for c in self.changes if any(r.startswith("drift") for r in c.reasons)),
         }
 
-    def to_json(self, *, created_fields: bool = True) -> dict[str, Any]:
-        """The stable machine contract (what ``plan --format json`` prints). The apply history
-        stores it with ``created_fields=False``: a created row's fields are the declaration
-        at the recorded git revision, and an initial import of 10,000 tasks would otherwise
-        store megabytes per history row."""
+    def to_json(self) -> dict[str, Any]:
+        """The stable machine contract (what ``plan --format json`` prints, what the apply
+        history stores and the API returns)."""
         return {
             "format_version": FORMAT_VERSION,
             "summary": self.summary(),
-            "changes": [_change_json(c, created_fields) for c in self.changes],
+            "changes": [_change_json(c) for c in self.changes],
             "warnings": list(self.warnings),
+            "source": {"name": self.scope.source, "within": list(self.scope.within) if self.scope.within else None},
         }
 
 
-def _change_json(change: Change, created_fields: bool) -> dict[str, Any]:
+def _change_json(change: Change) -> dict[str, Any]:
     source = change.source
-    keep_fields = created_fields or change.action is not Action.CREATE
     return {
         "action": change.action.value,
         "name": change.name,
         "task": change.task,
-        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields} if keep_fields else {},
+        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields},
         "reasons": list(change.reasons),
         "source": {"file": source.file, "line": source.line} if source else None,
         "previous_name": change.previous_name,
     }
+
+
+GRACE_REASON = "deletion waits until the declaration has been missing for the grace period (watch mode)"
+
+
+@dataclass(frozen=True)
+class Grace:
+    """The watcher's deletion grace: a declaration that disappears (a file caught half-written
+    by an editor or ``git checkout``) is deleted only once it has been missing for ``seconds``,
+    so that one coming back keeps its row, its id and beat's history (last run, run count)."""
+
+    seconds: float
+    missing_since: tuple[tuple[str, Any], ...] = ()  # (name, datetime first seen missing)
+
+    def holds(self, name: str, now: Any) -> bool:
+        since = dict(self.missing_since).get(name)
+        return since is None or (now - since).total_seconds() < self.seconds
 
 
 @dataclass(frozen=True)
@@ -129,3 +172,5 @@ class DiffOptions:
     now: Any  # datetime; injected so that the diff stays pure
     prune: bool = True
     adopt: bool = False
+    scope: Scope = UNSCOPED
+    grace: Grace | None = None

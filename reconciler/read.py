@@ -43,9 +43,9 @@ _FIELDS = (
 
 def read_actual(using: str = "default") -> ActualState:
     owned = {
-        row["periodic_task_id"]: Ownership(row["spec_hash"], row["source_file"], row["source_line"])
+        row["periodic_task_id"]: Ownership(row["spec_hash"], row["source_file"], row["source_line"], row["source"])
         for row in ManagedTask.objects.using(using).values(
-            "periodic_task_id", "spec_hash", "source_file", "source_line"
+            "periodic_task_id", "spec_hash", "source_file", "source_line", "source"
         )
     }
     rows = PeriodicTask.objects.using(using).order_by("name").values(*_FIELDS)

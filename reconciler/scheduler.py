@@ -92,15 +92,17 @@ class ReconcilingScheduler(DatabaseScheduler):
             log.exception("applying the declarations at beat start failed; running on the database as it is")
 
     def _start_watcher(self) -> None:
-        from .pipeline import apply_options_from_settings, reconcile_once, schedules_dir
+        from .grace import DeletionGrace
+        from .pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
         from .watch import watch
 
         paths = [schedules_dir()]
         stop = threading.Event()
         self._watch_stop = stop
+        grace = DeletionGrace(delete_grace())
 
-        def reconcile() -> None:
-            reconcile_once(paths, apply_options_from_settings(), lambda line: log.info("%s", line))
+        def reconcile() -> float | None:
+            return reconcile_once(paths, apply_options_from_settings(), lambda line: log.info("%s", line), grace)
 
         thread = threading.Thread(
             target=watch, args=(paths, reconcile), kwargs={"stop": stop}, name="reconciler-watch", daemon=True,

@@ -171,9 +171,9 @@ Schedule = Interval | Crontab | Clocked | Solar | NoSchedule
 class TaskSpec:
     """Everything the reconciler manages about one ``PeriodicTask`` row.
 
-    ``args``, ``kwargs`` and ``headers`` are canonical JSON strings. ``expires_at`` is
-    never declared (the language has ``expires`` as a duration, ``expire_seconds``); it
-    is here so that an ``expires`` set outside git shows up as drift and is cleared.
+    ``args``, ``kwargs`` and ``headers`` are canonical JSON strings. ``expires`` is declared
+    either as a duration (``expire_seconds``) or as a date-time (``expires_at``, the row's
+    ``expires``); the other one is None, as ``PeriodicTask.save()`` requires.
     Beat-owned fields (``last_run_at``, ``total_run_count``) are deliberately absent.
     """
 
@@ -276,6 +276,7 @@ class Ownership:
     spec_hash: str
     source_file: str
     source_line: int | None
+    source: str = ""  # the schedules source (folder) that owns the row; "" before sources existed
 
 
 @dataclass(frozen=True)

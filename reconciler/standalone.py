@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .diagnostics import has_errors, sort_diagnostics
+from .errors import ReconcilerError
 from .load import load_paths
 from .render.diagnostics import RENDERERS
 from .validate import validate_documents
@@ -23,9 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
     parser.add_argument("--timezone", default="UTC", help="default time zone of cron schedules")
     options = parser.parse_args(argv)
-    validated = validate_documents(
-        load_paths(options.paths), default_timezone=options.timezone, now=datetime.now(UTC)
-    )
+    try:
+        validated = validate_documents(
+            load_paths(options.paths), default_timezone=options.timezone, now=datetime.now(UTC)
+        )
+    except ReconcilerError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return exc.exit_code
     diagnostics = sort_diagnostics(validated.diagnostics)
     sys.stdout.write(RENDERERS[options.format](diagnostics, checked=validated.seen))
     return 1 if has_errors(diagnostics) else 0

@@ -73,6 +73,7 @@ def validate_documents(
         declarations.extend(found)
         diagnostics.extend(problems)
     diagnostics.extend(_duplicate_names(declarations))
+    diagnostics.extend(_bad_renames(declarations))
     located = [_locate(d, texts) for d in diagnostics]
     return Validated(tuple(declarations), tuple(located), texts, seen)
 
@@ -162,6 +163,11 @@ def _declaration(
 
         return None, [here.error(
             "schema", f"a task name is a string, got {type(name).__name__} {name!r}{_yaml_surprise(name)}",
+            ("tasks", name, KEY),
+        )]
+    if not name.strip() or "\x00" in name:
+        return None, [here.error(
+            "schema", "a task name must not be empty" if not name.strip() else "a task name must not contain NUL",
             ("tasks", name, KEY),
         )]
     if len(name) > MAX_NAME_LENGTH:
@@ -267,7 +273,8 @@ def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
         routing_key=model.routing_key or None,
         priority=model.priority,
         headers=canonical_json(model.headers),
-        expire_seconds=model.expires,
+        expire_seconds=model.expires if isinstance(model.expires, int) else None,
+        expires_at=model.expires if isinstance(model.expires, datetime) else None,
         start_time=model.start_time,
     )
 
@@ -312,5 +319,33 @@ def _duplicate_names(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
                 "duplicate-name", f"the task name {name!r} is declared {len(places)} times ({files}); "
                 "names are unique across all files", source=SourceRange(place.file),
                 path=("tasks", name, KEY), name=name,
+            ))
+    return problems
+
+
+def _bad_renames(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
+    """A rename must name a row that is no longer declared, and only one declaration may
+    take it over: otherwise the plan would hide the rename and the next plan recreate it."""
+    names = {d.name for d in declarations}
+    claims: dict[str, list[ValidDeclaration]] = {}
+    for declaration in declarations:
+        if declaration.renamed_from is not None:
+            claims.setdefault(declaration.renamed_from, []).append(declaration)
+    problems = []
+    for old, claimants in claims.items():
+        for declaration in claimants:
+            if old in names:
+                message = (f"renamed_from {old!r} names a task that is itself declared" if old != declaration.name
+                           else "renamed_from names the task itself")
+                hint = f"remove renamed_from, or remove the declaration of {old!r}"
+            elif len(claimants) > 1:
+                others = ", ".join(repr(c.name) for c in claimants if c is not declaration)
+                message = f"{old!r} is renamed to more than one task (also {others}); one row can become one task"
+                hint = "keep renamed_from on one of them"
+            else:
+                continue
+            problems.append(error(
+                "bad-rename", message, source=SourceRange(declaration.file),
+                path=("tasks", declaration.name, "renamed_from"), name=declaration.name, hint=hint,
             ))
     return problems

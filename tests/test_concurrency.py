@@ -84,7 +84,10 @@ def database(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield url, env
 
 
-def declare(folder: Path, text: str) -> Path:
+def declare(parent: Path, text: str) -> Path:
+    """Alternative versions of one schedules source: folders of the same name (``schedules``),
+    as in successive release directories of a deploy."""
+    folder = parent / "schedules"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "s.yaml").write_text(text)
     return folder

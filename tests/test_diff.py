@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.diff import DRIFT, diff
-from reconciler.plan import Action, DiffOptions
+from reconciler.grace import DeletionGrace
+from reconciler.plan import GRACE_REASON, Action, DiffOptions, Grace, Scope
 from reconciler.specs import (
     ActualState,
     ActualTask,
@@ -93,7 +94,7 @@ def test_same_meaning_is_no_change() -> None:
 def test_no_prune_retains_and_says_so() -> None:
     plan = diff(declared(), actual(row(spec())), replace(OPTIONS, prune=False))
     [change] = plan.changes
-    assert change.action is Action.RETAIN and "--no-prune" in change.reasons[0]
+    assert change.action is Action.RETAIN and "kept because of --no-prune" in change.reasons
     assert not plan.has_changes
 
 
@@ -182,3 +183,65 @@ def test_diff_module_imports_neither_django_nor_pydantic() -> None:
     for local in ("plan", "specs"):
         source = Path(module.__file__).with_name(f"{local}.py").read_text()
         assert "import django" not in source and "from django" not in source
+
+
+def sourced(s: TaskSpec, source: str, file: str, pk: int = 1) -> ActualTask:
+    return ActualTask(pk, s, None, 0, Ownership(s.digest(), file, 2, source))
+
+
+SCOPE_CASES = [
+    # (case, scope, rows, expected deletions)
+    ("whole-source-prunes-its-own", Scope("billing"),
+     [sourced(spec("x"), "billing", "billing/a.yaml"), sourced(spec("y"), "ops", "ops/a.yaml", 2)], ["x"]),
+    ("one-file-prunes-only-that-file", Scope("billing", ("billing/a.yaml",)),
+     [sourced(spec("x"), "billing", "billing/a.yaml"), sourced(spec("y"), "billing", "billing/b.yaml", 2)], ["x"]),
+    ("sub-folder-prunes-only-below-it", Scope("billing", ("billing/eu",)),
+     [sourced(spec("x"), "billing", "billing/eu/a.yaml"), sourced(spec("y"), "billing", "billing/eu-2.yaml", 2)],
+     ["x"]),
+    ("legacy-rows-belong-to-the-default-source", Scope("schedules"),
+     [sourced(spec("x"), "", "schedules/a.yaml")], ["x"]),
+    ("legacy-rows-are-not-claimed-by-other-folders", Scope("other", legacy=False),
+     [sourced(spec("x"), "", "schedules/a.yaml")], []),
+]
+
+
+@pytest.mark.parametrize(("case", "scope", "rows", "deleted"), SCOPE_CASES, ids=[c[0] for c in SCOPE_CASES])
+def test_prune_is_scoped(case: str, scope: Scope, rows: list[ActualTask], deleted: list[str]) -> None:
+    plan = diff(declared(), actual(*rows), replace(OPTIONS, scope=scope))
+    assert [c.name for c in plan.of(Action.DELETE)] == deleted
+    assert plan.scope == scope
+
+
+def test_a_name_owned_by_another_source_is_a_conflict() -> None:
+    plan = diff(declared(spec("x", args="[1]")), actual(sourced(spec("x"), "ops", "ops/a.yaml")),
+                replace(OPTIONS, scope=Scope("billing")))
+    [change] = plan.changes
+    assert change.action is Action.CONFLICT and "'ops'" in change.reasons[0]
+
+
+def test_grace_holds_a_new_deletion_and_releases_it_after_the_period() -> None:
+    rows = actual(row(spec("gone")))
+    fresh = diff(declared(), rows, replace(OPTIONS, grace=Grace(10)))
+    [held] = fresh.changes
+    assert held.action is Action.RETAIN and GRACE_REASON in held.reasons and not fresh.has_changes
+    early = Grace(10, (("gone", NOW - timedelta(seconds=9)),))
+    assert diff(declared(), rows, replace(OPTIONS, grace=early)).changes[0].action is Action.RETAIN
+    late = Grace(10, (("gone", NOW - timedelta(seconds=10)),))
+    assert diff(declared(), rows, replace(OPTIONS, grace=late)).changes[0].action is Action.DELETE
+
+
+def test_deletion_grace_tracker_remembers_first_sight_and_forgets_returns() -> None:
+    grace = DeletionGrace(10)
+    rows = actual(row(spec("a")), row(spec("b"), pk=2))
+    first = diff(declared(), rows, replace(OPTIONS, grace=grace.current()))
+    grace.observe(first, NOW)
+    assert grace.due_in(NOW + timedelta(seconds=4)) == 6
+    later = NOW + timedelta(seconds=5)
+    back = diff(declared(spec("a")), rows, replace(OPTIONS, now=later, grace=grace.current()))
+    grace.observe(back, later)
+    assert dict(grace.current().missing_since) == {"b": NOW}
+    due = NOW + timedelta(seconds=10)
+    final = diff(declared(spec("a")), rows, replace(OPTIONS, now=due, grace=grace.current()))
+    assert [(c.action, c.name) for c in final.changes] == [(Action.DELETE, "b")]
+    grace.observe(final, due)
+    assert grace.due_in(due) is None

@@ -130,8 +130,11 @@ def test_renders_like_golden(repo: Repo, fmt: str) -> None:
 
 
 def test_json_is_the_plan_contract_plus_against_and_next_runs(repo: Repo) -> None:
-    payload = json.loads(RENDERERS["json"](review("main")))
-    assert set(payload) == {"format_version", "summary", "changes", "warnings", "against", "now"}
+    result = review("main")
+    payload = json.loads(RENDERERS["json"](result))
+    assert result.plan is not None
+    assert set(payload) == {*result.plan.to_json(), "against", "now"}
+    assert {"format_version", "summary", "changes", "warnings"} <= set(payload)
     assert payload["against"] == {"ref": "main", "commit": repo.git("rev-parse", "main")}
     assert payload["summary"]["create"] == 1 and payload["summary"]["delete"] == 2
     changes = {c["name"]: c for c in payload["changes"]}
@@ -261,6 +264,8 @@ def test_command_with_no_database_reachable(repo: Repo) -> None:
     bad = run_manage(repo.root, "plan", "--against", "nope", "--path", "schedules")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
     assert "does not resolve to a commit" in bad.stderr
+    as_json = run_manage(repo.root, "plan", "--against", "nope", "--path", "schedules", "--format", "json")
+    assert as_json.returncode == 2 and json.loads(as_json.stdout)["error"]["kind"] == "git"
     repo.write("schedules/a.yaml", "tasks:\n  x:\n    task: project.tasks.heartbeat\n")
     invalid = run_manage(repo.root, *common)
     assert invalid.returncode == 1 and "error[schedule-count]" in invalid.stdout

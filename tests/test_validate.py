@@ -14,6 +14,7 @@ from reconciler.specs import Clocked, Crontab, Interval, Solar
 from .conftest import FIXTURES
 
 INVALID = FIXTURES / "invalid"
+HOSTILE = FIXTURES / "hostile"  # kept apart: the golden renderings cover invalid/ as a whole
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 # case → the (code, line, column) of every diagnostic it must produce, in order.
@@ -46,24 +47,54 @@ INVALID_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
     "not-a-mapping": [("schema", None, None)],
 }
 
+# Hostile or unlucky input: a diagnostic each, never a traceback.
+HOSTILE_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
+    "recursive-alias": [("recursive-alias", 5, 13)],
+    "alias-expansion": [("alias-expansion", 11, 11)],
+    "sequence-key": [("schema", 5, 14)],
+    "mapping-key": [("schema", 2, 5)],
+    "huge-integer": [("yaml-value", 5, 12)],
+    "long-timezone": [("bad-timezone", 5, 15)],
+    "year-one": [("schema", 4, 9)],
+    "year-9999": [("schema", 5, 17)],
+    "nan-in-args": [("schema", 5, 11)],
+    "inf-in-kwargs": [("schema", 5, 13)],
+    "boolean-latitude": [("schema", 4, 38)],
+    "empty-task": [("schema", 3, 11)],
+    "empty-name": [("schema", 2, 3)],
+    "nested-too-deep": [("schema", 5, 11)],
+    # what validates must apply: the limits of the columns it is written to
+    "every-too-large": [("bad-duration", 4, 12)],
+    "expires-too-large": [("bad-duration", 5, 14)],
+    "queue-too-long": [("schema", 5, 12)],
+    "nul-in-string": [("schema", 5, 18)],
+    # renames the plan could not honour
+    "renamed-from-declared": [("bad-rename", 8, 19)],
+    "renamed-twice": [("bad-rename", 5, 19), ("bad-rename", 9, 19)],
+}
+
 
 @pytest.fixture(scope="module")
 def registry():
     return default_registry()
 
 
-@pytest.mark.parametrize("case", sorted(INVALID_CASES), ids=sorted(INVALID_CASES))
+CASES = {**{c: (INVALID, e) for c, e in INVALID_CASES.items()}, **{c: (HOSTILE, e) for c, e in HOSTILE_CASES.items()}}
+
+
+@pytest.mark.parametrize("case", sorted(CASES), ids=sorted(CASES))
 def test_invalid_case_reports_code_file_and_position(case: str, registry) -> None:
-    path = INVALID / f"{case}.yaml"
-    result = validate_paths([path], registry=registry, now=NOW)
+    folder, expected = CASES[case]
+    result = validate_paths([folder / f"{case}.yaml"], registry=registry, now=NOW)
     found = [(d.code, d.source.line, d.source.column) for d in result.diagnostics]
-    assert found == INVALID_CASES[case]
-    assert all(d.source.file.endswith(f"invalid/{case}.yaml") for d in result.diagnostics)
+    assert found == expected
+    assert all(d.source.file.endswith(f"{folder.name}/{case}.yaml") for d in result.diagnostics)
     assert not result.valid
 
 
 def test_every_invalid_fixture_has_a_case() -> None:
     assert sorted(p.stem for p in INVALID.glob("*.yaml")) == sorted(INVALID_CASES)
+    assert sorted(p.stem for p in HOSTILE.glob("*.yaml")) == sorted(HOSTILE_CASES)
 
 
 def test_all_problems_of_all_files_in_one_run(registry) -> None:

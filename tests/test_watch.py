@@ -2,6 +2,7 @@
 with backoff, clean stop. (Applying for real is covered end to end in test_live.)"""
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -93,3 +94,54 @@ def test_stop_interrupts_a_backoff(tmp_path: Path) -> None:
     stop.set()
     thread.join(2)
     assert not thread.is_alive()
+
+
+def test_a_crashing_reconcile_is_logged_and_the_watcher_goes_on(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    calls: list[float] = []
+
+    def reconcile() -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            raise ZeroDivisionError("a rule crashed")
+
+    stop, thread = start(tmp_path, reconcile, debounce=0.05)  # type: ignore[arg-type]
+    (tmp_path / "a.yaml").write_text("tasks: {}\n")
+    assert wait_for(lambda: len(calls) == 2)
+    time.sleep(0.2)
+    assert thread.is_alive() and "a rule crashed" in caplog.text
+    (tmp_path / "a.yaml").write_text("tasks: {} # again\n")
+    assert wait_for(lambda: len(calls) == 3)
+    stop.set()
+    thread.join(5)
+
+
+def test_a_reconcile_asking_to_run_again_is_called_again_then(tmp_path: Path) -> None:
+    calls: list[float] = []
+
+    def reconcile() -> float | None:
+        calls.append(time.monotonic())
+        return 0.5 if len(calls) == 1 else None
+
+    stop, thread = start(tmp_path, reconcile, debounce=0.05)  # type: ignore[arg-type]
+    assert wait_for(lambda: len(calls) == 2, timeout=5)
+    assert 0.45 <= calls[1] - calls[0] < 3
+    time.sleep(0.8)
+    assert len(calls) == 2
+    stop.set()
+    thread.join(5)
+
+
+def test_a_removed_folder_is_waited_for_and_followed_again_when_recreated(tmp_path: Path) -> None:
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    recorder = Recorder()
+    stop, thread = start(folder, recorder, debounce=0.05)
+    shutil.rmtree(folder)
+    time.sleep(1.5)
+    assert len(recorder.calls) == 1, "nothing is reconciled while the folder is missing"
+    folder.mkdir()
+    assert wait_for(lambda: len(recorder.calls) == 2, timeout=5)
+    (folder / "a.yaml").write_text("tasks: {}\n")
+    assert wait_for(lambda: len(recorder.calls) == 3, timeout=5), "events inside the new folder are seen"
+    stop.set()
+    thread.join(5)

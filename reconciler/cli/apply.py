@@ -2,20 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TextIO
 
-from ..apply import ApplyOptions
-from ..errors import EXIT_ERROR, EXIT_OK, RefusedApply
+from ..apply import ApplyOptions, ApplyResult
+from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import apply_paths
-from ..render.diagnostics import render_text as render_diagnostics
 from ..render.plan import render_text
-from .common import add_path, add_plan_options
+from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
 
 HELP = "validate, then apply the declarations to django-celery-beat in one transaction"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser)
+    add_format(parser, ["json", "text"])
     add_plan_options(parser)
     parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
     parser.add_argument(
@@ -26,26 +27,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    fmt = str(options["format"])
     apply_options = ApplyOptions(
         prune=not options["no_prune"], adopt=bool(options["adopt"]), allow_empty=bool(options["allow_empty"]),
         dry_run=bool(options["dry_run"]), lock_timeout=float(options["lock_timeout"]),  # type: ignore[arg-type]
     )
     try:
         outcome = apply_paths(options.get("path"), options=apply_options)  # type: ignore[arg-type]
-    except RefusedApply as exc:
+    except ReconcilerError as exc:
         refused = getattr(exc, "plan", None)
+        if fmt == "json":
+            out.write(failure_json(exc, refused))
+            return exc.exit_code
         if refused is not None:
             out.write(render_text(refused))
         raise
     if outcome.result is None:
-        validation = outcome.validation
-        out.write(render_diagnostics(validation.diagnostics, checked=validation.checked))
-        out.write("Nothing was applied: fix the errors above.\n")
+        out.write(render_invalid(outcome.validation, fmt))
+        if fmt == "text":
+            out.write("Nothing was applied: fix the errors above.\n")
         return EXIT_ERROR
-    result = outcome.result
-    out.write(render_text(result.plan))
-    out.write(done_line(result.plan.summary(), result.written, result.dry_run, result.duration) + "\n")
+    out.write(render_json(outcome.result) if fmt == "json" else render_result(outcome.result))
     return EXIT_OK
+
+
+def render_result(result: ApplyResult) -> str:
+    done = done_line(result.plan.summary(), result.written, result.dry_run, result.duration)
+    return f"{render_text(result.plan)}{done}\n"
+
+
+def render_json(result: ApplyResult) -> str:
+    payload = {
+        **result.plan.to_json(), "applied": result.written, "dry_run": result.dry_run,
+        "record_id": result.record_id, "seconds": round(result.duration, 3),
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
 def done_line(summary: dict[str, int], written: bool, dry_run: bool, seconds: float) -> str:

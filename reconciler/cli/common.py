@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ReconcilerError
+from ..plan import FORMAT_VERSION, Plan
+from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
+
+if TYPE_CHECKING:
+    from ..pipeline import ValidationResult
 
 
 def add_path(parser: argparse.ArgumentParser) -> None:
@@ -22,3 +31,30 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--adopt", action="store_true", help="take over rows with declared names that the reconciler does not own",
     )
+
+
+def failure_kind(exc: ReconcilerError) -> str:
+    """A stable name for a fatal condition, for the JSON outputs."""
+    return {
+        "NotMigrated": "not-migrated",
+        "DatabaseUnavailable": "database-unavailable",
+        "RefusedApply": "refused",
+        "LockTimeout": "lock-timeout",
+        "PathNotFound": "path-not-found",
+        "GitError": "git",
+    }.get(type(exc).__name__, "error")
+
+
+def failure_json(exc: ReconcilerError, plan: Plan | None = None) -> str:
+    """What ``--format json`` prints when the command fails: JSON in every case."""
+    error = {"kind": failure_kind(exc), "message": str(exc)}
+    payload: dict[str, Any] = {"format_version": FORMAT_VERSION, "error": error}
+    if plan is not None:
+        payload.update(plan.to_json())
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_invalid(validation: ValidationResult, fmt: str) -> str:
+    """Invalid declarations, in the format the command was asked for."""
+    renderer = DIAGNOSTIC_RENDERERS.get(fmt, DIAGNOSTIC_RENDERERS["text"])
+    return renderer(validation.diagnostics, checked=validation.checked)

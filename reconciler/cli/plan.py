@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import plan_paths
-from ..render.diagnostics import render_text as render_diagnostics
 from ..render.plan import RENDERERS
 from ..review import cli as review
-from .common import add_format, add_path, add_plan_options
+from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
 
@@ -27,11 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, object], out: TextIO) -> int:
     if options.get("against"):
         return review.run(options, out)
-    result = plan_paths(options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]))  # type: ignore[arg-type]
+    fmt = str(options["format"])
+    try:
+        result = plan_paths(options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]))  # type: ignore[arg-type]
+    except ReconcilerError as exc:
+        if fmt != "json":
+            raise
+        out.write(failure_json(exc))
+        return exc.exit_code
     if result.plan is None:
-        out.write(render_diagnostics(result.validation.diagnostics, checked=result.validation.checked))
+        out.write(render_invalid(result.validation, fmt))
         return EXIT_ERROR
-    out.write(RENDERERS[str(options["format"])](result.plan))
+    out.write(RENDERERS[fmt](result.plan))
     if result.plan.conflicts:
         return EXIT_ERROR
     if options["detailed_exitcode"] and result.plan.has_changes:

@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import EXIT_ERROR, EXIT_OK
+from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown
-from .common import add_format, add_path
+from .common import add_format, add_path, failure_json
 
 HELP = "validate the schedule files (no database needed); exit 1 on any error (or warning, with --strict)"
 
@@ -21,8 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
-    result = validate_paths(options.get("path"))  # type: ignore[arg-type]
     fmt = str(options["format"])
+    try:
+        result = validate_paths(options.get("path"))  # type: ignore[arg-type]
+    except ReconcilerError as exc:
+        if fmt != "json":
+            raise
+        out.write(failure_json(exc))
+        return exc.exit_code
     out.write(RENDERERS[fmt](result.diagnostics, checked=result.checked))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:

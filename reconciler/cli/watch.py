@@ -11,7 +11,9 @@ from typing import TextIO
 
 from ..apply import ApplyOptions
 from ..errors import EXIT_OK
-from ..pipeline import reconcile_once, schedules_dir
+from ..grace import DeletionGrace
+from ..load import require_exists
+from ..pipeline import delete_grace, reconcile_once, schedules_dir
 from ..watch import WatchOptions, watch
 from .common import add_path, add_plan_options
 
@@ -23,10 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser)
     add_plan_options(parser)
     parser.add_argument("--debounce", type=float, default=0.25, help="seconds of quiet before applying a burst")
+    parser.add_argument(
+        "--delete-grace", type=float, default=None, metavar="SECONDS",
+        help="delete a task only once its declaration has been missing this long, so that a file caught "
+        "half-written never costs a row (default: settings.RECONCILER_WATCH_DELETE_GRACE, 10)",
+    )
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
+    for path in paths:
+        require_exists(path)
     apply_options = ApplyOptions(prune=not options["no_prune"], adopt=bool(options["adopt"]))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -36,8 +45,10 @@ def run(options: dict[str, object], out: TextIO) -> int:
         out.write(f"{time.strftime('%H:%M:%S')} {line}\n")
         out.flush()
 
-    def reconcile() -> None:
-        reconcile_once(paths, apply_options, say)
+    grace = DeletionGrace(delete_grace(options.get("delete_grace")))  # type: ignore[arg-type]
+
+    def reconcile() -> float | None:
+        return reconcile_once(paths, apply_options, say, grace)
 
     say(f"watching {', '.join(str(p) for p in paths)}")
     watch(paths, reconcile, stop=stop, options=WatchOptions(debounce=float(options["debounce"])))  # type: ignore[arg-type]

@@ -24,11 +24,25 @@ def _text_block(d: Diagnostic) -> str:
     lines = [f"{_location(d)}: {d.severity.value}[{d.code}] {d.message}"]
     if d.snippet is not None and d.source and d.source.line:
         gutter = f"{d.source.line:>5} | "
-        lines.append(gutter + d.snippet)
-        lines.append(" " * (len(gutter) - 2) + "| " + " " * ((d.source.column or 1) - 1) + "^")
+        snippet, caret = _window(d.snippet, d.source.column or 1)
+        lines.append(gutter + snippet)
+        lines.append(" " * (len(gutter) - 2) + "| " + " " * (caret - 1) + "^")
     if d.hint:
         lines.append(f"      = hint: {d.hint}")
     return "\n".join(lines)
+
+
+SNIPPET_WIDTH = 100
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most ``SNIPPET_WIDTH`` characters of a source line around the column (a line can be
+    megabytes long), and the caret's column within them."""
+    if len(line) <= SNIPPET_WIDTH:
+        return line, column
+    start = max(0, min(column - 1 - SNIPPET_WIDTH // 2, len(line) - SNIPPET_WIDTH))
+    head, tail = ("…" if start else ""), ("…" if start + SNIPPET_WIDTH < len(line) else "")
+    return head + line[start:start + SNIPPET_WIDTH] + tail, column - start + len(head)
 
 
 def _summary(diagnostics: Sequence[Diagnostic], checked: int) -> str:
@@ -62,12 +76,12 @@ def render_json(diagnostics: Sequence[Diagnostic], *, checked: int) -> str:
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(diagnostics: Sequence[Diagnostic], *, checked: int) -> str:
@@ -76,14 +90,14 @@ def render_github(diagnostics: Sequence[Diagnostic], *, checked: int) -> str:
     for d in diagnostics:
         props = []
         if d.source:
-            props.append(f"file={_escape_property(d.source.file)}")
+            props.append(f"file={escape_property(d.source.file)}")
             if d.source.line:
                 props.append(f"line={d.source.line}")
             if d.source.column:
                 props.append(f"col={d.source.column}")
-        props.append(f"title={_escape_property(d.code)}")
+        props.append(f"title={escape_property(d.code)}")
         message = d.message + (f" ({d.hint})" if d.hint else "")
-        lines.append(f"::{d.severity.value} {','.join(props)}::{_escape_data(message)}")
+        lines.append(f"::{d.severity.value} {','.join(props)}::{escape_data(message)}")
     lines.append(_summary(diagnostics, checked))
     return "\n".join(lines) + "\n"
 

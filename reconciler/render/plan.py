@@ -101,6 +101,8 @@ def render_text(plan: Plan) -> str:
     blocks = [_text_block(c) for c in plan.changes]
     blocks += [f"  ! warning: {w}" for w in plan.warnings]
     unchanged = f"{len(plan.unchanged)} task(s) unchanged."
+    if plan.scope.within is not None:
+        unchanged += f"\nScope: {plan.scope.describe()}."
     return "\n\n".join([*blocks, unchanged + "\n" + summary_line(plan)]) + "\n"
 
 
@@ -132,24 +134,28 @@ def render_markdown(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _field_words(change: FieldChange, action: Action) -> str:
+    if action is Action.CREATE:
+        return f"{change.field}: {show(change.new)}"
+    return f"{change.field}: {show(change.old)} → {show(change.new)}"
+
+
 def render_github(plan: Plan) -> str:
-    """GitHub Actions notices: each change shows on its declaration's line in the PR's diff."""
-    from .diagnostics import _escape_data, _escape_property
+    """GitHub Actions workflow commands: each change as a notice on its declaration's line
+    (a conflict as an error), then the summary line."""
+    from .diagnostics import escape_data, escape_property
 
     lines = []
     for change in plan.changes:
-        props = [f"title={_escape_property(f'schedules plan: {change.action.value}')}"]
+        level = "error" if change.action is Action.CONFLICT else "notice"
+        props = []
         if change.source:
-            props.insert(0, f"file={_escape_property(change.source.file)}")
+            props.append(f"file={escape_property(change.source.file)}")
             if change.source.line:
-                props.insert(1, f"line={change.source.line}")
-        summary = f"{change.action.symbol} {change.name} ({change.task})"
-        details = [f"{f.field}: {show(f.new)}" if change.action is Action.CREATE else
-                   f"{f.field}: {show(f.old)} → {show(f.new)}" for f in change.fields]
-        message = "\n".join([summary, *details, *change.reasons])
-        level = "warning" if change.action is Action.CONFLICT else "notice"
-        lines.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
-    lines += [f"::warning title=schedules plan::{_escape_data(w)}" for w in plan.warnings]
+                props.append(f"line={change.source.line}")
+        props.append(f"title={escape_property(f'{change.action.symbol} {change.action.value} {change.name}')}")
+        details = "; ".join([*(_field_words(f, change.action) for f in change.fields), *change.reasons])
+        lines.append(f"::{level} {','.join(props)}::{escape_data(f'{change.name} ({change.task}) {details}'.strip())}")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from ..cli.common import failure_json
+from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +37,17 @@ def run(options: dict[str, object], out: TextIO) -> int:
     from .render import RENDERERS, render_markdown
 
     now = options.get("now")
-    review = plan_against(
-        str(options["against"]), options.get("path"),  # type: ignore[arg-type]
-        now=now if isinstance(now, datetime) else datetime.now(UTC), prune=not options["no_prune"],
-    )
     fmt = str(options["format"])
+    try:
+        review = plan_against(
+            str(options["against"]), options.get("path"),  # type: ignore[arg-type]
+            now=now if isinstance(now, datetime) else datetime.now(UTC), prune=not options["no_prune"],
+        )
+    except ReconcilerError as exc:
+        if fmt != "json":
+            raise
+        out.write(failure_json(exc))  # JSON in every case, as the database plan
+        return exc.exit_code
     out.write(RENDERERS[fmt](review))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:

@@ -244,8 +244,11 @@ def render_notices(review: Review) -> str:
 
         v = review.validation
         return diagnostics_github(v.diagnostics, checked=v.checked)
+    from ..render.diagnostics import escape_data
+
     notices = render_github(review.plan).rstrip("\n").splitlines()[:-1]
-    return "\n".join([*notices, summary_line(review)]) + "\n"
+    warnings = [f"::warning title=schedules plan::{escape_data(w)}" for w in review.plan.warnings]
+    return "\n".join([*notices, *warnings, summary_line(review)]) + "\n"
 
 
 RENDERERS: dict[str, Callable[[Review], str]] = {

@@ -1,0 +1,69 @@
+"""The commands as a user runs them, on bad paths and failures: exit codes, and JSON that is
+JSON in every case."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .cli import manage
+from .processes import process_database
+
+NO_SERVER = {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere"}
+TASK = "tasks:\n  beat-1:\n    task: project.tasks.heartbeat\n    every: 30\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "watch"])
+def test_a_path_that_does_not_exist_exits_2_and_names_it(command: str, tmp_path: Path) -> None:
+    result = manage("reconcile", command, "--path", str(tmp_path / "typo"), env=NO_SERVER, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "typo" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_json_is_printed_for_a_missing_path(command: str, tmp_path: Path) -> None:
+    result = manage("reconcile", command, "--path", str(tmp_path / "typo"), "--format", "json", env=NO_SERVER)
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"]["kind"] == "path-not-found"
+
+
+def test_plan_json_for_invalid_files_and_an_unreachable_database(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: soon\n")
+    invalid = manage("reconcile", "plan", "--path", str(tmp_path), "--format", "json", env=NO_SERVER)
+    assert invalid.returncode == 1
+    payload = json.loads(invalid.stdout)
+    assert payload["valid"] is False and payload["diagnostics"][0]["code"] == "bad-duration"
+    (tmp_path / "bad.yaml").write_text(TASK)
+    unreachable = manage("reconcile", "plan", "--path", str(tmp_path), "--format", "json", env=NO_SERVER)
+    assert unreachable.returncode == 1
+    assert json.loads(unreachable.stdout)["error"]["kind"] == "database-unavailable"
+
+
+def test_plan_github_annotations_for_invalid_files(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: soon\n")
+    result = manage("reconcile", "plan", "--path", str(tmp_path), "--format", "github", env=NO_SERVER)
+    assert result.returncode == 1
+    assert result.stdout.startswith("::error file=") and "line=4" in result.stdout
+
+
+@pytest.mark.db_backend
+def test_refused_apply_and_plan_annotations_on_a_database(tmp_path: Path) -> None:
+    with process_database(tmp_path) as url:
+        env = {"DATABASE_URL": url}
+        assert manage("migrate", "--no-input", "-v", "0", env=env).returncode == 0
+        folder = tmp_path / "s"
+        folder.mkdir()
+        (folder / "s.yaml").write_text(TASK)
+        plan = manage("reconcile", "plan", "--path", str(folder), "--format", "github", env=env)
+        assert plan.returncode == 0 and "::notice file=" in plan.stdout and "title=+ create beat-1" in plan.stdout
+        assert manage("reconcile", "apply", "--path", str(folder), env=env).returncode == 0
+        (folder / "s.yaml").write_text("tasks: {}\n")
+        refused = manage("reconcile", "apply", "--path", str(folder), "--format", "json", env=env)
+        assert refused.returncode == 1
+        payload = json.loads(refused.stdout)
+        assert payload["error"]["kind"] == "refused"
+        assert [c["action"] for c in payload["changes"]] == ["delete"]
+        applied = manage("reconcile", "apply", "--path", str(folder), "--allow-empty", "--format", "json", env=env)
+        assert applied.returncode == 0 and json.loads(applied.stdout)["applied"] is True
