@@ -269,3 +269,15 @@ def test_command_with_no_database_reachable(repo: Repo) -> None:
     repo.write("schedules/a.yaml", "tasks:\n  x:\n    task: project.tasks.heartbeat\n")
     invalid = run_manage(repo.root, *common)
     assert invalid.returncode == 1 and "error[schedule-count]" in invalid.stdout
+
+
+def test_files_are_chosen_at_the_ref_as_in_the_working_tree(repo: Repo) -> None:
+    """Any case of the suffix counts; hidden files and folders do not (as ``discover``)."""
+    repo.write("schedules/UPPER.YAML", STEADY.replace("steady", "upper"))
+    repo.write("schedules/.hidden/x.yaml", STEADY.replace("steady", "hidden"))
+    repo.write("schedules/.x.yaml", STEADY.replace("steady", "dotted"))
+    repo.commit("more files")
+    result = review("HEAD")
+    assert result.plan is not None and not result.plan.changes
+    assert "upper" in result.plan.unchanged and "hidden" not in result.plan.unchanged
+    assert review("HEAD", [Path("schedules/UPPER.YAML")]).plan.unchanged == ("upper",)  # type: ignore[union-attr]

@@ -86,7 +86,9 @@ def in_repository(path: Path, root: Path) -> str:
 
 
 def list_blobs(commit: str, relative: str, root: Path) -> list[Blob]:
-    """Every ``*.yaml``/``*.yml`` blob at ``commit`` below ``relative`` (or that file)."""
+    """Every ``*.yaml``/``*.yml`` blob at ``commit`` below ``relative`` (or that file), chosen
+    as the working tree's discovery chooses: any case of the suffix, hidden files and folders
+    skipped. Symbolic links are not followed at a ref (git stores only their target)."""
     listing = git(["ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", relative], root)
     blobs = []
     for entry in listing.split(b"\0"):
@@ -95,9 +97,16 @@ def list_blobs(commit: str, relative: str, root: Path) -> list[Blob]:
         meta, _, name = entry.partition(b"\t")
         mode, kind, oid, size = meta.split()
         path = name.decode("utf-8", errors="surrogateescape")
-        if kind == b"blob" and mode != b"120000" and PurePosixPath(path).suffix in SUFFIXES:
+        if kind == b"blob" and mode != b"120000" and _discoverable(path, relative):
             blobs.append(Blob(path, oid.decode(), int(size)))
     return sorted(blobs, key=lambda b: b.path)
+
+
+def _discoverable(path: str, relative: str) -> bool:
+    inside = PurePosixPath(path).relative_to(relative) if relative not in (".", path) else PurePosixPath(path)
+    if relative == path:
+        return True  # a file given by name
+    return path.lower().endswith(SUFFIXES) and not any(part.startswith(".") for part in inside.parts)
 
 
 def tracked(relative: str, root: Path) -> bool:
