@@ -37,6 +37,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves a year for beat's arithmetic near datetime.max
 TIMEZONES = frozenset(zoneinfo.available_timezones() - {"Factory"})  # what TimeZoneField accepts
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
+LINT_CODES = ("every-minute", "herd", "overlap", "uneven-step")  # warnings a task may silence (lints.py)
 DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 DURATION_HELP = "a positive number of seconds, or a duration such as 90s, 15m, 2h, 1d or 1h30m"
 QUOTE_HINT = "YAML 1.1 reads unquoted yes/no/on/off as booleans, 010 as octal, and dates as dates: quote the value"
@@ -357,6 +358,9 @@ class Options(BaseModel):
         description="a duration (becomes expire_seconds) or a date-time with its UTC offset (becomes expires)",
     )
     start_time: AwareDateTime | None = None
+    ignore: list[Literal[LINT_CODES]] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="lint warnings silenced for this task (docs/language.md)",
+    )
 
 
 class Declaration(Options):

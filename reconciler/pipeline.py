@@ -27,6 +27,7 @@ from .diff import diff
 from .environments import Environments, merge_checked, select
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
+from .lints import HERD_LIMIT, lint
 from .load import SourceFile, read_sources
 from .parallel import Context, validate_sources
 from .plan import Action, DiffOptions, Grace, Plan
@@ -154,7 +155,8 @@ def _validate_once(
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]
     declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
-    diagnostics = (*validated.diagnostics, *(_place(d, validated.texts) for d in problems))
+    lints = lint(validated.declarations, now=now, herd_limit=getattr(settings, "RECONCILER_HERD_LIMIT", HERD_LIMIT))
+    diagnostics = (*validated.diagnostics, *(_place(d, validated.texts) for d in (*problems, *lints)))
     if cache is not None:
         _remember(cache, fresh, validated.files, diagnostics)
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))

@@ -41,6 +41,7 @@ class ValidDeclaration:
     kwargs: dict[str, Any]
     renamed_from: str | None = None
     at_path: tuple[Any, ...] | None = None  # where a one-off's moment is written
+    ignore: tuple[str, ...] = ()  # lint codes silenced for this task
 
     @property
     def name(self) -> str:
@@ -234,7 +235,9 @@ def _declaration(
         return None, _pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
     at_path = origins.path_of(("at",)) if model.at is not None else None
-    declaration = ValidDeclaration(spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path)
+    declaration = ValidDeclaration(
+        spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path, tuple(model.ignore or ()),
+    )
     return declaration, problems
 
 

@@ -19,6 +19,10 @@ from .engine import NOW, registry
 GOOD = "tasks:\n  nightly:\n    task: cache.report\n    cron: \"0 3 * * *\"\n    kwargs: {size: 10}\n"
 
 
+def good(i: int) -> str:
+    return GOOD.replace("nightly", f"nightly-{i}").replace('"0 3', f'"{i} 3')
+
+
 def app_with(run: Any) -> Registry:
     """A real Celery app whose registry holds one task, ``cache.report``."""
     app = Celery("cache-test", set_as_current=False)
@@ -38,7 +42,7 @@ def tree(tmp_path: Path, settings) -> Path:  # type: ignore[no-untyped-def]
     folder = tmp_path / "schedules"
     folder.mkdir()
     for i in range(3):
-        (folder / f"f{i}.yaml").write_text(GOOD.replace("nightly", f"nightly-{i}"))
+        (folder / f"f{i}.yaml").write_text(good(i))
     return folder
 
 
@@ -51,7 +55,7 @@ def test_unchanged_files_come_from_the_cache_with_the_same_result(tree: Path) ->
     cold, warm = run(tree, reg), run(tree, reg)
     assert (cold.cached, warm.cached) == (0, 3)
     assert warm.declared == cold.declared and warm.diagnostics == cold.diagnostics and warm.checked == cold.checked
-    (tree / "f1.yaml").write_text(GOOD.replace("nightly", "renamed"))
+    (tree / "f1.yaml").write_text(good(1).replace("nightly-1", "renamed"))
     changed = run(tree, reg)
     assert changed.cached == 2 and "renamed" in {t.name for t in changed.declared.tasks}
     assert run(tree, reg, use_cache=False).cached == 0
@@ -80,7 +84,7 @@ def test_a_changed_registry_is_never_answered_from_the_cache(
 
 
 def test_files_with_errors_are_never_stored(tree: Path) -> None:
-    (tree / "f0.yaml").write_text(GOOD.replace("size: 10", "size: ten"))
+    (tree / "f0.yaml").write_text(good(0).replace("size: 10", "size: ten"))
     reg = app_with(report)
     assert not run(tree, reg).valid
     again = run(tree, reg)

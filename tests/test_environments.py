@@ -124,3 +124,30 @@ def test_apply_uses_the_active_environment(folder: Path, settings) -> None:  # t
     ]
     apply_yaml(folder)
     assert PeriodicTask.objects.get(name="digest").crontab.hour == "3"
+
+
+def test_plan_against_a_ref_per_environment(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    repo = tmp_path / "repo"
+    folder = repo / "schedules"
+    folder.mkdir(parents=True)
+    (folder / "s.yaml").write_text(YAML)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run([*git, *step], check=True)
+    (folder / "s.yaml").write_text(YAML.replace('production: {cron: "0 3 * * *"', 'production: {cron: "0 4 * * *"'))
+    env = {"RECONCILER_ENVIRONMENTS": "staging,production", "DATABASE_URL": "postgres://x@127.0.0.1:1/none"}
+    every = manage("reconcile", "plan", "--against", "HEAD", "--path", str(folder), "--all-envs", "--format", "json",
+                   "--now", "2026-11-24T12:00:00+00:00", env=env)
+    assert every.returncode == 0, every.stderr
+    plans = json.loads(every.stdout)["environments"]
+    assert plans["staging"]["changes"] == []
+    [change] = plans["production"]["changes"]
+    assert (change["action"], change["name"]) == ("update", "digest")
+    one = manage("reconcile", "plan", "--against", "HEAD", "--path", str(folder), "--env", "staging",
+                 "--detailed-exitcode", env=env)
+    assert one.returncode == 0, one.stdout + one.stderr
+    none = manage("reconcile", "plan", "--against", "HEAD", "--path", str(folder), env=env)
+    assert none.returncode == 2 and "--env or RECONCILER_ENV" in none.stderr

@@ -50,6 +50,7 @@ def failure_kind(exc: ReconcilerError) -> str:
         "RefusedApply": "refused",
         "LockTimeout": "lock-timeout",
         "PathNotFound": "path-not-found",
+        "GitError": "git",
     }.get(type(exc).__name__, "error")
 
 

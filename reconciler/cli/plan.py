@@ -7,6 +7,7 @@ from typing import TextIO
 from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import plan_paths
 from ..render.plan import RENDERERS
+from ..review import cli as review
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
@@ -19,9 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (for CI gates)",
     )
+    review.add_arguments(parser)
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    if options.get("against"):
+        return review.run(options, out)
     fmt = str(options["format"])
     try:
         result = plan_paths(

@@ -11,12 +11,13 @@ from ..pipeline import validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown
 from .common import add_format, add_path, failure_json
 
-HELP = "validate the schedule files (no database needed); exit 1 on any error"
+HELP = "validate the schedule files (no database needed); exit 1 on any error (or warning, with --strict)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_path(parser)
     add_format(parser, sorted(RENDERERS))
+    parser.add_argument("--strict", action="store_true", help="warnings (lints) fail the validation too")
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
@@ -35,4 +36,6 @@ def run(options: dict[str, object], out: TextIO) -> int:
     if fmt == "github" and summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
             handle.write(render_markdown(result.diagnostics, checked=result.checked))
+    if options.get("strict") and result.diagnostics:
+        return EXIT_ERROR
     return EXIT_OK if result.valid else EXIT_ERROR

@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..plan import Action, Change, FieldChange, Plan
+from . import markdown as md
 
 
 @lru_cache(maxsize=1024)
@@ -111,17 +112,14 @@ def render_json(plan: Plan) -> str:
 
 def _markdown_row(change: Change) -> str:
     fields = "<br>".join(
-        f"`{f.field}`: {_md(show(f.new))}" if change.action is Action.CREATE
-        else f"`{f.field}`: {_md(show(f.old))} → {_md(show(f.new))}"
+        f"{md.code(f.field)}: {md.code(show(f.new))}" if change.action is Action.CREATE
+        else f"{md.code(f.field)}: {md.code(show(f.old))} → {md.code(show(f.new))}"
         for f in change.fields
     )
-    notes = "<br>".join(_md(r) for r in change.reasons)
+    notes = "<br>".join(md.text(r) for r in change.reasons)
     details = "<br>".join(part for part in (fields, notes) if part)
-    return f"| `{change.action.symbol}` {change.action.value} | `{change.name}` | `{change.task}` | {details} |"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    action = f"{md.code(change.action.symbol)} {change.action.value}"
+    return f"| {action} | {md.code(change.name)} | {md.code(change.task)} | {details} |"
 
 
 def render_markdown(plan: Plan) -> str:
@@ -131,7 +129,7 @@ def render_markdown(plan: Plan) -> str:
         lines += [_markdown_row(c) for c in plan.changes]
         lines.append("")
     if plan.warnings:
-        lines += [*(f"> ⚠️ {_md(w)}" for w in plan.warnings), ""]
+        lines += [*(f"> ⚠️ {md.text(w)}" for w in plan.warnings), ""]
     lines.append(f"<sub>{len(plan.unchanged)} task(s) unchanged.</sub>")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,256 @@
+"""A review (plan against a git ref) rendered as text, JSON, a pull-request comment, and
+GitHub notices. Pure functions of the ``Review``."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..plan import Action, Change, FieldChange
+from ..render import markdown as md
+from ..render.diagnostics import diagnostic_json
+from ..render.diagnostics import render_markdown as diagnostics_markdown
+from ..render.diagnostics import render_text as diagnostics_text
+from ..render.plan import _header, render_github, show
+from ..specs import TaskSpec
+from .against import NextRuns, Review
+from .comment import MARKER
+from .next_runs import zone_of
+from .words import both_zones, change_words, no_runs_reason, says_more
+
+COLLAPSE_OVER = 10
+ICONS = {"create": "➕", "update": "🔄", "rename": "🔄", "delete": "➖", "adopt": "🔄", "retain": "⏸️", "conflict": "⛔"}  # noqa: RUF001
+
+
+def against_label(review: Review) -> str:
+    return f"{review.ref} ({review.commit[:12]})"
+
+
+def summary_line(review: Review) -> str:
+    assert review.plan is not None
+    unchanged = len(review.plan.unchanged)
+    if not review.plan.changes:
+        return f"No changes against {against_label(review)}: {unchanged} task(s) unchanged."
+    s = review.plan.summary()
+    return (
+        f"Plan against {against_label(review)}: {s['create']} to create, {s['update']} to update, "
+        f"{s['delete']} to delete, {unchanged} unchanged."
+    )
+
+
+# -- text ---------------------------------------------------------------------------------
+
+def render_text(review: Review) -> str:
+    if review.plan is None:
+        return _invalid_text(review)
+    blocks = [_text_block(review, c) for c in review.plan.changes]
+    blocks += [f"  ! warning: {w}" for w in review.plan.warnings]
+    return "\n\n".join([*blocks, summary_line(review)]) + "\n"
+
+
+def _invalid_text(review: Review) -> str:
+    v = review.validation
+    return diagnostics_text(v.diagnostics, checked=v.checked)
+
+
+def _text_block(review: Review, change: Change) -> str:
+    lines = [_header(change)]
+    for f in change.fields:
+        lines.extend(_text_field(f, change.action))
+    runs = review.runs.get(change.name)
+    if runs is not None:
+        old, new = _specs(review, change)
+        if change.action is not Action.CREATE:
+            lines += _text_runs("next runs before", runs.before, old, review.now)
+        if change.action is not Action.DELETE:
+            lines += _text_runs("next runs after", runs.after, new, review.now)
+    lines.extend(f"      # {reason}" for reason in change.reasons)
+    return "\n".join(lines)
+
+
+def _text_field(f: FieldChange, action: Action) -> list[str]:
+    shown = show(f.new) if action is Action.CREATE else f"{show(f.old)} → {show(f.new)}"
+    lines = [f"      {f.field}: {shown}"]
+    if f.field == "schedule" and says_more(f.old, f.new):
+        lines.append(f"        in words: {change_words(None if action is Action.CREATE else f.old, f.new)}")
+    return lines
+
+
+def _text_runs(label: str, runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> list[str]:
+    if not runs:
+        return [f"      {label + ':':<18}{no_runs_reason(spec, now)}"]
+    zone = zone_of(spec)
+    lines = []
+    for i, run in enumerate(runs):
+        local, utc = both_zones(run, zone)
+        prefix = f"      {label + ':':<18}" if i == 0 else " " * 24
+        lines.append(prefix + local + (f"  = {utc}" if utc else ""))
+    return lines
+
+
+def _specs(review: Review, change: Change) -> tuple[TaskSpec | None, TaskSpec | None]:
+    old = None if change.action is Action.CREATE else review.before.get(change.previous_name or change.name)
+    return old, change.desired
+
+
+# -- JSON ---------------------------------------------------------------------------------
+
+def render_json(review: Review) -> str:
+    return json.dumps(review_json(review), indent=2, ensure_ascii=False) + "\n"
+
+
+def review_json(review: Review) -> dict[str, Any]:
+    against = {"ref": review.ref, "commit": review.commit}
+    if review.plan is None:
+        v = review.validation
+        return {
+            "format_version": 1, "valid": False, "checked": v.checked, "against": against,
+            "diagnostics": [diagnostic_json(d) for d in v.diagnostics],
+        }
+    payload = review.plan.to_json()
+    for change, item in zip(review.plan.changes, payload["changes"], strict=True):
+        runs = review.runs.get(change.name)
+        if runs is not None:
+            item["next_runs"] = _runs_json(review, change, runs)
+    return {**payload, "against": against, "now": review.now.isoformat()}
+
+
+def _runs_json(review: Review, change: Change, runs: NextRuns) -> dict[str, list[str]]:
+    from zoneinfo import ZoneInfo
+
+    old, new = _specs(review, change)
+    return {
+        "before": [r.astimezone(ZoneInfo(zone_of(old))).isoformat() for r in runs.before],
+        "after": [r.astimezone(ZoneInfo(zone_of(new))).isoformat() for r in runs.after],
+    }
+
+
+# -- Markdown: the pull-request comment ---------------------------------------------------
+
+def render_markdown(review: Review) -> str:
+    if review.plan is None:
+        return _invalid_markdown(review)
+    plan = review.plan
+    lines = [f"**Schedules:** {md.text(summary_line(review))}", ""]
+    if plan.changes:
+        lines += ["| | Task | What changes | Next run |", "|---|---|---|---|"]
+        lines += [_row(review, c) for c in plan.changes]
+        lines.append("")
+        collapse = len(plan.changes) > COLLAPSE_OVER
+        if not collapse:
+            lines += ["#### Details", ""]
+        for change in plan.changes:
+            lines += _details(review, change, collapse)
+    if plan.warnings:
+        lines += [*(f"> ⚠️ {md.text(w)}" for w in plan.warnings), ""]
+    lines += [
+        f"<sub>Declarations at {md.code(review.ref)} ({md.code(review.commit[:12])}) compared with this change, "
+        f"at {md.text(review.now.isoformat())}; no database involved.</sub>",
+        "",
+        MARKER,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _invalid_markdown(review: Review) -> str:
+    v = review.validation
+    errors = sum(d.is_error for d in v.diagnostics)
+    head = (
+        f"**Schedules:** ❌ the declarations are invalid ({errors} error(s)): "
+        f"nothing to plan against {md.code(review.ref)}."
+    )
+    return "\n".join([head, "", diagnostics_markdown(v.diagnostics, checked=v.checked).rstrip(), "", MARKER]) + "\n"
+
+
+def _row(review: Review, change: Change) -> str:
+    action = f"{ICONS.get(change.action.value, '')} {change.action.value}"
+    return f"| {action} | {md.code(change.name)} | {_what(change)} | {_next_cell(review, change)} |"
+
+
+def _what(change: Change) -> str:
+    if change.action is Action.DELETE:
+        return md.text(change.reasons[0]) if change.reasons else "no longer declared"
+    parts = []
+    for f in change.fields:
+        if f.field == "schedule":
+            words = change_words(None if change.action is Action.CREATE else f.old, f.new)
+            parts.append(md.text(words))
+        elif change.action is Action.CREATE:
+            continue
+        elif f.field == "name":
+            parts.append(f"renamed from {md.code(str(f.old))}")
+        else:
+            parts.append(f"{md.code(f.field)}: {md.code(show(f.old))} → {md.code(show(f.new))}")
+    return "<br>".join(parts) or "—"
+
+
+def _next_cell(review: Review, change: Change) -> str:
+    runs = review.runs.get(change.name)
+    if runs is None or change.action is Action.DELETE:
+        return "—"
+    if not runs.after:
+        return md.text(no_runs_reason(change.desired, review.now))
+    local, utc = both_zones(runs.after[0], zone_of(change.desired))
+    return md.text(local) + (f"<br>{md.text(utc)}" if utc else "")
+
+
+def _details(review: Review, change: Change, collapse: bool) -> list[str]:
+    title = f"{change.action.symbol} {change.name}"
+    where = f" · {md.code(str(change.source), in_table=False)}" if change.source else ""
+    body = _detail_items(review, change)
+    if collapse:
+        summary = f"<code>{md.inline_html(title)}</code> {change.action.value}"
+        return [f"<details><summary>{summary}</summary>", "", *body, "", "</details>", ""]
+    return [f"**{md.code(title, in_table=False)}** {md.code(change.task, in_table=False)}{where}", "", *body, ""]
+
+
+def _detail_items(review: Review, change: Change) -> list[str]:
+    items = []
+    for f in change.fields:
+        value = md.code(show(f.new), in_table=False)
+        if change.action is not Action.CREATE:
+            value = f"{md.code(show(f.old), in_table=False)} → {value}"
+        items.append(f"- {md.code(f.field, in_table=False)}: {value}")
+        if f.field == "schedule" and says_more(f.old, f.new):
+            items.append(f"  <br>{md.text(change_words(None if change.action is Action.CREATE else f.old, f.new))}")
+    runs = review.runs.get(change.name)
+    if runs is not None:
+        old, new = _specs(review, change)
+        if change.action is not Action.CREATE:
+            items.append(f"- next runs before: {_md_runs(runs.before, old, review.now)}")
+        if change.action is not Action.DELETE:
+            items.append(f"- next runs after: {_md_runs(runs.after, new, review.now)}")
+    items += [f"- _{md.text(r)}_" for r in change.reasons]
+    return items
+
+
+def _md_runs(runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> str:
+    if not runs:
+        return md.text(no_runs_reason(spec, now))
+    zone = zone_of(spec)
+    shown = []
+    for run in runs:
+        local, utc = both_zones(run, zone)
+        shown.append(md.text(local) + (f" ({md.text(utc)})" if utc else ""))
+    return " · ".join(shown)
+
+
+# -- GitHub notices -----------------------------------------------------------------------
+
+def render_notices(review: Review) -> str:
+    if review.plan is None:
+        from ..render.diagnostics import render_github as diagnostics_github
+
+        v = review.validation
+        return diagnostics_github(v.diagnostics, checked=v.checked)
+    from ..render.diagnostics import escape_data
+
+    notices = render_github(review.plan).rstrip("\n").splitlines()[:-1]
+    warnings = [f"::warning title=schedules plan::{escape_data(w)}" for w in review.plan.warnings]
+    return "\n".join([*notices, *warnings, summary_line(review)]) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Review], str]] = {
+    "text": render_text, "json": render_json, "markdown": render_markdown, "github": render_notices,
+}

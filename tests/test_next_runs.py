@@ -1,0 +1,55 @@
+"""Next runs from Celery's own schedule objects, with the clock fixed at the plan's moment."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from reconciler.review.next_runs import next_runs
+from reconciler.specs import Clocked, Crontab, Interval, Schedule, Solar, TaskSpec
+
+NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Saturday; Europe/Berlin moves to summer time on Sunday
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+CASES: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
+    ("cron-utc", Crontab("0", "*/6"), {}, ["2026-03-28T18:00:00+00:00", "2026-03-29T00:00:00+00:00",
+                                          "2026-03-29T06:00:00+00:00"]),
+    ("cron-across-summer-time", Crontab("0", "3", timezone="Europe/Berlin"), {},
+     ["2026-03-29T01:00:00+00:00", "2026-03-30T01:00:00+00:00", "2026-03-31T01:00:00+00:00"]),
+    ("cron-weekdays-in-new-york", Crontab("30", "9", day_of_week="1-5", timezone="America/New_York"), {},
+     ["2026-03-30T13:30:00+00:00", "2026-03-31T13:30:00+00:00", "2026-04-01T13:30:00+00:00"]),
+    ("cron-first-of-month", Crontab("0", "0", day_of_month="1"), {},
+     ["2026-04-01T00:00:00+00:00", "2026-05-01T00:00:00+00:00", "2026-06-01T00:00:00+00:00"]),
+    ("interval", Interval(900), {}, ["2026-03-28T12:15:00+00:00", "2026-03-28T12:30:00+00:00",
+                                     "2026-03-28T12:45:00+00:00"]),
+    ("interval-after-start-time", Interval(3600), {"start_time": at("2026-04-01T00:00:00+00:00")},
+     ["2026-04-01T00:00:00+00:00", "2026-04-01T01:00:00+00:00", "2026-04-01T02:00:00+00:00"]),
+    ("cron-after-start-time", Crontab("0", "12"), {"start_time": at("2026-04-01T00:00:00+00:00")},
+     ["2026-04-01T12:00:00+00:00", "2026-04-02T12:00:00+00:00", "2026-04-03T12:00:00+00:00"]),
+    ("one-off-ahead", Clocked(at("2026-04-01T09:00:00+02:00")), {"one_off": True}, ["2026-04-01T07:00:00+00:00"]),
+    ("one-off-past", Clocked(at("2026-03-01T09:00:00+00:00")), {"one_off": True}, []),
+    ("disabled", Crontab("0", "3"), {"enabled": False}, []),
+]
+
+
+@pytest.mark.parametrize(("schedule", "changes", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_next_runs(schedule: Schedule, changes: dict[str, object], expected: list[str]) -> None:
+    spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), **changes)  # type: ignore[arg-type]
+    assert [r.isoformat() for r in next_runs(spec, NOW)] == expected
+
+
+def test_solar_runs_once_a_day_at_the_event() -> None:
+    spec = TaskSpec("t", "project.tasks.open_garden_lights", Solar("sunset", Decimal("48.8566"), Decimal("2.3522")))
+    runs = next_runs(spec, NOW)
+    assert [r.date().isoformat() for r in runs] == ["2026-03-28", "2026-03-29", "2026-03-30"]
+    assert all(18 <= r.hour <= 19 for r in runs)  # Paris sunset at the end of March, in UTC
+
+
+def test_no_spec_no_runs() -> None:
+    assert next_runs(None, NOW) == ()
