@@ -23,3 +23,11 @@ class RefusedApply(ReconcilerError):
 
 class LockTimeout(ReconcilerError):
     """Another apply held the reconcile lock for longer than we may wait."""
+
+
+class UnknownName(ReconcilerError):
+    """An operation named a schedule (or a task) that does not exist."""
+
+
+class OperationRefused(ReconcilerError):
+    """An operation (suspend, resume, run) does not apply to this row in its current state."""

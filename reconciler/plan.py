@@ -23,6 +23,7 @@ class Action(StrEnum):
     DELETE = "delete"
     RETAIN = "retain"      # owned, no longer declared, kept because of --no-prune
     CONFLICT = "conflict"  # declared name held by a row the reconciler does not own
+    SUSPENDED = "suspended"  # owned, paused by an operator: disabled, equal to git otherwise
 
     @property
     def symbol(self) -> str:
@@ -41,6 +42,7 @@ SYMBOLS = {
     Action.DELETE: "-",
     Action.RETAIN: "=",
     Action.CONFLICT: "!",
+    Action.SUSPENDED: "‖",
 }
 WRITING = frozenset({Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT, Action.DELETE})
 
@@ -95,6 +97,7 @@ class Plan:
             "rename": count[Action.RENAME],
             "adopt": count[Action.ADOPT],
             "drift": sum(1 for c in self.changes if any(r.startswith("drift") for r in c.reasons)),
+            "suspended": count[Action.SUSPENDED],
         }
 
     def to_json(self, *, created_fields: bool = True) -> dict[str, Any]:

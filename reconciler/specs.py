@@ -272,10 +272,24 @@ class DeclaredState:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """An operator paused this row (``reconcile suspend``): who, when and why."""
+
+    at: datetime
+    by: str
+    reason: str
+
+    def describe(self) -> str:
+        by = f" by {self.by}" if self.by else ""
+        return f"suspended{by} at {self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Ownership:
     spec_hash: str
     source_file: str
     source_line: int | None
+    suspension: Suspension | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Each schedule's status, for people: in sync, drifted, pending, orphaned, conflict or
-unmanaged, with its last and next run. ``statuses`` is pure; ``next_runs`` asks beat's own
+"""Each schedule's status, for people: in sync, drifted, pending, suspended, completed
+(a one-off that has fired), orphaned, conflict or unmanaged, with its last and next run.
+``statuses`` is pure; ``next_runs`` asks beat's own
 schedule objects when each enabled task is due."""
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .plan import Action, Plan
-from .specs import ActualState, DeclaredState
+from .plan import Action, Change, Plan
+from .specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 
 STATE_OF_ACTION = {
     Action.CREATE: "pending",
@@ -19,7 +20,9 @@ STATE_OF_ACTION = {
     Action.DELETE: "orphaned",
     Action.RETAIN: "orphaned",
     Action.CONFLICT: "conflict",
+    Action.SUSPENDED: "suspended",
 }
+STATES = ("in-sync", "drifted", "pending", "suspended", "completed", "orphaned", "conflict", "unmanaged")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class TaskStatus:
     total_run_count: int | None
     source: str | None
     reasons: tuple[str, ...] = ()
+    suspension: Suspension | None = None
+    one_off: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +48,14 @@ class TaskStatus:
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
             "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
             "total_run_count": self.total_run_count, "source": self.source, "reasons": list(self.reasons),
+            "suspended": _suspension_json(self.suspension),
         }
+
+
+def _suspension_json(suspension: Suspension | None) -> dict[str, Any] | None:
+    if suspension is None:
+        return None
+    return {"at": suspension.at.isoformat(), "by": suspension.by, "reason": suspension.reason}
 
 
 def statuses(
@@ -57,21 +69,35 @@ def statuses(
     for name in names:
         row, change = rows.get(name), changes.get(name)
         spec = row.spec if row is not None else declarations[name].spec
-        if change is not None:
-            drifted = any(r.startswith("drift") for r in change.reasons)
-            state = "drifted" if drifted else STATE_OF_ACTION[change.action]
-        else:
-            state = "in-sync" if row is not None and row.owned else "unmanaged"
-        source = row.owned.source_file if row is not None and row.owned else None
+        suspension = row.owned.suspension if row is not None and row.owned else None
+        state = _state(row, change, suspension)
+        source = _where(row.owned) if row is not None and row.owned else None
         result.append(TaskStatus(
             name=name, task=spec.task, schedule=spec.schedule.describe(), state=state,
             managed=bool(row and row.owned), enabled=row.spec.enabled if row else None,
             last_run_at=row.last_run_at if row else None, next_run_at=next_run.get(name),
             total_run_count=row.total_run_count if row else None,
             source=source or (str(change.source) if change and change.source else None),
-            reasons=change.reasons if change else (),
+            reasons=change.reasons if change else (), suspension=suspension, one_off=spec.one_off,
         ))
     return tuple(result)
+
+
+def _state(row: ActualTask | None, change: Change | None, suspension: Suspension | None) -> str:
+    if suspension is not None:
+        return "suspended"  # an update to a suspended row is written disabled: still suspended
+    if change is not None:
+        drifted = any(r.startswith("drift") for r in change.reasons)
+        return "drifted" if drifted else STATE_OF_ACTION[change.action]
+    if row is None or row.owned is None:
+        return "unmanaged"
+    if row.spec.one_off and not row.spec.enabled and row.last_run_at is not None:
+        return "completed"  # a one-off that beat has fired (and disabled)
+    return "in-sync"
+
+
+def _where(owned: Ownership) -> str:
+    return f"{owned.source_file}:{owned.source_line}" if owned.source_line else owned.source_file
 
 
 def next_runs(now: datetime) -> dict[str, datetime]:

@@ -66,7 +66,7 @@ def test_plan_then_status_after_apply_and_drift(client: APIClient, folder: Path)
     PeriodicTask.objects.filter(name="digest").update(enabled=False)
     rows = {r["name"]: r for r in client.get("/api/schedules/").json()["schedules"]}
     assert (rows["beat"]["state"], rows["beat"]["managed"]) == ("in-sync", True)
-    assert rows["beat"]["next_run_at"] is not None and rows["beat"]["source"].endswith("s.yaml")
+    assert rows["beat"]["next_run_at"] is not None and rows["beat"]["source"].endswith("s.yaml:6")
     assert rows["digest"]["state"] == "drifted" and rows["digest"]["next_run_at"] is None
     assert rows["made-in-admin"]["state"] == "unmanaged"
 

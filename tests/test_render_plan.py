@@ -91,3 +91,25 @@ def test_json_carries_the_contract_keys() -> None:
     payload = json.loads(RENDERERS["json"](sample_plan()))
     assert set(payload["summary"]) >= {"create", "update", "delete", "unchanged", "conflict"}
     assert all({"action", "name", "fields", "source"} <= set(c) for c in payload["changes"])
+
+
+def suspended_plan():  # type: ignore[no-untyped-def]
+    from reconciler.specs import Suspension
+
+    pause = Suspension(NOW - timedelta(hours=2), "alice", "incident 42: the supplier API is down")
+    paused, changed = spec("paused"), spec("paused-changed", args='["north"]')
+    actual = ActualState(tuple(
+        replace(owned(replace(s, args="[]", enabled=False), pk), owned=Ownership("h", "schedules/a.yaml", 3, pause))
+        for pk, s in ((1, paused), (2, changed))
+    ))
+    declared = DeclaredState((
+        DeclaredTask(paused, SourceRange("schedules/a.yaml", 3, 3)),
+        DeclaredTask(changed, SourceRange("schedules/a.yaml", 7, 3)),
+    ))
+    return diff(declared, actual, DiffOptions(NOW))
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS), ids=sorted(RENDERERS))
+def test_suspended_plan_renders_like_golden(fmt: str) -> None:
+    suffix = {"markdown": "md"}.get(fmt, fmt)
+    assert_golden(f"plan_suspended.{suffix}", RENDERERS[fmt](suspended_plan()))

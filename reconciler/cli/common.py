@@ -22,3 +22,13 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--adopt", action="store_true", help="take over rows with declared names that the reconciler does not own",
     )
+
+
+def os_user() -> str:
+    """Who runs the command, for the operations log."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
