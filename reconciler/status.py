@@ -40,6 +40,8 @@ class TaskStatus:
     reasons: tuple[str, ...] = ()
     suspension: Suspension | None = None
     one_off: bool = False
+    source_file: str | None = None
+    source_line: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ def statuses(
             total_run_count=row.total_run_count if row else None,
             source=source or (str(change.source) if change and change.source else None),
             reasons=change.reasons if change else (), suspension=suspension, one_off=spec.one_off,
+            **_source_of(row, change),
         ))
     return tuple(result)
 
@@ -96,21 +99,76 @@ def _state(row: ActualTask | None, change: Change | None, suspension: Suspension
     return "in-sync"
 
 
+def _source_of(row: ActualTask | None, change: Change | None) -> dict[str, Any]:
+    if row is not None and row.owned is not None:
+        return {"source_file": row.owned.source_file, "source_line": row.owned.source_line}
+    if change is not None and change.source is not None:
+        return {"source_file": change.source.file, "source_line": change.source.line}
+    return {}
+
+
 def _where(owned: Ownership) -> str:
     return f"{owned.source_file}:{owned.source_line}" if owned.source_line else owned.source_file
 
 
 def next_runs(now: datetime) -> dict[str, datetime]:
     """When each enabled task is next due, by the same schedule objects beat uses."""
+    return {name: runs[0] for name, runs in upcoming_runs(now, 1).items()}
+
+
+def upcoming_runs(now: datetime, count: int = 3) -> dict[str, tuple[datetime, ...]]:
+    """The next ``count`` moments each enabled task is due, by beat's own schedule objects:
+    each next run is estimated as if the previous one had just happened."""
     from .models import ScheduledTask
     from .scheduler import load_enabled
 
-    due: dict[str, datetime] = {}
+    due: dict[str, tuple[datetime, ...]] = {}
     for model in load_enabled(ScheduledTask):
-        last = model.last_run_at or model.date_changed or now
         try:
-            remaining: timedelta = model.schedule.remaining_estimate(last)
+            runs = _successive(model.schedule, model.last_run_at or model.date_changed or now, now, count)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue
-        due[model.name] = max(now, now + remaining) if remaining is not None else now
+        if runs:
+            due[model.name] = runs
     return due
+
+
+def _successive(schedule: Any, last: datetime, now: datetime, count: int) -> tuple[datetime, ...]:
+    runs: list[datetime] = []
+    for _ in range(count):
+        remaining: timedelta | None = schedule.remaining_estimate(last)
+        if remaining is None:
+            break
+        moment = max(now, now + remaining)
+        if runs and moment <= runs[-1]:
+            break  # a one-off: no later run
+        runs.append(moment)
+        last = moment
+    return tuple(runs)
+
+
+def display_path(file: str) -> str:
+    """A source file as people find it in the repository: relative to
+    ``RECONCILER_SOURCE_ROOT`` (default: the project's ``BASE_DIR``) when inside it."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = getattr(settings, "RECONCILER_SOURCE_ROOT", None) or getattr(settings, "BASE_DIR", None)
+    if not file or root is None:
+        return file
+    try:
+        return str(Path(file).resolve().relative_to(Path(root).resolve()))
+    except (ValueError, OSError):
+        return file
+
+
+def source_url(file: str, line: int | None) -> str | None:
+    """The link to a declaration: ``RECONCILER_SOURCE_URL`` with ``{path}`` and ``{line}``
+    (for example ``https://git.example.com/ops/app/blob/main/{path}#L{line}``), or None."""
+    from django.conf import settings
+
+    template = getattr(settings, "RECONCILER_SOURCE_URL", "")
+    if not template or not file:
+        return None
+    return str(template).format(path=display_path(file), line=line or 1)

@@ -1,14 +1,42 @@
+"""The REST API: schedules and their status, the task catalogue, validate, plan, apply, and
+the operations (run, suspend, resume). Include it under a prefix: ``path("api/", include(...))``."""
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import schedules, tasks, validation, views
+from .base import ReconcilerView
 
 app_name = "reconciler"
+
+
+class Schema(ReconcilerView, SpectacularAPIView):  # type: ignore[misc]
+    """The OpenAPI 3 schema (drf-spectacular), for any authenticated user."""
+
+    permission = None
+    schema = None  # not an operation of the API it describes
+
+
+class Docs(ReconcilerView, SpectacularSwaggerView):  # type: ignore[misc]
+    """Swagger UI, its assets served from the drf-spectacular-sidecar package (no CDN)."""
+
+    permission = None
+    schema = None
+
+
 urlpatterns = [
-    path("tasks/", views.TaskCatalogue.as_view(), name="tasks"),
-    path("schedules/", views.ScheduleStatus.as_view(), name="schedules"),
-    path("schedules/<path:name>/run/", views.RunNow.as_view(), name="run"),
-    path("validate/", views.Validate.as_view(), name="validate"),
+    path("", views.Root.as_view(), name="root"),
+    path("schema/", Schema.as_view(), name="schema"),
+    path("docs/", Docs.as_view(url_name="reconciler:schema"), name="docs"),
+    path("schedules/", schedules.ScheduleList.as_view(), name="schedules"),
+    path("schedules/<path:name>/run/", schedules.RunSchedule.as_view(), name="run"),
+    path("schedules/<path:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
+    path("schedules/<path:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
+    path("schedules/<path:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
+    path("tasks/", tasks.TaskCatalogue.as_view(), name="tasks"),
+    path("tasks/<path:name>/run/", tasks.RunTask.as_view(), name="run-task"),
+    path("validate/", validation.Validate.as_view(), name="validate"),
     path("plan/", views.PlanView.as_view(), name="plan"),
+    path("apply/", views.ApplyView.as_view(), name="apply"),
 ]
