@@ -115,6 +115,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Schedules declared in git: their status, validate, plan, apply; run, suspend, resume.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",  # assets from the drf-spectacular-sidecar package: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -7,6 +7,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -19,6 +20,7 @@ class ReconcilerView(GenericAPIView):
 
     permission: str | None = VIEW
     schema: AutoSchema | None = AutoSchema()
+    parser_classes = [JSONParser]  # a JSON API: no form or multipart bodies
 
     def get_permissions(self) -> list[BasePermission]:
         return [IsAuthenticated()] + ([HasPermission(self.permission)] if self.permission else [])

@@ -103,7 +103,7 @@ class ScheduleList(ReconcilerView):
             OpenApiParameter("managed", OpenApiTypes.BOOL),
             OpenApiParameter("task", OpenApiTypes.STR, description="the Celery task name"),
         ],
-        responses={200: s.ScheduleSerializer(many=True), 400: s.ErrorSerializer,
+        responses={200: s.ScheduleSerializer(many=True), 400: s.ErrorSerializer, 404: s.ErrorSerializer,
                    422: s.ValidationSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:

@@ -68,7 +68,7 @@ class ApplySerializer(serializers.Serializer):
 
 
 class SuspendRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="why (recorded and shown)")
+    reason = serializers.RegexField(r"\S", max_length=2000, help_text="why (recorded and shown); not blank")
 
 
 class SuspendedSerializer(serializers.Serializer):
@@ -101,15 +101,15 @@ class CatalogueSerializer(serializers.Serializer):
 
 
 class RunTaskRequestSerializer(serializers.Serializer):
-    args = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
-    kwargs = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
+    kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
     eta = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                     help_text="ISO-8601 with an offset; null: now")
 
 
 class ArgumentsRefusedSerializer(serializers.Serializer):
     error = serializers.CharField()
-    diagnostics = DiagnosticSerializer(many=True)
+    diagnostics = DiagnosticSerializer(many=True, required=False, help_text="when the arguments do not bind")
 
 
 class PostedFileSerializer(serializers.Serializer):

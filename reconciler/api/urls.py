@@ -2,13 +2,29 @@
 the operations (run, suspend, resume). Include it under a prefix: ``path("api/", include(...))``."""
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import schedules, tasks, validation, views
 from .base import ReconcilerView
 
 app_name = "reconciler"
+
+
+class AnyName:
+    """A schedule or task name: any characters, slashes and line breaks included (Django's
+    ``path`` converter stops at a line break)."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyName, "anyname")
 
 
 class Schema(ReconcilerView, SpectacularAPIView):  # type: ignore[misc]
@@ -30,13 +46,14 @@ urlpatterns = [
     path("schema/", Schema.as_view(), name="schema"),
     path("docs/", Docs.as_view(url_name="reconciler:schema"), name="docs"),
     path("schedules/", schedules.ScheduleList.as_view(), name="schedules"),
-    path("schedules/<path:name>/run/", schedules.RunSchedule.as_view(), name="run"),
-    path("schedules/<path:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
-    path("schedules/<path:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
-    path("schedules/<path:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
+    path("schedules/<anyname:name>/run/", schedules.RunSchedule.as_view(), name="run"),
+    path("schedules/<anyname:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
+    path("schedules/<anyname:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
+    path("schedules/<anyname:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
     path("tasks/", tasks.TaskCatalogue.as_view(), name="tasks"),
-    path("tasks/<path:name>/run/", tasks.RunTask.as_view(), name="run-task"),
+    path("tasks/<anyname:name>/run/", tasks.RunTask.as_view(), name="run-task"),
     path("validate/", validation.Validate.as_view(), name="validate"),
     path("plan/", views.PlanView.as_view(), name="plan"),
     path("apply/", views.ApplyView.as_view(), name="apply"),
+    re_path(r"^[\s\S]*$", views.NotFound.as_view(), name="not-found"),  # JSON, not Django's HTML page
 ]

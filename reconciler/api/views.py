@@ -2,8 +2,10 @@
 ``tasks`` and ``validation``; every view is a thin shell over a pipeline function."""
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -73,3 +75,14 @@ class ApplyView(ReconcilerView):
             raise Unprocessable(validation_json(outcome.validation))
         result = outcome.result
         return Response({"written": result.written, "record_id": result.record_id, "plan": result.plan.to_json()})
+
+
+class NotFound(ReconcilerView):
+    """Any other URL under the API: a JSON 404 (not Django's HTML page)."""
+
+    permission = None
+    schema = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound("no such endpoint: see /api/ for the list")
