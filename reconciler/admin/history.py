@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .models import ApplyRecord, ManagedTask
+from ..models import ApplyRecord, ManagedTask
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
