@@ -132,3 +132,25 @@ class DiffOptions:
     now: Any  # datetime; injected so that the diff stays pure
     prune: bool = True
     adopt: bool = False
+
+
+def plan_from_json(payload: dict[str, Any]) -> Plan:
+    """A plan back from its JSON form (the apply history stores ``to_json``), to render it
+    again with the same renderers. Only the count of unchanged tasks is stored, not their
+    names: they come back as that many empty names."""
+    changes = tuple(_change_from_json(c) for c in payload.get("changes", ()) if c.get("action") in _ACTIONS)
+    unchanged = ("",) * int(payload.get("summary", {}).get("unchanged", 0))
+    return Plan(changes, unchanged, tuple(payload.get("warnings", ())))
+
+
+_ACTIONS = {action.value for action in Action}
+
+
+def _change_from_json(raw: dict[str, Any]) -> Change:
+    source = raw.get("source")
+    fields = tuple(FieldChange(name, v.get("old"), v.get("new")) for name, v in raw.get("fields", {}).items())
+    return Change(
+        Action(raw["action"]), raw.get("name", ""), raw.get("task", ""), fields, tuple(raw.get("reasons", ())),
+        SourceRange(source["file"], source.get("line")) if source else None,
+        previous_name=raw.get("previous_name"),
+    )

@@ -113,3 +113,14 @@ def suspended_plan():  # type: ignore[no-untyped-def]
 def test_suspended_plan_renders_like_golden(fmt: str) -> None:
     suffix = {"markdown": "md"}.get(fmt, fmt)
     assert_golden(f"plan_suspended.{suffix}", RENDERERS[fmt](suspended_plan()))
+
+
+@pytest.mark.parametrize("make", [sample_plan, suspended_plan], ids=["sample", "suspended"])
+def test_a_plan_read_back_from_json_renders_the_same_text(make) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.plan import plan_from_json
+
+    plan = make()
+    without_columns = replace(plan, changes=tuple(  # the JSON contract carries file and line only
+        replace(c, source=SourceRange(c.source.file, c.source.line) if c.source else None) for c in plan.changes
+    ))
+    assert RENDERERS["text"](plan_from_json(json.loads(RENDERERS["json"](plan)))) == RENDERERS["text"](without_columns)

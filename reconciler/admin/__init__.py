@@ -1,4 +1,5 @@
-"""The reconciler in the Django admin: its own tables, read-only (git is the source of truth)."""
+"""The reconciler in the Django admin: its own tables (read-only), and django-celery-beat's
+PeriodicTask admin replaced by one that knows which rows git manages."""
 from __future__ import annotations
 
-from . import history  # noqa: F401  (registers the model admins)
+from . import history, periodic_tasks  # noqa: F401  (registering is importing)

@@ -1,14 +1,17 @@
-"""The reconciler's tables in the Django admin: read-only, since git is the source of truth."""
+"""The reconciler's own tables in the admin, read-only: ownership (with suspensions), the
+apply history (each plan rendered as the CLI's text plan) and the operations log."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from ..models import ApplyRecord, ManagedTask
+from ..models import ApplyRecord, ManagedTask, OperationRecord
+from ..plan import plan_from_json
+from ..render.plan import render_text
+from ..status import display_path
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,13 +27,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(ManagedTask)
 class ManagedTaskAdmin(ReadOnlyAdmin):
-    list_display = ("periodic_task", "source", "applied_at", "applied_revision")
-    search_fields = ("periodic_task__name", "source_file")
+    list_display = ("periodic_task", "source", "applied_at", "applied_revision", "suspended_at", "suspended_by",
+                    "suspend_reason")
+    list_filter = (("suspended_at", admin.EmptyFieldListFilter),)
+    search_fields = ("periodic_task__name", "source_file", "suspend_reason")
     list_select_related = ("periodic_task",)
 
     @admin.display(description="declared in")
     def source(self, obj: ManagedTask) -> str:
-        return f"{obj.source_file}:{obj.source_line}" if obj.source_line else obj.source_file
+        path = display_path(obj.source_file)
+        return f"{path}:{obj.source_line}" if obj.source_line else path
 
 
 @admin.register(ApplyRecord)
@@ -38,9 +44,18 @@ class ApplyRecordAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "outcome", "created", "updated", "deleted", "unchanged", "duration_ms",
                     "os_user", "django_user", "host", "revision")
     list_filter = ("outcome",)
-    readonly_fields = ("pretty_plan",)
+    readonly_fields = ("plan_text",)
     exclude = ("plan",)
 
     @admin.display(description="plan")
-    def pretty_plan(self, obj: ApplyRecord) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.plan, indent=2, ensure_ascii=False))
+    def plan_text(self, obj: ApplyRecord) -> str:
+        if not obj.plan:
+            return "(no plan: the apply failed before one was made)"
+        return format_html('<pre class="reconciler-plan">{}</pre>', render_text(plan_from_json(obj.plan)))
+
+
+@admin.register(OperationRecord)
+class OperationRecordAdmin(ReadOnlyAdmin):
+    list_display = ("at", "action", "name", "task", "user", "reason", "celery_id")
+    list_filter = ("action",)
+    search_fields = ("name", "task", "user", "reason", "celery_id")
