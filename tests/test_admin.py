@@ -68,7 +68,7 @@ def test_changelist_says_what_git_manages_and_where(superuser: Client, applied: 
     page = html.unescape(superuser.get(CHANGELIST).content.decode())
     assert '<a href="https://git.example.com/ops/blob/main/schedules/s.yaml#L6">schedules/s.yaml:6</a>' in page
     assert "in sync" in page and "unmanaged" in page
-    assert 'title="suspended by alice at' in page and "Task catalogue" in page
+    assert 'title="suspended by alice at' in page and "suspended: incident 42" in page and "Task catalogue" in page
     managed_only = superuser.get(CHANGELIST + "?managed=yes").content.decode()
     assert "made-in-admin" not in managed_only and "digest" in managed_only
     suspended = superuser.get(CHANGELIST + "?status=suspended").content.decode()
@@ -118,8 +118,7 @@ def test_run_now_sends_what_beat_sends_and_says_the_id(superuser: Client, applie
     with broker_at(redis_broker):
         response = superuser.post(CHANGELIST, {"action": "run_now", "_selected_action": [pk("beat")]}, follow=True)
     record = OperationRecord.objects.get(action="run")
-    # (the admin capitalises messages)
-    assert f"Beat: sent project.tasks.heartbeat, Celery task id {record.celery_id}." in response.content.decode()
+    assert f"Sent project.tasks.heartbeat for beat: Celery task id {record.celery_id}." in response.content.decode()
     assert redis.Redis.from_url(redis_broker).llen("api-test\x06\x163") == 1
 
 
@@ -129,10 +128,10 @@ def test_suspend_asks_why_then_resume(superuser: Client, applied: Path) -> None:
     done = superuser.post(
         CHANGELIST, {"action": "suspend", "_selected_action": [pk("beat")], "reason": "incident 42"}, follow=True
     )
-    assert "Beat: suspended by u-su" in done.content.decode()
+    assert "Suspended beat (by u-su): incident 42. It stays disabled until resumed." in done.content.decode()
     assert not PeriodicTask.objects.get(name="beat").enabled
     back = superuser.post(CHANGELIST, {"action": "resume", "_selected_action": [pk("beat")]}, follow=True)
-    assert "Beat: resumed; it now matches git." in back.content.decode()
+    assert "Resumed beat: it now matches git." in back.content.decode()
     assert PeriodicTask.objects.get(name="beat").enabled
 
 

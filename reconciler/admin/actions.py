@@ -29,7 +29,8 @@ def run_now(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> 
         except (OperationRefused, UnknownName) as exc:
             model_admin.message_user(request, str(exc), messages.ERROR)
             continue
-        model_admin.message_user(request, f"{row.name}: sent {row.task}, Celery task id {task_id}.", messages.SUCCESS)
+        sent = f"Sent {row.task} for {row.name}: Celery task id {task_id}."
+        model_admin.message_user(request, sent, messages.SUCCESS)
 
 
 class SuspendForm(forms.Form):
@@ -55,7 +56,8 @@ def suspend(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> 
         except ReconcilerError as exc:
             model_admin.message_user(request, str(exc), messages.ERROR)
             continue
-        model_admin.message_user(request, f"{row.name}: {suspension.describe()}.", messages.SUCCESS)
+        said = f"Suspended {row.name} (by {suspension.by}): {suspension.reason}. It stays disabled until resumed."
+        model_admin.message_user(request, said, messages.SUCCESS)
     return None
 
 
@@ -68,7 +70,7 @@ def resume(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> N
             model_admin.message_user(request, str(exc), messages.ERROR)
             continue
         tail = "it now matches git" if result.declared else "it is no longer in git: the next apply deletes it"
-        model_admin.message_user(request, f"{row.name}: resumed; {tail}.", messages.SUCCESS)
+        model_admin.message_user(request, f"Resumed {row.name}: {tail}.", messages.SUCCESS)
 
 
 def unmanaged_only(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:

@@ -82,7 +82,9 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         state: AdminState = obj._reconciler_state  # type: ignore[attr-defined]
         row = state.rows.get(obj.name)
         if row is not None and row.suspension is not None:
-            return format_html('<span title="{}">suspended</span>', row.suspension.describe())
+            reason = row.suspension.reason
+            short = reason if len(reason) <= 40 else reason[:39] + "…"
+            return format_html('<span title="{}">suspended: {}</span>', row.suspension.describe(), short)
         return state.label(obj.name)
 
     @admin.display(description="next run")
