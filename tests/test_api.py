@@ -347,3 +347,17 @@ def test_demo_debug_is_off_unless_asked(monkeypatch) -> None:  # type: ignore[no
     monkeypatch.setenv("DJANGO_DEBUG", "1")
     assert runpy.run_path(settings_file)["DEBUG"] is True
     assert 'DJANGO_DEBUG="${DJANGO_DEBUG:-1}"' in (Path(settings_file).parent.parent / "bin" / "demo").read_text()
+
+
+def test_a_crash_while_validating_posted_files_is_a_diagnostic(staff: APIClient, folder: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.api import validation
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(validation, "validate_paths", crash)
+    response = staff.post("/api/validate/", {"files": {"a.yaml": "tasks: {}\n"}}, format="json")
+    assert response.status_code == 200
+    assert [(d["code"], d["message"]) for d in response.json()["diagnostics"]] == [
+        ("unreadable", "the posted files could not be validated (RecursionError)")
+    ]

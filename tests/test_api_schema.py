@@ -68,3 +68,10 @@ def _check(operation: Any, auth: dict[str, str]) -> None:
         case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance])
 
     run()
+
+
+def test_the_schema_has_no_warnings(tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/tasks/{name}/run/" in (tmp_path / "schema.yaml").read_text()
