@@ -361,3 +361,11 @@ def test_a_crash_while_validating_posted_files_is_a_diagnostic(staff: APIClient,
     assert [(d["code"], d["message"]) for d in response.json()["diagnostics"]] == [
         ("unreadable", "the posted files could not be validated (RecursionError)")
     ]
+
+
+def test_unknown_api_urls_are_json_404s(staff: APIClient, folder: Path) -> None:
+    assert staff.get("/api/nope/").json() == {"error": "no such endpoint: see /api/ for the list"}
+    missing_slash = staff.post("/api/apply")
+    assert missing_slash.status_code == 404
+    assert missing_slash.json()["error"].endswith("did you mean /api/apply/ ?")
+    assert APIClient().get("/api/nope/").status_code == 401

@@ -85,4 +85,16 @@ class NotFound(ReconcilerView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        raise exceptions.NotFound("no such endpoint: see /api/ for the list")
+        hint = f"; did you mean {request.path}/ ?" if _with_slash_exists(request.path) else ""
+        raise exceptions.NotFound(f"no such endpoint: see {reverse('reconciler:root')} for the list{hint}")
+
+
+def _with_slash_exists(url: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    if url.endswith("/"):
+        return False
+    try:
+        return resolve(url + "/").url_name != "not-found"
+    except Resolver404:
+        return False
