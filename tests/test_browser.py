@@ -119,3 +119,11 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
         sent = OperationRecord.objects.get(action="run", task="project.tasks.send_digest")
         assert f"Celery task id {sent.celery_id}" in page.locator(".messagelist").inner_text()
         shot(page, "8-task-sent")
+
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{base}/api/docs/")  # the session of the admin login
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+    assert page.get_by_text("/api/schedules/{name}/suspend/").count() >= 1
+    shot(page, "9-api-docs")
+    assert requested and all(url.startswith(base) for url in requested), "the API docs loaded from elsewhere"

@@ -162,12 +162,12 @@ class SuspendSchedule(ReconcilerView):
     permission = SUSPEND
 
     @extend_schema(
-        operation_id="schedules_suspend", parameters=[NAME], request=s.SuspendRequestSerializer,
+        operation_id="schedules_suspend", parameters=[NAME], request=s.SuspendSerializer,
         responses={200: s.SuspendedSerializer, 400: s.ErrorSerializer, 404: s.ErrorSerializer,
                    409: s.ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, name: str) -> Response:
-        body = s.SuspendRequestSerializer(data=request.data)
+        body = s.SuspendSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         with database_errors():
             suspension = suspend(name, body.validated_data["reason"], by=who(request))

@@ -67,7 +67,7 @@ class ApplySerializer(serializers.Serializer):
     plan = PlanSerializer()
 
 
-class SuspendRequestSerializer(serializers.Serializer):
+class SuspendSerializer(serializers.Serializer):
     reason = serializers.RegexField(r"\S", max_length=2000, help_text="why (recorded and shown); not blank")
 
 
@@ -100,7 +100,7 @@ class CatalogueSerializer(serializers.Serializer):
     tasks = TaskSerializer(many=True)
 
 
-class RunTaskRequestSerializer(serializers.Serializer):
+class RunTaskSerializer(serializers.Serializer):
     args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
     kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
     eta = serializers.DateTimeField(required=False, allow_null=True, default=None,
@@ -117,7 +117,7 @@ class PostedFileSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
-class ValidateRequestSerializer(serializers.Serializer):
+class ValidateSerializer(serializers.Serializer):
     """``files``: a mapping of file name to YAML text, or a list of ``{name, text}`` (two files
     may then share a name). Without ``files``: the server's schedules folder."""
 

@@ -36,12 +36,12 @@ class RunTask(ReconcilerView):
     @extend_schema(
         operation_id="tasks_run",
         parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the task name")],
-        request=s.RunTaskRequestSerializer,
+        request=s.RunTaskSerializer,
         responses={202: s.SentSerializer, 400: s.ArgumentsRefusedSerializer, 404: s.ErrorSerializer,
                    409: s.ErrorSerializer, **ERRORS},
     )
     def post(self, request: Request, name: str) -> Response:
-        body = s.RunTaskRequestSerializer(data=request.data)
+        body = s.RunTaskSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = AdHocRun(name, list(body.validated_data["args"]), dict(body.validated_data["kwargs"]),
                        body.validated_data["eta"])

@@ -116,7 +116,7 @@ class Validate(ReconcilerView):
     """The schedules folder, or the posted files, as ``reconcile validate --format json``."""
 
     @extend_schema(
-        operation_id="validate", request=s.ValidateRequestSerializer,
+        operation_id="validate", request=s.ValidateSerializer,
         responses={200: s.ValidationSerializer, 400: s.ErrorSerializer, 401: s.ErrorSerializer,
                    403: s.ErrorSerializer, 413: s.ErrorSerializer},
     )
