@@ -66,7 +66,7 @@ def read_one(name: str, using: str = "default") -> ActualTask | None:
 
 
 def _ownership(row: dict[str, Any]) -> Ownership:
-    return Ownership(row["spec_hash"], row["source_file"], row["source_line"], _suspension(row))
+    return Ownership(row["spec_hash"], row["source_file"], row["source_line"], suspension=_suspension(row))
 
 
 def _suspension(row: dict[str, Any]) -> Suspension | None:

@@ -98,8 +98,9 @@ def suspended_plan():  # type: ignore[no-untyped-def]
 
     pause = Suspension(NOW - timedelta(hours=2), "alice", "incident 42: the supplier API is down")
     paused, changed = spec("paused"), spec("paused-changed", args='["north"]')
+    ownership = Ownership("h", "schedules/a.yaml", 3, suspension=pause)
     actual = ActualState(tuple(
-        replace(owned(replace(s, args="[]", enabled=False), pk), owned=Ownership("h", "schedules/a.yaml", 3, pause))
+        replace(owned(replace(s, args="[]", enabled=False), pk), owned=ownership)
         for pk, s in ((1, paused), (2, changed))
     ))
     declared = DeclaredState((
