@@ -87,6 +87,7 @@ class OperationRecord(models.Model):
     user = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
     celery_id = models.CharField(max_length=255, blank=True)
+    plan = models.JSONField(default=dict, blank=True, help_text="what a resume wrote (the plan JSON)")
 
     class Meta:
         ordering = ("-at", "-id")

@@ -156,3 +156,13 @@ def test_apply_history_shows_the_text_plan(superuser: Client, applied: Path) -> 
     assert "+ beat  (project.tasks.heartbeat)" in page and "Plan: 2 to create, 0 to update, 0 to delete." in page
 
 
+
+
+def test_operations_log_shows_a_resume_and_what_it_wrote(superuser: Client, applied: Path) -> None:
+    suspend("beat", "incident 42", by="alice")
+    superuser.post(CHANGELIST, {"action": "resume", "_selected_action": [pk("beat")]})
+    listing = superuser.get("/admin/reconciler/operationrecord/").content.decode()
+    assert "incident 42" in listing and "alice" in listing and "u-su" in listing
+    record = OperationRecord.objects.get(action="resume")
+    page = html.unescape(superuser.get(f"/admin/reconciler/operationrecord/{record.pk}/change/").content.decode())
+    assert "~ beat  (project.tasks.heartbeat)" in page and "enabled: false → true" in page

@@ -82,7 +82,9 @@ def test_resume_returns_the_row_to_git_at_once(folder: Path) -> None:
     assert plan_yaml(folder).changes == ()  # the whole plan is empty: equal to git, no drift
     actual = read_one("sync")
     assert actual is not None and actual.owned is not None and actual.owned.suspension is None
-    assert OperationRecord.objects.first().action == "resume"  # type: ignore[union-attr]
+    logged = OperationRecord.objects.first()
+    assert logged is not None and (logged.action, logged.user) == ("resume", "bob")
+    assert logged.plan["changes"][0]["fields"]["schedule"]["new"] == {"kind": "interval", "every": 1200}
 
 
 def test_suspended_and_deleted_from_git_is_deleted(folder: Path) -> None:

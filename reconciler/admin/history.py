@@ -59,3 +59,9 @@ class OperationRecordAdmin(ReadOnlyAdmin):
     list_display = ("at", "action", "name", "task", "user", "reason", "celery_id")
     list_filter = ("action",)
     search_fields = ("name", "task", "user", "reason", "celery_id")
+    readonly_fields = ("plan_text",)
+    exclude = ("plan",)
+
+    @admin.display(description="written (resume)")
+    def plan_text(self, obj: OperationRecord) -> str:
+        return format_html("<pre>{}</pre>", render_text(plan_from_json(obj.plan))) if obj.plan else "—"

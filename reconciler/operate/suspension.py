@@ -97,7 +97,7 @@ def resume(
             write(plan, using=using, now=now, revision=git_revision(folders[0]))
         else:
             _beat_reloads(using, now)
-        _log(using, now, OperationRecord.Action.RESUME, row, by, "")
+        _log(using, now, OperationRecord.Action.RESUME, row, by, "", plan)
     return ResumeResult(plan, item is not None)
 
 
@@ -124,7 +124,10 @@ def _beat_reloads(using: str, now: datetime) -> None:
     PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
 
 
-def _log(using: str, now: datetime, action: str, row: ActualTask, by: str, reason: str) -> None:
+def _log(
+    using: str, now: datetime, action: str, row: ActualTask, by: str, reason: str, plan: Plan | None = None
+) -> None:
     OperationRecord.objects.using(using).create(
         at=now, action=action, name=row.name, task=row.spec.task, user=by, reason=reason,
+        plan=plan.to_json() if plan is not None and plan.changes else {},
     )
