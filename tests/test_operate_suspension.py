@@ -121,6 +121,13 @@ def test_resume_refused_while_git_is_invalid(folder: Path) -> None:
     assert not row().enabled and read_one("sync").owned.suspension is not None  # type: ignore[union-attr]
 
 
+def test_resume_refused_while_its_declaration_is_ambiguous(folder: Path) -> None:
+    suspend("sync", "incident 42", now=NOW)
+    (folder / "other.yaml").write_text("tasks:\n  sync:\n    task: project.tasks.heartbeat\n    every: 1m\n")
+    with pytest.raises(OperationRefused, match="does not validate"):
+        resume("sync", paths=[folder], registry=registry())
+
+
 def reconcile(*args: str) -> tuple[int, str, str]:
     """``manage.py reconcile …`` in process (the subcommand modules and the exit-code mapping)."""
     out, err = io.StringIO(), io.StringIO()

@@ -78,6 +78,8 @@ def resume(
     folders = list(paths or [schedules_dir()])
     validation = validate_paths(folders, registry=registry, now=now)
     item = next((t for t in validation.declared.tasks if t.name == name), None)
+    if any(d.is_error and d.name == name for d in validation.diagnostics):
+        item = None  # e.g. declared twice: what git declares for it is ambiguous
     if item is None and not validation.valid:
         raise OperationRefused(
             f"cannot resume {name}: the schedules folder does not validate, so what git declares for it is "
