@@ -59,3 +59,19 @@ ensure_redis() {
   echo "   could not start Redis" >&2
   return 1
 }
+
+chromium_up() {
+  [ -x "${CHROMIUM:-/usr/bin/chromium}" ]
+}
+
+ensure_chromium() {
+  # The admin's browser test drives Debian's chromium (no browser download exists here).
+  chromium_up && return 0
+  echo "== Chromium is missing: installing Debian's chromium"
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || true
+  fi
+  chromium_up && return 0
+  echo "   could not install Chromium" >&2
+  return 1
+}

@@ -3,6 +3,8 @@
 - ``DATABASE_URL``: any URL dj-database-url understands; default an SQLite file in ``var/``.
 - ``CELERY_BROKER_URL``: default Redis on 127.0.0.1:6379.
 - ``RECONCILER_SCHEDULES_DIR``: the folder of schedule declarations; default ``schedules/``.
+- ``DJANGO_DEBUG``: off unless ``1`` (``bin/demo`` turns it on).
+- ``RECONCILER_SOURCE_URL``: a link template for "declared in" (``{path}``, ``{line}``).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PROJECT_VAR_DIR", BASE_DIR / "var"))
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-a-secret")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
 
 INSTALLED_APPS = [
@@ -27,6 +29,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "reconciler",
     "project",
 ]
@@ -78,6 +83,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -97,12 +103,32 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+REST_FRAMEWORK = {
+    # Token first: an anonymous call gets 401 with ``WWW-Authenticate: Token``; sessions need CSRF.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Schedules reconciler API",
+    "DESCRIPTION": "Schedules declared in git: their status, validate, plan, apply; run, suspend, resume.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # assets from the drf-spectacular-sidecar package: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
 RECONCILER_SCHEDULES_DIR = os.environ.get("RECONCILER_SCHEDULES_DIR", str(BASE_DIR / "schedules"))
 RECONCILER_CACHE_DIR = VAR_DIR / "cache"  # what validation derives from each unchanged file
 RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
 # Several deployments from one schedules folder: the names, and the one this process is.
 RECONCILER_ENVIRONMENTS = [name for name in os.environ.get("RECONCILER_ENVIRONMENTS", "").split(",") if name]
 RECONCILER_ENV = os.environ.get("RECONCILER_ENV") or None
+RECONCILER_SOURCE_URL = os.environ.get("RECONCILER_SOURCE_URL", "")
 
 LOGGING = {
     "version": 1,

@@ -60,9 +60,15 @@ def _declared_change(
             "rename the declaration, delete the row, or apply with --adopt"
         )
         return _change(action, item, row, desired, (reason,))
+    suspension = row.owned.suspension
     if row.spec == desired:
-        return None
-    return _change(Action.UPDATE, item, row, desired, (DRIFT,) if row.drifted else ())
+        if suspension is None:
+            return None
+        return _change(Action.SUSPENDED, item, row, desired, (f"{suspension.describe()}; resume to re-enable",))
+    reasons = (DRIFT,) if row.drifted else ()
+    if suspension is not None:
+        reasons = (*reasons, f"{suspension.describe()}; written disabled until resumed")
+    return _change(Action.UPDATE, item, row, desired, reasons)
 
 
 def _same_source(row: ActualTask, options: DiffOptions) -> bool:
@@ -74,10 +80,17 @@ def _same_source(row: ActualTask, options: DiffOptions) -> bool:
 def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
     """What to write for a declaration, given the row it would overwrite.
 
+    A suspended row (an operator's override) is written disabled, whatever git declares.
     A one-off whose moment has passed and is unchanged is left as beat left it: after it
     fires, beat disables it, and re-enabling it would fire it again at once. A new or moved
     moment that is already past is written disabled (not armed).
     """
+    if row is not None and row.owned is not None and row.owned.suspension is not None:
+        return replace(_armed(declared, row, now), enabled=False)
+    return _armed(declared, row, now)
+
+
+def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
     if not (declared.one_off and isinstance(declared.schedule, Clocked)):
         return declared
     moment_past = declared.schedule.at <= now

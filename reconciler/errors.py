@@ -34,3 +34,9 @@ class PathNotFound(ReconcilerError):
     """A schedules path that does not exist: a typo must never look like an empty folder."""
 
     exit_code = EXIT_USAGE
+class UnknownName(ReconcilerError):
+    """An operation named a schedule (or a task) that does not exist."""
+
+
+class OperationRefused(ReconcilerError):
+    """An operation (suspend, resume, run) does not apply to this row in its current state."""

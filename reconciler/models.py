@@ -24,10 +24,21 @@ class ManagedTask(models.Model):
     spec_hash = models.CharField(max_length=64, help_text="digest of the declaration last applied")
     applied_at = models.DateTimeField()
     applied_revision = models.CharField(max_length=64, blank=True)
+    # An operational override (``reconcile suspend``): the row stays disabled, whatever git
+    # declares, until it is resumed. Cleared by ``resume``; never set by apply. Database
+    # defaults: apply inserts ownership rows as plain tuples, without these columns.
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_by = models.CharField(max_length=150, blank=True, db_default="")
+    suspend_reason = models.TextField(blank=True, db_default="")
 
     class Meta:
         verbose_name = "managed task"
         verbose_name_plural = "managed tasks"
+        permissions = (
+            ("run_schedule", "Can run a schedule or a registered task now"),
+            ("suspend_schedule", "Can suspend and resume a managed schedule"),
+            ("apply_schedules", "Can apply the schedules folder"),
+        )
 
     def __str__(self) -> str:
         return f"{self.periodic_task_id} ({self.source_file}:{self.source_line})"
@@ -62,6 +73,33 @@ class ApplyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome} +{self.created} ~{self.updated} -{self.deleted}"
+
+
+class OperationRecord(models.Model):
+    """One operational action taken outside git: suspend, resume, run now. The schedule is
+    named, not referenced: its row may be deleted later, its history stays."""
+
+    class Action(models.TextChoices):
+        SUSPEND = "suspend"
+        RESUME = "resume"
+        RUN = "run"
+
+    at = models.DateTimeField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    name = models.CharField(max_length=200, blank=True, help_text="the schedule, or empty for an ad-hoc task run")
+    task = models.CharField(max_length=200, blank=True)
+    user = models.CharField(max_length=150, blank=True)
+    reason = models.TextField(blank=True)
+    celery_id = models.CharField(max_length=255, blank=True)
+    plan = models.JSONField(default=dict, blank=True, help_text="what a resume wrote (the plan JSON)")
+
+    class Meta:
+        ordering = ("-at", "-id")
+        verbose_name = "operation"
+        verbose_name_plural = "operations log"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.name or self.task}"
 
 
 class ScheduledTask(PeriodicTask):

@@ -23,6 +23,7 @@ class Action(StrEnum):
     DELETE = "delete"
     RETAIN = "retain"      # owned, no longer declared, kept because of --no-prune
     CONFLICT = "conflict"  # declared name held by a row the reconciler does not own
+    SUSPENDED = "suspended"  # owned, paused by an operator: disabled, equal to git otherwise
 
     @property
     def symbol(self) -> str:
@@ -41,6 +42,7 @@ SYMBOLS = {
     Action.DELETE: "-",
     Action.RETAIN: "=",
     Action.CONFLICT: "!",
+    Action.SUSPENDED: "‖",
 }
 WRITING = frozenset({Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT, Action.DELETE})
 
@@ -123,6 +125,7 @@ class Plan:
             "rename": count[Action.RENAME],
             "adopt": count[Action.ADOPT],
             "drift": sum(1 for c in self.changes if any(r.startswith("drift") for r in c.reasons)),
+            "suspended": count[Action.SUSPENDED],
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -174,3 +177,25 @@ class DiffOptions:
     adopt: bool = False
     scope: Scope = UNSCOPED
     grace: Grace | None = None
+
+
+def plan_from_json(payload: dict[str, Any]) -> Plan:
+    """A plan back from its JSON form (the apply history stores ``to_json``), to render it
+    again with the same renderers. Only the count of unchanged tasks is stored, not their
+    names: they come back as that many empty names."""
+    changes = tuple(_change_from_json(c) for c in payload.get("changes", ()) if c.get("action") in _ACTIONS)
+    unchanged = ("",) * int(payload.get("summary", {}).get("unchanged", 0))
+    return Plan(changes, unchanged, tuple(payload.get("warnings", ())))
+
+
+_ACTIONS = {action.value for action in Action}
+
+
+def _change_from_json(raw: dict[str, Any]) -> Change:
+    source = raw.get("source")
+    fields = tuple(FieldChange(name, v.get("old"), v.get("new")) for name, v in raw.get("fields", {}).items())
+    return Change(
+        Action(raw["action"]), raw.get("name", ""), raw.get("task", ""), fields, tuple(raw.get("reasons", ())),
+        SourceRange(source["file"], source.get("line")) if source else None,
+        previous_name=raw.get("previous_name"),
+    )

@@ -25,6 +25,7 @@ from .specs import (
     Ownership,
     Schedule,
     Solar,
+    Suspension,
     TaskSpec,
     canonical_json,
 )
@@ -43,13 +44,38 @@ _FIELDS = (
 
 def read_actual(using: str = "default") -> ActualState:
     owned = {
-        row["periodic_task_id"]: Ownership(row["spec_hash"], row["source_file"], row["source_line"], row["source"])
-        for row in ManagedTask.objects.using(using).values(
-            "periodic_task_id", "spec_hash", "source_file", "source_line", "source"
-        )
+        row["periodic_task_id"]: _ownership(row)
+        for row in ManagedTask.objects.using(using).values(*_OWNERSHIP_FIELDS)
     }
     rows = PeriodicTask.objects.using(using).order_by("name").values(*_FIELDS)
     return ActualState(tuple(_actual(row, owned.get(row["pk"])) for row in rows))
+
+
+def read_one(name: str, using: str = "default") -> ActualTask | None:
+    """One row by name, as ``read_actual`` reads it (for operations on a single schedule)."""
+    row = PeriodicTask.objects.using(using).filter(name=name).values(*_FIELDS).first()
+    if row is None:
+        return None
+    owned = ManagedTask.objects.using(using).filter(periodic_task_id=row["pk"]).values(*_OWNERSHIP_FIELDS).first()
+    return _actual(row, _ownership(owned) if owned else None)
+
+
+_OWNERSHIP_FIELDS = (
+    "periodic_task_id", "spec_hash", "source_file", "source_line", "source",
+    "suspended_at", "suspended_by", "suspend_reason",
+)
+
+
+def _ownership(row: dict[str, Any]) -> Ownership:
+    return Ownership(
+        row["spec_hash"], row["source_file"], row["source_line"], row["source"], suspension=_suspension(row),
+    )
+
+
+def _suspension(row: dict[str, Any]) -> Suspension | None:
+    if row["suspended_at"] is None:
+        return None
+    return Suspension(row["suspended_at"], row["suspended_by"], row["suspend_reason"])
 
 
 def _actual(row: dict[str, Any], owned: Ownership | None) -> ActualTask:

@@ -79,12 +79,11 @@ def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | No
     signature = registry.signatures[task]
     if signature is None:
         return None
-    try:
-        signature.bind(*declaration.args, **declaration.kwargs)
-    except TypeError as exc:
+    problem = argument_problem(task, signature, declaration.args, declaration.kwargs)
+    if problem:
         return error(
-            "bad-arguments", f"args/kwargs do not fit {task}{signature}: {exc}",
-            source=SourceRange(declaration.file), path=(*path[:-1], *_argument_path(declaration, str(exc))),
+            "bad-arguments", problem,
+            source=SourceRange(declaration.file), path=(*path[:-1], *_argument_path(declaration, problem)),
             name=declaration.name,
         )
     mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
@@ -93,6 +92,16 @@ def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | No
             "bad-arguments", mismatch.message(task),
             source=SourceRange(declaration.file), path=(*path[:-1], *mismatch.where), name=declaration.name,
         )
+    return None
+
+
+def argument_problem(task: str, signature: inspect.Signature, args: Any, kwargs: Any) -> str | None:
+    """Why ``args``/``kwargs`` cannot call ``task`` as a worker would (the ``bad-arguments``
+    message, shared by validate and the ad-hoc run of the admin and the API), or None."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        return f"args/kwargs do not fit {task}{signature}: {exc}"
     return None
 
 

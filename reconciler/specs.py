@@ -272,11 +272,25 @@ class DeclaredState:
 
 
 @dataclass(frozen=True)
+class Suspension:
+    """An operator paused this row (``reconcile suspend``): who, when and why."""
+
+    at: datetime
+    by: str
+    reason: str
+
+    def describe(self) -> str:
+        by = f" by {self.by}" if self.by else ""
+        return f"suspended{by} at {self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Ownership:
     spec_hash: str
     source_file: str
     source_line: int | None
     source: str = ""  # the schedules source (folder) that owns the row; "" before sources existed
+    suspension: Suspension | None = None
 
 
 @dataclass(frozen=True)

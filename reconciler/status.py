@@ -1,5 +1,6 @@
-"""Each schedule's status, for people: in sync, drifted, pending, orphaned, conflict or
-unmanaged, with its last and next run. ``statuses`` is pure; ``next_runs`` asks beat's own
+"""Each schedule's status, for people: in sync, drifted, pending, suspended, completed
+(a one-off that has fired), orphaned, conflict or unmanaged, with its last and next run.
+``statuses`` is pure; ``next_runs`` asks beat's own
 schedule objects when each enabled task is due."""
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .plan import Action, Plan
-from .specs import ActualState, DeclaredState
+from .plan import Action, Change, Plan
+from .specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 
 STATE_OF_ACTION = {
     Action.CREATE: "pending",
@@ -19,7 +20,9 @@ STATE_OF_ACTION = {
     Action.DELETE: "orphaned",
     Action.RETAIN: "orphaned",
     Action.CONFLICT: "conflict",
+    Action.SUSPENDED: "suspended",
 }
+STATES = ("in-sync", "drifted", "pending", "suspended", "completed", "orphaned", "conflict", "unmanaged")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,10 @@ class TaskStatus:
     total_run_count: int | None
     source: str | None
     reasons: tuple[str, ...] = ()
+    suspension: Suspension | None = None
+    one_off: bool = False
+    source_file: str | None = None
+    source_line: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,7 +50,14 @@ class TaskStatus:
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
             "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
             "total_run_count": self.total_run_count, "source": self.source, "reasons": list(self.reasons),
+            "suspended": _suspension_json(self.suspension),
         }
+
+
+def _suspension_json(suspension: Suspension | None) -> dict[str, Any] | None:
+    if suspension is None:
+        return None
+    return {"at": suspension.at.isoformat(), "by": suspension.by, "reason": suspension.reason}
 
 
 def statuses(
@@ -57,34 +71,104 @@ def statuses(
     for name in names:
         row, change = rows.get(name), changes.get(name)
         spec = row.spec if row is not None else declarations[name].spec
-        if change is not None:
-            drifted = any(r.startswith("drift") for r in change.reasons)
-            state = "drifted" if drifted else STATE_OF_ACTION[change.action]
-        else:
-            state = "in-sync" if row is not None and row.owned else "unmanaged"
-        source = row.owned.source_file if row is not None and row.owned else None
+        suspension = row.owned.suspension if row is not None and row.owned else None
+        state = _state(row, change, suspension)
+        source = _where(row.owned) if row is not None and row.owned else None
         result.append(TaskStatus(
             name=name, task=spec.task, schedule=spec.schedule.describe(), state=state,
             managed=bool(row and row.owned), enabled=row.spec.enabled if row else None,
             last_run_at=row.last_run_at if row else None, next_run_at=next_run.get(name),
             total_run_count=row.total_run_count if row else None,
             source=source or (str(change.source) if change and change.source else None),
-            reasons=change.reasons if change else (),
+            reasons=change.reasons if change else (), suspension=suspension, one_off=spec.one_off,
+            **_source_of(row, change),
         ))
     return tuple(result)
 
 
+def _state(row: ActualTask | None, change: Change | None, suspension: Suspension | None) -> str:
+    if suspension is not None:
+        return "suspended"  # an update to a suspended row is written disabled: still suspended
+    if change is not None:
+        drifted = any(r.startswith("drift") for r in change.reasons)
+        return "drifted" if drifted else STATE_OF_ACTION[change.action]
+    if row is None or row.owned is None:
+        return "unmanaged"
+    if row.spec.one_off and not row.spec.enabled and row.last_run_at is not None:
+        return "completed"  # a one-off that beat has fired (and disabled)
+    return "in-sync"
+
+
+def _source_of(row: ActualTask | None, change: Change | None) -> dict[str, Any]:
+    if row is not None and row.owned is not None:
+        return {"source_file": row.owned.source_file, "source_line": row.owned.source_line}
+    if change is not None and change.source is not None:
+        return {"source_file": change.source.file, "source_line": change.source.line}
+    return {}
+
+
+def _where(owned: Ownership) -> str:
+    return f"{owned.source_file}:{owned.source_line}" if owned.source_line else owned.source_file
+
+
 def next_runs(now: datetime) -> dict[str, datetime]:
     """When each enabled task is next due, by the same schedule objects beat uses."""
+    return {name: runs[0] for name, runs in upcoming_runs(now, 1).items()}
+
+
+def upcoming_runs(now: datetime, count: int = 3) -> dict[str, tuple[datetime, ...]]:
+    """The next ``count`` moments each enabled task is due, by beat's own schedule objects:
+    each next run is estimated as if the previous one had just happened."""
     from .models import ScheduledTask
     from .scheduler import load_enabled
 
-    due: dict[str, datetime] = {}
+    due: dict[str, tuple[datetime, ...]] = {}
     for model in load_enabled(ScheduledTask):
-        last = model.last_run_at or model.date_changed or now
         try:
-            remaining: timedelta = model.schedule.remaining_estimate(last)
+            runs = _successive(model.schedule, model.last_run_at or model.date_changed or now, now, count)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue
-        due[model.name] = max(now, now + remaining) if remaining is not None else now
+        if runs:
+            due[model.name] = runs
     return due
+
+
+def _successive(schedule: Any, last: datetime, now: datetime, count: int) -> tuple[datetime, ...]:
+    runs: list[datetime] = []
+    for _ in range(count):
+        remaining: timedelta | None = schedule.remaining_estimate(last)
+        if remaining is None:
+            break
+        moment = max(now, now + remaining)
+        if runs and moment <= runs[-1]:
+            break  # a one-off: no later run
+        runs.append(moment)
+        last = moment
+    return tuple(runs)
+
+
+def display_path(file: str) -> str:
+    """A source file as people find it in the repository: relative to
+    ``RECONCILER_SOURCE_ROOT`` (default: the project's ``BASE_DIR``) when inside it."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = getattr(settings, "RECONCILER_SOURCE_ROOT", None) or getattr(settings, "BASE_DIR", None)
+    if not file or root is None:
+        return file
+    try:
+        return str(Path(file).resolve().relative_to(Path(root).resolve()))
+    except (ValueError, OSError):
+        return file
+
+
+def source_url(file: str, line: int | None) -> str | None:
+    """The link to a declaration: ``RECONCILER_SOURCE_URL`` with ``{path}`` and ``{line}``
+    (for example ``https://git.example.com/ops/app/blob/main/{path}#L{line}``), or None."""
+    from django.conf import settings
+
+    template = getattr(settings, "RECONCILER_SOURCE_URL", "")
+    if not template or not file:
+        return None
+    return str(template).format(path=display_path(file), line=line or 1)

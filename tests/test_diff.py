@@ -21,6 +21,7 @@ from reconciler.specs import (
     DeclaredTask,
     Interval,
     Ownership,
+    Suspension,
     TaskSpec,
 )
 
@@ -162,6 +163,7 @@ def test_summary_and_json_contract() -> None:
         "rename": 0,
         "adopt": 0,
         "drift": 0,
+        "suspended": 0,
     }
     payload = plan.to_json()
     assert payload["format_version"] == 1
@@ -245,3 +247,47 @@ def test_deletion_grace_tracker_remembers_first_sight_and_forgets_returns() -> N
     assert [(c.action, c.name) for c in final.changes] == [(Action.DELETE, "b")]
     grace.observe(final, due)
     assert grace.due_in(due) is None
+# -- suspension: an operator's override, carried by the ownership -------------------------------
+
+PAUSE = Suspension(NOW - timedelta(hours=1), "alice", "incident 42")
+
+
+def suspended_row(s: TaskSpec, **kw: object) -> ActualTask:
+    plain = row(s, **kw)  # type: ignore[arg-type]
+    assert plain.owned is not None
+    return replace(plain, owned=replace(plain.owned, suspension=PAUSE))
+
+
+SUSPENDED_CASES = [
+    # (case, declared, row, expected action or None, fields changed)
+    ("disabled-equals-git", spec(), spec(enabled=False), Action.SUSPENDED, []),
+    ("git-changed-args", spec(args="[2]"), spec(enabled=False), Action.UPDATE, [("args", "[]", "[2]")]),
+    ("re-enabled-outside", spec(), spec(), Action.UPDATE, [("enabled", True, False)]),
+    ("declared-disabled", spec(enabled=False), spec(enabled=False), Action.SUSPENDED, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "want", "have", "action", "fields"), SUSPENDED_CASES, ids=[c[0] for c in SUSPENDED_CASES]
+)
+def test_suspended_row_is_never_enabled(
+    case: str, want: TaskSpec, have: TaskSpec, action: Action, fields: list[tuple[str, object, object]]
+) -> None:
+    plan = diff(declared(want), actual(suspended_row(have)), OPTIONS)
+    [change] = plan.changes
+    assert change.action is action
+    assert [(f.field, f.old, f.new) for f in change.fields] == fields
+    assert change.desired is not None and change.desired.enabled is False
+    assert any("suspended by alice" in r and "incident 42" in r for r in change.reasons)
+    assert plan.has_changes is (action is Action.UPDATE)
+    assert plan.summary()["suspended"] == (action is Action.SUSPENDED)
+
+
+def test_suspended_and_deleted_from_git_is_deleted() -> None:
+    assert actions(diff(declared(), actual(suspended_row(spec())), OPTIONS)) == [("delete", "a")]
+
+
+def test_suspended_rename_stays_disabled() -> None:
+    plan = diff(declared(spec("new"), renamed_from="a"), actual(suspended_row(spec(enabled=False))), OPTIONS)
+    [change] = plan.changes
+    assert change.action is Action.RENAME and change.desired is not None and change.desired.enabled is False

@@ -41,7 +41,7 @@ def test_ownership_recorded_before_sources_is_claimed_by_the_configured_folder(s
     from django.utils import timezone
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    migration = importlib.import_module("reconciler.migrations.0004_ownership_source")
+    migration = importlib.import_module("reconciler.migrations.0005_ownership_source")
     every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     row = PeriodicTask.objects.create(name="old", task="project.tasks.heartbeat", interval=every)
     ManagedTask.objects.create(periodic_task=row, spec_hash="x", applied_at=timezone.now(), source="")

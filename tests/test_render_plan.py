@@ -91,3 +91,37 @@ def test_json_carries_the_contract_keys() -> None:
     payload = json.loads(RENDERERS["json"](sample_plan()))
     assert set(payload["summary"]) >= {"create", "update", "delete", "unchanged", "conflict"}
     assert all({"action", "name", "fields", "source"} <= set(c) for c in payload["changes"])
+
+
+def suspended_plan():  # type: ignore[no-untyped-def]
+    from reconciler.specs import Suspension
+
+    pause = Suspension(NOW - timedelta(hours=2), "alice", "incident 42: the supplier API is down")
+    paused, changed = spec("paused"), spec("paused-changed", args='["north"]')
+    ownership = Ownership("h", "schedules/a.yaml", 3, suspension=pause)
+    actual = ActualState(tuple(
+        replace(owned(replace(s, args="[]", enabled=False), pk), owned=ownership)
+        for pk, s in ((1, paused), (2, changed))
+    ))
+    declared = DeclaredState((
+        DeclaredTask(paused, SourceRange("schedules/a.yaml", 3, 3)),
+        DeclaredTask(changed, SourceRange("schedules/a.yaml", 7, 3)),
+    ))
+    return diff(declared, actual, DiffOptions(NOW))
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS), ids=sorted(RENDERERS))
+def test_suspended_plan_renders_like_golden(fmt: str) -> None:
+    suffix = {"markdown": "md"}.get(fmt, fmt)
+    assert_golden(f"plan_suspended.{suffix}", RENDERERS[fmt](suspended_plan()))
+
+
+@pytest.mark.parametrize("make", [sample_plan, suspended_plan], ids=["sample", "suspended"])
+def test_a_plan_read_back_from_json_renders_the_same_text(make) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.plan import plan_from_json
+
+    plan = make()
+    without_columns = replace(plan, changes=tuple(  # the JSON contract carries file and line only
+        replace(c, source=SourceRange(c.source.file, c.source.line) if c.source else None) for c in plan.changes
+    ))
+    assert RENDERERS["text"](plan_from_json(json.loads(RENDERERS["json"](plan)))) == RENDERERS["text"](without_columns)

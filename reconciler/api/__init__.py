@@ -1,2 +1,3 @@
-"""The REST API: the catalogue of registered tasks, each schedule's status, validate, plan,
-and run one now. Thin shells over the pipeline; staff only."""
+"""The REST API (Django REST framework): schedules and their status, the task catalogue,
+validate, plan, apply, run, suspend, resume; its OpenAPI schema. Thin shells over the
+pipeline and ``reconciler.operate``; access by model permissions (see ``permissions``)."""

@@ -1,17 +1,63 @@
+"""The REST API: schedules and their status, the task catalogue, validate, plan, apply, and
+the operations (run, suspend, resume). Include it under a prefix: ``path("api/", include(...))``."""
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path, register_converter
 
 from ..extras import require
 
 require("api", "the reconciler API (reconciler.api.urls)")
-from . import views  # noqa: E402  (Django REST framework: the [api] extra)
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView  # noqa: E402  (the [api] extra)
+
+from . import schedules, tasks, validation, views  # noqa: E402
+from .base import ReconcilerView  # noqa: E402
 
 app_name = "reconciler"
+
+
+class AnyName:
+    """A schedule or task name: any characters, slashes and line breaks included (Django's
+    ``path`` converter stops at a line break)."""
+
+    regex = r"[\s\S]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyName, "anyname")
+
+
+class Schema(ReconcilerView, SpectacularAPIView):  # type: ignore[misc]
+    """The OpenAPI 3 schema (drf-spectacular), for any authenticated user."""
+
+    permission = None
+    schema = None  # not an operation of the API it describes
+
+
+class Docs(ReconcilerView, SpectacularSwaggerView):  # type: ignore[misc]
+    """Swagger UI, its assets served from the drf-spectacular-sidecar package (no CDN)."""
+
+    permission = None
+    schema = None
+
+
 urlpatterns = [
-    path("tasks/", views.TaskCatalogue.as_view(), name="tasks"),
-    path("schedules/", views.ScheduleStatus.as_view(), name="schedules"),
-    path("schedules/<path:name>/run/", views.RunNow.as_view(), name="run"),
-    path("validate/", views.Validate.as_view(), name="validate"),
+    path("", views.Root.as_view(), name="root"),
+    path("schema/", Schema.as_view(), name="schema"),
+    path("docs/", Docs.as_view(url_name="reconciler:schema"), name="docs"),
+    path("schedules/", schedules.ScheduleList.as_view(), name="schedules"),
+    path("schedules/<anyname:name>/run/", schedules.RunSchedule.as_view(), name="run"),
+    path("schedules/<anyname:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
+    path("schedules/<anyname:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
+    path("schedules/<anyname:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
+    path("tasks/", tasks.TaskCatalogue.as_view(), name="tasks"),
+    path("tasks/<anyname:name>/run/", tasks.RunTask.as_view(), name="run-task"),
+    path("validate/", validation.Validate.as_view(), name="validate"),
     path("plan/", views.PlanView.as_view(), name="plan"),
+    path("apply/", views.ApplyView.as_view(), name="apply"),
+    re_path(r"^[\s\S]*$", views.NotFound.as_view(), name="not-found"),  # JSON, not Django's HTML page
 ]

@@ -67,3 +67,11 @@ def render_invalid(validation: ValidationResult, fmt: str) -> str:
     """Invalid declarations, in the format the command was asked for."""
     renderer = DIAGNOSTIC_RENDERERS.get(fmt, DIAGNOSTIC_RENDERERS["text"])
     return renderer(validation.diagnostics, checked=validation.checked)
+def os_user() -> str:
+    """Who runs the command, for the operations log."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -93,7 +93,7 @@ def summary_line(plan: Plan) -> str:
         return "No changes. The database matches the declarations."
     s = plan.summary()
     line = f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
-    extras = [f"{s[k]} {k}" for k in ("conflict", "retain") if s[k]]
+    extras = [f"{s[k]} {k}" for k in ("conflict", "retain", "suspended") if s.get(k)]
     return line + (f" ({', '.join(extras)})" if extras else "")
 
 

@@ -14,7 +14,7 @@ def claim_for_default_source(apps, schema_editor):  # type: ignore[no-untyped-de
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("reconciler", "0003_beat_lease"),
+        ("reconciler", "0004_suspension"),
     ]
 
     operations = [

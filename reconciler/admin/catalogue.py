@@ -1,0 +1,84 @@
+"""The catalogue of registered Celery tasks in the admin, and an ad-hoc run of one: its
+arguments checked against the task's signature first (the ``bad-arguments`` text of
+``validate``), sent now or at an ETA."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from ..catalogue import catalogue
+from ..errors import ReconcilerError, UnknownName
+from ..operate import AdHocRun, argument_problem, run_task
+from ..pipeline import default_registry
+
+VIEW = "reconciler.view_managedtask"
+RUN = "reconciler.run_schedule"
+
+
+def catalogue_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(VIEW):
+        raise PermissionDenied
+    return TemplateResponse(request, "admin/reconciler/catalogue.html", {
+        **admin.site.each_context(request), "title": "Task catalogue", "tasks": catalogue(),
+        "can_run": request.user.has_perm(RUN),
+    })
+
+
+class RunForm(forms.Form):
+    args = forms.JSONField(initial=list, required=False, help_text='A JSON list, e.g. ["staff"]',
+                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    kwargs = forms.JSONField(initial=dict, required=False, help_text='A JSON object, e.g. {"full": true}',
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    eta = forms.DateTimeField(required=False, help_text="Optional: run at this moment (ISO 8601, e.g. "
+                                                        "2026-12-01T08:00:00+01:00); empty: now.")
+
+    def __init__(self, *args: Any, task: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.task = task
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        arguments, keywords = data.get("args") or [], data.get("kwargs") or {}
+        if not isinstance(arguments, list):
+            self.add_error("args", "args is a JSON list")
+        if not isinstance(keywords, dict):
+            self.add_error("kwargs", "kwargs is a JSON object")
+        if self.errors:
+            return data
+        eta = data.get("eta")
+        if eta is not None and timezone.is_naive(eta):
+            data["eta"] = eta = timezone.make_aware(eta)
+        run = AdHocRun(self.task, arguments, keywords, eta)
+        problem = argument_problem(run, default_registry().signatures)
+        if problem:
+            raise forms.ValidationError(problem, code="bad-arguments")
+        data["run"] = run
+        return data
+
+
+def run_view(request: HttpRequest, task: str) -> HttpResponse:
+    if not request.user.has_perm(RUN):
+        raise PermissionDenied
+    entry = next((t for t in catalogue(include_celery=True) if t.name == task), None)
+    if entry is None:
+        raise Http404(f"no task named {task!r} is registered")
+    form = RunForm(request.POST or None, task=task)
+    if request.method == "POST" and form.is_valid():
+        try:
+            task_id = run_task(form.cleaned_data["run"], by=str(request.user.get_username()))
+        except (ReconcilerError, UnknownName) as exc:
+            form.add_error(None, str(exc))
+        else:
+            when = f" at {form.cleaned_data['eta'].isoformat()}" if form.cleaned_data.get("eta") else ""
+            messages.success(request, f"Sent {task}{when}: Celery task id {task_id}.")
+            return HttpResponseRedirect(reverse("admin:reconciler_catalogue"))
+    return TemplateResponse(request, "admin/reconciler/catalogue_run.html", {
+        **admin.site.each_context(request), "title": f"Run {task}", "task": entry, "form": form,
+    })

@@ -1,0 +1,175 @@
+"""django-celery-beat's PeriodicTask admin, replaced (same URLs): which rows git manages,
+where they are declared, their status and next run. Managed rows are read-only and cannot
+be deleted here; unmanaged rows keep django-celery-beat's behaviour."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
+
+from ..models import ManagedTask
+from ..status import STATES, display_path, source_url
+from . import actions as operations
+from . import catalogue
+from .state import LABELS, AdminState, state_of
+
+
+def managed_of(obj: PeriodicTask | None) -> ManagedTask | None:
+    return getattr(obj, "managed_by", None) if obj is not None and obj.pk else None
+
+
+class ManagedFilter(admin.SimpleListFilter):
+    title = "managed"
+    parameter_name = "managed"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "declared in git"), ("no", "unmanaged")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(managed_by__isnull=self.value() == "no")
+        return queryset
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(state, LABELS[state]) for state in STATES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        rows = state_of(request).rows
+        return queryset.filter(name__in=[name for name, row in rows.items() if row.state == self.value()])
+
+
+class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
+    list_display = ("name", "managed", "declared_in", "status", "next_run", "enabled", "task", "last_run_at")
+    list_filter = (ManagedFilter, StatusFilter, "enabled", "one_off", "task")
+    search_fields = ("name", "task")
+    actions = ("run_now", "suspend", "resume", "enable_tasks", "disable_tasks", "toggle_tasks")
+    change_form_template = "admin/reconciler/periodictask/change_form.html"
+    change_list_template = "admin/reconciler/periodictask/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("managed_by")
+
+    # -- columns ----------------------------------------------------------------------------
+
+    @admin.display(boolean=True, description="managed", ordering="managed_by")
+    def managed(self, obj: PeriodicTask) -> bool:
+        return managed_of(obj) is not None
+
+    @admin.display(description="declared in")
+    def declared_in(self, obj: PeriodicTask) -> str:
+        owned = managed_of(obj)
+        if owned is None:
+            return "—"
+        where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+        link = source_url(owned.source_file, owned.source_line)
+        return format_html('<a href="{}">{}</a>', link, where) if link else where
+
+    @admin.display(description="status")
+    def status(self, obj: PeriodicTask) -> str:
+        state: AdminState = obj._reconciler_state  # type: ignore[attr-defined]
+        row = state.rows.get(obj.name)
+        if row is not None and row.suspension is not None:
+            reason = row.suspension.reason
+            short = reason if len(reason) <= 40 else reason[:39] + "…"
+            return format_html('<span title="{}">suspended: {}</span>', row.suspension.describe(), short)
+        return state.label(obj.name)
+
+    @admin.display(description="next run")
+    def next_run(self, obj: PeriodicTask) -> Any:
+        return obj._reconciler_state.next_run.get(obj.name) or "—"  # type: ignore[attr-defined]
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """The page's rows carry the request's state (computed once) for the columns."""
+        changelist = super().get_changelist_instance(request)
+        state = state_of(request)
+        for obj in changelist.result_list:
+            obj._reconciler_state = state
+        return changelist
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        state = state_of(request)
+        if not state.valid:
+            messages.warning(request, f"The schedules folder does not validate ({state.errors} error(s)): "
+                                      "statuses are unknown until it does (reconcile validate).")
+        context = {**(extra_context or {}), "catalogue_url": reverse("admin:reconciler_catalogue")}
+        return super().changelist_view(request, context)
+
+    # -- managed rows: read-only, not deletable ------------------------------------------
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return managed_of(obj) is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return managed_of(obj) is None and super().has_delete_permission(request, obj)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> Any:
+        context = dict(extra_context or {})
+        obj = self.get_object(request, object_id) if object_id else None
+        owned = managed_of(obj)
+        if owned is not None and obj is not None:
+            context["reconciler"] = _banner(request, obj, owned)
+        return super().changeform_view(request, object_id, form_url, context)
+
+    # -- actions -------------------------------------------------------------------------
+
+    run_now = operations.run_now
+    suspend = operations.suspend
+    resume = operations.resume
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("reconciler.run_schedule"))
+
+    def has_suspend_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("reconciler.suspend_schedule"))
+
+    def enable_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().enable_tasks(request, operations.unmanaged_only(self, request, queryset))
+
+    def disable_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().disable_tasks(request, operations.unmanaged_only(self, request, queryset))
+
+    def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().toggle_tasks(request, operations.unmanaged_only(self, request, queryset))
+
+    enable_tasks.short_description = BeatPeriodicTaskAdmin.enable_tasks.short_description  # type: ignore[attr-defined]
+    disable_tasks.short_description = BeatPeriodicTaskAdmin.disable_tasks.short_description  # type: ignore[attr-defined]
+    toggle_tasks.short_description = BeatPeriodicTaskAdmin.toggle_tasks.short_description  # type: ignore[attr-defined]
+
+    # -- the task catalogue --------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view
+        return [
+            path("catalogue/", view(catalogue.catalogue_view), name="reconciler_catalogue"),
+            path("catalogue/<path:task>/run/", view(catalogue.run_view), name="reconciler_catalogue_run"),
+            *super().get_urls(),
+        ]
+
+
+def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
+    where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+    row = state_of(request).rows.get(obj.name)
+    return {
+        "where": where, "url": source_url(owned.source_file, owned.source_line),
+        "status": state_of(request).label(obj.name), "suspension": row.suspension if row else None,
+        "reasons": row.reasons if row else (),
+    }
+
+
+if admin.site.is_registered(PeriodicTask):
+    admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

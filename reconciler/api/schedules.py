@@ -1,0 +1,192 @@
+"""``/api/schedules/``: each schedule's status (list and detail), and the operations on one
+schedule: run now, suspend, resume. Thin shells over ``reconciler.status`` and
+``reconciler.operate``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ..errors import UnknownName
+from ..operate import resume, run_schedule, suspend
+from ..pipeline import database_errors, plan_paths
+from ..read import read_actual
+from ..render.plan import cron_words
+from ..specs import Crontab
+from ..status import STATES, TaskStatus, display_path, source_url, statuses, upcoming_runs
+from . import serializers as s
+from .base import ReconcilerView, who
+from .errors import Unprocessable
+from .permissions import RUN, SUSPEND
+from .validation import validation_json
+
+ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}
+NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the schedule's name")
+
+
+class Pages(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+@dataclass(frozen=True)
+class Row:
+    status: TaskStatus
+    words: str
+    next_runs: tuple[datetime, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        st = self.status
+        body = st.to_json()
+        return {
+            "name": st.name, "task": st.task, "schedule": st.schedule, "schedule_words": self.words,
+            "state": st.state, "managed": st.managed, "enabled": st.enabled, "suspended": body["suspended"],
+            "source_file": display_path(st.source_file) if st.source_file else None,
+            "source_line": st.source_line,
+            "source_url": source_url(st.source_file, st.source_line) if st.source_file else None,
+            "last_run_at": body["last_run_at"], "next_runs": [moment.isoformat() for moment in self.next_runs],
+            "total_run_count": st.total_run_count, "reasons": list(st.reasons),
+        }
+
+
+def schedule_rows() -> list[Row]:
+    """Every declared or existing schedule; 422 when the folder does not validate."""
+    now = datetime.now(UTC)
+    result = plan_paths(now=now)
+    if result.plan is None:
+        raise Unprocessable(validation_json(result.validation))
+    with database_errors():
+        actual = read_actual()
+        upcoming = upcoming_runs(now, 3)
+    specs = {t.name: t.spec for t in result.validation.declared.tasks}
+    specs.update({t.name: t.spec for t in actual.tasks})
+    return [
+        Row(st, _words(specs[st.name].schedule), upcoming.get(st.name, ()))
+        for st in statuses(result.validation.declared, actual, result.plan, {})
+    ]
+
+
+def _words(schedule: Any) -> str:
+    if isinstance(schedule, Crontab):
+        return cron_words(schedule.expression) or schedule.describe()
+    return str(schedule.describe())
+
+
+def _boolean(raw: str | None, name: str) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise ValidationError({name: [f"expected true or false, not {raw!r}"]})
+
+
+class ScheduleList(ReconcilerView):
+    """Every schedule, declared or in the database, with its status, paginated."""
+
+    pagination_class = Pages
+
+    @extend_schema(
+        operation_id="schedules_list",
+        parameters=[
+            OpenApiParameter("state", OpenApiTypes.STR, enum=list(STATES)),
+            OpenApiParameter("managed", OpenApiTypes.BOOL),
+            OpenApiParameter("task", OpenApiTypes.STR, description="the Celery task name"),
+        ],
+        responses={200: s.ScheduleSerializer(many=True), 400: s.ErrorSerializer, 404: s.ErrorSerializer,
+                   422: s.ValidationSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        wanted_state = request.query_params.get("state") or None
+        if wanted_state is not None and wanted_state not in STATES:
+            raise ValidationError({"state": [f"one of {', '.join(STATES)}"]})
+        managed = _boolean(request.query_params.get("managed"), "managed")
+        task = request.query_params.get("task") or None
+        rows = [
+            r.to_json() for r in schedule_rows()
+            if (wanted_state is None or r.status.state == wanted_state)
+            and (managed is None or r.status.managed is managed)
+            and (task is None or r.status.task == task)
+        ]
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(page)
+
+
+class ScheduleDetail(ReconcilerView):
+    @extend_schema(
+        operation_id="schedules_detail", parameters=[NAME],
+        responses={200: s.ScheduleSerializer, 404: s.ErrorSerializer, 422: s.ValidationSerializer, **ERRORS},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        for row in schedule_rows():
+            if row.status.name == name:
+                return Response(row.to_json())
+        raise UnknownName(f"no schedule named {name!r}")
+
+
+class RunSchedule(ReconcilerView):
+    """Send the schedule's task now, exactly as beat would send it."""
+
+    permission = RUN
+
+    @extend_schema(
+        operation_id="schedules_run", parameters=[NAME], request=None,
+        responses={202: s.SentSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        with database_errors():
+            task_id = run_schedule(name, by=who(request))
+            task = _task_of(name)
+        return Response({"name": name, "task": task, "id": task_id, "eta": None}, status=status.HTTP_202_ACCEPTED)
+
+
+def _task_of(name: str) -> str:
+    from django_celery_beat.models import PeriodicTask
+
+    return str(PeriodicTask.objects.filter(name=name).values_list("task", flat=True).first() or "")
+
+
+class SuspendSchedule(ReconcilerView):
+    """Pause a managed schedule (disabled until resumed, whatever git declares)."""
+
+    permission = SUSPEND
+
+    @extend_schema(
+        operation_id="schedules_suspend", parameters=[NAME], request=s.SuspendSerializer,
+        responses={200: s.SuspendedSerializer, 400: s.ErrorSerializer, 404: s.ErrorSerializer,
+                   409: s.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        body = s.SuspendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with database_errors():
+            suspension = suspend(name, body.validated_data["reason"], by=who(request))
+        return Response({
+            "name": name,
+            "suspended": {"at": suspension.at.isoformat(), "by": suspension.by, "reason": suspension.reason},
+        })
+
+
+class ResumeSchedule(ReconcilerView):
+    """End a suspension: the row is written as git declares it, at once."""
+
+    permission = SUSPEND
+
+    @extend_schema(
+        operation_id="schedules_resume", parameters=[NAME], request=None,
+        responses={200: s.ResumedSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        with database_errors():
+            result = resume(name, by=who(request))
+        return Response({"name": name, "declared": result.declared, "plan": result.plan.to_json()})

@@ -1,0 +1,125 @@
+"""The shapes of requests and responses: what the OpenAPI schema documents and what the
+views return (plain dicts built from the pipeline's values, validated on the way in)."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..status import STATES
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()
+
+
+class SuspensionSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    by = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField()
+
+
+class ScheduleSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    task = serializers.CharField()
+    schedule = serializers.CharField()
+    schedule_words = serializers.CharField(allow_blank=True, help_text="the schedule in words")
+    state = serializers.ChoiceField(choices=STATES)
+    managed = serializers.BooleanField()
+    enabled = serializers.BooleanField(allow_null=True)
+    suspended = SuspensionSerializer(allow_null=True)
+    source_file = serializers.CharField(allow_null=True)
+    source_line = serializers.IntegerField(allow_null=True)
+    source_url = serializers.CharField(allow_null=True)
+    last_run_at = serializers.DateTimeField(allow_null=True)
+    next_runs = serializers.ListField(child=serializers.DateTimeField(), help_text="the next three runs")
+    total_run_count = serializers.IntegerField(allow_null=True)
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class DiagnosticSerializer(serializers.Serializer):
+    severity = serializers.CharField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    file = serializers.CharField(allow_null=True)
+    line = serializers.IntegerField(allow_null=True)
+    column = serializers.IntegerField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    hint = serializers.CharField(allow_null=True)
+
+
+class ValidationSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    checked = serializers.IntegerField()
+    diagnostics = DiagnosticSerializer(many=True)
+
+
+class PlanSerializer(serializers.Serializer):
+    """``reconcile plan --format json``: the stable contract (format_version 1)."""
+
+    format_version = serializers.IntegerField()
+    summary = serializers.DictField(child=serializers.IntegerField())
+    changes = serializers.ListField(child=serializers.DictField())
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class ApplySerializer(serializers.Serializer):
+    written = serializers.BooleanField()
+    record_id = serializers.IntegerField(allow_null=True)
+    plan = PlanSerializer()
+
+
+class SuspendSerializer(serializers.Serializer):
+    reason = serializers.RegexField(r"\S", max_length=2000, help_text="why (recorded and shown); not blank")
+
+
+class SuspendedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    suspended = SuspensionSerializer()
+
+
+class ResumedSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    declared = serializers.BooleanField(help_text="false: no longer in git, the next apply deletes it")
+    plan = PlanSerializer()
+
+
+class SentSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True)
+    task = serializers.CharField()
+    id = serializers.CharField(help_text="the Celery task id")
+    eta = serializers.DateTimeField(allow_null=True, required=False)
+
+
+class TaskSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    signature = serializers.CharField(allow_null=True)
+    doc = serializers.CharField(allow_blank=True, help_text="the first line of the docstring")
+    schedules = serializers.ListField(child=serializers.CharField())
+
+
+class CatalogueSerializer(serializers.Serializer):
+    tasks = TaskSerializer(many=True)
+
+
+class RunTaskSerializer(serializers.Serializer):
+    args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
+    kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
+    eta = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                    help_text="ISO-8601 with an offset; null: now")
+
+
+class ArgumentsRefusedSerializer(serializers.Serializer):
+    error = serializers.CharField()
+    diagnostics = DiagnosticSerializer(many=True, required=False, help_text="when the arguments do not bind")
+
+
+class PostedFileSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class ValidateSerializer(serializers.Serializer):
+    """``files``: a mapping of file name to YAML text, or a list of ``{name, text}`` (two files
+    may then share a name). Without ``files``: the server's schedules folder."""
+
+    files = serializers.JSONField(required=False)
+

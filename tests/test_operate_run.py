@@ -1,0 +1,52 @@
+"""Run now builds exactly the message django-celery-beat's own ModelEntry builds for a row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.schedulers import ModelEntry
+
+from reconciler.errors import OperationRefused
+from reconciler.operate import beat_message
+from reconciler.pipeline import celery_app
+
+pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
+
+ROWS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "routed": {"queue": "q", "exchange": "ex", "routing_key": "rk", "priority": 7},
+    "relative-expiry": {"expire_seconds": 600},
+    "absolute-expiry": {"expires": datetime(2030, 1, 1, tzinfo=UTC)},
+    "arguments-and-headers": {"args": '["a", 1]', "kwargs": '{"x": {"y": [true]}}', "headers": '{"team": "ops"}'},
+}
+
+
+@pytest.mark.parametrize("fields", ROWS.values(), ids=ROWS.keys())
+def test_the_message_is_beats(fields: dict[str, Any]) -> None:
+    row = PeriodicTask.objects.create(
+        name="r", task="project.tasks.heartbeat", interval=IntervalSchedule.objects.create(every=60, period="seconds"),
+        **fields,
+    )
+    entry = ModelEntry(row, app=celery_app())
+    message = beat_message(row)
+    assert (message.task, message.args, message.kwargs, message.options) == (
+        entry.task, entry.args, entry.kwargs, entry.options
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "raw", "problem"),
+    [("args", "[1,", "not valid JSON"), ("kwargs", "[]", "JSON but not a dict"), ("headers", "nope", "not valid JSON")],
+)
+def test_a_row_beat_cannot_read_is_refused_and_left_alone(column: str, raw: str, problem: str) -> None:
+    row = PeriodicTask.objects.create(
+        name="r", task="project.tasks.heartbeat", interval=IntervalSchedule.objects.create(every=60, period="seconds"),
+        **{column: raw},
+    )
+    with pytest.raises(OperationRefused, match=f"r: its stored {column} is {problem}"):
+        beat_message(row)
+    assert PeriodicTask.objects.get(pk=row.pk).enabled  # ModelEntry would have disabled it
+
