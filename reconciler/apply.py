@@ -31,7 +31,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from . import locking
+from . import locking, wakeup
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
@@ -149,7 +149,14 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
     _own(writes, created, using, now, revision, source)
     if created or rewrites or plan.of(Action.DELETE):
-        PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+        mark_changed(using, now)
+
+
+def mark_changed(using: str, now: datetime) -> None:
+    """Tell every running beat to reload: django-celery-beat's change marker (what its poll
+    reads), and on PostgreSQL a notification that wakes ours at once (``wakeup``)."""
+    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+    wakeup.notify(using)
 
 
 # -- schedules ---------------------------------------------------------------------------

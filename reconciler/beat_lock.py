@@ -59,7 +59,7 @@ class AdvisoryLock:
 
         try:
             if self._conn is None or self._conn.closed:
-                self._conn, self._held = psycopg.connect(_conninfo(self.using), autocommit=True), False
+                self._conn, self._held = psycopg.connect(conninfo(self.using), autocommit=True), False
             if self._held:
                 self._conn.execute("SELECT 1")  # still connected means still holding
                 return True
@@ -76,10 +76,13 @@ class AdvisoryLock:
         self._conn, self._held = None, False
 
 
-def _conninfo(using: str) -> str:
+def conninfo(using: str) -> str:
+    """A psycopg connection string for a connection of our own to Django's database."""
+    from psycopg.conninfo import make_conninfo
+
     s = connections[using].settings_dict
     parts = {"dbname": s["NAME"], "user": s["USER"], "password": s["PASSWORD"], "host": s["HOST"], "port": s["PORT"]}
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+    return make_conninfo(**{k: str(v) for k, v in parts.items() if v})
 
 
 class LeaseLock:

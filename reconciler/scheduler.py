@@ -28,6 +28,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from .beat_lock import beat_lock
 from .models import ScheduledTask
+from .wakeup import Listener
 
 log = logging.getLogger("reconciler.scheduler")
 SCHEDULE_KINDS = (
@@ -50,6 +51,7 @@ class ReconcilingScheduler(DatabaseScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if getattr(settings, "RECONCILER_BEAT_HA", True) else None
         self._active = False
+        self._listener: Listener | None = None
         super().__init__(*args, **kwargs)
         if self._lock is not None:
             # Persist last_run_at after every send, so that a replica taking over does not
@@ -57,6 +59,21 @@ class ReconcilingScheduler(DatabaseScheduler):
             self.sync_every_tasks = 1
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        """As the parent's tick; with the database wake-up, the wait until the next due task
+        happens here, cut short by a notification (beat's own loop then sleeps 0)."""
+        listener = self._listener
+        if listener is not None:
+            listener.woken.clear()  # what arrives from now on wakes the wait below
+        interval = self._tick(*args, **kwargs)
+        if listener is None or not listener.healthy.is_set() or not interval or interval <= 0:
+            return interval
+        if listener.woken.wait(interval):
+            log.info("woken by the database: reading the change marker now")
+        if self.should_sync():
+            self._do_sync()
+        return 0.0
+
+    def _tick(self, *args: Any, **kwargs: Any) -> float:
         if self._lock is None:
             return super().tick(*args, **kwargs)
         if not self._lock.hold():
@@ -79,6 +96,8 @@ class ReconcilingScheduler(DatabaseScheduler):
         if getattr(settings, "RECONCILER_APPLY_ON_BEAT_START", True):
             self.apply_declarations_on_start()
         super().setup_schedule()
+        if getattr(settings, "RECONCILER_BEAT_LISTEN", True) and Listener.available():
+            self._listener = Listener().start()
         if getattr(settings, "RECONCILER_BEAT_WATCH", False):
             self._start_watcher()
 
@@ -113,6 +132,8 @@ class ReconcilingScheduler(DatabaseScheduler):
         thread.start()
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
         stop = getattr(self, "_watch_stop", None)
         if stop is not None:
             stop.set()

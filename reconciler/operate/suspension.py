@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from django.db import transaction
-from django_celery_beat.models import PeriodicTask, PeriodicTasks
+from django_celery_beat.models import PeriodicTask
 
 from .. import locking
-from ..apply import git_revision, write
+from ..apply import git_revision, mark_changed, write
 from ..diff import diff
 from ..errors import OperationRefused, UnknownName
 from ..models import ManagedTask, OperationRecord
@@ -124,7 +124,7 @@ def _managed(name: str, using: str) -> ActualTask:
 
 
 def _beat_reloads(using: str, now: datetime) -> None:
-    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+    mark_changed(using, now)
 
 
 def _log(
