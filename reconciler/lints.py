@@ -207,17 +207,24 @@ def overlaps(declarations: Iterable[ValidDeclaration], window: Window) -> Iterat
             )
 
 
+SHOWN = 5  # others kept per declaration: the message names three, then "…" when there are more
+
+
 def _meet(
     met: dict[str, set[str]], moments: dict[str, str], left: list[ValidDeclaration],
     right: list[ValidDeclaration], example: str,
 ) -> None:
-    for a in left:
-        for b in right:
-            if a.name != b.name:
-                met[a.name].add(b.name)
-                met[b.name].add(a.name)
-                moments.setdefault(a.name, example)
-                moments.setdefault(b.name, example)
+    """Record that every declaration of ``left`` meets every one of ``right`` (a group of
+    thousands of identical declarations is common: linear, not one entry per pair). Only the
+    smallest names are kept, which is all the message shows."""
+    first_left = sorted(d.name for d in left)[:SHOWN]
+    first_right = sorted(d.name for d in right)[:SHOWN]
+    for mine, theirs in ((left, first_right), (right, first_left)):
+        for declaration in mine:
+            others = [name for name in theirs if name != declaration.name]
+            if others:
+                met[declaration.name].update(others)
+                moments.setdefault(declaration.name, example)
 
 
 def _candidates(schedules: list[Schedule], window: Window) -> set[tuple[Schedule, Schedule]]:

@@ -73,15 +73,22 @@ def _index(text: str) -> PositionIndex:
     return PositionIndex(text)
 
 
+@lru_cache(maxsize=64)
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
 def place(diagnostic: Diagnostic, text: str) -> Diagnostic:
-    """Fill in line, column and the source line of a diagnostic from its key path."""
+    """Fill in line, column and the source line of a diagnostic from its key path. The node
+    tree is composed only when the position is not known yet (a diagnostic on a task name
+    already has it, from the parse)."""
     source = diagnostic.source
     if source is None:
         return diagnostic
-    index = _index(text)
     if source.line is None and diagnostic.path:
-        found = index.locate(diagnostic.path)
+        found = _index(text).locate(diagnostic.path)
         if found:
             source = SourceRange(source.file, *found)
-    snippet = index.line_text(source.line) if source.line else None
+    lines = _lines(text)
+    snippet = lines[source.line - 1] if source.line and 0 < source.line <= len(lines) else None
     return replace(diagnostic, source=source, snippet=snippet)
