@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,33 @@ def test_a_pool_of_workers_gives_the_same_result_as_one_process(tmp_path: Path, 
     for folder in ("valid", "invalid", "hostile"):
         for path in (FIXTURES / folder).glob("*.yaml"):
             (tree / f"{folder}-{path.name}").write_bytes(path.read_bytes())
+    monkeypatch.setattr(parallel, "_workers", lambda sources: 1)
     serial = validate_paths([tree], registry=registry(), now=NOW, use_cache=False)
-    monkeypatch.setattr(parallel, "MIN_FILES", 2)
-    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
-    used: list[int] = []
-    workers = parallel._workers
-    monkeypatch.setattr(parallel, "_workers", lambda sources: used.append(workers(sources)) or used[-1])
+    pools: list[int] = []
+    real_pool = parallel.ProcessPoolExecutor
+
+    def pool(workers: int, **kwargs):  # type: ignore[no-untyped-def]
+        pools.append(workers)
+        return real_pool(workers, **kwargs)
+
+    monkeypatch.setattr(parallel, "_workers", lambda sources: 2)  # however many threads the test run has
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", pool)
     pooled = validate_paths([tree], registry=registry(), now=NOW, use_cache=False)
-    assert used and used[0] >= 2
+    assert pools == [2]
     assert pooled.declared == serial.declared
     assert pooled.diagnostics == serial.diagnostics and pooled.checked == serial.checked
+
+
+def test_small_trees_and_threaded_callers_stay_in_process(tmp_path: Path) -> None:
+    from reconciler.load import SourceFile
+
+    big = [SourceFile(f"f{i}.yaml", b"x" * 40_000) for i in range(40)]
+    assert parallel._workers(big[:3]) == 1, "too few files to pay for a pool"
+    blocker = threading.Event()
+    thread = threading.Thread(target=blocker.wait)
+    thread.start()
+    try:
+        assert parallel._workers(big) == 1, "never fork a process that runs other threads"
+    finally:
+        blocker.set()
+        thread.join()
