@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -90,9 +91,14 @@ def code_fingerprint() -> bytes:
     return digest.digest()
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def registry_fingerprint(registry: Registry) -> bytes:
+    """Names, signatures (defaults included) and hints, as text without the memory addresses
+    that some defaults print (``<function f at 0x7f…>``): the same in every process."""
     digest = hashlib.sha256()
     for name in sorted(registry.signatures):
         hints = sorted((key, repr(value)) for key, value in registry.hints.get(name, {}).items())
-        digest.update(f"{name}\0{registry.signatures[name]}\0{hints}\n".encode())
+        digest.update(_ADDRESS.sub("", f"{name}\0{registry.signatures[name]}\0{hints}\n").encode())
     return digest.digest()

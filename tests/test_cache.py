@@ -134,3 +134,18 @@ def test_the_demo_registry_validates_the_same_with_and_without_cache(tmp_path: P
         run(folder, registry())
         warm = run(folder, registry())
         assert (warm.declared, warm.diagnostics) == (plain.declared, plain.diagnostics)
+
+
+def test_another_process_finds_the_entries(tmp_path: Path) -> None:
+    """The key is the same in every process (no memory address of a default value in it)."""
+    from .cli import manage
+
+    folder = tmp_path / "schedules"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("tasks:\n  a:\n    task: project.tasks.heartbeat\n    every: 1h\n")
+    env = {"PROJECT_VAR_DIR": str(tmp_path / "var")}
+    assert manage("reconcile", "validate", "--path", str(folder), env=env).returncode == 0
+    entries = {p: p.stat().st_mtime_ns for p in (tmp_path / "var" / "cache").rglob("*.pickle")}
+    assert len(entries) == 1
+    assert manage("reconcile", "validate", "--path", str(folder), env=env).returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "var" / "cache").rglob("*.pickle")} == entries

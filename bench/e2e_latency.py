@@ -1,0 +1,127 @@
+"""Benchmark: from the moment a YAML file is saved to the first task the worker runs with the
+new arguments, with real processes (the watcher, beat, a worker, Redis, PostgreSQL), for our
+scheduler (woken by PostgreSQL's NOTIFY) and for django-celery-beat's stock DatabaseScheduler
+(its marker poll), side by side (issue 13: p50 < 1 s, p95 < 2 s).
+
+Two scenarios, each edit saved after the previous one has been seen:
+- "args of a 1 s task": each edit changes the arguments of a task that runs every second;
+- "task added": each edit adds a task that runs every second to a file of hourly tasks, so
+  beat sleeps until its next poll (``--max-interval``, 5 s as beat's default) unless woken.
+  Both schedulers pay the same first interval (a new task first runs one period after load).
+
+Usage: .venv/bin/python bench/e2e_latency.py [--edits 20]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.harness import fresh_database
+
+REPO = Path(__file__).resolve().parent.parent
+CELERY = str(Path(sys.executable).with_name("celery"))
+SCHEDULERS = {
+    "ours (LISTEN/NOTIFY)": "reconciler.scheduler:ReconcilingScheduler",
+    "stock DatabaseScheduler (poll)": "django_celery_beat.schedulers:DatabaseScheduler",
+}
+HOURLY = "".join(f"  hourly-{i}:\n    task: project.tasks.cleanup_sessions\n    every: 1h\n" for i in range(3))
+
+
+PULSE = "  {name}:\n    task: project.tasks.heartbeat\n    every: 1s\n    kwargs: {{label: e{i}}}\n"
+
+
+def args_edit(i: int) -> str:
+    return f"tasks:\n{HOURLY}" + PULSE.format(name="pulse", i=i)
+
+
+def task_added(i: int) -> str:
+    return f"tasks:\n{HOURLY}" + PULSE.format(name=f"added-{i}", i=i)
+
+
+SCENARIOS = {"args of a 1 s task": args_edit, "task added": task_added}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
+    options = parser.parse_args()
+    print(f"{options.edits} edits per scenario; PostgreSQL, Redis, watcher, beat and a worker as processes")
+    for scenario, text in SCENARIOS.items():
+        print(f"\n{scenario}")
+        for label, scheduler in SCHEDULERS.items():
+            latencies = run(scheduler, text, options.edits, options.broker)
+            p50, p95 = statistics.median(latencies), percentile(latencies, 95)
+            verdict = "met" if p50 < 1 and p95 < 2 else "NOT met"
+            print(f"  {label:<32} p50 {p50:5.2f} s   p95 {p95:5.2f} s   max {max(latencies):5.2f} s"
+                  f"   (target p50 < 1 s, p95 < 2 s: {verdict})")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def run(scheduler: str, text: object, edits: int, broker: str) -> list[float]:
+    with fresh_database("postgres") as (url, tmp):
+        root = Path(tmp)
+        schedules, log = root / "schedules", root / "runs.log"
+        schedules.mkdir()
+        env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": broker, "DEMO_TASK_LOG": str(log),
+               "RECONCILER_SCHEDULES_DIR": str(schedules), "PROJECT_VAR_DIR": str(root / "var"),
+               "DJANGO_SETTINGS_MODULE": "project.settings"}
+        manage = [sys.executable, str(REPO / "manage.py")]
+        subprocess.run([*manage, "migrate", "-v", "0"], env=env, cwd=REPO, check=True)
+        subprocess.run([sys.executable, "-c", f"import redis; redis.Redis.from_url({broker!r}).flushdb()"], check=True)
+        (schedules / "s.yaml").write_text(text(0))  # type: ignore[operator]
+        processes = [
+            start([*manage, "reconcile", "watch", "--debounce", "0.1"], env, root / "watch.log"),
+            start([CELERY, "-A", "project", "worker", "--pool", "solo", "-l", "warning", "--without-heartbeat",
+                   "--without-gossip", "--without-mingle"], env, root / "worker.log"),
+            start([CELERY, "-A", "project", "beat", "-S", scheduler, "--pidfile=", "--max-interval", "5",
+                   f"--schedule={root / 'beat-schedule'}", "-l", "warning"], env, root / "beat.log"),
+        ]
+        try:
+            seen(log, "e0", time.time(), timeout=60)
+            latencies = []
+            for i in range(1, edits + 1):
+                saved = time.time()
+                (schedules / "s.yaml").write_text(text(i))  # type: ignore[operator]
+                latencies.append(seen(log, f"e{i}", saved, timeout=30))
+            return latencies
+        finally:
+            for process in processes:
+                os.killpg(process.pid, signal.SIGTERM)
+            for process in processes:
+                process.wait(15)
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, cwd=REPO, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def seen(log: Path, label: str, since: float, timeout: float) -> float:
+    """Seconds from ``since`` to the first run with ``label`` (its own time, as the worker wrote it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if log.exists():
+            for line in log.read_text().splitlines():
+                run = json.loads(line)
+                if run.get("label") == label:
+                    return datetime.fromisoformat(run["at"]).timestamp() - since
+        time.sleep(0.02)
+    raise SystemExit(f"no run with {label} within {timeout} s: see the logs")
+
+
+if __name__ == "__main__":
+    main()
