@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from .runs import FAILED_STATES, RunSummary
-from .schedule_math import at_moment, next_after, period_at
+from .schedule_math import at_moment, next_after
 
 GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
 GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
@@ -80,13 +80,21 @@ class Expectation:
     period: timedelta | None
 
 
-def expectation(schedule: Any, reference: datetime, now: datetime, start_time: datetime | None = None) -> Expectation:
+def expectation(
+    schedule: Any, reference: datetime, now: datetime, start_time: datetime | None = None, *,
+    frozen: Any = None, with_period: bool = True,
+) -> Expectation:
     """The run that should follow ``reference`` (the last run, or when the schedule was
-    applied), by the schedule's own math; a start time in the future moves it."""
+    applied), by the schedule's own math; a start time in the future moves it. ``frozen``: the
+    schedule already stopped at ``now`` (``at_moment``), shared by the rows of one schedule."""
     if start_time is not None and start_time > reference:
         reference = start_time
-    expected = next_after(at_moment(schedule, now), now, reference)
-    return Expectation(expected, period_at(schedule, expected) if expected is not None else None)
+    frozen = frozen if frozen is not None else at_moment(schedule, now)
+    expected = next_after(frozen, now, reference)
+    if expected is None or not with_period:
+        return Expectation(expected, None)
+    following = next_after(frozen, now, expected)  # absolute: the frozen "now" does not move it
+    return Expectation(expected, following - expected if following is not None and following > expected else None)
 
 
 @dataclass(frozen=True)
@@ -148,14 +156,22 @@ def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedel
 
 def health_of_row(
     row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None = None,
+    frozen: dict[int, Any] | None = None,
 ) -> ScheduleHealth:
-    """One schedule's health from its row and its runs: Celery's math, then ``decide``."""
+    """One schedule's health from its row and its runs: Celery's math, then ``decide``.
+    ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read."""
     expected: Expectation = Expectation(None, None)
     next_run: datetime | None = None
     if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
+        cache = frozen if frozen is not None else {}
+        stopped = cache.get(id(row.schedule))
+        if stopped is None:
+            stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
         reference = reference_time(row, runs, now, retention)
-        expected = expectation(row.schedule, reference, now, row.start_time)
-        next_run = next_after(at_moment(row.schedule, now), now, row.last_sent_at or row.changed_at or now)
+        expected = expectation(
+            row.schedule, reference, now, row.start_time, frozen=stopped, with_period=fixed_grace is None,
+        )
+        next_run = next_after(stopped, now, row.last_sent_at or row.changed_at or now)
         next_run = max(next_run, now) if next_run is not None else None
     grace = grace_for(expected.period, fixed_grace)
     health = decide(
@@ -182,7 +198,9 @@ def read_health(names: Iterable[str] | None = None, now: datetime | None = None)
     rows = read_rows(wanted)
     runs = summaries(wanted)
     fixed, retention = configured_grace(), result_retention()
-    return tuple(health_of_row(row, runs.get(row.name, RunSummary()), now, fixed, retention) for row in rows)
+    frozen: dict[int, Any] = {}
+    none = RunSummary()
+    return tuple(health_of_row(row, runs.get(row.name, none), now, fixed, retention, frozen) for row in rows)
 
 
 def health_of(name: str, now: datetime | None = None) -> ScheduleHealth | None:

@@ -45,12 +45,3 @@ def runs_between(schedule: Any, first: datetime, end: datetime, limit: int) -> I
             return
         current = following
 
-
-def period_at(schedule: Any, moment: datetime) -> timedelta | None:
-    """The gap between the run at ``moment`` and the one after it: the schedule's period there
-    (a cron's gaps vary; a clocked moment has none)."""
-    frozen = at_moment(schedule, moment)
-    following = next_after(frozen, moment, moment)
-    if following is None or following <= moment:
-        return None
-    return following - moment
