@@ -12,17 +12,12 @@ without a scrape; ``ReconcilerCollector`` plugs it into prometheus-client's regi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from .health import Health, ScheduleHealth
-
-
-def _ts(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
 
 
 def schedule_families(schedules: Sequence[ScheduleHealth]) -> Iterator[Metric]:
@@ -47,7 +42,7 @@ def schedule_families(schedules: Sequence[ScheduleHealth]) -> Iterator[Metric]:
     for s in schedules:
         for family, value in ((last_run, s.last_run_at), (last_success, s.last_success_at), (next_run, s.next_run_at)):
             if value is not None:
-                family.add_metric([s.name, s.task], _ts(value))
+                family.add_metric([s.name, s.task], value.timestamp())
         late.add_metric([s.name], 1.0 if s.health is Health.LATE else 0.0)
         failing.add_metric([s.name], 1.0 if s.health is Health.FAILING else 0.0)
         for state, count in sorted(s.runs.counts.items()):
