@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from reconciler.errors import EXIT_OK, ReconcilerError
 
-SUBCOMMANDS = ("validate", "schema", "plan", "apply", "export", "watch", "status")
+SUBCOMMANDS = ("validate", "schema", "plan", "apply", "export", "watch", "status", "forecast")
 
 
 def _module(name: str) -> Any:
