@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from xml.sax.saxutils import escape, quoteattr
 
 from .forecast import BusyMinute, Forecast
+from .runs import Run
 
 BAR_WIDTH = 50
 MAX_ROWS = 48
@@ -165,3 +167,36 @@ def _busiest_list(forecast: Forecast, tz: tzinfo) -> list[str]:
         line = f"{rank}. {local(busy.minute, tz)} — {busy.runs} runs: {who(busy)}"
         out.append(f'<text class="list" x="{LEFT}" y="{y + rank * 17}">{escape(line[:170])}</text>')
     return out
+
+
+# --- a schedule's recent runs ----------------------------------------------------------------
+
+RUN_COLOURS = {"SUCCESS": "#3c8d40", "FAILURE": "#d9534f", "REVOKED": "#d9534f", "RETRY": "#e5a000"}
+
+
+def runs_svg(runs: Sequence[Run], width: int = 360, height: int = 90) -> str:
+    """A small chart of a schedule's recent runs, oldest on the left: bar height the runtime,
+    colour the outcome (green success, red failure, amber retry, grey running)."""
+    ordered = list(reversed(runs))  # runs come newest first
+    longest = max((r.runtime_seconds or 0.0 for r in ordered), default=0.0) or 1.0
+    plot_top, plot_bottom = 18, height - 4
+    step = (width - 8) / max(len(ordered), 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+        ' role="img" aria-label="recent runs">',
+        "<style>text{font-family:system-ui,sans-serif;font-size:11px;fill:#333}</style>",
+        f'<text x="4" y="12">{len(ordered)} runs, longest {longest:.3g} s</text>' if ordered
+        else '<text x="4" y="12">no runs recorded</text>',
+    ]
+    for i, run in enumerate(ordered):
+        runtime = run.runtime_seconds
+        bar = max(2.0, (runtime or 0.0) / longest * (plot_bottom - plot_top))
+        colour = RUN_COLOURS.get(run.state, "#999")
+        tip = f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.state} " + (f"{runtime:.3f} s" if runtime is not None else "")
+        tip += f" {run.exception}" if run.exception else ""
+        parts.append(
+            f'<rect x="{4 + i * step:.1f}" y="{plot_bottom - bar:.1f}" width="{max(step - 1, 1):.1f}"'
+            f' height="{bar:.1f}" fill="{colour}"><title>{escape(tip)}</title></rect>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"

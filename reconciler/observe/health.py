@@ -206,3 +206,10 @@ def read_health(names: Iterable[str] | None = None, now: datetime | None = None)
 def health_of(name: str, now: datetime | None = None) -> ScheduleHealth | None:
     found = read_health([name], now)
     return found[0] if found else None
+
+
+def names_with(healths: Iterable[Health | str], now: datetime | None = None) -> list[str]:
+    """Names of the schedules in any of these healths: the admin's and the API's health filter
+    (``queryset.filter(name__in=names_with(["late"]))``); health is computed, not a column."""
+    wanted = {Health(h) for h in healths}
+    return [s.name for s in read_health(now=now) if s.health in wanted]

@@ -1,4 +1,4 @@
-"""``/metrics`` for Prometheus: a plain Django view, readable by the networks in
+"""Charts for the admin (staff only) and ``/metrics`` for Prometheus: a plain Django view, readable by the networks in
 ``RECONCILER_METRICS_ALLOWED_NETWORKS`` (default: loopback) or with the bearer token
 ``RECONCILER_METRICS_TOKEN``. The client address is ``REMOTE_ADDR``: behind a proxy, allow the
 proxy's network or use the token (forwarded headers are not trusted)."""
@@ -9,6 +9,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -37,3 +38,30 @@ def metrics(request: HttpRequest) -> HttpResponse:
                             content_type="text/plain")
     body, content_type = render_latest(request.headers.get("Accept", ""))
     return HttpResponse(body, content_type=content_type)
+
+
+@require_GET
+@staff_member_required
+def forecast_chart(request: HttpRequest) -> HttpResponse:
+    """The next ``?hours=`` (default 24) as an SVG chart, for the admin's forecast page."""
+    from django.utils import timezone
+
+    from .chart import forecast_svg
+    from .forecast import read_forecast
+
+    try:
+        hours = min(max(float(request.GET.get("hours", "24")), 1.0), 24.0 * 31)
+    except ValueError:
+        hours = 24.0
+    svg = forecast_svg(read_forecast(hours), timezone.get_current_timezone(), f"Runs per minute, next {hours:g} h")
+    return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@require_GET
+@staff_member_required
+def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
+    """A schedule's last runs (durations, outcomes) as a small SVG chart, for its admin page."""
+    from .chart import runs_svg
+    from .runs import last_runs
+
+    return HttpResponse(runs_svg(last_runs(name, 50)), content_type="image/svg+xml")
