@@ -55,3 +55,11 @@ def test_status_table_json_and_fail_on(env: dict[str, str]) -> None:
     missing = manage("reconcile", "status", "nope", env=env)
     assert missing.returncode == 1 and "no schedule named 'nope'" in missing.stderr
     assert manage("reconcile", "status", "--fail-on", "sideways", env=env).returncode == 2
+
+
+def test_an_unmigrated_database_says_so_in_every_format(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    text = manage("reconcile", "status", env=env)
+    assert text.returncode == 1 and "python manage.py migrate" in text.stderr
+    payload = json.loads(manage("reconcile", "forecast", "--format", "json", env=env).stdout)
+    assert payload["error"]["kind"] == "not-migrated"

@@ -8,10 +8,11 @@ from typing import TextIO
 
 from django.utils import timezone
 
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, ReconcilerError
 from ..observe.chart import forecast_json, forecast_svg, forecast_text
 from ..observe.forecast import read_forecast
-from .common import add_format
+from ..pipeline import database_errors
+from .common import add_format, failure_json
 
 HELP = "every run due in the next hours: runs per minute and the busiest minutes (text, json, svg)"
 
@@ -30,7 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
-    forecast = read_forecast(float(options["hours"]))  # type: ignore[arg-type]
+    try:
+        with database_errors():
+            forecast = read_forecast(float(options["hours"]))  # type: ignore[arg-type]
+    except ReconcilerError as exc:
+        if options["format"] != "json":
+            raise
+        out.write(failure_json(exc))
+        return exc.exit_code
     tz = timezone.get_current_timezone()
     fmt = options["format"]
     if fmt == "svg":

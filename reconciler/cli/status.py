@@ -13,7 +13,8 @@ from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..observe.health import Health, ScheduleHealth, read_health
 from ..observe.render import render_status_json, render_status_text
 from ..observe.runs import last_runs
-from .common import add_format
+from ..pipeline import database_errors
+from .common import add_format, failure_json
 
 HELP = "health of every schedule (ok, late, failing, never-run, disabled) with its last and next run"
 RUNS_SHOWN = 10
@@ -41,12 +42,23 @@ def _healths(value: str) -> tuple[Health, ...]:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    try:
+        return _run(options, out)
+    except ReconcilerError as exc:
+        if options["format"] != "json":
+            raise
+        out.write(failure_json(exc))
+        return exc.exit_code
+
+
+def _run(options: dict[str, object], out: TextIO) -> int:
     name = options.get("name")
     now = timezone.now()
-    schedules = read_health([str(name)] if name else None, now)
-    if name and not schedules:
-        raise UnknownSchedule(f"no schedule named {name!r}: `reconcile status` lists them all")
-    runs = last_runs(str(name), RUNS_SHOWN) if name else None
+    with database_errors():
+        schedules = read_health([str(name)] if name else None, now)
+        if name and not schedules:
+            raise UnknownSchedule(f"no schedule named {name!r}: `reconcile status` lists them all")
+        runs = last_runs(str(name), RUNS_SHOWN) if name else None
     render = render_status_json if options["format"] == "json" else render_status_text
     out.write(render(schedules, now, runs))
     return EXIT_ERROR if failing(schedules, tuple(options.get("fail_on") or ())) else EXIT_OK  # type: ignore[arg-type]
