@@ -5,6 +5,10 @@
 - ``RECONCILER_SCHEDULES_DIR``: the folder of schedule declarations; default ``schedules/``.
 - ``DJANGO_DEBUG``: off unless ``1`` (``bin/demo`` turns it on).
 - ``RECONCILER_SOURCE_URL``: a link template for "declared in" (``{path}``, ``{line}``).
+- ``RECONCILER_HEALTH_GRACE``: seconds a missing run may be late before its schedule is
+  ``late``; default relative to each schedule's period (see reconciler/observe/health.py).
+- ``RECONCILER_METRICS_TOKEN`` / ``RECONCILER_METRICS_ALLOWED_NETWORKS`` (comma-separated):
+  who may read ``/metrics``; default loopback only.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "django_celery_results",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -98,7 +103,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_BROKER_DIR / "control"),  # exchange tables; default: ./control
         "store_processed": False,
     }
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+# Every run stored with the name of the schedule that sent it (beat puts it on the message;
+# django-celery-results keeps it with result_extended): what reconciler.observe reads.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_TRACK_STARTED = True  # a run's row exists from its start: runtime and runs in progress
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -129,6 +138,12 @@ RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
 RECONCILER_ENVIRONMENTS = [name for name in os.environ.get("RECONCILER_ENVIRONMENTS", "").split(",") if name]
 RECONCILER_ENV = os.environ.get("RECONCILER_ENV") or None
 RECONCILER_SOURCE_URL = os.environ.get("RECONCILER_SOURCE_URL", "")
+if os.environ.get("RECONCILER_HEALTH_GRACE"):
+    RECONCILER_HEALTH_GRACE = float(os.environ["RECONCILER_HEALTH_GRACE"])
+RECONCILER_METRICS_TOKEN = os.environ.get("RECONCILER_METRICS_TOKEN", "")
+RECONCILER_METRICS_ALLOWED_NETWORKS = [
+    net for net in os.environ.get("RECONCILER_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if net
+]
 
 LOGGING = {
     "version": 1,

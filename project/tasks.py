@@ -63,3 +63,10 @@ def open_garden_lights(zone: str) -> str:
     """Switch the garden lights of a zone on (scheduled at dusk by a solar schedule)."""
     _record("open_garden_lights", zone=zone)
     return zone
+
+
+@shared_task(name="project.tasks.flaky")
+def flaky(message: str = "flaky failed on purpose") -> None:
+    """Always raises: a schedule running it shows as ``failing`` (reconcile status, /metrics)."""
+    _record("flaky", message=message)
+    raise RuntimeError(message)

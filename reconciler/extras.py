@@ -19,6 +19,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "watch": ("watchdog",),
     "postgres": ("psycopg",),
     "redis": ("redis",),
+    "results": ("django_celery_results",),
+    "metrics": ("prometheus_client",),
 }
 
 

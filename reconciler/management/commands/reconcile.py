@@ -9,7 +9,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from reconciler.errors import EXIT_OK, ReconcilerError
 
-SUBCOMMANDS = ("validate", "schema", "plan", "apply", "export", "watch", "suspend", "resume")
+SUBCOMMANDS = (
+    "validate", "schema", "plan", "apply", "export", "watch", "suspend", "resume", "status", "forecast",
+)
 
 
 def _module(name: str) -> Any:

@@ -1,0 +1,114 @@
+"""Every run due in a window, by Celery's own schedule math (``schedule_math``: time zones, DST,
+solar events, one-offs), counted per minute, with the busiest minutes and the schedules that
+pile up there. ``forecast`` works on plain (name, schedule, first run) triples; ``read_forecast``
+reads the enabled rows (two queries) and asks when beat will next send each."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .schedule_math import at_moment, next_after, runs_between
+
+BUSIEST = 10
+RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
+NAMES_PER_MINUTE = 100  # schedules listed for a busy minute in the JSON (the count is exact)
+
+
+@dataclass(frozen=True)
+class BusyMinute:
+    minute: datetime
+    runs: int
+    schedules: tuple[tuple[str, int], ...]  # (name, runs in that minute), most first, then by name
+
+
+@dataclass(frozen=True)
+class Forecast:
+    start: datetime  # the first minute, floored
+    end: datetime
+    per_minute: tuple[int, ...]  # runs in each minute from start
+    busiest: tuple[BusyMinute, ...]
+    schedules: int  # schedules with at least one run in the window
+    capped: tuple[str, ...] = ()  # schedules whose runs were cut at RUNS_PER_SCHEDULE
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_minute)
+
+    def minute(self, index: int) -> datetime:
+        return self.start + timedelta(minutes=index)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": 1, "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "total_runs": self.total, "schedules": self.schedules, "capped": list(self.capped),
+            "per_minute": [
+                {"minute": self.minute(i).isoformat(), "runs": n} for i, n in enumerate(self.per_minute) if n
+            ],
+            "busiest": [
+                {
+                    "minute": b.minute.isoformat(), "runs": b.runs, "schedule_count": len(b.schedules),
+                    "schedules": [{"name": name, "runs": n} for name, n in b.schedules[:NAMES_PER_MINUTE]],
+                }
+                for b in self.busiest
+            ],
+        }
+
+
+def forecast(
+    entries: Iterable[tuple[str, Any, datetime]], start: datetime, end: datetime, limit: int = RUNS_PER_SCHEDULE,
+) -> Forecast:
+    """Runs in [start, end) of each (name, Celery schedule, first run) entry."""
+    start = start.replace(second=0, microsecond=0)
+    minutes = max(0, -int(-(end - start).total_seconds() // 60))  # the last minute may be partial
+    counts = [0] * minutes
+    where: dict[str, list[int]] = {}
+    capped: list[str] = []
+    for name, schedule, first in entries:
+        runs = runs_between(schedule, max(first, start), end, limit)
+        indices = [int((t - start).total_seconds() // 60) for t in runs]
+        if not indices:
+            continue
+        if len(indices) >= limit:
+            capped.append(name)
+        for index in indices:
+            counts[index] += 1
+        where[name] = indices
+    busiest = _busiest(counts, where, start)
+    return Forecast(start, end, tuple(counts), busiest, len(where), tuple(sorted(capped)))
+
+
+def _busiest(counts: list[int], where: dict[str, list[int]], start: datetime) -> tuple[BusyMinute, ...]:
+    top = [i for i in sorted(range(len(counts)), key=lambda i: (-counts[i], i))[:BUSIEST] if counts[i]]
+    wanted = set(top)
+    per_minute: dict[int, Counter[str]] = {i: Counter() for i in top}
+    for name, indices in where.items():
+        for index in indices:
+            if index in wanted:
+                per_minute[index][name] += 1
+    return tuple(
+        BusyMinute(
+            start + timedelta(minutes=i), counts[i],
+            tuple(sorted(per_minute[i].items(), key=lambda item: (-item[1], item[0]))),
+        )
+        for i in top
+    )
+
+
+def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
+    """The next ``hours`` of every enabled schedule, from when beat will next send it."""
+    from django.utils import timezone
+
+    from .read import read_rows
+
+    now = now or timezone.now()
+    entries = []
+    for row in read_rows(enabled_only=True):
+        if row.schedule is None or (row.expires is not None and row.expires <= now):
+            continue
+        first = next_after(at_moment(row.schedule, now), now, row.last_sent_at or row.changed_at or now)
+        if first is not None:
+            entries.append((row.name, row.schedule, max(first, now)))
+    return forecast(entries, now, now + timedelta(hours=hours))

@@ -1,0 +1,215 @@
+"""The health of every schedule: ``ok``, ``late``, ``failing``, ``never-run`` or ``disabled``.
+
+``decide`` is the rule, a pure function of plain values. ``expectation`` asks Celery's schedule
+objects when a run was due, counting from the schedule's last recorded run (or, before any,
+from when it was applied). ``read_health`` reads the database in a bounded set of queries.
+
+Precedence: disabled, then late (an expected run is missing: the newest fact), then failing
+(the last run failed), then never-run (no run yet, none overdue), then ok.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+
+from .runs import FAILED_STATES, RunSummary
+from .schedule_math import at_moment, next_after
+
+GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
+GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
+GRACE_MAX = timedelta(hours=1)  # ... at most an hour (a monthly report is late after an hour, not after weeks)
+
+
+class Health(StrEnum):
+    OK = "ok"
+    LATE = "late"
+    FAILING = "failing"
+    NEVER_RUN = "never-run"
+    DISABLED = "disabled"
+
+
+def decide(
+    *, enabled: bool, last_state: str | None, expected_at: datetime | None, grace: timedelta, now: datetime,
+) -> Health:
+    """The health of one schedule. ``expected_at``: the run that should follow the last one
+    (or the first run, when there is none); ``None`` when no further run is expected."""
+    if not enabled:
+        return Health.DISABLED
+    if expected_at is not None and now > expected_at + grace:
+        return Health.LATE
+    if last_state is None:
+        return Health.NEVER_RUN
+    if last_state in FAILED_STATES:
+        return Health.FAILING
+    return Health.OK
+
+
+def grace_for(period: timedelta | None, fixed: float | None = None) -> timedelta:
+    """How long a run may be missing before its schedule is late: the ``fixed`` seconds
+    (``RECONCILER_HEALTH_GRACE``) or half the period, clamped to [1 minute, 1 hour]."""
+    if fixed is not None:
+        return timedelta(seconds=fixed)
+    if period is None:
+        return GRACE_MIN
+    return min(max(period * GRACE_RATIO, GRACE_MIN), GRACE_MAX)
+
+
+def configured_grace() -> float | None:
+    value = getattr(settings, "RECONCILER_HEALTH_GRACE", None)
+    return None if value is None else float(value)
+
+
+def result_retention() -> timedelta | None:
+    """How long the result store keeps runs (Celery's ``result_expires``), if it deletes them."""
+    from ..pipeline import celery_app
+
+    value = celery_app().conf.result_expires
+    if value is None:
+        return None
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+@dataclass(frozen=True)
+class Expectation:
+    expected_at: datetime | None
+    period: timedelta | None
+
+
+def expectation(
+    schedule: Any, reference: datetime, now: datetime, start_time: datetime | None = None, *,
+    frozen: Any = None, with_period: bool = True,
+) -> Expectation:
+    """The run that should follow ``reference`` (the last run, or when the schedule was
+    applied), by the schedule's own math; a start time in the future moves it. ``frozen``: the
+    schedule already stopped at ``now`` (``at_moment``), shared by the rows of one schedule."""
+    if start_time is not None and start_time > reference:
+        reference = start_time
+    frozen = frozen if frozen is not None else at_moment(schedule, now)
+    expected = next_after(frozen, now, reference)
+    if expected is None or not with_period:
+        return Expectation(expected, None)
+    following = next_after(frozen, now, expected)  # absolute: the frozen "now" does not move it
+    return Expectation(expected, following - expected if following is not None and following > expected else None)
+
+
+@dataclass(frozen=True)
+class ScheduleHealth:
+    """One schedule as ``reconcile status``, the admin, the API and ``/metrics`` show it."""
+
+    name: str
+    task: str
+    queue: str
+    enabled: bool
+    managed: bool
+    health: Health
+    last_run_at: datetime | None
+    last_state: str | None
+    last_success_at: datetime | None
+    next_run_at: datetime | None
+    expected_at: datetime | None
+    grace_seconds: float
+    runs: RunSummary
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "name": self.name, "task": self.task, "queue": self.queue, "enabled": self.enabled,
+            "managed": self.managed, "health": str(self.health), "last_run_at": iso(self.last_run_at),
+            "last_state": self.last_state, "last_success_at": iso(self.last_success_at),
+            "next_run_at": iso(self.next_run_at), "expected_at": iso(self.expected_at),
+            "grace_seconds": self.grace_seconds, "runs": dict(sorted(self.runs.counts.items())),
+        }
+
+
+@dataclass(frozen=True)
+class Row:
+    """What health needs of one PeriodicTask row (read by ``observe.read``)."""
+
+    name: str
+    task: str
+    queue: str
+    enabled: bool
+    schedule: Any  # Celery's schedule object, or None when the row has none
+    last_sent_at: datetime | None  # beat's PeriodicTask.last_run_at: when it last sent the task
+    changed_at: datetime | None
+    applied_at: datetime | None  # ManagedTask.applied_at, when the reconciler owns the row
+    start_time: datetime | None
+    expires: datetime | None
+
+
+def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedelta | None) -> datetime:
+    """Where the expected run is counted from: the last stored run; before any, when the row
+    was applied (or changed), but no earlier than the results' retention (``result_expires``):
+    runs older than that may have been deleted, not missed."""
+    if runs.last_run_at is not None:
+        return runs.last_run_at
+    since = row.applied_at or row.changed_at or now
+    return max(since, now - retention) if retention else since
+
+
+def health_of_row(
+    row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None = None,
+    frozen: dict[int, Any] | None = None,
+) -> ScheduleHealth:
+    """One schedule's health from its row and its runs: Celery's math, then ``decide``.
+    ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read."""
+    expected: Expectation = Expectation(None, None)
+    next_run: datetime | None = None
+    if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
+        cache = frozen if frozen is not None else {}
+        stopped = cache.get(id(row.schedule))
+        if stopped is None:
+            stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
+        reference = reference_time(row, runs, now, retention)
+        expected = expectation(
+            row.schedule, reference, now, row.start_time, frozen=stopped, with_period=fixed_grace is None,
+        )
+        next_run = next_after(stopped, now, row.last_sent_at or row.changed_at or now)
+        next_run = max(next_run, now) if next_run is not None else None
+    grace = grace_for(expected.period, fixed_grace)
+    health = decide(
+        enabled=row.enabled, last_state=runs.last_state, expected_at=expected.expected_at, grace=grace, now=now,
+    )
+    return ScheduleHealth(
+        name=row.name, task=row.task, queue=row.queue, enabled=row.enabled, managed=row.applied_at is not None,
+        health=health, last_run_at=runs.last_run_at, last_state=runs.last_state,
+        last_success_at=runs.last_success_at, next_run_at=next_run, expected_at=expected.expected_at,
+        grace_seconds=grace.total_seconds(), runs=runs,
+    )
+
+
+def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
+    """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
+    the rows with their schedules (1 + 4), ownership (1), the runs' summaries (1)."""
+    from django.utils import timezone
+
+    from .read import read_rows
+    from .runs import summaries
+
+    now = now or timezone.now()
+    wanted = None if names is None else list(names)
+    rows = read_rows(wanted)
+    runs = summaries(wanted)
+    fixed, retention = configured_grace(), result_retention()
+    frozen: dict[int, Any] = {}
+    none = RunSummary()
+    return tuple(health_of_row(row, runs.get(row.name, none), now, fixed, retention, frozen) for row in rows)
+
+
+def health_of(name: str, now: datetime | None = None) -> ScheduleHealth | None:
+    found = read_health([name], now)
+    return found[0] if found else None
+
+
+def names_with(healths: Iterable[Health | str], now: datetime | None = None) -> list[str]:
+    """Names of the schedules in any of these healths: the admin's and the API's health filter
+    (``queryset.filter(name__in=names_with(["late"]))``); health is computed, not a column."""
+    wanted = {Health(h) for h in healths}
+    return [s.name for s in read_health(now=now) if s.health in wanted]

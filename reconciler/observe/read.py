@@ -1,0 +1,67 @@
+"""PeriodicTask rows as health and forecasts need them, in two queries whatever their number:
+one join of the tasks with their schedule rows, one read of ownership. Each schedule object
+is built once per schedule row (``reconciler.scheduler.schedule_of``, as beat builds it)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..models import ManagedTask, ScheduledTask
+from ..scheduler import SCHEDULE_KINDS, schedule_of
+from .health import Row
+
+NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
+
+
+def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) -> list[Row]:
+    """Rows sorted by name; all of them, or the ``names`` asked for."""
+    tasks = _tasks(names, enabled_only)
+    built: dict[tuple[str, int], Any] = {}
+    applied = _applied([t.pk for t in tasks] if names is not None else None)
+    return [_row(task, applied.get(task.pk), built) for task in tasks]
+
+
+def _applied(pks: list[int] | None) -> dict[int, Any]:
+    rows = ManagedTask.objects.values_list("periodic_task_id", "applied_at")
+    if pks is None:
+        return dict(rows)
+    found: dict[int, Any] = {}
+    for start in range(0, len(pks), NAME_BATCH):
+        found.update(rows.filter(periodic_task_id__in=pks[start:start + NAME_BATCH]))
+    return found
+
+
+def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[ScheduledTask]:
+    query = ScheduledTask.objects.select_related(*(kind for kind, _ in SCHEDULE_KINDS)).order_by("name")
+    if enabled_only:
+        query = query.filter(enabled=True)
+    if names is None:
+        return list(query)
+    found: list[ScheduledTask] = []
+    unique = sorted(set(names))
+    for start in range(0, len(unique), NAME_BATCH):
+        found.extend(query.filter(name__in=unique[start:start + NAME_BATCH]))
+    return sorted(found, key=lambda t: t.name)
+
+
+def _row(task: ScheduledTask, applied_at: Any, built: dict[tuple[str, int], Any]) -> Row:
+    return Row(
+        name=task.name, task=task.task, queue=task.queue or "", enabled=task.enabled,
+        schedule=_schedule(task, built), last_sent_at=task.last_run_at, changed_at=task.date_changed,
+        applied_at=applied_at, start_time=task.start_time, expires=task.expires,
+    )
+
+
+def _schedule(task: ScheduledTask, built: dict[tuple[str, int], Any]) -> Any:
+    for kind, _ in SCHEDULE_KINDS:
+        row_id = getattr(task, f"{kind}_id")
+        if row_id is None:
+            continue
+        key = (kind, row_id)
+        if key not in built:
+            try:
+                built[key] = schedule_of(getattr(task, kind))
+            except (ValueError, TypeError):  # unreadable row: shown with no expected run
+                built[key] = None
+        return built[key]
+    return None

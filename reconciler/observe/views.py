@@ -1,0 +1,70 @@
+"""Charts for the admin (staff only) and ``/metrics`` for Prometheus: a plain Django view, readable by the networks in
+``RECONCILER_METRICS_ALLOWED_NETWORKS`` (default: loopback) or with the bearer token
+``RECONCILER_METRICS_TOKEN``. The client address is ``REMOTE_ADDR``: behind a proxy, allow the
+proxy's network or use the token (forwarded headers are not trusted)."""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+DEFAULT_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token: str) -> bool:
+    """May this client read the metrics? A matching bearer token, or an address in a network."""
+    if token and hmac.compare_digest(authorization.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    from ..extras import require
+
+    require("metrics", "the /metrics endpoint")
+    from .metrics import render_latest
+
+    networks = getattr(settings, "RECONCILER_METRICS_ALLOWED_NETWORKS", DEFAULT_NETWORKS)
+    token = getattr(settings, "RECONCILER_METRICS_TOKEN", "") or ""
+    if not allowed(request.META.get("REMOTE_ADDR", ""), request.headers.get("Authorization", ""), networks, token):
+        return HttpResponse("forbidden: not an allowed network and no valid bearer token\n", status=403,
+                            content_type="text/plain")
+    body, content_type = render_latest(request.headers.get("Accept", ""))
+    return HttpResponse(body, content_type=content_type)
+
+
+@require_GET
+@staff_member_required
+def forecast_chart(request: HttpRequest) -> HttpResponse:
+    """The next ``?hours=`` (default 24) as an SVG chart, for the admin's forecast page."""
+    from django.utils import timezone
+
+    from .chart import forecast_svg
+    from .forecast import read_forecast
+
+    try:
+        hours = min(max(float(request.GET.get("hours", "24")), 1.0), 24.0 * 31)
+    except ValueError:
+        hours = 24.0
+    svg = forecast_svg(read_forecast(hours), timezone.get_current_timezone(), f"Runs per minute, next {hours:g} h")
+    return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@require_GET
+@staff_member_required
+def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
+    """A schedule's last runs (durations, outcomes) as a small SVG chart, for its admin page."""
+    from .chart import runs_svg
+    from .runs import last_runs
+
+    return HttpResponse(runs_svg(last_runs(name, 50)), content_type="image/svg+xml")

@@ -1,0 +1,65 @@
+"""``reconcile status`` as a process: the table, JSON, one schedule's runs, --fail-on exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .cli import manage
+from .processes import process_database
+
+pytestmark = [pytest.mark.db_backend]
+
+YAML = """tasks:
+  beat-1:
+    task: project.tasks.heartbeat
+    every: 30s
+  paused:
+    task: project.tasks.heartbeat
+    every: 1m
+    enabled: false
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with process_database(tmp_path) as url:
+        folder = tmp_path / "schedules"
+        folder.mkdir()
+        (folder / "s.yaml").write_text(YAML)
+        environment = {"DATABASE_URL": url, "RECONCILER_SCHEDULES_DIR": str(folder)}
+        assert manage("migrate", "--no-input", "-v", "0", env=environment).returncode == 0
+        assert manage("reconcile", "apply", env=environment).returncode == 0
+        yield environment
+
+
+def test_status_table_json_and_fail_on(env: dict[str, str]) -> None:
+    table = manage("reconcile", "status", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "HEALTH", "LAST", "RUN", "STATE", "NEXT", "RUN", "QUEUE", "TASK"]
+    assert lines[1].split()[:4] == ["beat-1", "never-run", "never", "-"]
+    assert lines[2].split()[:2] == ["paused", "disabled"]
+    assert lines[-1] == "2 schedules: 1 never-run, 1 disabled"
+
+    probe = manage("reconcile", "status", "--format", "json", "--fail-on", "late,never-run", env=env)
+    assert probe.returncode == 1
+    payload = json.loads(probe.stdout)
+    assert payload["counts"] == {"never-run": 1, "disabled": 1}
+    assert [s["health"] for s in payload["schedules"]] == ["never-run", "disabled"]
+    assert manage("reconcile", "status", "--fail-on", "late,failing", env=env).returncode == 0
+
+    one = manage("reconcile", "status", "beat-1", env=env)
+    assert one.returncode == 0 and "no runs recorded" in one.stdout and "grace 60s" in one.stdout
+    missing = manage("reconcile", "status", "nope", env=env)
+    assert missing.returncode == 1 and "no schedule named 'nope'" in missing.stderr
+    assert manage("reconcile", "status", "--fail-on", "sideways", env=env).returncode == 2
+
+
+def test_an_unmigrated_database_says_so_in_every_format(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    text = manage("reconcile", "status", env=env)
+    assert text.returncode == 1 and "python manage.py migrate" in text.stderr
+    payload = json.loads(manage("reconcile", "forecast", "--format", "json", env=env).stdout)
+    assert payload["error"]["kind"] == "not-migrated"

@@ -1,0 +1,113 @@
+"""Health: the pure rule, the grace, Celery's math for the expected run, and every schedule
+read from a real database in a bounded number of queries."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from celery import states
+from celery.schedules import schedule as interval
+from django_celery_beat.tzcrontab import TzAwareCrontab
+
+from reconciler.observe.health import Health, decide, expectation, grace_for, read_health
+
+from .engine import NOW, apply_yaml
+from .observe import record_run
+
+MIN = timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("enabled", "last_state", "expected_in", "health"),
+    [
+        (False, states.FAILURE, -3600, Health.DISABLED),
+        (True, None, 30, Health.NEVER_RUN),
+        (True, None, -30, Health.NEVER_RUN),  # overdue, but within the grace
+        (True, None, -61, Health.LATE),  # a queue no worker consumes: never ran, and overdue
+        (True, states.SUCCESS, -61, Health.LATE),
+        (True, states.FAILURE, -61, Health.LATE),  # missing runs are the newer fact
+        (True, states.FAILURE, 30, Health.FAILING),
+        (True, states.REVOKED, 30, Health.FAILING),
+        (True, states.RETRY, 30, Health.OK),
+        (True, states.STARTED, 30, Health.OK),
+        (True, states.SUCCESS, 30, Health.OK),
+        (True, states.SUCCESS, None, Health.OK),  # nothing more expected (a past one-off)
+    ],
+    ids=["disabled", "never-run", "never-run-in-grace", "never-run-overdue", "late", "late-after-failure",
+         "failing", "revoked", "retrying", "running", "ok", "nothing-expected"],
+)
+def test_decide(enabled: bool, last_state: str | None, expected_in: int | None, health: Health) -> None:
+    expected = None if expected_in is None else NOW + timedelta(seconds=expected_in)
+    assert decide(enabled=enabled, last_state=last_state, expected_at=expected, grace=MIN, now=NOW) == health
+
+
+@pytest.mark.parametrize(
+    ("period", "fixed", "grace"),
+    [
+        (timedelta(seconds=30), None, MIN),
+        (timedelta(minutes=10), None, timedelta(minutes=5)),
+        (timedelta(days=30), None, timedelta(hours=1)),
+        (None, None, MIN),
+        (timedelta(days=1), 5.0, timedelta(seconds=5)),
+    ],
+    ids=["short-period-min", "half-period", "long-period-max", "no-period", "setting"],
+)
+def test_grace(period: timedelta | None, fixed: float | None, grace: timedelta) -> None:
+    assert grace_for(period, fixed) == grace
+
+
+def test_the_expected_run_is_celerys_next_run_after_the_reference() -> None:
+    every = expectation(interval(timedelta(seconds=30)), NOW, NOW + timedelta(minutes=5))
+    assert (every.expected_at, every.period) == (NOW + timedelta(seconds=30), timedelta(seconds=30))
+    paris = ZoneInfo("Europe/Paris")
+    cron = TzAwareCrontab(minute="0", hour="8", tz=paris)
+    daily = expectation(cron, datetime(2026, 3, 28, 8, 0, tzinfo=paris), datetime(2026, 3, 30, tzinfo=UTC))
+    assert daily.expected_at == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 in Paris, summer time
+    assert daily.period == timedelta(days=1)
+    later_start = expectation(interval(timedelta(seconds=30)), NOW, NOW, start_time=NOW + timedelta(hours=1))
+    assert later_start.expected_at == NOW + timedelta(hours=1, seconds=30)
+
+
+YAML = """tasks:
+  beat-a:
+    task: project.tasks.heartbeat
+    every: 30s
+  beat-b:
+    task: project.tasks.heartbeat
+    every: 30s
+  flaky:
+    task: project.tasks.flaky
+    every: 10m
+  reports:
+    task: project.tasks.send_digest
+    cron: "0 8 * * *"
+    timezone: Europe/Paris
+    args: [staff]
+    queue: reports
+  paused:
+    task: project.tasks.heartbeat
+    every: 1m
+    enabled: false
+"""
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_every_schedule_health_from_the_database(tmp_path: Path, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    apply_yaml(tmp_path, YAML)  # applied at NOW
+    later = NOW + timedelta(hours=2)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, later - timedelta(seconds=20))
+    record_run("beat-b", "project.tasks.heartbeat", states.SUCCESS, later - timedelta(minutes=5))  # beat-a's task
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, later - timedelta(minutes=3))
+    with django_assert_max_num_queries(3):
+        found = {s.name: s for s in read_health(now=later)}
+    assert {name: str(s.health) for name, s in found.items()} == {
+        "beat-a": "ok", "beat-b": "late", "flaky": "failing", "paused": "disabled", "reports": "never-run",
+    }
+    assert found["beat-b"].expected_at == later - timedelta(minutes=5) + timedelta(seconds=30)
+    assert found["reports"].expected_at == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)  # 08:00 in Paris, winter
+    assert found["flaky"].runs.counts == {states.FAILURE: 1}
+    next_day = {s.name: s.health for s in read_health(["reports"], now=datetime(2026, 11, 25, 8, 30, tzinfo=UTC))}
+    assert next_day == {"reports": Health.LATE}  # the 08:00 run never happened: no worker on its queue

@@ -1,0 +1,104 @@
+"""/metrics: who may read it, and what it says, parsed with prometheus-client's own parser."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import states
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from prometheus_client.parser import text_string_to_metric_families
+
+from reconciler.models import ApplyRecord
+from reconciler.observe.views import allowed
+
+from .engine import apply_yaml
+from .observe import record_run
+
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.mark.parametrize(
+    ("addr", "auth", "networks", "token", "ok"),
+    [
+        ("127.0.0.1", "", LOOPBACK, "", True),
+        ("::1", "", LOOPBACK, "", True),
+        ("10.0.0.7", "", LOOPBACK, "", False),
+        ("10.0.0.7", "", ["10.0.0.0/8"], "", True),
+        ("10.0.0.7", "Bearer s3cret", [], "s3cret", True),
+        ("10.0.0.7", "Bearer wrong", [], "s3cret", False),
+        ("10.0.0.7", "Bearer ", [], "", False),  # no token configured: a bearer header proves nothing
+        ("not-an-ip", "", LOOPBACK, "", False),
+    ],
+    ids=["loopback", "ipv6-loopback", "other-network", "allowed-network", "token", "wrong-token", "no-token-set",
+         "bad-address"],
+)
+def test_who_may_read_the_metrics(addr: str, auth: str, networks: list[str], token: str, ok: bool) -> None:
+    assert allowed(addr, auth, networks, token) is ok
+
+
+YAML = """tasks:
+  beat-a:
+    task: project.tasks.heartbeat
+    every: 30s
+  beat-b:
+    task: project.tasks.heartbeat
+    every: 1h
+  flaky:
+    task: project.tasks.flaky
+    every: 10m
+"""
+
+
+def scrape(client: Client, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200, response.content
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_metrics_of_schedules_applies_and_drift(tmp_path: Path, settings, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_METRICS_TOKEN = "s3cret"
+    settings.RECONCILER_METRICS_ALLOWED_NETWORKS = ["192.168.0.0/16"]
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    ok_at = now - timedelta(seconds=10)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, ok_at)
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("flaky", "project.tasks.flaky", states.SUCCESS, now - timedelta(seconds=50))
+    PeriodicTask.objects.filter(name="beat-b").update(description="edited in the admin")  # drift
+    ApplyRecord.objects.create(started_at=now, outcome="failed")
+
+    client = Client(HTTP_HOST="localhost")
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    with django_assert_max_num_queries(6):
+        m = scrape(client, REMOTE_ADDR="10.9.9.9", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert scrape(client, REMOTE_ADDR="192.168.4.4").keys() == m.keys()
+
+    assert m["reconciler_schedule_last_run_timestamp_seconds"][
+        (("name", "beat-a"), ("task", "project.tasks.heartbeat"))] == pytest.approx(ok_at.timestamp())
+    flaky = (("name", "flaky"), ("task", "project.tasks.flaky"))
+    success_at = (now - timedelta(seconds=50)).timestamp()
+    assert m["reconciler_schedule_last_success_timestamp_seconds"][flaky] == pytest.approx(success_at)
+    next_runs = m["reconciler_schedule_next_run_timestamp_seconds"]
+    assert set(next_runs) == {(("name", n), ("task", t)) for n, t in (
+        ("beat-a", "project.tasks.heartbeat"), ("beat-b", "project.tasks.heartbeat"), ("flaky", "project.tasks.flaky"))}
+    assert m["reconciler_schedule_late"] == {((("name", n),)): 0 for n in ("beat-a", "beat-b", "flaky")}
+    assert m["reconciler_schedule_failing"][(("name", "flaky"),)] == 1
+    assert m["reconciler_schedule_runs_total"] == {
+        (("name", "beat-a"), ("state", "SUCCESS")): 1,
+        (("name", "flaky"), ("state", "FAILURE")): 1,
+        (("name", "flaky"), ("state", "SUCCESS")): 1,
+    }
+    assert m["reconciler_applies_total"][(("outcome", "applied"),)] == 1
+    assert m["reconciler_applies_total"][(("outcome", "failed"),)] == 1
+    assert m["reconciler_drifted_schedules"] == {(): 1}
+    assert m["reconciler_schedules"][(("health", "failing"),)] == 1
+    assert m["reconciler_schedules"][(("health", "never-run"),)] == 1
