@@ -9,6 +9,8 @@ to any declaration and the next apply rewrites it.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from django_celery_beat.models import PeriodicTask
@@ -103,7 +105,9 @@ def spec_from_row(row: dict[str, Any]) -> TaskSpec:
     )
 
 
+@lru_cache(maxsize=65536)
 def _json_text(raw: str | None, empty: str) -> str:
+    """Memoised: tens of thousands of rows repeat a few argument texts (``{}``, ``[]`` …)."""
     if not raw:
         return empty
     try:
@@ -112,13 +116,29 @@ def _json_text(raw: str | None, empty: str) -> str:
         return raw
 
 
+_SCHEDULE_COLUMNS = (
+    "interval__every", "interval__period", *(f"crontab__{name}" for name in CRON_FIELD_ORDER), "crontab__timezone",
+    "clocked__clocked_time", "solar__event", "solar__latitude", "solar__longitude",
+)
+
+
+_schedule_values = itemgetter(*_SCHEDULE_COLUMNS)
+
+
 def _schedule(row: dict[str, Any]) -> Schedule:
+    return _schedule_of(_schedule_values(row))
+
+
+@lru_cache(maxsize=65536)
+def _schedule_of(values: tuple[Any, ...]) -> Schedule:
+    """Memoised by the schedule row's values: rows share schedule rows."""
+    row = dict(zip(_SCHEDULE_COLUMNS, values, strict=True))
     if row["interval__every"] is not None:
         seconds = row["interval__every"] * PERIOD_SECONDS.get(row["interval__period"], 1)
         return Interval(int(seconds)) if seconds == int(seconds) else NoSchedule()
     if row["crontab__minute"] is not None:
         fields = {name: row[f"crontab__{name}"] for name in CRON_FIELD_ORDER}
-        timezone = str(row["crontab__timezone"] or "UTC")
+        timezone = str(row["crontab__timezone"] or "UTC")  # a ZoneInfo from the field: its key
         try:
             return Crontab.canonical(timezone, **fields)
         except ValueError:
