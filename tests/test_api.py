@@ -288,6 +288,11 @@ HOSTILE = {
     "not-a-mapping": "- 1\n- 2\n",
     "binary": "\udcff\udcfe",
     "deep": "tasks: " + "[" * 5000 + "]" * 5000 + "\n",
+    "recursive-alias": "tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: 1m\n    kwargs: &a {x: *a}\n",
+    "alias-bomb": "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(9)
+    ),
+    "huge-integer": "tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: " + "9" * 5000 + "\n",
 }
 
 
@@ -298,6 +303,16 @@ def test_validate_hostile_yaml_is_diagnosed_never_a_500(staff: APIClient, folder
     assert response.status_code in (200, 400), response.content[:300]
     if response.status_code == 200:
         assert response.json()["valid"] is False and response.json()["diagnostics"]
+
+
+def test_an_alias_bomb_is_refused_with_its_code_in_well_under_a_second_of_work(staff: APIClient, folder: Path) -> None:
+    import time
+
+    started = time.perf_counter()
+    response = staff.post("/api/validate/", {"files": {"bomb.yaml": HOSTILE["alias-bomb"]}}, format="json")
+    assert response.status_code == 200
+    assert [d["code"] for d in response.json()["diagnostics"]] == ["alias-expansion"]
+    assert time.perf_counter() - started < 10, "expanded instead of refused"
 
 
 def test_plan_and_apply(staff: APIClient, folder: Path) -> None:
