@@ -41,7 +41,8 @@ def fresh_database(backend: str) -> Iterator[tuple[str, str]]:
 def run_child(script: str, backend: str, size: int) -> dict[str, Any]:
     """Run ``script --child SIZE`` against a fresh database; it prints one JSON line."""
     with fresh_database(backend) as (url, tmp):
-        env = {**os.environ, "DATABASE_URL": url, "BENCH_DIR": tmp, "DJANGO_SETTINGS_MODULE": "project.settings"}
+        env = {**os.environ, "DATABASE_URL": url, "BENCH_DIR": tmp, "PROJECT_VAR_DIR": tmp,  # a cold cache
+               "DJANGO_SETTINGS_MODULE": "project.settings"}
         proc = subprocess.run(
             [sys.executable, script, "--child", str(size)], env=env, capture_output=True, text=True,
             check=False, cwd=REPO,
