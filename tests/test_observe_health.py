@@ -101,6 +101,7 @@ def test_every_schedule_health_from_the_database(tmp_path: Path, django_assert_m
     record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, later - timedelta(seconds=20))
     record_run("beat-b", "project.tasks.heartbeat", states.SUCCESS, later - timedelta(minutes=5))  # beat-a's task
     record_run("flaky", "project.tasks.flaky", states.FAILURE, later - timedelta(minutes=3))
+    record_run("flaky", "project.tasks.flaky", states.STARTED, later - timedelta(seconds=5))  # the next one, running
     with django_assert_max_num_queries(3):
         found = {s.name: s for s in read_health(now=later)}
     assert {name: str(s.health) for name, s in found.items()} == {
@@ -108,6 +109,7 @@ def test_every_schedule_health_from_the_database(tmp_path: Path, django_assert_m
     }
     assert found["beat-b"].expected_at == later - timedelta(minutes=5) + timedelta(seconds=30)
     assert found["reports"].expected_at == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)  # 08:00 in Paris, winter
-    assert found["flaky"].runs.counts == {states.FAILURE: 1}
+    assert found["flaky"].runs.counts == {states.FAILURE: 1, states.STARTED: 1}
+    assert found["flaky"].last_state == states.STARTED  # failing all the same: judged by the last finished run
     next_day = {s.name: s.health for s in read_health(["reports"], now=datetime(2026, 11, 25, 8, 30, tzinfo=UTC))}
     assert next_day == {"reports": Health.LATE}  # the 08:00 run never happened: no worker on its queue

@@ -175,7 +175,8 @@ def health_of_row(
         next_run = max(next_run, now) if next_run is not None else None
     grace = grace_for(expected.period, fixed_grace)
     health = decide(
-        enabled=row.enabled, last_state=runs.last_state, expected_at=expected.expected_at, grace=grace, now=now,
+        enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,
+        grace=grace, now=now,
     )
     return ScheduleHealth(
         name=row.name, task=row.task, queue=row.queue, enabled=row.enabled, managed=row.applied_at is not None,

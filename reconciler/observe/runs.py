@@ -70,6 +70,7 @@ class RunSummary:
     last_run_at: datetime | None = None
     last_state: str | None = None
     last_success_at: datetime | None = None
+    last_outcome: str | None = None  # the state of the newest run that has finished (not STARTED)
     counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -160,7 +161,8 @@ def summarise(groups: Iterable[tuple[str, int, datetime]]) -> RunSummary:
     if not ordered:
         return RunSummary()
     success = [g[2] for g in ordered if g[0] == states.SUCCESS]
+    finished = [g[0] for g in ordered if g[0] in states.READY_STATES]
     return RunSummary(
         last_run_at=ordered[-1][2], last_state=ordered[-1][0], last_success_at=max(success) if success else None,
-        counts={state: n for state, n, _ in sorted(ordered)},
+        counts={state: n for state, n, _ in sorted(ordered)}, last_outcome=finished[-1] if finished else None,
     )
