@@ -13,22 +13,12 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 
 from .load import SourceFile, parse_source
-from .validate import FileResult, validate_document
+from .validate import Context, FileResult, validate_document
 
 MIN_FILES = 32
 MIN_BYTES = 1_000_000
-
-
-@dataclass(frozen=True)
-class Context:
-    default_timezone: str
-    now: datetime
-    env: str | None
-    environments: tuple[str, ...]
 
 
 def validate_sources(sources: Sequence[SourceFile], context: Context) -> list[tuple[FileResult, str]]:

@@ -93,7 +93,7 @@ def validate_document(
     environments: tuple[str, ...] = (),
 ) -> FileResult:
     """One file on its own: its declarations and its own (located) problems."""
-    context = _Context(default_timezone, now, env, environments)
+    context = Context(default_timezone, now, env, environments)
     found, problems = _validate_document(document, context)
     texts = {document.file: document.text}
     located = tuple(_locate(d, texts) for d in problems)
@@ -127,14 +127,16 @@ def _locate(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
 
 
 @dataclass(frozen=True)
-class _Context:
+class Context:
+    """What a file's validation depends on besides its text."""
+
     default_timezone: str
     now: datetime
     env: str | None
     environments: tuple[str, ...]
 
 
-def _validate_document(document: RawDocument, context: _Context) -> tuple[list[ValidDeclaration], list[Diagnostic]]:
+def _validate_document(document: RawDocument, context: Context) -> tuple[list[ValidDeclaration], list[Diagnostic]]:
     problems = list(document.diagnostics)
     data = document.data
     if data is None:
@@ -187,7 +189,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None
 
 
-def _defaults(raw: Any, here: _Here, context: _Context) -> tuple[dict[str, Any], list[Diagnostic]]:
+def _defaults(raw: Any, here: _Here, context: Context) -> tuple[dict[str, Any], list[Diagnostic]]:
     if raw is None:
         return {}, []
     if not isinstance(raw, dict):
@@ -200,7 +202,7 @@ def _defaults(raw: Any, here: _Here, context: _Context) -> tuple[dict[str, Any],
 
 
 def _declaration(
-    name: Any, body: Any, defaults: dict[str, Any], here: _Here, context: _Context, source: SourceRange,
+    name: Any, body: Any, defaults: dict[str, Any], here: _Here, context: Context, source: SourceRange,
 ) -> tuple[ValidDeclaration | None, list[Diagnostic]]:
     if not isinstance(name, str):
         from .language import _yaml_surprise
