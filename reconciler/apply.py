@@ -49,6 +49,7 @@ from .specs import (
     TaskSpec,
 )
 
+HISTORY_CREATED_FIELDS = 1000  # created rows whose fields an apply record keeps
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
 SCHEDULE_FIELDS = ("interval", "crontab", "solar", "clocked")
 MANAGED_FIELDS = (
@@ -350,7 +351,7 @@ def _record(
         django_user=options.django_user, host=socket.gethostname(), revision=options.revision,
         outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
         deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=plan.to_json() if plan else {},
+        plan=plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS) if plan else {},
     )
 
 

@@ -128,26 +128,37 @@ class Plan:
             "suspended": count[Action.SUSPENDED],
         }
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, created_fields_limit: int | None = None) -> dict[str, Any]:
         """The stable machine contract (what ``plan --format json`` prints, what the apply
-        history stores and the API returns)."""
+        history stores and the API returns). The history keeps the fields of at most
+        ``created_fields_limit`` created rows: an initial import of 100,000 tasks would
+        otherwise store a row of tens of megabytes; the others say their fields were left out."""
+        limit = len(self.changes) if created_fields_limit is None else created_fields_limit
+        creates = 0
+        changes = []
+        for change in self.changes:
+            creates += change.action is Action.CREATE
+            changes.append(_change_json(change, change.action is Action.CREATE and creates > limit))
         return {
             "format_version": FORMAT_VERSION,
             "summary": self.summary(),
-            "changes": [_change_json(c) for c in self.changes],
+            "changes": changes,
             "warnings": list(self.warnings),
             "source": {"name": self.scope.source, "within": list(self.scope.within) if self.scope.within else None},
         }
 
 
-def _change_json(change: Change) -> dict[str, Any]:
+FIELDS_OMITTED = "fields not stored in the history (a large import): they are the declaration at the recorded revision"
+
+
+def _change_json(change: Change, omit_fields: bool = False) -> dict[str, Any]:
     source = change.source
     return {
         "action": change.action.value,
         "name": change.name,
         "task": change.task,
-        "fields": {f.field: {"old": f.old, "new": f.new} for f in change.fields},
-        "reasons": list(change.reasons),
+        "fields": {} if omit_fields else {f.field: {"old": f.old, "new": f.new} for f in change.fields},
+        "reasons": [*change.reasons, FIELDS_OMITTED] if omit_fields else list(change.reasons),
         "source": {"file": source.file, "line": source.line} if source else None,
         "previous_name": change.previous_name,
     }
