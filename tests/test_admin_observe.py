@@ -179,3 +179,11 @@ def test_charts_inline_when_the_observe_urls_are_not_mounted(observed: Path, vie
     change = viewer.get(f"{CHANGELIST}{PeriodicTask.objects.get(name='flaky').pk}/change/").content.decode()
     runs = re.search(r'<img class="reconciler-runs-chart" src="data:image/svg\+xml;base64,([^"]+)"', change)
     assert runs is not None and "ValueError: boom" in base64.b64decode(runs.group(1)).decode()
+
+
+def test_without_a_result_store_there_is_no_health(observed: Path, viewer: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_celery_results"]
+    page = viewer.get(CHANGELIST).content.decode()
+    assert "column-health" not in page and "?health=" not in page and "made-in-admin" in page
+    change = viewer.get(f"{CHANGELIST}{PeriodicTask.objects.get(name='flaky').pk}/change/").content.decode()
+    assert change.count("reconciler-runs") == 0 and "flaky" in change

@@ -118,3 +118,11 @@ def test_two_schedules_of_one_task_keep_their_own_runs(staff: APIClient, observe
     record_run("stalled", "project.tasks.heartbeat", states.SUCCESS, timezone.now())
     assert [r["schedule"] for r in staff.get("/api/schedules/stalled/runs/").json()["results"]] == ["stalled"]
     assert [r["schedule"] for r in staff.get("/api/schedules/beat-ok/runs/").json()["results"]] == ["beat-ok"]
+
+
+def test_without_a_result_store(staff: APIClient, observed: dict[str, Any], settings) -> None:  # type: ignore[no-untyped-def]
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_celery_results"]
+    rows = staff.get("/api/schedules/").json()["results"]
+    assert {r["health"] for r in rows} == {None} and len(rows) == len(HEALTHS)
+    runs = staff.get("/api/schedules/flaky/runs/")
+    assert runs.status_code == 503 and "install django-celery-results" in runs.json()["error"]
