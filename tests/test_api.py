@@ -75,6 +75,7 @@ ENDPOINTS: list[tuple[str, str, Any, str | None, int, Callable[[], None] | None]
     ("get", "/api/docs/", None, None, 200, None),
     ("get", "/api/schedules/", None, "view_managedtask", 200, None),
     ("get", "/api/schedules/beat/", None, "view_managedtask", 200, None),
+    ("get", "/api/schedules/beat/runs/", None, "view_managedtask", 200, None),
     ("post", "/api/schedules/beat/run/", None, "run_schedule", 202, None),
     ("post", "/api/schedules/beat/suspend/", {"reason": "incident 42"}, "suspend_schedule", 200, None),
     ("post", "/api/schedules/beat/resume/", None, "suspend_schedule", 200, _suspended),

@@ -127,3 +127,60 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     assert page.get_by_text("/api/schedules/{name}/suspend/").count() >= 1
     shot(page, "9-api-docs")
     assert requested and all(url.startswith(base) for url in requested), "the API docs loaded from elsewhere"
+
+
+def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, settings: Any) -> None:
+    """The demo's schedules with stored runs: health in the list, a schedule's runs, the forecast."""
+    from datetime import timedelta
+
+    from celery import states
+    from django.utils import timezone
+
+    from reconciler.operate import suspend
+
+    from .observe import record_run
+
+    folder = tmp_path / "schedules"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "schedules", folder)
+    settings.RECONCILER_SCHEDULES_DIR = str(folder)
+    settings.RECONCILER_SOURCE_ROOT = str(tmp_path)
+    page.set_viewport_size({"width": 1600, "height": 900})
+    now = timezone.now()
+    apply_yaml(folder, now=now - timedelta(hours=1))
+    for i in range(24):
+        state = states.FAILURE if i == 17 else states.SUCCESS
+        record_run("heartbeat", "project.tasks.heartbeat", state, now - timedelta(seconds=30 * (24 - i)),
+                   runtime=0.2 + (i % 5) * 0.15, worker="celery@web-1")
+    record_run("sync-inventory-main", "project.tasks.sync_inventory", states.SUCCESS, now - timedelta(minutes=20),
+               runtime=41.0, worker="celery@web-2")
+    record_run("sync-inventory-main", "project.tasks.sync_inventory", states.FAILURE, now - timedelta(minutes=5),
+               runtime=12.5, worker="celery@web-2", error=ConnectionError("supplier API: 503 Service Unavailable"))
+    suspend("daily-digest-customers", "INC-42: the mail relay is down", by="alice")
+    User.objects.create_superuser("admin", "admin@example.com", "admin")
+    base = live_server.url
+
+    page.goto(f"{base}/admin/login/?next=/admin/django_celery_beat/periodictask/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    results = page.locator("#result_list")
+    assert results.locator(".reconciler-health-failing").inner_text() == "failing"
+    assert results.locator("tr", has_text="heartbeat").locator(".reconciler-health").inner_text() == "ok"
+    assert results.locator("tr", has_text="daily-digest-customers").locator(".reconciler-health").inner_text() == (
+        "suspended")
+    shot(page, "10-health-list")
+
+    page.get_by_role("link", name="failing", exact=True).click()  # the health filter
+    page.wait_for_load_state()
+    assert page.locator("#result_list tbody tr").count() == 1, page.content()[-3000:]
+    page.get_by_role("link", name="sync-inventory-main", exact=True).click()
+    runs = page.locator("#reconciler-runs")
+    assert "ConnectionError: supplier API: 503 Service Unavailable" in runs.inner_text()
+    page.wait_for_function("document.querySelector('.reconciler-runs-chart').naturalWidth > 0")
+    shot(page, "11-schedule-runs")
+
+    page.goto(f"{base}/admin/django_celery_beat/periodictask/")
+    page.get_by_role("link", name="Forecast").click()
+    page.wait_for_function("document.getElementById('reconciler-forecast').naturalWidth > 0")
+    assert "runs due in the next 24 hours" in page.locator("h1").inner_text()
+    shot(page, "12-forecast")

@@ -52,6 +52,11 @@ def test_status_table_json_and_fail_on(env: dict[str, str]) -> None:
 
     one = manage("reconcile", "status", "beat-1", env=env)
     assert one.returncode == 0 and "no runs recorded" in one.stdout and "grace 60s" in one.stdout
+    assert manage("reconcile", "suspend", "beat-1", "--reason", "incident 42", env=env).returncode == 0
+    suspended = manage("reconcile", "status", "beat-1", env=env)
+    assert suspended.stdout.splitlines()[1].split()[:2] == ["beat-1", "suspended"]
+    assert "suspended since " in suspended.stdout and "`reconcile resume beat-1` ends it" in suspended.stdout
+    assert manage("reconcile", "status", "--fail-on", "suspended", env=env).returncode == 1
     missing = manage("reconcile", "status", "nope", env=env)
     assert missing.returncode == 1 and "no schedule named 'nope'" in missing.stderr
     assert manage("reconcile", "status", "--fail-on", "sideways", env=env).returncode == 2

@@ -113,3 +113,37 @@ def test_every_schedule_health_from_the_database(tmp_path: Path, django_assert_m
     assert found["flaky"].last_state == states.STARTED  # failing all the same: judged by the last finished run
     next_day = {s.name: s.health for s in read_health(["reports"], now=datetime(2026, 11, 25, 8, 30, tzinfo=UTC))}
     assert next_day == {"reports": Health.LATE}  # the 08:00 run never happened: no worker on its queue
+
+
+@pytest.mark.parametrize(
+    ("enabled", "last_state", "expected_in", "health"),
+    [
+        (False, None, None, Health.SUSPENDED),  # suspending disables the row: the suspension is the reason
+        (False, states.FAILURE, -3600, Health.SUSPENDED),
+        (True, states.SUCCESS, -3600, Health.SUSPENDED),  # an operator re-enabled it by hand: still suspended
+    ],
+    ids=["disabled-by-suspend", "failed-and-overdue", "enabled-by-hand"],
+)
+def test_suspended_comes_first(enabled: bool, last_state: str | None, expected_in: int | None, health: Health) -> None:
+    expected = None if expected_in is None else NOW + timedelta(seconds=expected_in)
+    assert decide(
+        enabled=enabled, last_state=last_state, expected_at=expected, grace=MIN, now=NOW, suspended=True,
+    ) == health
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_suspended_schedule_is_suspended_not_disabled(tmp_path: Path, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from reconciler.operate import suspend
+
+    apply_yaml(tmp_path, YAML)
+    later = NOW + timedelta(hours=2)
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, later - timedelta(minutes=3))
+    suspend("flaky", "incident 42", by="alice", now=later - timedelta(minutes=1))
+    with django_assert_max_num_queries(3):
+        found = {s.name: s for s in read_health(now=later)}
+    assert (found["flaky"].health, found["paused"].health) == (Health.SUSPENDED, Health.DISABLED)
+    assert found["flaky"].suspended_at == later - timedelta(minutes=1) and found["paused"].suspended_at is None
+    assert found["flaky"].to_json()["suspended_at"] == (later - timedelta(minutes=1)).isoformat()
+    assert [s.name for s in read_health(["flaky"], now=later)] == ["flaky"]
+    assert read_health(["flaky"], now=later)[0].health is Health.SUSPENDED

@@ -102,3 +102,17 @@ def test_metrics_of_schedules_applies_and_drift(tmp_path: Path, settings, django
     assert m["reconciler_drifted_schedules"] == {(): 1}
     assert m["reconciler_schedules"][(("health", "failing"),)] == 1
     assert m["reconciler_schedules"][(("health", "never-run"),)] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_suspended_schedule_is_counted_as_suspended(tmp_path: Path) -> None:
+    from reconciler.operate import suspend
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    suspend("flaky", "incident 42", by="alice")
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    assert m["reconciler_schedules"][(("health", "suspended"),)] == 1
+    assert m["reconciler_schedules"][(("health", "disabled"),)] == 0
+    assert m["reconciler_schedules"][(("health", "never-run"),)] == 2
+    assert m["reconciler_schedule_late"][(("name", "flaky"),)] == 0

@@ -1,6 +1,7 @@
 """django-celery-beat's PeriodicTask admin, replaced (same URLs): which rows git manages,
-where they are declared, their status and next run. Managed rows are read-only and cannot
-be deleted here; unmanaged rows keep django-celery-beat's behaviour."""
+where they are declared, their status, health and next run; each row's last runs on its page;
+a forecast page. Managed rows are read-only and cannot be deleted here; unmanaged rows keep
+django-celery-beat's behaviour."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,6 +18,7 @@ from ..models import ManagedTask
 from ..status import STATES, display_path, source_url
 from . import actions as operations
 from . import catalogue
+from . import observe as observed
 from .state import LABELS, AdminState, state_of
 
 
@@ -62,6 +64,19 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("managed_by")
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """Health after the status, when the runs are recorded (django-celery-results)."""
+        shown = list(super().get_list_display(request))
+        if observed.available():
+            shown.insert(shown.index("status") + 1, "health")
+        return shown
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if observed.available():
+            filters.insert(filters.index(StatusFilter) + 1, observed.HealthFilter)
+        return filters
+
     # -- columns ----------------------------------------------------------------------------
 
     @admin.display(boolean=True, description="managed", ordering="managed_by")
@@ -87,6 +102,10 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
             return format_html('<span title="{}">suspended: {}</span>', row.suspension.describe(), short)
         return state.label(obj.name)
 
+    @admin.display(description="health")
+    def health(self, obj: PeriodicTask) -> str:
+        return observed.health_cell(obj)
+
     @admin.display(description="next run")
     def next_run(self, obj: PeriodicTask) -> Any:
         return obj._reconciler_state.next_run.get(obj.name) or "—"  # type: ignore[attr-defined]
@@ -97,6 +116,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         state = state_of(request)
         for obj in changelist.result_list:
             obj._reconciler_state = state
+        if observed.available():
+            observed.attach_health(changelist.result_list)
         return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -104,7 +125,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         if not state.valid:
             messages.warning(request, f"The schedules folder does not validate ({state.errors} error(s)): "
                                       "statuses are unknown until it does (reconcile validate).")
-        context = {**(extra_context or {}), "catalogue_url": reverse("admin:reconciler_catalogue")}
+        context = {**(extra_context or {}), "catalogue_url": reverse("admin:reconciler_catalogue"),
+                   "forecast_url": reverse("admin:reconciler_forecast")}
         return super().changelist_view(request, context)
 
     # -- managed rows: read-only, not deletable ------------------------------------------
@@ -122,6 +144,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         owned = managed_of(obj)
         if owned is not None and obj is not None:
             context["reconciler"] = _banner(request, obj, owned)
+        if obj is not None and observed.available():
+            context["observe"] = observed.runs_context(request, obj.name)
         return super().changeform_view(request, object_id, form_url, context)
 
     # -- actions -------------------------------------------------------------------------
@@ -149,12 +173,16 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     disable_tasks.short_description = BeatPeriodicTaskAdmin.disable_tasks.short_description  # type: ignore[attr-defined]
     toggle_tasks.short_description = BeatPeriodicTaskAdmin.toggle_tasks.short_description  # type: ignore[attr-defined]
 
-    # -- the task catalogue --------------------------------------------------------------
+    # -- the task catalogue, the forecast -------------------------------------------------
+
+    def forecast_view(self, request: HttpRequest) -> HttpResponse:
+        return observed.forecast_view(self, request)
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
             path("catalogue/", view(catalogue.catalogue_view), name="reconciler_catalogue"),
+            path("forecast/", view(self.forecast_view), name="reconciler_forecast"),
             path("catalogue/<path:task>/run/", view(catalogue.run_view), name="reconciler_catalogue_run"),
             *super().get_urls(),
         ]

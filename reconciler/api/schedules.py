@@ -1,6 +1,6 @@
-"""``/api/schedules/``: each schedule's status (list and detail), and the operations on one
-schedule: run now, suspend, resume. Thin shells over ``reconciler.status`` and
-``reconciler.operate``."""
+"""``/api/schedules/``: each schedule's status and health (list and detail), its runs, and the
+operations on one schedule: run now, suspend, resume. Thin shells over ``reconciler.status``,
+``reconciler.observe`` and ``reconciler.operate``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..errors import UnknownName
+from ..observe.health import Health, ScheduleHealth, read_health
+from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..operate import resume, run_schedule, suspend
 from ..pipeline import database_errors, plan_paths
 from ..read import read_actual
@@ -29,6 +31,7 @@ from .permissions import RUN, SUSPEND
 from .validation import validation_json
 
 ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}
+HEALTHS = [h.value for h in Health]
 NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the schedule's name")
 
 
@@ -43,10 +46,12 @@ class Row:
     status: TaskStatus
     words: str
     next_runs: tuple[datetime, ...]
+    health: ScheduleHealth | None = None  # None: no row in the database yet, or no result store
 
     def to_json(self) -> dict[str, Any]:
-        st = self.status
+        st, health = self.status, self.health
         body = st.to_json()
+        observed = health.to_json() if health is not None else {}
         return {
             "name": st.name, "task": st.task, "schedule": st.schedule, "schedule_words": self.words,
             "state": st.state, "managed": st.managed, "enabled": st.enabled, "suspended": body["suspended"],
@@ -55,6 +60,8 @@ class Row:
             "source_url": source_url(st.source_file, st.source_line) if st.source_file else None,
             "last_run_at": body["last_run_at"], "next_runs": [moment.isoformat() for moment in self.next_runs],
             "total_run_count": st.total_run_count, "reasons": list(st.reasons),
+            "health": observed.get("health"), "last_run_state": observed.get("last_state"),
+            "last_success_at": observed.get("last_success_at"),
         }
 
 
@@ -67,10 +74,11 @@ def schedule_rows() -> list[Row]:
     with database_errors():
         actual = read_actual()
         upcoming = upcoming_runs(now, 3)
+        healths = {h.name: h for h in read_health(now=now)} if results_available() else {}
     specs = {t.name: t.spec for t in result.validation.declared.tasks}
     specs.update({t.name: t.spec for t in actual.tasks})
     return [
-        Row(st, _words(specs[st.name].schedule), upcoming.get(st.name, ()))
+        Row(st, _words(specs[st.name].schedule), upcoming.get(st.name, ()), healths.get(st.name))
         for st in statuses(result.validation.declared, actual, result.plan, {})
     ]
 
@@ -100,6 +108,8 @@ class ScheduleList(ReconcilerView):
         operation_id="schedules_list",
         parameters=[
             OpenApiParameter("state", OpenApiTypes.STR, enum=list(STATES)),
+            OpenApiParameter("health", OpenApiTypes.STR, enum=HEALTHS,
+                             description="computed from the stored runs; rows without a health never match"),
             OpenApiParameter("managed", OpenApiTypes.BOOL),
             OpenApiParameter("task", OpenApiTypes.STR, description="the Celery task name"),
         ],
@@ -110,11 +120,15 @@ class ScheduleList(ReconcilerView):
         wanted_state = request.query_params.get("state") or None
         if wanted_state is not None and wanted_state not in STATES:
             raise ValidationError({"state": [f"one of {', '.join(STATES)}"]})
+        wanted_health = request.query_params.get("health") or None
+        if wanted_health is not None and wanted_health not in HEALTHS:
+            raise ValidationError({"health": [f"one of {', '.join(HEALTHS)}"]})
         managed = _boolean(request.query_params.get("managed"), "managed")
         task = request.query_params.get("task") or None
         rows = [
             r.to_json() for r in schedule_rows()
             if (wanted_state is None or r.status.state == wanted_state)
+            and (wanted_health is None or (r.health is not None and r.health.health == wanted_health))
             and (managed is None or r.status.managed is managed)
             and (task is None or r.status.task == task)
         ]
@@ -134,6 +148,25 @@ class ScheduleDetail(ReconcilerView):
         raise UnknownName(f"no schedule named {name!r}")
 
 
+class ScheduleRuns(ReconcilerView):
+    """A schedule's runs as the result store holds them (django-celery-results), newest first.
+    404 when no row has that name and no run is stored under it; 503 without a result store."""
+
+    pagination_class = Pages
+
+    @extend_schema(
+        operation_id="schedules_runs", parameters=[NAME],
+        responses={200: s.RunSerializer(many=True), 404: s.ErrorSerializer, **ERRORS},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        with database_errors():
+            runs = runs_queryset(name)
+            if not _exists(name) and not runs.exists():
+                raise UnknownName(f"no schedule named {name!r}")
+            page = self.paginate_queryset(runs)
+        return self.get_paginated_response([run_from_row(row).to_json() for row in page or ()])
+
+
 class RunSchedule(ReconcilerView):
     """Send the schedule's task now, exactly as beat would send it."""
 
@@ -148,6 +181,12 @@ class RunSchedule(ReconcilerView):
             task_id = run_schedule(name, by=who(request))
             task = _task_of(name)
         return Response({"name": name, "task": task, "id": task_id, "eta": None}, status=status.HTTP_202_ACCEPTED)
+
+
+def _exists(name: str) -> bool:
+    from django_celery_beat.models import PeriodicTask
+
+    return bool(PeriodicTask.objects.filter(name=name).exists())
 
 
 def _task_of(name: str) -> str:

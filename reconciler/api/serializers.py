@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ..observe.health import Health
 from ..status import STATES
 
 
@@ -33,6 +34,26 @@ class ScheduleSerializer(serializers.Serializer):
     next_runs = serializers.ListField(child=serializers.DateTimeField(), help_text="the next three runs")
     total_run_count = serializers.IntegerField(allow_null=True)
     reasons = serializers.ListField(child=serializers.CharField())
+    health = serializers.ChoiceField(
+        choices=[h.value for h in Health], allow_null=True,
+        help_text="from the stored runs (reconcile status); null: not in the database yet, or no result store",
+    )
+    last_run_state = serializers.CharField(allow_null=True, help_text="the Celery state of the last stored run")
+    last_success_at = serializers.DateTimeField(allow_null=True, help_text="when the last successful run started")
+
+
+class RunSerializer(serializers.Serializer):
+    """One run of a schedule, as django-celery-results stored it."""
+
+    task_id = serializers.CharField()
+    schedule = serializers.CharField(allow_blank=True, help_text="the periodic_task_name beat sent it with")
+    task = serializers.CharField(allow_blank=True)
+    state = serializers.CharField(help_text="Celery's state: SUCCESS, FAILURE, STARTED, RETRY, REVOKED ...")
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    runtime_seconds = serializers.FloatField(allow_null=True)
+    worker = serializers.CharField(allow_blank=True)
+    exception = serializers.CharField(allow_blank=True, help_text="ExcType: message of a failed run")
 
 
 class DiagnosticSerializer(serializers.Serializer):

@@ -53,6 +53,7 @@ urlpatterns = [
     path("schedules/<anyname:name>/run/", schedules.RunSchedule.as_view(), name="run"),
     path("schedules/<anyname:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
     path("schedules/<anyname:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
+    path("schedules/<anyname:name>/runs/", schedules.ScheduleRuns.as_view(), name="runs"),
     path("schedules/<anyname:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
     path("tasks/", tasks.TaskCatalogue.as_view(), name="tasks"),
     path("tasks/<anyname:name>/run/", tasks.RunTask.as_view(), name="run-task"),

@@ -16,7 +16,7 @@ from ..observe.runs import last_runs
 from ..pipeline import database_errors
 from .common import add_format, failure_json
 
-HELP = "health of every schedule (ok, late, failing, never-run, disabled) with its last and next run"
+HELP = "health of every schedule (ok, late, failing, never-run, suspended, disabled) with its last and next run"
 RUNS_SHOWN = 10
 
 

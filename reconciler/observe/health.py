@@ -1,10 +1,12 @@
-"""The health of every schedule: ``ok``, ``late``, ``failing``, ``never-run`` or ``disabled``.
+"""The health of every schedule: ``ok``, ``late``, ``failing``, ``never-run``, ``suspended`` or
+``disabled``.
 
 ``decide`` is the rule, a pure function of plain values. ``expectation`` asks Celery's schedule
 objects when a run was due, counting from the schedule's last recorded run (or, before any,
 from when it was applied). ``read_health`` reads the database in a bounded set of queries.
 
-Precedence: disabled, then late (an expected run is missing: the newest fact), then failing
+Precedence: suspended (an operator paused it: ``reconcile suspend``; the row is disabled too,
+but the reason is the suspension), then disabled, then late (an expected run is missing: the newest fact), then failing
 (the last run failed), then never-run (no run yet, none overdue), then ok.
 """
 from __future__ import annotations
@@ -30,14 +32,19 @@ class Health(StrEnum):
     LATE = "late"
     FAILING = "failing"
     NEVER_RUN = "never-run"
+    SUSPENDED = "suspended"
     DISABLED = "disabled"
 
 
 def decide(
     *, enabled: bool, last_state: str | None, expected_at: datetime | None, grace: timedelta, now: datetime,
+    suspended: bool = False,
 ) -> Health:
     """The health of one schedule. ``expected_at``: the run that should follow the last one
-    (or the first run, when there is none); ``None`` when no further run is expected."""
+    (or the first run, when there is none); ``None`` when no further run is expected.
+    ``suspended``: its ownership row carries a suspension (``ManagedTask.suspended_at``)."""
+    if suspended:
+        return Health.SUSPENDED
     if not enabled:
         return Health.DISABLED
     if expected_at is not None and now > expected_at + grace:
@@ -114,6 +121,7 @@ class ScheduleHealth:
     expected_at: datetime | None
     grace_seconds: float
     runs: RunSummary
+    suspended_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -125,6 +133,7 @@ class ScheduleHealth:
             "last_state": self.last_state, "last_success_at": iso(self.last_success_at),
             "next_run_at": iso(self.next_run_at), "expected_at": iso(self.expected_at),
             "grace_seconds": self.grace_seconds, "runs": dict(sorted(self.runs.counts.items())),
+            "suspended_at": iso(self.suspended_at),
         }
 
 
@@ -142,6 +151,7 @@ class Row:
     applied_at: datetime | None  # ManagedTask.applied_at, when the reconciler owns the row
     start_time: datetime | None
     expires: datetime | None
+    suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
 
 
 def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedelta | None) -> datetime:
@@ -176,13 +186,13 @@ def health_of_row(
     grace = grace_for(expected.period, fixed_grace)
     health = decide(
         enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,
-        grace=grace, now=now,
+        grace=grace, now=now, suspended=row.suspended_at is not None,
     )
     return ScheduleHealth(
         name=row.name, task=row.task, queue=row.queue, enabled=row.enabled, managed=row.applied_at is not None,
         health=health, last_run_at=runs.last_run_at, last_state=runs.last_state,
         last_success_at=runs.last_success_at, next_run_at=next_run, expected_at=expected.expected_at,
-        grace_seconds=grace.total_seconds(), runs=runs,
+        grace_seconds=grace.total_seconds(), runs=runs, suspended_at=row.suspended_at,
     )
 
 

@@ -1,5 +1,5 @@
 """PeriodicTask rows as health and forecasts need them, in two queries whatever their number:
-one join of the tasks with their schedule rows, one read of ownership. Each schedule object
+one join of the tasks with their schedule rows, one read of ownership (with suspensions). Each schedule object
 is built once per schedule row (``reconciler.scheduler.schedule_of``, as beat builds it)."""
 from __future__ import annotations
 
@@ -18,16 +18,18 @@ def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) ->
     tasks = _tasks(names, enabled_only)
     built: dict[tuple[str, int], Any] = {}
     applied = _applied([t.pk for t in tasks] if names is not None else None)
-    return [_row(task, applied.get(task.pk), built) for task in tasks]
+    return [_row(task, *applied.get(task.pk, (None, None)), built) for task in tasks]
 
 
-def _applied(pks: list[int] | None) -> dict[int, Any]:
-    rows = ManagedTask.objects.values_list("periodic_task_id", "applied_at")
+def _applied(pks: list[int] | None) -> dict[int, tuple[Any, Any]]:
+    """Ownership by PeriodicTask id: (applied_at, suspended_at)."""
+    rows = ManagedTask.objects.values_list("periodic_task_id", "applied_at", "suspended_at")
     if pks is None:
-        return dict(rows)
-    found: dict[int, Any] = {}
+        return {pk: (applied, suspended) for pk, applied, suspended in rows}
+    found: dict[int, tuple[Any, Any]] = {}
     for start in range(0, len(pks), NAME_BATCH):
-        found.update(rows.filter(periodic_task_id__in=pks[start:start + NAME_BATCH]))
+        batch = rows.filter(periodic_task_id__in=pks[start:start + NAME_BATCH])
+        found.update({pk: (applied, suspended) for pk, applied, suspended in batch})
     return found
 
 
@@ -44,11 +46,11 @@ def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[ScheduledTas
     return sorted(found, key=lambda t: t.name)
 
 
-def _row(task: ScheduledTask, applied_at: Any, built: dict[tuple[str, int], Any]) -> Row:
+def _row(task: ScheduledTask, applied_at: Any, suspended_at: Any, built: dict[tuple[str, int], Any]) -> Row:
     return Row(
         name=task.name, task=task.task, queue=task.queue or "", enabled=task.enabled,
         schedule=_schedule(task, built), last_sent_at=task.last_run_at, changed_at=task.date_changed,
-        applied_at=applied_at, start_time=task.start_time, expires=task.expires,
+        applied_at=applied_at, start_time=task.start_time, expires=task.expires, suspended_at=suspended_at,
     )
 
 

@@ -51,6 +51,8 @@ def render_status_text(schedules: Sequence[ScheduleHealth], now: datetime, runs:
 def _detail(schedule: ScheduleHealth, runs: Sequence[Run]) -> list[str]:
     lines = ["", f"expected run: {when(schedule.expected_at)} (grace {schedule.grace_seconds:g}s)",
              f"last success: {when(schedule.last_success_at)}", ""]
+    if schedule.suspended_at is not None:
+        lines[1:1] = [f"suspended since {when(schedule.suspended_at)}: `reconcile resume {schedule.name}` ends it"]
     if not runs:
         return [*lines, "no runs recorded"]
     header = ("STARTED", "STATE", "RUNTIME", "WORKER", "EXCEPTION")

@@ -1,0 +1,140 @@
+"""What happens to the schedules, in the PeriodicTask admin: a health column and filter, a
+schedule's last runs and their chart on its page, a forecast page. Thin shells over
+``reconciler.observe``; shown only when django-celery-results records the runs.
+
+The charts are the staff-only SVG views of ``reconciler.observe.urls`` (``<img src>``: their
+styles stay out of the admin's page); a project that does not mount them gets the same SVG
+as a ``data:`` URI."""
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from ..observe.health import Health, ScheduleHealth, names_with, read_health
+from ..observe.runs import count_runs, last_runs, results_available
+
+RUNS_SHOWN = 20
+FORECAST_HOURS = (6, 24, 48, 168)
+
+
+class HealthFilter(admin.SimpleListFilter):
+    """Health is computed, not a column: the names in the health asked for (``names_with``)."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(h.value, h.value) for h in Health]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() not in {h.value for h in Health}:
+            return queryset
+        return queryset.filter(name__in=names_with([str(self.value())]))
+
+
+def attach_health(rows: Iterable[Any]) -> None:
+    """Each row of a changelist page gets its health, read for that page's names only."""
+    page = list(rows)
+    found = {s.name: s for s in read_health([row.name for row in page])}
+    for row in page:
+        row._reconciler_health = found.get(row.name)
+
+
+def health_cell(obj: Any) -> str:
+    found: ScheduleHealth | None = getattr(obj, "_reconciler_health", None)
+    if found is None:
+        return "—"
+    return format_html('<span class="reconciler-health reconciler-health-{}" title="{}">{}</span>',
+                       found.health.value, _tooltip(found), found.health.value)
+
+
+def _tooltip(found: ScheduleHealth) -> str:
+    def moment(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "never"
+
+    parts = [f"last run: {moment(found.last_run_at)} ({found.last_state or 'none'})",
+             f"last success: {moment(found.last_success_at)}"]
+    if found.expected_at is not None:
+        parts.append(f"expected: {moment(found.expected_at)} (grace {found.grace_seconds:g} s)")
+    return "; ".join(parts)
+
+
+def runs_context(request: HttpRequest, name: str) -> dict[str, Any]:
+    """A schedule's page: its health, its last runs (``?runs_offset=`` pages back), its chart."""
+    try:
+        offset = max(0, int(request.GET.get("runs_offset", "0")))
+    except ValueError:
+        offset = 0
+    runs = last_runs(name, RUNS_SHOWN, offset)
+    total = count_runs(name)
+    found = read_health([name])
+    return {
+        "health": found[0] if found else None, "runs": runs, "total": total, "offset": offset,
+        "first": offset + 1 if runs else 0, "last": offset + len(runs),
+        "older": offset + RUNS_SHOWN if offset + RUNS_SHOWN < total else None,
+        "newer": max(0, offset - RUNS_SHOWN) if offset else None,
+        "chart": chart_src("reconciler-runs-chart", [name], "", lambda: _runs_svg(name)),
+    }
+
+
+def _runs_svg(name: str) -> str:
+    from ..observe.chart import runs_svg
+
+    return runs_svg(last_runs(name, 50))
+
+
+def chart_src(url_name: str, args: list[str], query: str, render: Callable[[], str]) -> str:
+    """The chart view's URL, or (not mounted) the chart itself as a ``data:`` URI."""
+    try:
+        return reverse(url_name, args=args) + query
+    except NoReverseMatch:
+        return "data:image/svg+xml;base64," + base64.b64encode(render().encode()).decode()
+
+
+def forecast_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
+    """The runs due in the next ``?hours=`` (24 by default), as a chart: for whoever may see
+    the schedules list."""
+    if not model_admin.has_view_or_change_permission(request):
+        raise PermissionDenied
+    hours = _hours(request.GET.get("hours"))
+    return TemplateResponse(request, "admin/reconciler/forecast.html", {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Forecast: runs due in the next {_span(hours)}", "opts": model_admin.model._meta,
+        "hours": hours, "choices": [(h, _span(h)) for h in FORECAST_HOURS],
+        "chart": chart_src("reconciler-forecast-chart", [], f"?hours={hours}", lambda: _forecast_svg(hours)),
+    })
+
+
+def _hours(raw: str | None) -> int:
+    try:
+        hours = int(raw or 24)
+    except ValueError:
+        return 24
+    return hours if hours in FORECAST_HOURS else 24
+
+
+def _span(hours: int) -> str:
+    return f"{hours // 24} days" if hours > 48 else f"{hours} hours"
+
+
+def _forecast_svg(hours: int) -> str:
+    from django.utils import timezone
+
+    from ..observe.chart import forecast_svg
+    from ..observe.forecast import read_forecast
+
+    return forecast_svg(read_forecast(hours), timezone.get_current_timezone(), f"Runs per minute, next {hours} h")
+
+
+def available() -> bool:
+    """Health and runs need the runs: django-celery-results installed."""
+    return results_available()
