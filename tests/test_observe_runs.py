@@ -36,7 +36,7 @@ def test_runs_belong_to_the_schedule_that_sent_them_not_to_the_task() -> None:
     assert set(summary) == {"digest-staff", "digest-customers"}
     assert summary["digest-staff"] == RunSummary(
         last_run_at=T0 + timedelta(minutes=2), last_state=states.FAILURE, last_success_at=T0,
-        counts={states.FAILURE: 1, states.SUCCESS: 1},
+        last_outcome=states.FAILURE, counts={states.FAILURE: 1, states.SUCCESS: 1},
     )
     assert summaries(["digest-customers"])["digest-customers"].total == 1
 

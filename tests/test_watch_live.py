@@ -67,7 +67,7 @@ def test_a_file_written_in_two_halves_never_costs_a_row(tmp_path: Path) -> None:
         assert rows(stack) == before, log.read_text()
 
         target.write_text(half)  # a real deletion: applied once the grace period has passed
-        assert wait_for(lambda: "-2" in log.read_text(), timeout=GRACE + 10), log.read_text()
+        assert wait_for(lambda: "applied: +0 ~0 -2" in log.read_text(), timeout=GRACE + 10), log.read_text()
         assert sorted(rows(stack)) == ["alpha"]
         assert rows(stack)["alpha"] == before["alpha"]
 
