@@ -23,7 +23,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from .load import SourceFile
+from .files import SourceFile
 from .resolve import Registry
 from .validate import FileResult
 

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from .load import SourceFile, parse_source
+from .files import SourceFile
+from .load import parse_source
 from .validate import Context, FileResult, validate_document
 
 MIN_FILES = 32

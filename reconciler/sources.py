@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 from .errors import ReconcilerError
-from .load import display_path
+from .files import display_path
 from .plan import Scope
 
 

@@ -20,8 +20,8 @@ from django.conf import settings
 from .cache import ValidationCache
 from .diagnostics import Diagnostic, has_errors, sort_diagnostics
 from .environments import Environments, merge_checked, select
+from .files import SourceFile, read_sources
 from .lints import HERD_LIMIT, lint
-from .load import SourceFile, read_sources
 from .parallel import Context, validate_sources
 from .resolve import Registry, registry_from_app, resolve
 from .specs import DeclaredState, DeclaredTask

@@ -23,7 +23,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from .errors import DatabaseUnavailable
-from .load import SUFFIXES
+from .files import SUFFIXES
 
 log = logging.getLogger("reconciler.watch")
 FOLDER_CHECK = 0.5  # seconds between checks that a watched folder is still the same folder

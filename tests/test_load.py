@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import PathNotFound
-from reconciler.load import discover, load_file, load_text
+from reconciler.files import discover
+from reconciler.load import load_file, load_text
 
 
 def test_duplicate_keys_are_noticed_with_both_positions() -> None:

@@ -39,7 +39,7 @@ def test_a_pool_of_workers_gives_the_same_result_as_one_process(tmp_path: Path, 
 
 
 def test_small_trees_and_threaded_callers_stay_in_process(tmp_path: Path) -> None:
-    from reconciler.load import SourceFile
+    from reconciler.files import SourceFile
 
     big = [SourceFile(f"f{i}.yaml", b"x" * 40_000) for i in range(40)]
     assert parallel._workers(big[:3]) == 1, "too few files to pay for a pool"

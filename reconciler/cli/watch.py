@@ -12,8 +12,8 @@ from typing import TextIO
 from ..apply import ApplyOptions
 from ..errors import EXIT_OK
 from ..extras import require
+from ..files import require_exists
 from ..grace import DeletionGrace
-from ..load import require_exists
 from ..pipeline import delete_grace, environments_for, reconcile_once, schedules_dir
 from .common import add_path, add_plan_options
 

@@ -13,7 +13,8 @@ from pathlib import Path, PurePosixPath
 
 from ..diagnostics import SourceRange, error
 from ..errors import EXIT_USAGE, ReconcilerError
-from ..load import MAX_FILE_BYTES, SUFFIXES, RawDocument, display_path, load_text
+from ..files import MAX_FILE_BYTES, SUFFIXES, display_path
+from ..load import RawDocument, load_text
 
 
 class GitError(ReconcilerError):
