@@ -31,7 +31,8 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from . import locking, wakeup
+from . import locking, rowdigest, wakeup
+from .allocation import paused_gc
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
@@ -99,9 +100,9 @@ DEFAULT_OPTIONS = ApplyOptions()
 def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, using: str = "default") -> ApplyResult:
     clock = _Clock(at=options.now or datetime.now(UTC))
     try:
-        with transaction.atomic(using=using):
+        with paused_gc(), transaction.atomic(using=using):
             locking.acquire(using, options.lock_timeout)
-            plan = diff(declared, read_actual(using), options.diff_options(clock.at))
+            plan = diff(declared, read_actual(using, declared.specs()), options.diff_options(clock.at))
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run or not plan.has_changes:
                 return ApplyResult(plan, False, clock.elapsed(), dry_run=options.dry_run)
@@ -149,6 +150,7 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     _update_tasks(rewrites, schedule_ids, using, now)
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
     _own(writes, created, using, now, revision, source)
+    rowdigest.record([c.pk or created[c.name] for c in writes], using)
     if created or rewrites or plan.of(Action.DELETE):
         mark_changed(using, now)
 

@@ -61,7 +61,7 @@ def _declared_change(
         )
         return _change(action, item, row, desired, (reason,))
     suspension = row.owned.suspension
-    if row.spec == desired:
+    if row.spec is desired or row.spec == desired:
         if suspension is None:
             return None
         return _change(Action.SUSPENDED, item, row, desired, (f"{suspension.describe()}; resume to re-enable",))

@@ -22,6 +22,10 @@ class ManagedTask(models.Model):
     source_file = models.CharField(max_length=500, blank=True)
     source_line = models.PositiveIntegerField(null=True, blank=True)
     spec_hash = models.CharField(max_length=64, help_text="digest of the declaration last applied")
+    row_digest = models.CharField(
+        max_length=32, blank=True, db_default="",
+        help_text="digest of the row (and its schedule) as last written; '' when unknown (``rowdigest``)",
+    )
     applied_at = models.DateTimeField()
     applied_revision = models.CharField(max_length=64, blank=True)
     # An operational override (``reconcile suspend``): the row stays disabled, whatever git

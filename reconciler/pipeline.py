@@ -61,10 +61,10 @@ def plan_paths(
     if not validation.valid:
         return PlanResult(validation, None)
     scope = scope_for(paths)
-    with database_errors():
-        actual = read_actual(using)
     options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, grace)
-    return PlanResult(validation, diff(validation.declared, actual, options))
+    with database_errors(), paused_gc():
+        actual = read_actual(using, validation.declared.specs())
+        return PlanResult(validation, diff(validation.declared, actual, options))
 
 
 @dataclass(frozen=True)

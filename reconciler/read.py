@@ -9,13 +9,16 @@ to any declaration and the next apply rewrites it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from django_celery_beat.models import PeriodicTask
 
+from . import rowdigest
 from .models import ManagedTask
+from .rowdigest import ROW_FIELDS
 from .specs import (
     CRON_FIELD_ORDER,
     ActualState,
@@ -35,22 +38,66 @@ from .specs import (
 PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
 
 
-_FIELDS = (
-    "pk", "name", "task", "args", "kwargs", "enabled", "one_off", "description", "queue", "exchange",
-    "routing_key", "priority", "headers", "expire_seconds", "expires", "start_time", "last_run_at",
-    "total_run_count", "interval__every", "interval__period", "clocked__clocked_time",
-    "solar__event", "solar__latitude", "solar__longitude", "crontab__timezone",
-    *(f"crontab__{name}" for name in CRON_FIELD_ORDER),
-)
+_FIELDS = ("pk", *ROW_FIELDS, "last_run_at", "total_run_count")
+FULL_READ_SHARE = 0.3  # past this share of rows to read in full, one query for all is cheaper
 
 
-def read_actual(using: str = "default") -> ActualState:
+def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None = None) -> ActualState:
+    """Every row, ordered by name. With ``declared`` (name → the spec a plan compares the row
+    with), a row proven to be what that very spec wrote (``rowdigest``) is not read in full:
+    the spec stands for it. Every other row is read and canonicalised."""
+    if not declared:
+        return _read_all(using)
+    heads = rowdigest.read_heads(using)
+    known: dict[int, ActualTask] = {}
+    unknown: list[int] = []
+    as_datetime = rowdigest.datetimes(using)
+    for head in heads:
+        task = _pristine(head, declared, as_datetime)
+        if task is None:
+            unknown.append(head[0])
+        else:
+            known[task.pk] = task
+    if len(unknown) > FULL_READ_SHARE * len(heads):
+        return _read_all(using)
+    read = {task.pk: task for task in _read_rows(using, unknown)}
+    tasks = (known.get(pk) or read.get(pk) for pk, *_ in heads)  # a row deleted meanwhile: gone
+    return ActualState(tuple(task for task in tasks if task is not None))
+
+
+def _pristine(
+    head: tuple[Any, ...], declared: Mapping[str, TaskSpec], as_datetime: Callable[[Any], Any],
+) -> ActualTask | None:
+    """The row as the declared spec, when the row is provably what that spec wrote."""
+    pk, name, last_run_at, total_run_count, owner, spec_hash, *_, stored, current = head
+    spec = declared.get(name)
+    if owner is None or not stored or stored != current or spec is None or spec.digest() != spec_hash:
+        return None
+    owned = dict(zip(rowdigest.OWNERSHIP_COLUMNS, head[4:-1], strict=True))
+    owned["suspended_at"] = as_datetime(owned["suspended_at"])
+    return ActualTask(pk, spec, as_datetime(last_run_at), total_run_count, _ownership(owned))
+
+
+def _read_all(using: str) -> ActualState:
     owned = {
         row["periodic_task_id"]: _ownership(row)
         for row in ManagedTask.objects.using(using).values(*_OWNERSHIP_FIELDS)
     }
     rows = PeriodicTask.objects.using(using).order_by("name").values(*_FIELDS)
     return ActualState(tuple(_actual(row, owned.get(row["pk"])) for row in rows))
+
+
+def _read_rows(using: str, pks: list[int]) -> list[ActualTask]:
+    tasks: list[ActualTask] = []
+    for start in range(0, len(pks), rowdigest.BATCH):
+        batch = pks[start:start + rowdigest.BATCH]
+        owned = {
+            row["periodic_task_id"]: _ownership(row)
+            for row in ManagedTask.objects.using(using).filter(periodic_task_id__in=batch).values(*_OWNERSHIP_FIELDS)
+        }
+        rows = PeriodicTask.objects.using(using).filter(pk__in=batch).values(*_FIELDS)
+        tasks.extend(_actual(row, owned.get(row["pk"])) for row in rows)
+    return tasks
 
 
 def read_one(name: str, using: str = "default") -> ActualTask | None:

@@ -223,6 +223,13 @@ class TaskSpec:
         """A stable hash of the managed fields (stored as ownership's ``spec_hash``)."""
         return self._digest
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (validation cache, worker processes) with its digest once computed, not
+        with the fields it is computed from (rebuilt on demand, and bulkier to load)."""
+        state = dict(self.__dict__)
+        state.pop("_fields", None)
+        return state
+
     @cached_property
     def _digest(self) -> str:
         payload = canonical_json({"name": self.name, **self.fields()})
@@ -269,6 +276,10 @@ class DeclaredState:
 
     tasks: tuple[DeclaredTask, ...] = ()
     beat_schedule_names: frozenset[str] = field(default_factory=frozenset)
+
+    def specs(self) -> dict[str, TaskSpec]:
+        """Name → spec: what ``read`` compares the rows with."""
+        return {task.name: task.spec for task in self.tasks}
 
 
 @dataclass(frozen=True)

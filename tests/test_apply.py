@@ -89,7 +89,7 @@ def test_one_changed_declaration_writes_one_task_row_and_the_marker(tmp_path: Pa
     with CaptureQueriesContext(connection) as queries:
         apply_yaml(tmp_path, changed)
     written = writes(queries)
-    task_updates = [q for q in written if 'django_celery_beat_periodictask"' in q and q.startswith("UPDATE")]
+    task_updates = [q for q in written if q.startswith('UPDATE "django_celery_beat_periodictask"')]
     assert len(task_updates) == 1
     tables = sorted({q.split()[2 if q.startswith("INSERT") else 1].strip('"') for q in written})
     assert tables == sorted(

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from reconciler.apply import ApplyOptions
 from reconciler.pipeline import apply_paths, plan_paths, validate_paths
+from reconciler.read import read_actual
 
 from .engine import NOW, registry
 
@@ -143,6 +144,9 @@ def test_validate_green_means_apply_succeeds_and_converges(tasks: dict[str, dict
                 assert outcome.result is not None
                 replan = plan_paths([Path(folder)], registry=registry(), now=NOW)
                 assert replan.plan is not None and replan.plan.changes == (), replan.plan
+                # the plan above took the written rows as pristine (``rowdigest``): the row
+                # really reads back as its declaration, canonicalised in full
+                assert read_actual("default", validation.declared.specs()) == read_actual("default")
                 raise Rollback
         except Rollback:
             pass
