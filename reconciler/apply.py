@@ -150,7 +150,7 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     _update_tasks(rewrites, schedule_ids, using, now)
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
     _own(writes, created, using, now, revision, source)
-    rowdigest.record([c.pk or created[c.name] for c in writes], using)
+    rowdigest.record(using)
     if created or rewrites or plan.of(Action.DELETE):
         mark_changed(using, now)
 
@@ -272,23 +272,31 @@ def insert_rows(
     returning: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     """Insert plain tuples, without building a model instance per row (that costs more than
-    writing the row). PostgreSQL: one ``INSERT … SELECT * FROM UNNEST(arrays)`` (what
-    Django's own bulk_create does there), with RETURNING. SQLite: one executemany, in-process;
-    nothing is returned (the caller looks the ids up)."""
+    writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
+    ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
+    100,000 rows), then ``returning`` read back by its first column. SQLite: one executemany,
+    in-process; nothing is returned (the caller looks the ids up)."""
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = {f.column: f for f in model._meta.concrete_fields}
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) "
+    table = quote(model._meta.db_table)
+    head = f"{table} ({', '.join(quote(c) for c in columns)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            types = [fields[c].db_type(connection).split("(")[0] for c in columns]
-            arrays = ", ".join(f"(%s)::{db_type}[]" for db_type in types)
-            tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
-            cursor.execute(f"{head}SELECT * FROM UNNEST({arrays}){tail}", [list(c) for c in zip(*rows, strict=True)])
-            return cursor.fetchall() if returning else []
+            with cursor.cursor.copy(f"COPY {head} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if not returning:
+                return []
+            key = columns.index(returning[0])
+            cursor.execute(
+                f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])} = ANY(%s)",
+                [[row[key] for row in rows]],
+            )
+            return cursor.fetchall()
+        fields = {f.column: f for f in model._meta.concrete_fields}
         adapt = [_adapter(fields[c], connection) for c in columns]
         prepared = [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows]
-        cursor.executemany(f"{head}VALUES ({', '.join(['%s'] * len(columns))})", prepared)
+        cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
         return []
 
 
@@ -314,6 +322,7 @@ def _delete_tasks(pks: list[int], using: str) -> None:
 
 OWNERSHIP_COLUMNS = (
     "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
+    "row_digest",
 )
 
 
@@ -327,7 +336,7 @@ def _own(
         source = change.source
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            change.desired.digest(), now, revision, owner,
+            change.desired.digest(), now, revision, owner, rowdigest.PENDING,
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)

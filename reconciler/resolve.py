@@ -57,8 +57,9 @@ def resolve(
 ) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
     tasks: list[DeclaredTask] = []
     problems: list[Diagnostic] = []
+    verdicts: dict[tuple[str, str, str], _Verdict] = {}
     for declaration in declarations:
-        found = _check(declaration, registry)
+        found = _check(declaration, registry, verdicts)
         if found:
             problems.append(found)
         else:
@@ -67,7 +68,14 @@ def resolve(
     return DeclaredState(tuple(tasks), registry.beat_schedule_names), tuple(problems)
 
 
-def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | None:
+_Verdict = tuple[str, tuple[str | int, ...]] | None  # (message, path under the task) or fine
+
+
+def _check(
+    declaration: ValidDeclaration, registry: Registry, verdicts: dict[tuple[str, str, str], _Verdict],
+) -> Diagnostic | None:
+    """Binding and type hints are judged once per distinct (task, args, kwargs): a large tree
+    repeats a few calls many times."""
     task = declaration.spec.task
     path = ("tasks", declaration.name, "task")
     if task not in registry.signatures:
@@ -76,22 +84,30 @@ def _check(declaration: ValidDeclaration, registry: Registry) -> Diagnostic | No
             source=SourceRange(declaration.file), path=path, name=declaration.name,
             hint=did_you_mean(task, registry.names) or "check the name or that its module is autodiscovered",
         )
+    key = (task, declaration.spec.args, declaration.spec.kwargs)
+    if key not in verdicts:
+        verdicts[key] = _arguments_verdict(declaration, registry)
+    verdict = verdicts[key]
+    if verdict is None:
+        return None
+    message, where = verdict
+    return error(
+        "bad-arguments", message, source=SourceRange(declaration.file), path=(*path[:-1], *where),
+        name=declaration.name,
+    )
+
+
+def _arguments_verdict(declaration: ValidDeclaration, registry: Registry) -> _Verdict:
+    task = declaration.spec.task
     signature = registry.signatures[task]
     if signature is None:
         return None
     problem = argument_problem(task, signature, declaration.args, declaration.kwargs)
     if problem:
-        return error(
-            "bad-arguments", problem,
-            source=SourceRange(declaration.file), path=(*path[:-1], *_argument_path(declaration, problem)),
-            name=declaration.name,
-        )
+        return problem, _argument_path(declaration, problem)
     mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
     if mismatch:
-        return error(
-            "bad-arguments", mismatch.message(task),
-            source=SourceRange(declaration.file), path=(*path[:-1], *mismatch.where), name=declaration.name,
-        )
+        return mismatch.message(task), mismatch.where
     return None
 
 

@@ -18,7 +18,7 @@ SQLite the function Django registers on each connection.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from django.db import connections
@@ -37,7 +37,7 @@ ROW_FIELDS = (
     *(f"crontab__{name}" for name in CRON_FIELD_ORDER),
 )
 SCHEDULE_RELATIONS = ("interval", "crontab", "clocked", "solar")
-BATCH = 500  # ids per statement: under SQLite's variable limit
+BATCH = 500  # ids per statement when rows are read by id: under SQLite's variable limit
 
 
 _SQL: dict[str, tuple[str, str]] = {}
@@ -113,16 +113,21 @@ def datetimes(using: str) -> Callable[[Any], Any]:
     return lambda value: None if value is None else convert(value, None, connection)
 
 
-def record(pks: Sequence[int], using: str) -> None:
-    """Store the digest of rows just written (inside the writer's transaction)."""
+PENDING = "pending"  # written by apply with the ownership row; replaced by ``record`` before commit
+
+
+def record(using: str) -> None:
+    """Store the digest of the rows just written, which apply marked ``PENDING`` (inside its
+    transaction: nobody else ever sees the mark, and it never equals a digest anyway)."""
     connection = connections[using]
     digest, source = _sql(using)
+    digest = digest.replace("%", "%%")
     quote = connection.ops.quote_name
     owned, task = quote(ManagedTask._meta.db_table), quote(PeriodicTask._meta.db_table)
-    head = (f"UPDATE {owned} SET {quote('row_digest')} = (SELECT {digest.replace('%', '%%')} FROM {source} "
-            f"WHERE {task}.{quote('id')} = {owned}.{quote('periodic_task_id')}) "
-            f"WHERE {quote('periodic_task_id')} IN ")
+    column, link = quote("row_digest"), f"{task}.{quote('id')} = {owned}.{quote('periodic_task_id')}"
+    if connection.vendor == "postgresql":  # a join: one pass, not one subquery per row
+        sql = f"UPDATE {owned} SET {column} = {digest} FROM {source} WHERE {link} AND {owned}.{column} = %s"
+    else:
+        sql = f"UPDATE {owned} SET {column} = (SELECT {digest} FROM {source} WHERE {link}) WHERE {column} = %s"
     with connection.cursor() as cursor:
-        for start in range(0, len(pks), BATCH):
-            batch = list(pks[start:start + BATCH])
-            cursor.execute(f"{head}({', '.join(['%s'] * len(batch))})", batch)
+        cursor.execute(sql, [PENDING])
