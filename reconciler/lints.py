@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab_parser
@@ -121,41 +121,75 @@ class Window:
         self.start = now.replace(second=0, microsecond=0)
         self.end = self.start + HORIZON
         self._memo: dict[Schedule, frozenset[int]] = {}
+        self._days: dict[str, list[_Day]] = {}
 
     def minutes(self, schedule: Schedule) -> frozenset[int]:
         found = self._memo.get(schedule)
         if found is None:
-            found = self._memo[schedule] = frozenset(_minute(at) for at in self._moments(schedule))
+            found = self._memo[schedule] = self._minutes(schedule)
         return found
 
-    def _moments(self, schedule: Schedule) -> Iterable[datetime]:
-        if isinstance(schedule, Clocked):
-            return [schedule.at] if self.start <= schedule.at < self.end else []
+    def _minutes(self, schedule: Schedule) -> frozenset[int]:
         if isinstance(schedule, Crontab):
-            return _cron_moments(schedule, self.start, self.end)
+            return self._cron_minutes(schedule)
+        if isinstance(schedule, Clocked):
+            return frozenset([_minute(schedule.at)] if self.start <= schedule.at < self.end else [])
         if isinstance(schedule, Solar):
             from .review.next_runs import celery_schedule
 
-            return _solar_moments(celery_schedule(schedule, self.start), self.start, self.end)
-        return []
+            moments = _solar_moments(celery_schedule(schedule, self.start), self.start, self.end)
+            return frozenset(_minute(at) for at in moments)
+        return frozenset()
+
+    def _cron_minutes(self, schedule: Crontab) -> frozenset[int]:
+        """Integer arithmetic on the zone's days (computed once per zone); a day with a UTC
+        offset change goes through real date-times, as Celery would."""
+        fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
+        times = [h * 60 + m for h in sorted(fields["hour"]) for m in sorted(fields["minute"])]
+        first, last = _minute(self.start), _minute(self.end)
+        weekdays, days, months = fields["day_of_week"], fields["day_of_month"], fields["month_of_year"]
+        matching = [d for d in self._zone_days(schedule.timezone)
+                    if d.weekday in weekdays and d.day in days and d.month in months]
+        found = [d.midnight + t for d in matching if d.midnight is not None for t in times]
+        for day in matching:
+            if day.midnight is None:
+                found.extend(_minute(at) for at in _moments_on(day.date, times, schedule.timezone))
+        return frozenset(m for m in found if first <= m < last)
+
+    def _zone_days(self, timezone: str) -> list[_Day]:
+        days = self._days.get(timezone)
+        if days is None:
+            days = self._days[timezone] = _days(ZoneInfo(timezone), self.start, self.end)
+        return days
+
+
+class _Day(NamedTuple):
+    date: date
+    day: int
+    month: int
+    weekday: int  # 0 = Sunday, as cron counts
+    midnight: int | None  # its local midnight in UTC minutes; None when its offset changes
+
+
+def _days(zone: ZoneInfo, start: datetime, end: datetime) -> list[_Day]:
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    found = []
+    while day <= end.astimezone(zone).date():
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+        steady = midnight.utcoffset() == datetime(day.year, day.month, day.day, 23, 59, tzinfo=zone).utcoffset()
+        found.append(_Day(day, day.day, day.month, day.isoweekday() % 7, _minute(midnight) if steady else None))
+        day += timedelta(days=1)
+    return found
 
 
 def _minute(at: datetime) -> int:
     return int(at.timestamp()) // 60
 
 
-def _cron_moments(schedule: Crontab, start: datetime, end: datetime) -> Iterator[datetime]:
-    zone = ZoneInfo(schedule.timezone)
-    fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
-    day = start.astimezone(zone).date() - timedelta(days=1)
-    while day <= end.astimezone(zone).date():
-        if _day_matches(day, fields):
-            for hour in sorted(fields["hour"]):
-                for minute in sorted(fields["minute"]):
-                    at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
-                    if start <= at < end:
-                        yield at
-        day += timedelta(days=1)
+def _moments_on(day: date, times: list[int], timezone: str) -> Iterator[datetime]:
+    zone = ZoneInfo(timezone)
+    for t in times:
+        yield datetime(day.year, day.month, day.day, t // 60, t % 60, tzinfo=zone).astimezone(UTC)
 
 
 def _day_matches(day: date, fields: dict[str, frozenset[int]]) -> bool:

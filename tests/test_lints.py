@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.lints import lint
+from reconciler.lints import Window, lint
 from reconciler.load import load_text
 from reconciler.pipeline import default_registry, validate_paths
+from reconciler.specs import CRON_FIELD_ORDER, Crontab
 from reconciler.validate import validate_documents
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
@@ -154,3 +155,46 @@ def test_validate_reports_lints_and_fails_on_them_only_with_strict(tmp_path: Pat
     assert lenient.returncode == 0 and "warning[uneven-step]" in lenient.stdout
     strict = manage("reconcile", "validate", "--path", str(tree), "--strict", env=unreachable)
     assert strict.returncode == 1 and "warning[uneven-step]" in strict.stdout
+
+
+def _reference_minutes(schedule: Crontab, now: datetime) -> frozenset[int]:
+    """The firing minutes as the first version of the lint computed them: one real date-time
+    per local moment, every day of the window."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from reconciler.lints import HORIZON, _day_matches, _values
+    from reconciler.specs import CRON_FIELDS
+
+    start = now.replace(second=0, microsecond=0)
+    end, zone = start + HORIZON, ZoneInfo(schedule.timezone)
+    fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
+    found = set()
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    while day <= end.astimezone(zone).date():
+        if _day_matches(day, fields):
+            for hour in fields["hour"]:
+                for minute in fields["minute"]:
+                    at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+                    if start <= at < end:
+                        found.add(int(at.timestamp()) // 60)
+        day += timedelta(days=1)
+    return frozenset(found)
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2026, 3, 26, 22, 17, tzinfo=UTC),  # the week Europe springs forward
+    datetime(2026, 10, 22, 0, 0, tzinfo=UTC),  # and falls back
+    datetime(2026, 3, 5, 12, 0, tzinfo=UTC),  # America/New_York springs forward
+    datetime(2026, 4, 1, 0, 0, tzinfo=UTC),  # Australia/Sydney falls back
+    datetime(2026, 6, 1, 0, 0, tzinfo=UTC),  # no change anywhere
+])
+@pytest.mark.parametrize("expression", [
+    "30 2 * * *", "*/7 * * * *", "0 0,1,2,3 * * 0", "15 1-3 25-31 3,10 *", "* 2 * * *", "59 23 * * 1-5",
+])
+@pytest.mark.parametrize("timezone", ["Europe/Paris", "America/New_York", "Australia/Sydney", "UTC", "Asia/Kolkata"])
+def test_firing_minutes_agree_with_one_date_time_per_moment(now: datetime, expression: str, timezone: str) -> None:
+    """The window works on each zone's days in integer minutes; across a change of UTC offset
+    it must give exactly the moments real date-times give."""
+    schedule = Crontab.canonical(timezone, **dict(zip(CRON_FIELD_ORDER, expression.split(), strict=True)))
+    assert Window(now).minutes(schedule) == _reference_minutes(schedule, now)
