@@ -46,7 +46,7 @@ def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None 
     """Every row, ordered by name. With ``declared`` (name → the spec a plan compares the row
     with), a row proven to be what that very spec wrote (``rowdigest``) is not read in full:
     the spec stands for it. Every other row is read and canonicalised."""
-    if not declared:
+    if not declared or not rowdigest.supported(using):
         return _read_all(using)
     heads = rowdigest.read_heads(using)
     known: dict[int, ActualTask] = {}

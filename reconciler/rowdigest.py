@@ -43,16 +43,23 @@ BATCH = 500  # ids per statement when rows are read by id: under SQLite's variab
 _SQL: dict[str, tuple[str, str]] = {}
 
 
+def supported(using: str) -> bool:
+    """The backends whose SQL this module speaks; elsewhere rows are always read in full."""
+    return connections[using].vendor in FORMAT
+
+
+
+
 def _sql(using: str) -> tuple[str, str]:
     """(the digest expression, the FROM clause with the schedule joins), per backend."""
     connection = connections[using]
     if connection.vendor not in _SQL:
-        _SQL[connection.vendor] = _build_sql(connection.ops.quote_name, FORMAT.get(connection.vendor, "format"))
+        _SQL[connection.vendor] = _build_sql(connection.ops.quote_name, FORMAT[connection.vendor])
     return _SQL[connection.vendor]
 
 
 QUOTED = {"printf": "%Q", "format": "%L"}  # a value as an SQL literal; NULL as NULL
-FORMAT = {"sqlite": "printf"}  # PostgreSQL (and SQLite since 3.38): format
+FORMAT = {"sqlite": "printf", "postgresql": "format"}  # (SQLite has format too since 3.38)
 
 
 def _build_sql(quote: Callable[[str], str], format_function: str) -> tuple[str, str]:
@@ -119,6 +126,8 @@ PENDING = "pending"  # written by apply with the ownership row; replaced by ``re
 def record(using: str) -> None:
     """Store the digest of the rows just written, which apply marked ``PENDING`` (inside its
     transaction: nobody else ever sees the mark, and it never equals a digest anyway)."""
+    if not supported(using):
+        return
     connection = connections[using]
     digest, source = _sql(using)
     digest = digest.replace("%", "%%")
