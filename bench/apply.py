@@ -74,7 +74,8 @@ def measure(size: int) -> dict[str, Any]:
     text = files[0].read_text()
     files[0].write_text(text.replace("batch_size: 200\n", "batch_size: 201\n", 1))
     one = timed(lambda: apply_folder(folder))
-    one["task_rows_written"] = sum(1 for q in one.pop("sql") if q.startswith("UPDATE") and "periodictask\"" in q)
+    task_update = 'UPDATE "django_celery_beat_periodictask"'  # not the digest's UPDATE, which reads the table
+    one["task_rows_written"] = sum(1 for q in one.pop("sql") if q.startswith(task_update))
     result["one"] = strip(one)
     wipe()
     result["peak_mb"] = peak_mb(lambda: apply_folder(folder))
