@@ -62,7 +62,10 @@ def included(body: dict[str, Any], defaults: dict[str, Any], env: str | None) ->
 
 
 def in_environment(keys: dict[str, Any], env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(keys as they stand in ``env``, the keys its override supplied)."""
+    """(keys as they stand in ``env``, the keys its override supplied); ``keys`` itself
+    when it has no environment keys (never modified by the callers)."""
+    if "overrides" not in keys and "environments" not in keys:
+        return keys, {}
     base = {k: v for k, v in keys.items() if k not in ENV_KEYS}
     overrides = keys.get("overrides")
     extra = overrides.get(env) if env is not None and isinstance(overrides, dict) else None
@@ -77,6 +80,8 @@ def in_environment(keys: dict[str, Any], env: str | None) -> tuple[dict[str, Any
 def problems(keys: dict[str, Any], names: tuple[str, ...], path: tuple[Any, ...], here: Any) -> list[Diagnostic]:
     """Unknown environment names in ``environments`` and ``overrides`` (with a did-you-mean);
     environment keys where no environments are configured."""
+    if "overrides" not in keys and "environments" not in keys:
+        return []
     from .positions import KEY
     from .validate import did_you_mean
 

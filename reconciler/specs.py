@@ -45,9 +45,13 @@ SOLAR_EVENTS = (
 SOLAR_PRECISION = Decimal("0.000001")  # SolarSchedule stores DecimalField(decimal_places=6)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    """One spelling for one JSON value: sorted keys, no insignificant white space."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """One spelling for one JSON value: sorted keys, no insignificant white space. One
+    encoder for every call (``json.dumps`` with options builds one per call)."""
+    return _CANONICAL.encode(value)
 
 
 @lru_cache(maxsize=4096)
