@@ -9,18 +9,13 @@ bump makes each running beat reload its whole schedule.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Model
 from django_celery_beat.models import (
     ClockedSchedule,
@@ -31,8 +26,9 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from . import locking, rowdigest, wakeup
+from . import history, locking, rowdigest, wakeup
 from .allocation import paused_gc
+from .bulk import insert_rows
 from .diff import diff
 from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
@@ -50,7 +46,6 @@ from .specs import (
     TaskSpec,
 )
 
-HISTORY_CREATED_FIELDS = 1000  # created rows whose fields an apply record keeps
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
 SCHEDULE_FIELDS = ("interval", "crontab", "solar", "clocked")
 MANAGED_FIELDS = (
@@ -267,45 +262,6 @@ def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: 
     return created
 
 
-def insert_rows(
-    model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
-    returning: Sequence[str] = (),
-) -> list[tuple[Any, ...]]:
-    """Insert plain tuples, without building a model instance per row (that costs more than
-    writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
-    ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows), then ``returning`` read back by its first column. SQLite: one executemany,
-    in-process; nothing is returned (the caller looks the ids up)."""
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    head = f"{table} ({', '.join(quote(c) for c in columns)})"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {head} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            if not returning:
-                return []
-            key = columns.index(returning[0])
-            cursor.execute(
-                f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])} = ANY(%s)",
-                [[row[key] for row in rows]],
-            )
-            return cursor.fetchall()
-        fields = {f.column: f for f in model._meta.concrete_fields}
-        adapt = [_adapter(fields[c], connection) for c in columns]
-        prepared = [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows]
-        cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
-        return []
-
-
-def _adapter(field: Any, connection: Any) -> Callable[[Any], Any] | None:
-    if field.get_internal_type() == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value  # type: ignore[no-any-return]
-    return None
-
-
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
     rows = [task_row(c.desired, ids, now, pk=c.pk) for c in changes if c.desired]
     PeriodicTask.objects.using(using).bulk_update(rows, MANAGED_FIELDS, batch_size=BATCH)
@@ -356,13 +312,9 @@ def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
 def _record(
     using: str, clock: _Clock, options: ApplyOptions, plan: Plan | None, outcome: str, message: str = ""
 ) -> ApplyRecord:
-    summary = plan.summary() if plan else {}
-    return ApplyRecord.objects.using(using).create(
-        started_at=clock.at, duration_ms=int(clock.elapsed() * 1000), os_user=_os_user(),
-        django_user=options.django_user, host=socket.gethostname(), revision=options.revision,
-        outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
-        deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS) if plan else {},
+    return history.record(
+        using, started_at=clock.at, seconds=clock.elapsed(), django_user=options.django_user,
+        revision=options.revision, plan=plan, outcome=outcome, message=message,
     )
 
 
@@ -371,31 +323,3 @@ def _record_failure(using: str, clock: _Clock, options: ApplyOptions, exc: Excep
     itself is what failed)."""
     with contextlib.suppress(Exception):  # never hide the original error behind this one
         _record(using, clock, options, None, ApplyRecord.Outcome.FAILED, f"{type(exc).__name__}: {exc}")
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
-
-
-def git_revision(folder: Path) -> str:
-    """The git commit of the schedules folder, with ``-dirty`` when the folder has changes
-    that are not committed (what was applied is then not exactly that commit); "" outside git."""
-    where = folder if folder.is_dir() else folder.parent
-    head = _git(where, "rev-parse", "HEAD")
-    if not head:
-        return ""
-    dirty = _git(where, "status", "--porcelain", "--untracked-files=all", "--", str(folder.resolve()))
-    return f"{head}-dirty" if dirty else head
-
-
-def _git(where: Path, *args: str) -> str:
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(where), *args], capture_output=True, text=True, timeout=5, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return result.stdout.strip() if result.returncode == 0 else ""

@@ -16,10 +16,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
-from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply, git_revision
+from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply
 from .diff import diff
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
+from .history import git_revision
 from .plan import Action, DiffOptions, Grace, Plan
 from .read import read_actual
 from .render.diagnostics import render_text

@@ -128,10 +128,10 @@ def test_validate_green_on_column_limits_means_apply_succeeds(tmp_path: Path) ->
 
 
 def test_a_large_import_keeps_the_first_created_fields_and_says_so_for_the_rest(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from reconciler import apply as apply_module
+    from reconciler import history
     from reconciler.plan import FIELDS_OMITTED
 
-    monkeypatch.setattr(apply_module, "HISTORY_CREATED_FIELDS", 2)
+    monkeypatch.setattr(history, "HISTORY_CREATED_FIELDS", 2)
     apply_yaml(files(tmp_path / "s", a=TWO.format(a="a1", b="a2"), b=TWO.format(a="b1", b="b2")))
     changes = {c["name"]: c for c in ApplyRecord.objects.get().plan["changes"]}
     assert [name for name, c in sorted(changes.items()) if c["fields"]] == ["a1", "a2"]

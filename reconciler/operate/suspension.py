@@ -22,9 +22,10 @@ from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
 from .. import locking
-from ..apply import git_revision, mark_changed, write
+from ..apply import mark_changed, write
 from ..diff import diff
 from ..errors import OperationRefused, UnknownName
+from ..history import git_revision
 from ..models import ManagedTask, OperationRecord
 from ..plan import DiffOptions, Plan, Scope
 from ..read import read_one
