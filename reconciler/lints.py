@@ -122,6 +122,7 @@ class Window:
         self.end = self.start + HORIZON
         self._memo: dict[Schedule, frozenset[int]] = {}
         self._days: dict[str, list[_Day]] = {}
+        self._matching: dict[tuple[str, str, str, str], tuple[list[int], list[date]]] = {}
 
     def minutes(self, schedule: Schedule) -> frozenset[int]:
         found = self._memo.get(schedule)
@@ -142,19 +143,32 @@ class Window:
         return frozenset()
 
     def _cron_minutes(self, schedule: Crontab) -> frozenset[int]:
-        """Integer arithmetic on the zone's days (computed once per zone); a day with a UTC
+        """Integer arithmetic on the zone's days (computed once per zone, and the days a
+        day-of-week/month/year combination matches, once per combination); a day with a UTC
         offset change goes through real date-times, as Celery would."""
-        fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
-        times = [h * 60 + m for h in sorted(fields["hour"]) for m in sorted(fields["minute"])]
+        steady, shifting = self._matching_days(schedule)
+        times = [h * 60 + m for h in sorted(_values("hour", schedule.hour))
+                 for m in sorted(_values("minute", schedule.minute))]
         first, last = _minute(self.start), _minute(self.end)
-        weekdays, days, months = fields["day_of_week"], fields["day_of_month"], fields["month_of_year"]
-        matching = [d for d in self._zone_days(schedule.timezone)
-                    if d.weekday in weekdays and d.day in days and d.month in months]
-        found = [d.midnight + t for d in matching if d.midnight is not None for t in times]
-        for day in matching:
-            if day.midnight is None:
-                found.extend(_minute(at) for at in _moments_on(day.date, times, schedule.timezone))
+        found = [midnight + t for midnight in steady for t in times]
+        for day in shifting:
+            found.extend(_minute(at) for at in _moments_on(day, times, schedule.timezone))
         return frozenset(m for m in found if first <= m < last)
+
+    def _matching_days(self, schedule: Crontab) -> tuple[list[int], list[date]]:
+        """(local midnights in UTC minutes of the steady days, the days whose offset changes)."""
+        key = (schedule.timezone, schedule.day_of_week, schedule.day_of_month, schedule.month_of_year)
+        found = self._matching.get(key)
+        if found is None:
+            weekdays, days, months = (_values(n, getattr(schedule, n)) for n in ("day_of_week", "day_of_month",
+                                                                                 "month_of_year"))
+            matching = [d for d in self._zone_days(schedule.timezone)
+                        if d.weekday in weekdays and d.day in days and d.month in months]
+            found = self._matching[key] = (
+                [d.midnight for d in matching if d.midnight is not None],
+                [d.date for d in matching if d.midnight is None],
+            )
+        return found
 
     def _zone_days(self, timezone: str) -> list[_Day]:
         days = self._days.get(timezone)
@@ -252,8 +266,9 @@ def _meet(
     thousands of identical declarations is common: linear, not one entry per pair). Only the
     smallest names are kept, which is all the message shows."""
     first_left = sorted(d.name for d in left)[:SHOWN]
-    first_right = sorted(d.name for d in right)[:SHOWN]
-    for mine, theirs in ((left, first_right), (right, first_left)):
+    first_right = first_left if right is left else sorted(d.name for d in right)[:SHOWN]
+    sides = ((left, first_right),) if right is left else ((left, first_right), (right, first_left))
+    for mine, theirs in sides:
         for declaration in mine:
             others = [name for name in theirs if name != declaration.name]
             if others:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 import yaml
@@ -115,6 +116,8 @@ _PLAIN_SCALARS = {
     "tag:yaml.org,2002:timestamp": _SC.construct_yaml_timestamp,
 }
 _MAP = "tag:yaml.org,2002:map"
+_INTERNED = 100  # strings up to this length are interned: keys, task names and queues repeat
+# thousands of times in a large tree (one object each: less memory, smaller transfers)
 _SEQ = "tag:yaml.org,2002:seq"
 
 
@@ -142,7 +145,8 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
         cls = node.__class__
         if cls is yaml.ScalarNode:
             if node.tag == _STR:
-                return node.value
+                value = node.value
+                return intern(value) if len(value) <= _INTERNED else value
             plain = _PLAIN_SCALARS.get(node.tag)
             try:
                 return plain(self, node) if plain else self.construct_object(node, deep=True)

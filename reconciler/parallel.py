@@ -1,10 +1,12 @@
 """Parse and validate many files on every core: the cold path of a large tree.
 
 Each file is parsed and validated on its own (``validate.validate_document``); only the
-checks across files need them all, and they run in the calling process afterwards. Workers
-are forked (they inherit the loaded modules: no start-up cost), and only from a process that
-runs no other thread (forking a threaded process can inherit a held lock); small trees and
-threaded callers (the watcher inside beat) validate in-process, where a pool would not pay.
+checks across files need them all, and they run in the calling process afterwards. The
+calling process works too, on the chunks no worker has started yet: its results need no
+transfer (pickling results back costs about as much as validating them). Workers are forked
+(they inherit the loaded modules: no start-up cost), and only from a process that runs no
+other thread (forking a threaded process can inherit a held lock); small trees and threaded
+callers (the watcher inside beat) validate in-process, where a pool would not pay.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .validate import Context, FileResult, validate_document
 
 MIN_FILES = 32
 MIN_BYTES = 1_000_000
+CHUNKS_PER_WORKER = 8  # small enough for the calling process and the workers to even out
 
 
 def validate_sources(sources: Sequence[SourceFile], context: Context) -> list[tuple[FileResult, str]]:
@@ -27,9 +30,12 @@ def validate_sources(sources: Sequence[SourceFile], context: Context) -> list[tu
     workers = _workers(sources)
     if workers < 2:
         return [_validate(source, context) for source in sources]
-    chunks = [list(sources[i::workers * 4]) for i in range(workers * 4)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        done = list(pool.map(_validate_chunk, chunks, [context] * len(chunks)))
+    chunks = [list(sources[i::workers * CHUNKS_PER_WORKER]) for i in range(workers * CHUNKS_PER_WORKER)]
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_validate_chunk, chunk, context) for chunk in chunks]
+        done = [_validate_chunk(chunk, context)  # the calling process takes the chunks no worker has started
+                for future, chunk in zip(reversed(futures), reversed(chunks), strict=True) if future.cancel()]
+        done += [future.result() for future in futures if not future.cancelled()]
     by_name = {result.name: result for chunk in done for result in chunk}
     return [(by_name[source.name], _text(source)) for source in sources]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from sys import intern
 from typing import Any
 
 from celery.schedules import crontab_parser
@@ -50,8 +51,10 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 def canonical_json(value: Any) -> str:
     """One spelling for one JSON value: sorted keys, no insignificant white space. One
-    encoder for every call (``json.dumps`` with options builds one per call)."""
-    return _CANONICAL.encode(value)
+    encoder for every call (``json.dumps`` with options builds one per call); short texts
+    interned, as the loader does (thousands of declarations repeat a few)."""
+    text = _CANONICAL.encode(value)
+    return intern(text) if len(text) <= 100 else text
 
 
 @lru_cache(maxsize=4096)
