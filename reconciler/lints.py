@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab_parser
 
-from .diagnostics import Diagnostic, SourceRange, warning
+from .diagnostics import Diagnostic, Severity, SourceRange
 from .specs import CRON_FIELDS, Clocked, Crontab, Schedule, Solar
 
 if TYPE_CHECKING:
@@ -47,22 +47,24 @@ def _warn(code: str, declaration: ValidDeclaration, message: str, hint: str, *, 
     """At the schedule's value (``key``) or at the task's name."""
     source = SourceRange(declaration.file) if key else declaration.source
     path = ("tasks", declaration.name, key) if key else ()
-    return warning(code, message, source=source, path=path, name=declaration.name, hint=hint)
+    return Diagnostic(Severity.WARNING, code, message, source, declaration.name, hint, path)
 
 
 # -- every-minute, uneven-step: properties of one cron ------------------------------------
 
 def _per_schedule(declarations: Iterable[ValidDeclaration]) -> Iterator[Diagnostic]:
+    by_cron: dict[Crontab, list[ValidDeclaration]] = defaultdict(list)
     for d in declarations:
-        schedule = d.spec.schedule
-        if not isinstance(schedule, Crontab):
-            continue
-        minute = every_minute(schedule)
-        if minute and not _silenced(d, "every-minute"):
-            yield _warn("every-minute", d, minute[0], minute[1], key="cron")
-        for message, hint in uneven_steps(schedule):
-            if not _silenced(d, "uneven-step"):
-                yield _warn("uneven-step", d, message, hint, key="cron")
+        if isinstance(d.spec.schedule, Crontab):
+            by_cron[d.spec.schedule].append(d)
+    for schedule, tasks in by_cron.items():
+        minute, steps = every_minute(schedule), uneven_steps(schedule)
+        for d in tasks if minute or steps else ():
+            if minute and not _silenced(d, "every-minute"):
+                yield _warn("every-minute", d, minute[0], minute[1], key="cron")
+            for message, hint in steps:
+                if not _silenced(d, "uneven-step"):
+                    yield _warn("uneven-step", d, message, hint, key="cron")
 
 
 @lru_cache(maxsize=65536)  # per distinct cron: a tree of 100,000 declarations has ~20,000
