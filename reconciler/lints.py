@@ -7,6 +7,7 @@ of 10,000 declarations usually has a few dozen), never once per task.
 from __future__ import annotations
 
 import calendar
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -250,7 +251,7 @@ def overlaps(declarations: Iterable[ValidDeclaration], window: Window) -> Iterat
             others = sorted(met[name])
             yield _warn(
                 "overlap", here,
-                f"{name!r} and {', '.join(repr(o) for o in others[:3])}{' …' if len(others) > 3 else ''} "
+                f"{name!r} and {', '.join(map(repr, others[:3]))}{' …' if len(others) > 3 else ''} "
                 f"call {here.spec.task} with the same arguments and fire at the same moment{moments[name]}: "
                 "the task runs twice",
                 "merge the declarations, change a schedule, or say it is meant with ignore: [overlap]",
@@ -271,11 +272,13 @@ def _meet(
     first_right = first_left if right is left else sorted(d.name for d in right)[:SHOWN]
     sides = ((left, first_right),) if right is left else ((left, first_right), (right, first_left))
     for mine, theirs in sides:
+        shown = set(theirs)
         for declaration in mine:
-            others = [name for name in theirs if name != declaration.name]
+            name = declaration.name
+            others = theirs if name not in shown else [other for other in theirs if other != name]
             if others:
-                met[declaration.name].update(others)
-                moments.setdefault(declaration.name, example)
+                met[name].update(others)
+                moments.setdefault(name, example)
 
 
 def _candidates(schedules: list[Schedule], window: Window) -> set[tuple[Schedule, Schedule]]:
@@ -365,8 +368,8 @@ def herd(declarations: Sequence[ValidDeclaration], window: Window, limit: int) -
     if not crowded:
         return []
     peak = min(crowded, key=lambda m: (-due[m], m))
-    there = sorted(
-        (d for s, tasks in by_schedule.items() if peak in window.minutes(s) for d in tasks),
+    there = heapq.nsmallest(
+        3, (d for s, tasks in by_schedule.items() if peak in window.minutes(s) for d in tasks),
         key=lambda d: (d.file, d.source.line or 0, d.name),
     )
     at = datetime.fromtimestamp(peak * 60, UTC)
