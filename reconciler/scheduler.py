@@ -52,6 +52,7 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if getattr(settings, "RECONCILER_BEAT_HA", True) else None
         self._active = False
         self._listener: Listener | None = None
+        self._closed = False
         super().__init__(*args, **kwargs)
         if self._lock is not None:
             # Persist last_run_at after every send, so that a replica taking over does not
@@ -60,7 +61,16 @@ class ReconcilingScheduler(DatabaseScheduler):
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """As the parent's tick; with the database wake-up, the wait until the next due task
-        happens here, cut short by a notification (beat's own loop then sleeps 0)."""
+        happens here, cut short by a notification (beat's own loop then sleeps 0).
+
+        Once closed, it stops beat instead. Beat's SIGTERM handler closes the scheduler and
+        raises ``SystemExit`` wherever beat is. Inside a database call, django-celery-beat's
+        ``sync()`` has just closed the connection, so the call fails on the way out, and the
+        ``ProgrammingError`` replaces the ``SystemExit``. Beat logs it as a message error and
+        would go on scheduling with a released lock. Seen in CI: the demo's beat outlived
+        its SIGTERM."""
+        if self._closed:
+            raise SystemExit("beat was asked to stop (its scheduler is closed)")
         listener = self._listener
         if listener is not None:
             listener.woken.clear()  # what arrives from now on wakes the wait below
@@ -132,6 +142,7 @@ class ReconcilingScheduler(DatabaseScheduler):
         thread.start()
 
     def close(self) -> None:
+        self._closed = True
         if self._listener is not None:
             self._listener.stop()
         stop = getattr(self, "_watch_stop", None)

@@ -155,3 +155,12 @@ def test_reloads_only_when_the_marker_moves() -> None:
     PeriodicTasks.objects.update(last_update=datetime.now(UTC) + timedelta(seconds=1))
     scheduler.schedule  # noqa: B018
     assert len(loads) == 2
+
+
+def test_a_closed_scheduler_stops_beat_instead_of_ticking() -> None:
+    """Beat's SIGTERM handler closes the scheduler, then raises SystemExit; when that exit
+    is lost in an interrupted database call, the next tick must stop beat all the same."""
+    scheduler = ours()
+    scheduler.close()
+    with pytest.raises(SystemExit):
+        scheduler.tick()
