@@ -145,7 +145,8 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     _update_tasks(rewrites, schedule_ids, using, now)
     _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
     _own(writes, created, using, now, revision, source)
-    rowdigest.record(using)
+    if writes:
+        rowdigest.record(using)
     if created or rewrites or plan.of(Action.DELETE):
         mark_changed(using, now)
 

@@ -49,13 +49,14 @@ def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None 
     if not declared or not rowdigest.supported(using):
         return _read_all(using)
     heads = rowdigest.read_heads(using)
-    known: dict[int, ActualTask] = {}
-    unknown: list[int] = []
     as_datetime = rowdigest.datetimes(using)
+    known: dict[int, ActualTask] = {}
+    unknown: dict[int, Ownership | None] = {}
     for head in heads:
-        task = _pristine(head, declared, as_datetime)
+        owned = _head_ownership(head, as_datetime)
+        task = _pristine(head, owned, declared, as_datetime)
         if task is None:
-            unknown.append(head[0])
+            unknown[head[0]] = owned
         else:
             known[task.pk] = task
     if len(unknown) > FULL_READ_SHARE * len(heads):
@@ -65,17 +66,25 @@ def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None 
     return ActualState(tuple(task for task in tasks if task is not None))
 
 
+def _head_ownership(head: tuple[Any, ...], as_datetime: Callable[[Any], Any]) -> Ownership | None:
+    """The ownership columns of a head (``rowdigest.heads_query``), None for a row not owned."""
+    if head[4] is None:
+        return None
+    owned = dict(zip(rowdigest.OWNERSHIP_FIELDS, head[4:-2], strict=True))
+    owned["suspended_at"] = as_datetime(owned["suspended_at"])
+    return _ownership(owned)
+
+
 def _pristine(
-    head: tuple[Any, ...], declared: Mapping[str, TaskSpec], as_datetime: Callable[[Any], Any],
+    head: tuple[Any, ...], owned: Ownership | None, declared: Mapping[str, TaskSpec],
+    as_datetime: Callable[[Any], Any],
 ) -> ActualTask | None:
     """The row as the declared spec, when the row is provably what that spec wrote."""
-    pk, name, last_run_at, total_run_count, owner, spec_hash, *_, stored, current = head
+    pk, name, last_run_at, total_run_count, *_, stored, current = head
     spec = declared.get(name)
-    if owner is None or not stored or stored != current or spec is None or spec.digest() != spec_hash:
+    if owned is None or not stored or stored != current or spec is None or spec.digest() != owned.spec_hash:
         return None
-    owned = dict(zip(rowdigest.OWNERSHIP_COLUMNS, head[4:-1], strict=True))
-    owned["suspended_at"] = as_datetime(owned["suspended_at"])
-    return ActualTask(pk, spec, as_datetime(last_run_at), total_run_count, _ownership(owned))
+    return ActualTask(pk, spec, as_datetime(last_run_at), total_run_count, owned)
 
 
 def _read_all(using: str) -> ActualState:
@@ -87,16 +96,13 @@ def _read_all(using: str) -> ActualState:
     return ActualState(tuple(_actual(row, owned.get(row["pk"])) for row in rows))
 
 
-def _read_rows(using: str, pks: list[int]) -> list[ActualTask]:
+def _read_rows(using: str, owners: dict[int, Ownership | None]) -> list[ActualTask]:
+    """The rows of ``owners`` in full; their ownership is already known (from the heads)."""
+    pks = list(owners)
     tasks: list[ActualTask] = []
     for start in range(0, len(pks), rowdigest.BATCH):
-        batch = pks[start:start + rowdigest.BATCH]
-        owned = {
-            row["periodic_task_id"]: _ownership(row)
-            for row in ManagedTask.objects.using(using).filter(periodic_task_id__in=batch).values(*_OWNERSHIP_FIELDS)
-        }
-        rows = PeriodicTask.objects.using(using).filter(pk__in=batch).values(*_FIELDS)
-        tasks.extend(_actual(row, owned.get(row["pk"])) for row in rows)
+        rows = PeriodicTask.objects.using(using).filter(pk__in=pks[start:start + rowdigest.BATCH]).values(*_FIELDS)
+        tasks.extend(_actual(row, owners[row["pk"]]) for row in rows)
     return tasks
 
 
@@ -109,10 +115,7 @@ def read_one(name: str, using: str = "default") -> ActualTask | None:
     return _actual(row, _ownership(owned) if owned else None)
 
 
-_OWNERSHIP_FIELDS = (
-    "periodic_task_id", "spec_hash", "source_file", "source_line", "source",
-    "suspended_at", "suspended_by", "suspend_reason",
-)
+_OWNERSHIP_FIELDS = rowdigest.OWNERSHIP_FIELDS
 
 
 def _ownership(row: dict[str, Any]) -> Ownership:

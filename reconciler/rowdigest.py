@@ -89,7 +89,7 @@ def heads_query(using: str) -> str:
     digest, source = _sql(using)
     quote = connection.ops.quote_name
     task, owned = quote(PeriodicTask._meta.db_table), quote(ManagedTask._meta.db_table)
-    ownership = ", ".join(f"{owned}.{quote(c)}" for c in OWNERSHIP_COLUMNS)
+    ownership = ", ".join(f"{owned}.{quote(c)}" for c in (*OWNERSHIP_FIELDS, "row_digest"))
     return (
         f"SELECT {task}.{quote('id')}, {task}.{quote('name')}, {task}.{quote('last_run_at')}, "
         f"{task}.{quote('total_run_count')}, {ownership}, {digest} FROM {source} "
@@ -98,9 +98,9 @@ def heads_query(using: str) -> str:
     )
 
 
-OWNERSHIP_COLUMNS = (
+OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from
     "periodic_task_id", "spec_hash", "source_file", "source_line", "source",
-    "suspended_at", "suspended_by", "suspend_reason", "row_digest",
+    "suspended_at", "suspended_by", "suspend_reason",
 )
 
 
