@@ -16,6 +16,9 @@ import pytest
 
 from reconciler.review.comment import MARKER, MAX_BODY, Target, comment_body, find_comment, main, next_page, upsert
 
+BOT = {"login": "github-actions[bot]", "type": "Bot"}
+MALLORY = {"login": "mallory", "type": "User"}
+
 
 def test_body_carries_the_marker_once_at_the_end() -> None:
     body = comment_body(f"**Schedules:** plan\n\n{MARKER}\n")
@@ -35,13 +38,19 @@ def test_a_long_body_is_cut_without_leaving_details_open() -> None:
     ("comments", "expected"),
     [
         ([], None),
-        ([{"id": 1, "body": "LGTM"}, {"id": 2, "body": None}], None),
-        ([{"id": 1, "body": "LGTM"}, {"id": 2, "body": f"plan\n{MARKER}"}, {"id": 3, "body": MARKER}], 2),
+        ([{"id": 1, "body": "LGTM", "user": BOT}, {"id": 2, "body": None, "user": MALLORY}], None),
+        ([{"id": 1, "body": "LGTM", "user": BOT}, {"id": 2, "body": f"plan\n{MARKER}", "user": BOT},
+          {"id": 3, "body": MARKER, "user": BOT}], 2),
+        ([{"id": 1, "body": f"spoof\n{MARKER}", "user": MALLORY}, {"id": 2, "body": f"plan\n{MARKER}", "user": BOT}],
+         2),
+        ([{"id": 1, "body": f"spoof\n{MARKER}", "user": MALLORY}, {"id": 2, "body": f"x\n{MARKER}"}], None),
+        ([{"id": 1, "body": f"spoof\n{MARKER}", "author": {"username": "mallory"}},
+          {"id": 2, "body": f"plan\n{MARKER}", "author": {"username": "github-actions[bot]"}}], 2),
     ],
-    ids=["none", "only-people", "oldest-marked"],
+    ids=["none", "only-people", "oldest-marked", "planted-by-someone-else", "no-author", "gitlab-notes"],
 )
-def test_find_comment(comments: list[dict[str, Any]], expected: int | None) -> None:
-    found = find_comment(comments)
+def test_find_comment_only_the_bots_own(comments: list[dict[str, Any]], expected: int | None) -> None:
+    found = find_comment(comments, "github-actions[bot]")
     assert (found["id"] if found else None) == expected
 
 
@@ -63,8 +72,17 @@ class FakeApi(BaseHTTPRequestHandler):
 
     comments: list[dict[str, Any]] = []
     writes: list[tuple[str, str, dict[str, Any], str | None]] = []
+    me: dict[str, Any] | None = None  # None: /user is refused, as it is to GITHUB_TOKEN
 
     def do_GET(self) -> None:
+        if self.path == "/user":
+            if self.me is None:
+                self.send_response(403)
+                self.end_headers()
+                self.wfile.write(b'{"message": "Resource not accessible by integration"}')
+                return
+            self._reply(self.me, {})
+            return
         page = 2 if "page=2" in self.path else 1
         items = self.comments[:2] if page == 1 else self.comments[2:]
         link = f'<http://127.0.0.1:{self.server.server_port}{self.path.split("?")[0]}?page=2>; rel="next"'
@@ -93,6 +111,7 @@ class FakeApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[str]:
     FakeApi.writes = []
+    FakeApi.me = None
     server = HTTPServer(("127.0.0.1", 0), FakeApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -106,7 +125,9 @@ def env(api: str) -> dict[str, str]:
 
 
 def test_updates_its_own_comment_found_on_the_second_page(api: str, tmp_path: Path) -> None:
-    FakeApi.comments = [{"id": 1, "body": "LGTM"}, {"id": 2, "body": "nit"}, {"id": 3, "body": f"old\n{MARKER}"}]
+    FakeApi.comments = [{"id": 1, "body": "LGTM", "user": MALLORY},
+                        {"id": 2, "body": f"nit\n{MARKER}", "user": MALLORY},
+                        {"id": 3, "body": f"old\n{MARKER}", "user": BOT}]
     plan = tmp_path / "plan.md"
     plan.write_text(f"**Schedules:** new\n\n{MARKER}\n")
     assert main(["--body-file", str(plan)], env=env(api)) == 0
@@ -122,7 +143,7 @@ def test_creates_a_comment_when_there_is_none(api: str) -> None:
 
 
 def test_an_identical_comment_is_left_alone(api: str) -> None:
-    FakeApi.comments = [{"id": 5, "body": f"x\n\n{MARKER}\n"}]
+    FakeApi.comments = [{"id": 5, "body": f"x\n\n{MARKER}\n", "user": BOT}]
     assert upsert(Target.github(env(api)), f"x\n\n{MARKER}\n") == "unchanged"
     assert FakeApi.writes == []
 
@@ -140,3 +161,24 @@ def test_gitlab_target() -> None:
 def test_a_missing_variable_is_named() -> None:
     with pytest.raises(SystemExit, match="GITHUB_TOKEN"):
         Target.github({"GITHUB_REPOSITORY": "a/b", "PR_NUMBER": "1"})
+
+
+def test_a_marked_comment_planted_by_someone_else_is_never_edited(api: str) -> None:
+    FakeApi.comments = [{"id": 1, "body": f"planted\n{MARKER}\n", "user": MALLORY}]
+    assert upsert(Target.github(env(api)), f"x\n\n{MARKER}\n") == "created"
+    assert [(m, p) for m, p, _, _ in FakeApi.writes] == [("POST", "/repos/acme/shop/issues/7/comments")]
+
+
+def test_a_personal_token_edits_its_own_users_comment(api: str) -> None:
+    FakeApi.me = {"login": "release-bot"}
+    FakeApi.comments = [{"id": 1, "body": f"a\n{MARKER}", "user": BOT}, {"id": 2, "body": f"b\n{MARKER}",
+                                                                       "user": {"login": "release-bot"}}]
+    assert upsert(Target.github(env(api)), f"x\n\n{MARKER}\n") == "updated"
+    assert [(m, p) for m, p, _, _ in FakeApi.writes] == [("PATCH", "/repos/acme/shop/issues/comments/2")]
+
+
+def test_a_body_file_that_is_not_utf8_is_still_posted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_bytes(b"**Schedules:** caf\xe9.yaml\n\n" + MARKER.encode() + b"\n")
+    assert main(["--body-file", str(plan), "--dry-run"]) == 0
+    assert capsys.readouterr().out == f"**Schedules:** caf\ufffd.yaml\n\n{MARKER}\n"

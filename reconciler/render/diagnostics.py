@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from ..diagnostics import Diagnostic, has_errors
+from . import markdown as md
 
 FORMAT_VERSION = 1
 
@@ -109,8 +110,8 @@ def render_markdown(diagnostics: Sequence[Diagnostic], *, checked: int) -> str:
         lines += ["| | Where | Code | Message |", "|---|---|---|---|"]
         for d in diagnostics:
             icon = "❌" if d.is_error else "⚠️"
-            message = (d.message + (f" — {d.hint}" if d.hint else "")).replace("|", "\\|")
-            lines.append(f"| {icon} | `{_location(d)}` | `{d.code}` | {message} |")
+            message = md.text(d.message + (f" — {d.hint}" if d.hint else ""))
+            lines.append(f"| {icon} | {md.code(_location(d))} | {md.code(d.code)} | {message} |")
     return "\n".join(lines) + "\n"
 
 

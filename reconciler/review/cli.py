@@ -82,9 +82,12 @@ def render_each(reviews: dict[str | None, Any], render: Callable[[Any], str], fm
         sections = {env: json.loads(render(review)) for env, review in reviews.items()}
         return json.dumps({"format_version": 1, "environments": sections}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
+        from ..render.markdown import code
         from .comment import MARKER
 
-        body = "\n".join(f"#### Environment `{env}`\n\n{render(r).replace(MARKER, '').strip()}\n"
-                         for env, r in reviews.items())
+        body = "\n".join(
+            f"#### Environment {code(str(env), in_table=False)}\n\n{render(r).replace(MARKER, '').strip()}\n"
+            for env, r in reviews.items()
+        )
         return f"{body}\n{MARKER}\n"
     return "\n".join(f"== environment {env} ==\n{render(review)}" for env, review in reviews.items())

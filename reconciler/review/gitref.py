@@ -15,6 +15,7 @@ from ..diagnostics import SourceRange, error
 from ..errors import EXIT_USAGE, ReconcilerError
 from ..files import MAX_FILE_BYTES, SUFFIXES, display_path
 from ..load import RawDocument, load_text
+from ..render.markdown import valid_utf8
 
 
 class GitError(ReconcilerError):
@@ -152,8 +153,9 @@ def _small(blobs: list[Blob]) -> list[Blob]:
 
 
 def _document(blob: Blob, content: bytes | None, root: Path) -> RawDocument:
-    """Named as the working tree's file would be, so that both sides speak of the same files."""
-    name = display_path(root / blob.path)
+    """Named as the working tree's file would be, so that both sides speak of the same files;
+    a name that is not UTF-8 is shown with U+FFFD for its undecodable bytes (output stays UTF-8)."""
+    name = valid_utf8(display_path(root / blob.path))
     if content is None:
         return _failed(name, "file-too-large", f"the file is {blob.size:,} bytes, over the limit of {MAX_FILE_BYTES:,}")
     try:

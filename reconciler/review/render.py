@@ -129,8 +129,13 @@ def _runs_json(review: Review, change: Change, runs: NextRuns) -> dict[str, list
 # -- Markdown: the pull-request comment ---------------------------------------------------
 
 def render_markdown(review: Review) -> str:
-    if review.plan is None:
-        return _invalid_markdown(review)
+    """The comment. Every user-derived value goes through ``md`` (escaped for where it lands,
+    never carrying the marker); the result is valid UTF-8 whatever the file names were."""
+    return md.valid_utf8(_invalid_markdown(review) if review.plan is None else _plan_markdown(review))
+
+
+def _plan_markdown(review: Review) -> str:
+    assert review.plan is not None
     plan = review.plan
     lines = [f"**Schedules:** {md.text(summary_line(review))}", ""]
     if plan.changes:
@@ -146,7 +151,7 @@ def render_markdown(review: Review) -> str:
         lines += [*(f"> ⚠️ {md.text(w)}" for w in plan.warnings), ""]
     lines += [
         f"<sub>Declarations at {md.code(review.ref)} ({md.code(review.commit[:12])}) compared with this change, "
-        f"at {md.text(review.now.isoformat())}; no database involved.</sub>",
+        f"at {md.text(review.now.replace(microsecond=0).isoformat())}; no database involved.</sub>",
         "",
         MARKER,
     ]
@@ -239,6 +244,10 @@ def _md_runs(runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -
 # -- GitHub notices -----------------------------------------------------------------------
 
 def render_notices(review: Review) -> str:
+    return md.valid_utf8(_notices(review))
+
+
+def _notices(review: Review) -> str:
     if review.plan is None:
         from ..render.diagnostics import render_github as diagnostics_github
 
