@@ -37,6 +37,28 @@ class Mismatch:
         )
 
 
+def bind_problem(task: str, signature: inspect.Signature, args: Any, kwargs: Any) -> str | None:
+    """Why ``args``/``kwargs`` cannot call ``task`` as a worker would (they do not bind), or None."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        return f"args/kwargs do not fit {task}{signature}: {exc}"
+    return None
+
+
+def argument_problem(
+    task: str, signature: inspect.Signature, hints: Hints, args: Any, kwargs: Mapping[str, Any]
+) -> str | None:
+    """The ``bad-arguments`` message ``validate`` gives these arguments, or None: they must
+    bind to the signature, then fit its type hints. The one check every entry point calls
+    (validate through ``resolve``, the API's and the admin's ad-hoc runs)."""
+    problem = bind_problem(task, signature, args, kwargs)
+    if problem:
+        return problem
+    mismatch = first_mismatch(signature, hints, tuple(args), kwargs)
+    return mismatch.message(task) if mismatch else None
+
+
 def resolved_hints(function: Any, signature: inspect.Signature) -> dict[str, Any]:
     """Each parameter's annotation, evaluated one by one in the function's module: a hint that
     cannot be resolved (a name imported under TYPE_CHECKING, a typo) is left out."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .arguments import Hints, first_mismatch, resolved_hints
+from .arguments import bind_problem as argument_problem
 from .diagnostics import Diagnostic, SourceRange, error
 from .positions import KEY
 from .specs import DeclaredState, DeclaredTask
@@ -108,16 +109,6 @@ def _arguments_verdict(declaration: ValidDeclaration, registry: Registry) -> _Ve
     mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
     if mismatch:
         return mismatch.message(task), mismatch.where
-    return None
-
-
-def argument_problem(task: str, signature: inspect.Signature, args: Any, kwargs: Any) -> str | None:
-    """Why ``args``/``kwargs`` cannot call ``task`` as a worker would (the ``bad-arguments``
-    message, shared by validate and the ad-hoc run of the admin and the API), or None."""
-    try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        return f"args/kwargs do not fit {task}{signature}: {exc}"
     return None
 
 

@@ -385,3 +385,48 @@ def test_unknown_api_urls_are_json_404s(staff: APIClient, folder: Path) -> None:
     assert missing_slash.status_code == 404
     assert missing_slash.json()["error"].endswith("did you mean /api/apply/ ?")
     assert APIClient().get("/api/nope/").status_code == 401
+
+
+ARGUMENT_CASES = {
+    "int-given-a-word": ("project.tasks.sync_inventory", '["main"]', '{"batch_size": "lots"}'),
+    "bool-given-a-word": ("project.tasks.send_digest", '["staff"]', '{"include_drafts": "yes please"}'),
+    "str-given-a-number-positional": ("project.tasks.sync_inventory", "[1]", "{}"),
+    "list-of-str-given-numbers": ("project.tasks.generate_report", '["r", [1, 2]]', "{}"),
+    "does-not-bind": ("project.tasks.send_digest", "[]", '{"audiense": "staff"}'),
+}
+
+
+@pytest.mark.parametrize(("task", "args", "kwargs"), ARGUMENT_CASES.values(), ids=ARGUMENT_CASES.keys())
+def test_a_run_is_refused_exactly_as_validate_refuses_the_arguments(
+    staff: APIClient, folder: Path, broker: Any, task: str, args: str, kwargs: str,
+) -> None:
+    """The API's ad-hoc run and the admin's run form give validate's own bad-arguments text."""
+    write_schedules(folder, f"tasks:\n  x:\n    task: {task}\n    every: 1m\n    args: {args}\n    kwargs: {kwargs}\n")
+    [validated] = staff.post("/api/validate/", {}, format="json").json()["diagnostics"]
+    assert validated["code"] == "bad-arguments"
+    refused = staff.post(f"/api/tasks/{task}/run/", {"args": json.loads(args), "kwargs": json.loads(kwargs)},
+                         format="json")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == validated["message"] == refused.json()["diagnostics"][0]["message"]
+    admin = Client()
+    admin.force_login(user_with(*ALL_PERMISSIONS, username="admin-ops", staff=True))
+    form = admin.post(f"/admin/django_celery_beat/periodictask/catalogue/{task}/run/", {"args": args, "kwargs": kwargs})
+    assert form.status_code == 200  # the form again, with the error
+    import html
+
+    assert validated["message"] in html.unescape(form.content.decode())
+    assert broker.keys("*") == []  # nothing was sent
+
+
+@pytest.mark.parametrize("eta", ["2030-01-01T08:00:00", "2030-01-01 08:00", "2030-01-01T08:00:00.5"])
+def test_a_naive_eta_is_refused(staff: APIClient, folder: Path, broker: Any, eta: str) -> None:
+    response = staff.post("/api/tasks/project.tasks.heartbeat/run/", {"eta": eta}, format="json")
+    assert response.status_code == 400
+    message = "eta must carry a time zone offset (ISO-8601, e.g. 2026-01-01T08:00:00+00:00)"
+    assert response.json()["fields"]["eta"] == [message]
+    admin = Client()
+    admin.force_login(user_with(*ALL_PERMISSIONS, username="admin-ops", staff=True))
+    form = admin.post("/admin/django_celery_beat/periodictask/catalogue/project.tasks.heartbeat/run/",
+                      {"args": "[]", "kwargs": "{}", "eta": eta})
+    assert form.status_code == 200 and message in form.content.decode()
+    assert broker.keys("*") == []

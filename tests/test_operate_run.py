@@ -50,3 +50,25 @@ def test_a_row_beat_cannot_read_is_refused_and_left_alone(column: str, raw: str,
         beat_message(row)
     assert PeriodicTask.objects.get(pk=row.pk).enabled  # ModelEntry would have disabled it
 
+
+
+def test_run_task_refuses_a_naive_eta() -> None:
+    from reconciler.operate import AdHocRun, run_task
+
+    with pytest.raises(OperationRefused, match="eta must carry a time zone offset"):
+        run_task(AdHocRun("project.tasks.heartbeat", [], {}, datetime(2030, 1, 1, 8)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [({"batch_size": "lots"}, "argument 'batch_size' of project.tasks.sync_inventory expects int, got str 'lots'"),
+     ({"batch_size": 10}, None),
+     ({"batch_sise": 10}, "got an unexpected keyword argument 'batch_sise'")],
+    ids=["type-hint", "fits", "does-not-bind"],
+)
+def test_argument_problem_is_validates_check(kwargs: dict[str, Any], problem: str | None) -> None:
+    from reconciler.operate import AdHocRun, argument_problem
+    from reconciler.pipeline import default_registry
+
+    found = argument_problem(AdHocRun("project.tasks.sync_inventory", ["main"], kwargs), default_registry())
+    assert found == problem if problem is None else problem in (found or "")

@@ -8,14 +8,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.forms.fields import InvalidJSONInput
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..catalogue import catalogue
 from ..errors import ReconcilerError, UnknownName
 from ..operate import AdHocRun, argument_problem, run_task
+from ..operate.run import eta_problem
 from ..pipeline import default_registry
 
 VIEW = "reconciler.view_managedtask"
@@ -31,12 +34,43 @@ def catalogue_view(request: HttpRequest) -> HttpResponse:
     })
 
 
+class BoundedJSONField(forms.JSONField):
+    """JSON nested too deep for the parser is a form error, not a RecursionError (a 500)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError("the JSON is nested too deep", code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+
+
+class OffsetDateTimeField(forms.DateTimeField):
+    """A moment with its UTC offset: a naive one is refused, as the API refuses it."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            problem = eta_problem(parsed) if parsed is not None else None
+            if problem:
+                raise forms.ValidationError(problem, code="naive")
+        return super().to_python(value)
+
+
 class RunForm(forms.Form):
-    args = forms.JSONField(initial=list, required=False, help_text='A JSON list, e.g. ["staff"]',
+    args = BoundedJSONField(initial=list, required=False, help_text='A JSON list, e.g. ["staff"]',
                            widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
-    kwargs = forms.JSONField(initial=dict, required=False, help_text='A JSON object, e.g. {"full": true}',
+    kwargs = BoundedJSONField(initial=dict, required=False, help_text='A JSON object, e.g. {"full": true}',
                              widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    eta = forms.DateTimeField(required=False, help_text="Optional: run at this moment (ISO 8601, e.g. "
+    eta = OffsetDateTimeField(required=False, help_text="Optional: run at this moment (ISO 8601, e.g. "
                                                         "2026-12-01T08:00:00+01:00); empty: now.")
 
     def __init__(self, *args: Any, task: str, **kwargs: Any) -> None:
@@ -56,7 +90,7 @@ class RunForm(forms.Form):
         if eta is not None and timezone.is_naive(eta):
             data["eta"] = eta = timezone.make_aware(eta)
         run = AdHocRun(self.task, arguments, keywords, eta)
-        problem = argument_problem(run, default_registry().signatures)
+        problem = argument_problem(run, default_registry())
         if problem:
             raise forms.ValidationError(problem, code="bad-arguments")
         data["run"] = run

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -54,6 +55,9 @@ class PayloadTooLarge(APIException):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, RequestDataTooBig):  # a body Django refuses to read (DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return Response({"error": f"the request body is too large: {exc}"},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Unprocessable):
         return Response(exc.payload, status=exc.status_code)
     if isinstance(exc, ReconcilerError):

@@ -2,6 +2,8 @@
 views return (plain dicts built from the pipeline's values, validated on the way in)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from rest_framework import serializers
 
 from ..observe.health import Health
@@ -121,11 +123,24 @@ class CatalogueSerializer(serializers.Serializer):
     tasks = TaskSerializer(many=True)
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO-8601 moment that carries its offset: a naive one is refused (400), never taken as
+    UTC or as the server's zone."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        from ..operate.run import eta_problem
+
+        problem = eta_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return super().enforce_timezone(value)  # type: ignore[no-any-return]
+
+
 class RunTaskSerializer(serializers.Serializer):
     args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
     kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
-    eta = serializers.DateTimeField(required=False, allow_null=True, default=None,
-                                    help_text="ISO-8601 with an offset; null: now")
+    eta = AwareDateTimeField(required=False, allow_null=True, default=None,
+                             help_text="ISO-8601 with an offset (a naive moment is refused); null: now")
 
 
 class ArgumentsRefusedSerializer(serializers.Serializer):

@@ -45,7 +45,7 @@ class RunTask(ReconcilerView):
         body.is_valid(raise_exception=True)
         run = AdHocRun(name, list(body.validated_data["args"]), dict(body.validated_data["kwargs"]),
                        body.validated_data["eta"])
-        problem = argument_problem(run, default_registry().signatures)
+        problem = argument_problem(run, default_registry())
         if problem:
             return Response({"error": problem, "diagnostics": [_bad_arguments(name, problem)]},
                             status=status.HTTP_400_BAD_REQUEST)

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -19,11 +18,9 @@ from ..pipeline import validate_paths
 from ..render.diagnostics import diagnostic_json
 from . import serializers as s
 from .base import ReconcilerView
-from .errors import PayloadTooLarge
 
 log = logging.getLogger("reconciler.api")
 
-MAX_BODY = 1024 * 1024  # RECONCILER_API_MAX_BODY: bytes of a posted request body
 MAX_NAME = 255
 MAX_FILES = 100
 SUFFIXES = (".yaml", ".yml")
@@ -37,19 +34,6 @@ def validation_json(validation: Any, names: dict[str, str] | None = None) -> dic
             if isinstance(d["file"], str):
                 d["file"] = names.get(d["file"], Path(d["file"]).name)
     return {"valid": validation.valid, "checked": validation.checked, "diagnostics": diagnostics}
-
-
-def max_body() -> int:
-    return int(getattr(settings, "RECONCILER_API_MAX_BODY", MAX_BODY))
-
-
-def check_size(request: Request) -> None:
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > max_body():
-        raise PayloadTooLarge(f"the request body is over {max_body()} bytes (RECONCILER_API_MAX_BODY)")
 
 
 def name_problem(name: Any) -> str | None:
@@ -121,8 +105,7 @@ class Validate(ReconcilerView):
                    403: s.ErrorSerializer, 413: s.ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
-        check_size(request)
-        data = request.data
+        data = request.data  # the size was checked by ReconcilerView.initial
         raw = data.get("files") if hasattr(data, "get") else None
         if raw in (None, {}, []):
             return Response(validation_json(validate_paths()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import math
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -52,12 +53,27 @@ def forecast_chart(request: HttpRequest) -> HttpResponse:
     from .chart import forecast_svg
     from .forecast import read_forecast
 
-    try:
-        hours = min(max(float(request.GET.get("hours", "24")), 1.0), 24.0 * 31)
-    except ValueError:
-        hours = 24.0
+    hours, problem = chart_hours(request.GET.get("hours"))
+    if problem:
+        return HttpResponse(problem + "\n", status=400, content_type="text/plain")
     svg = forecast_svg(read_forecast(hours), timezone.get_current_timezone(), f"Runs per minute, next {hours:g} h")
     return HttpResponse(svg, content_type="image/svg+xml")
+
+
+MAX_CHART_HOURS = 24.0 * 31
+
+
+def chart_hours(raw: str | None) -> tuple[float, str | None]:
+    """``?hours=``: a finite number of hours from 1 to 31 days (default 24), or why not."""
+    if raw is None or raw == "":
+        return 24.0, None
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = math.nan
+    if not math.isfinite(hours) or not 1.0 <= hours <= MAX_CHART_HOURS:
+        return 24.0, f"hours must be a number from 1 to {MAX_CHART_HOURS:g}, not {raw[:40]!r}"
+    return hours, None
 
 
 @require_GET
@@ -67,4 +83,6 @@ def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
     from .chart import runs_svg
     from .runs import last_runs
 
+    if "\x00" in name:  # no schedule's name (and the database refuses it in a query)
+        return HttpResponse("no schedule's name contains a NUL character\n", status=404, content_type="text/plain")
     return HttpResponse(runs_svg(last_runs(name, 50)), content_type="image/svg+xml")

@@ -8,15 +8,18 @@ options, expiry, headers with ``periodic_task_name``) and the send mirrors
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django_celery_beat.models import PeriodicTask
 
+from ..arguments import argument_problem as check
 from ..errors import OperationRefused, UnknownName
 from ..models import OperationRecord
+
+if TYPE_CHECKING:
+    from ..resolve import Registry
 
 ROUTING_OPTIONS = ("queue", "exchange", "routing_key", "priority")
 
@@ -84,20 +87,29 @@ class AdHocRun:
     eta: datetime | None = None
 
 
-def argument_problem(run: AdHocRun, signatures: Mapping[str, Any]) -> str | None:
-    """The ``bad-arguments`` text validate would give these arguments, or None when they bind."""
-    from ..resolve import argument_problem as problem
-
-    if run.task not in signatures:
+def argument_problem(run: AdHocRun, registry: Registry) -> str | None:
+    """The ``bad-arguments`` text validate would give these arguments (they bind, and fit the
+    task's type hints: the same check, ``arguments.argument_problem``), or None."""
+    if run.task not in registry.signatures:
         raise UnknownName(f"no task named {run.task!r} is registered in the Celery app")
-    signature = signatures[run.task]
-    return problem(run.task, signature, run.args, run.kwargs) if signature is not None else None
+    signature = registry.signatures[run.task]
+    if signature is None:
+        return None
+    return check(run.task, signature, registry.hints.get(run.task, {}), run.args, run.kwargs)
+
+
+def eta_problem(eta: datetime | None) -> str | None:
+    """A naive ``eta`` is refused: which zone it meant cannot be guessed (not even UTC)."""
+    if eta is not None and (eta.tzinfo is None or eta.utcoffset() is None):
+        return "eta must carry a time zone offset (ISO-8601, e.g. 2026-01-01T08:00:00+00:00)"
+    return None
 
 
 def run_task(run: AdHocRun, *, by: str = "", app: Any = None, using: str = "default") -> str:
     """Send a registered task once (the caller has bound its arguments); returns its id."""
-    if run.eta is not None and run.eta.tzinfo is None:
-        raise OperationRefused("eta must carry a time zone offset (ISO-8601, e.g. 2026-01-01T08:00:00+00:00)")
+    problem = eta_problem(run.eta)
+    if problem:
+        raise OperationRefused(problem)
     extra = {"eta": run.eta} if run.eta is not None else {}
     task_id = send(app or _app(), Message(run.task, run.args, run.kwargs), **extra)
     _log(using, OperationRecord.Action.RUN, "", run.task, by, task_id)
