@@ -169,3 +169,41 @@ def test_the_forecast_chart_refuses_hours_out_of_range(admin_client: Client, hou
 def test_the_forecast_chart_takes_hours_in_range(admin_client: Client, hours: str) -> None:
     response = admin_client.get(f"/observe/forecast.svg?hours={hours}")
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+
+
+def custom_views() -> list[tuple[str, str]]:
+    """(URL name, path template) of the admin's own views and of reconciler.observe's."""
+    from django.contrib import admin
+    from django_celery_beat.models import PeriodicTask
+
+    from reconciler.observe import urls as observe_urls
+
+    model_admin = admin.site._registry[PeriodicTask]
+    base = "/admin/django_celery_beat/periodictask/"
+    found = [(p.name, base + str(p.pattern)) for p in model_admin.get_urls()
+             if isinstance(p, URLPattern) and p.name and p.name.startswith("reconciler_")]
+    found += [(p.name, "/" + str(p.pattern)) for p in observe_urls.urlpatterns if isinstance(p, URLPattern)]
+    return sorted(found)
+
+
+CUSTOM = custom_views()
+
+
+def test_the_custom_views_are_all_covered() -> None:
+    assert [name for name, _ in CUSTOM] == [
+        "reconciler-forecast-chart", "reconciler-metrics", "reconciler-runs-chart", "reconciler_catalogue",
+        "reconciler_catalogue_run", "reconciler_forecast",
+    ]
+
+
+@pytest.mark.parametrize(("name", "template"), CUSTOM, ids=[n for n, _ in CUSTOM])
+def test_no_custom_view_answers_a_500(admin_client: Client, name: str, template: str) -> None:
+    """OPTIONS, a NUL-bearing name where the URL takes one, a 5,000-deep JSON body."""
+    plain = PARAMETER.sub("project.tasks.heartbeat" if "catalogue" in template else "beat", template)
+    assert admin_client.options(plain).status_code < 500
+    assert admin_client.generic("POST", plain, DEEP, content_type="application/json").status_code < 500
+    assert admin_client.post(plain, {"args": DEEP, "kwargs": DEEP_OBJECT}).status_code < 500
+    if PARAMETER.search(template):
+        nul = PARAMETER.sub("heart%00beat", template)
+        assert admin_client.get(nul).status_code == 404
+        assert admin_client.post(nul, {"args": "[]"}).status_code in (404, 405)  # 405: a GET-only chart

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from reconciler.pipeline import default_registry
 from reconciler.review.against import plan_against
 from reconciler.review.comment import MARKER, comment_body
-from reconciler.review.render import render_markdown, render_notices
+from reconciler.review.render import RENDERERS, render_markdown
 
 from .gitrepo import Repo
 
@@ -117,7 +117,8 @@ def test_a_file_name_that_is_not_utf8_at_the_base_keeps_the_comment_utf8(repo: R
     assert "caf\ufffd.yaml" in markdown
     assert markdown.encode("utf-8").decode("utf-8") == markdown
     review = plan_against("main", [Path("schedules")], registry=default_registry(), now=NOW)
-    render_notices(review).encode("utf-8")
+    for fmt, render in RENDERERS.items():
+        assert "caf\ufffd.yaml" in render(review).encode("utf-8").decode("utf-8"), fmt
 
 
 def test_the_footer_is_to_the_second(repo: Repo) -> None:

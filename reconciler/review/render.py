@@ -260,6 +260,11 @@ def _notices(review: Review) -> str:
     return "\n".join([*notices, *warnings, summary_line(review)]) + "\n"
 
 
+def _valid_utf8(render: Callable[[Review], str]) -> Callable[[Review], str]:
+    return lambda review: md.valid_utf8(render(review))
+
+
 RENDERERS: dict[str, Callable[[Review], str]] = {
-    "text": render_text, "json": render_json, "markdown": render_markdown, "github": render_notices,
+    "text": _valid_utf8(render_text), "json": _valid_utf8(render_json), "markdown": render_markdown,
+    "github": render_notices,
 }
