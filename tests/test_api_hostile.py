@@ -207,3 +207,10 @@ def test_no_custom_view_answers_a_500(admin_client: Client, name: str, template:
         nul = PARAMETER.sub("heart%00beat", template)
         assert admin_client.get(nul).status_code == 404
         assert admin_client.post(nul, {"args": "[]"}).status_code in (404, 405)  # 405: a GET-only chart
+
+
+def test_a_huge_runs_offset_on_a_schedule_page_is_not_a_500(admin_client: Client) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    page = f"/admin/django_celery_beat/periodictask/{PeriodicTask.objects.get(name='beat').pk}/change/"
+    assert admin_client.get(page + "?runs_offset=" + "9" * 30).status_code == 200

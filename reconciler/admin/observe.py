@@ -71,7 +71,7 @@ def _tooltip(found: ScheduleHealth) -> str:
 def runs_context(request: HttpRequest, name: str) -> dict[str, Any]:
     """A schedule's page: its health, its last runs (``?runs_offset=`` pages back), its chart."""
     try:
-        offset = max(0, int(request.GET.get("runs_offset", "0")))
+        offset = min(max(0, int(request.GET.get("runs_offset", "0"))), 2**31 - 1)  # a database integer
     except ValueError:
         offset = 0
     runs = last_runs(name, RUNS_SHOWN, offset)
