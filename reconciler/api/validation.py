@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +19,7 @@ from ..render.diagnostics import diagnostic_json
 from . import serializers as s
 from .base import ReconcilerView
 from .errors import PayloadTooLarge
+from .openapi import extend_schema
 
 log = logging.getLogger("reconciler.api")
 
