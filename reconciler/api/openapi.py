@@ -51,7 +51,8 @@ def extend_schema(**kwargs: Any) -> Callable[[Any], Any]:
     decorate = spectacular_extend_schema(**kwargs)
 
     def decorator(f: Any) -> Any:
-        if getattr(f, "schema", None) is None and "schema" not in getattr(f, "kwargs", {}):
+        # a view method only: a view class's ``schema`` is an instance, read by DRF
+        if not isinstance(f, type) and getattr(f, "schema", None) is None and "schema" not in getattr(f, "kwargs", {}):
             f.schema = AutoSchema
         return decorate(f)
 
