@@ -1,5 +1,22 @@
-# Shared by bin/test and bin/demo: idempotent set-up of the venv and the local services.
+# Shared by bin/run, bin/test and bin/demo: idempotent set-up of the venv and the local services.
+# What it installs (README, "Two commands"): the packages of `pip install -e .[dev]` into .venv;
+# with bin/test, when missing and running as root, Debian's postgresql, redis-server and chromium
+# through apt_install, which never upgrades a package already installed.
 # shellcheck shell=bash
+
+apt_install() {
+  # Installs the packages named, only if that upgrades nothing already installed (`apt-get
+  # install` upgrades dependencies that need newer versions: chromium once pulled in systemd).
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+  apt-get update -qq >/dev/null 2>&1 || true
+  local upgrades
+  upgrades=$(apt-get install -s --no-upgrade "$@" 2>/dev/null | awk '/^Inst [^ ]+ \[/ {print $2}' | tr '\n' ' ')
+  if [ -n "$upgrades" ]; then
+    echo "   not installing $*: it would upgrade installed packages: $upgrades" >&2
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade "$@" >/dev/null 2>&1
+}
 
 setup_venv() {
   local python=${PYTHON:-python3}
@@ -28,9 +45,7 @@ ensure_postgres() {
   postgres_up && return 0
   echo "== PostgreSQL is down: starting it"
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-    if command -v apt-get >/dev/null 2>&1; then
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 || true
-    fi
+    apt_install postgresql || true
   fi
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start >/dev/null 2>&1 || true
@@ -47,8 +62,8 @@ redis_up() {
 ensure_redis() {
   redis_up && return 0
   echo "== Redis is down: starting it"
-  if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null 2>&1 || true
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server || true
   fi
   if command -v redis-server >/dev/null 2>&1; then
     mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
@@ -68,9 +83,7 @@ ensure_chromium() {
   # The admin's browser test drives Debian's chromium (no browser download exists here).
   chromium_up && return 0
   echo "== Chromium is missing: installing Debian's chromium"
-  if command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 || true
-  fi
+  apt_install chromium || true
   chromium_up && return 0
   echo "   could not install Chromium" >&2
   return 1

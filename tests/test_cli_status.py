@@ -68,3 +68,51 @@ def test_an_unmigrated_database_says_so_in_every_format(tmp_path: Path) -> None:
     assert text.returncode == 1 and "python manage.py migrate" in text.stderr
     payload = json.loads(manage("reconcile", "forecast", "--format", "json", env=env).stdout)
     assert payload["error"]["kind"] == "not-migrated"
+
+
+@pytest.mark.django_db
+def test_without_django_celery_results_status_reports_what_the_rows_say(tmp_path: Path) -> None:
+    """No result store: no exit 1, but the rows' facts and one line naming the [results] extra."""
+    import io
+
+    from django.test import modify_settings
+
+    from reconciler.cli.status import run
+    from reconciler.errors import ReconcilerError
+    from reconciler.observe.health import Health
+    from reconciler.operate import suspend
+
+    from .engine import apply_yaml
+
+    apply_yaml(tmp_path / "schedules", YAML)
+    suspend("beat-1", reason="incident 42")
+
+    def status(**options: object) -> tuple[int, str]:
+        out = io.StringIO()
+        code = run({"name": None, "format": "text", "fail_on": (), **options}, out)
+        return code, out.getvalue()
+
+    with modify_settings(INSTALLED_APPS={"remove": ["django_celery_results"]}):
+        code, text = status()
+        assert code == 0
+        lines = text.splitlines()
+        assert lines[0].split() == ["NAME", "STATE", "LAST", "SENT", "NEXT", "RUN", "QUEUE", "TASK"]
+        assert lines[1].split()[:2] == ["beat-1", "suspended"]
+        assert lines[2].split()[:2] == ["paused", "disabled"]
+        assert lines[3] == "2 schedules: 1 suspended, 1 disabled"
+        assert lines[4].startswith("run health (ok, late, failing, never-run) needs recorded runs: ")
+        assert "pip install 'django-schedules-reconciler[results]'" in lines[4] and len(lines) == 5
+
+        code, one = status(name="beat-1")
+        assert code == 0 and "`reconcile resume beat-1` ends it" in one
+
+        code, raw = status(format="json", fail_on=(Health.SUSPENDED,))
+        payload = json.loads(raw)
+        assert code == 1 and payload["runs_recorded"] is False and "[results]" in payload["note"]
+        healths = [(s["name"], s["health"]) for s in payload["schedules"]]
+        assert healths == [("beat-1", "suspended"), ("paused", "disabled")]
+
+        with pytest.raises(ReconcilerError, match=r"--fail-on late: run health .* needs recorded runs"):
+            status(fail_on=(Health.LATE,))
+        with pytest.raises(ReconcilerError, match="no schedule named 'nope'"):
+            status(name="nope")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -27,6 +27,7 @@ from ..status import STATES, TaskStatus, display_path, source_url, statuses, upc
 from . import serializers as s
 from .base import ReconcilerView, who
 from .errors import Unprocessable
+from .openapi import extend_schema
 from .permissions import RUN, SUSPEND
 from .validation import validation_json
 

@@ -3,7 +3,7 @@ its arguments bound to the task's signature first (as ``validate`` binds declare
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from ..operate import AdHocRun, argument_problem, run_task
 from ..pipeline import database_errors, default_registry
 from . import serializers as s
 from .base import ReconcilerView, who
+from .openapi import extend_schema
 from .permissions import RUN
 
 ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}

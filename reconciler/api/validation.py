@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from ..pipeline import validate_paths
 from ..render.diagnostics import diagnostic_json
 from . import serializers as s
 from .base import ReconcilerView
+from .openapi import extend_schema
 
 log = logging.getLogger("reconciler.api")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from ..pipeline import apply_paths, plan_paths
 from . import serializers as s
 from .base import ReconcilerView, who
 from .errors import Unprocessable
+from .openapi import extend_schema
 from .permissions import APPLY
 from .validation import validation_json
 

@@ -1,23 +1,38 @@
 """``reconcile status [NAME]``: the health of every schedule, with its last and next run; with
 NAME, that schedule's last runs too. ``--fail-on late,failing`` exits 1 when any schedule is
-in one of those states: a Kubernetes probe or a monitoring cron."""
+in one of those states: a Kubernetes probe or a monitoring cron.
+
+Without django-celery-results no run is recorded: status still shows what the rows say (enabled,
+disabled or suspended, when beat last sent each task, its next run) and says in one line that run
+health needs the ``[results]`` extra; ``--fail-on`` a run health is then an error, not a pass."""
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
-from typing import TextIO
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
 
 from django.utils import timezone
 
 from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
-from ..observe.health import Health, ScheduleHealth, read_health
-from ..observe.render import render_status_json, render_status_text
-from ..observe.runs import last_runs
+from ..extras import install_hint
+from ..observe.health import Health, ScheduleHealth, configured_grace, health_of_row, read_health
+from ..observe.read import read_rows
+from ..observe.render import FORMAT_VERSION, render_status_json, render_status_text, when
+from ..observe.runs import ResultsNotConfigured, RunSummary, last_runs, results_available
 from ..pipeline import database_errors
 from .common import add_format, failure_json
 
 HELP = "health of every schedule (ok, late, failing, never-run, suspended, disabled) with its last and next run"
 RUNS_SHOWN = 10
+KNOWN_WITHOUT_RUNS = (Health.SUSPENDED, Health.DISABLED)  # what the rows alone tell
+NO_RUNS = (
+    "run health (ok, late, failing, never-run) needs recorded runs: "
+    f"{install_hint('results')}, add 'django_celery_results' to INSTALLED_APPS and set "
+    "CELERY_RESULT_BACKEND = 'django-db', CELERY_RESULT_EXTENDED = True"
+)
 
 
 class UnknownSchedule(ReconcilerError):
@@ -54,6 +69,8 @@ def run(options: dict[str, object], out: TextIO) -> int:
 def _run(options: dict[str, object], out: TextIO) -> int:
     name = options.get("name")
     now = timezone.now()
+    if not results_available():
+        return _run_without_runs(options, now, out)
     with database_errors():
         schedules = read_health([str(name)] if name else None, now)
         if name and not schedules:
@@ -67,3 +84,68 @@ def _run(options: dict[str, object], out: TextIO) -> int:
 def failing(schedules: tuple[ScheduleHealth, ...], fail_on: tuple[Health, ...]) -> bool:
     found = Counter(s.health for s in schedules)
     return any(found[h] for h in fail_on)
+
+
+def _run_without_runs(options: dict[str, object], now: datetime, out: TextIO) -> int:
+    """No result store: the rows' own facts, and one line on what is missing."""
+    fail_on: tuple[Health, ...] = tuple(options.get("fail_on") or ())  # type: ignore[arg-type]
+    needing_runs = [str(h) for h in fail_on if h not in KNOWN_WITHOUT_RUNS]
+    if needing_runs:
+        raise ResultsNotConfigured(f"--fail-on {','.join(needing_runs)}: {NO_RUNS}")
+    name = options.get("name")
+    with database_errors():
+        rows = read_rows([str(name)] if name else None)
+        if name and not rows:
+            raise UnknownSchedule(f"no schedule named {name!r}: `reconcile status` lists them all")
+        fixed = configured_grace()
+        schedules = tuple(health_of_row(row, RunSummary(), now, fixed) for row in rows)
+        sent = {row.name: row.last_sent_at for row in rows}
+    render = render_rows_json if options["format"] == "json" else render_rows_text
+    out.write(render(schedules, sent, now))
+    return EXIT_ERROR if failing(schedules, fail_on) else EXIT_OK
+
+
+def known_state(schedule: ScheduleHealth) -> str:
+    """suspended, disabled or enabled: what a row says without its runs."""
+    return str(schedule.health) if schedule.health in KNOWN_WITHOUT_RUNS else "enabled"
+
+
+def render_rows_text(
+    schedules: Sequence[ScheduleHealth], sent: dict[str, datetime | None], now: datetime,
+) -> str:
+    header = ("NAME", "STATE", "LAST SENT", "NEXT RUN", "QUEUE", "TASK")
+    rows = [
+        (s.name, known_state(s), when(sent.get(s.name)), when(s.next_run_at), s.queue or "-", s.task)
+        for s in schedules
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (header, *rows)]
+    found = Counter(known_state(s) for s in schedules)
+    counts = ", ".join(f"{found[k]} {k}" for k in ("enabled", "suspended", "disabled") if found[k])
+    lines.append(f"{len(schedules)} schedule{'s' if len(schedules) != 1 else ''}: {counts or 'none'}")
+    lines.extend(f"suspended since {when(s.suspended_at)}: `reconcile resume {s.name}` ends it"
+                 for s in schedules if s.suspended_at is not None and len(schedules) == 1)
+    lines.append(NO_RUNS)
+    return "\n".join(lines) + "\n"
+
+
+def render_rows_json(
+    schedules: Sequence[ScheduleHealth], sent: dict[str, datetime | None], now: datetime,
+) -> str:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    entries: list[dict[str, Any]] = [
+        {
+            "name": s.name, "task": s.task, "queue": s.queue, "enabled": s.enabled, "managed": s.managed,
+            "health": str(s.health) if s.health in KNOWN_WITHOUT_RUNS else None,
+            "last_sent_at": iso(sent.get(s.name)), "next_run_at": iso(s.next_run_at),
+            "suspended_at": iso(s.suspended_at),
+        }
+        for s in schedules
+    ]
+    payload = {
+        "format_version": FORMAT_VERSION, "now": now.isoformat(), "runs_recorded": False, "note": NO_RUNS,
+        "counts": dict(sorted(Counter(known_state(s) for s in schedules).items())), "schedules": entries,
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
