@@ -181,9 +181,8 @@ def test_beat_can_watch_the_folder_itself(tmp_path: Path, redis_broker: str) -> 
         assert wait_for(lambda: "inside-2" in labels(stack), timeout=30), stack.log("beat").read_text()[-3000:]
 
 
+@pytest.mark.only_backend("postgresql")  # an outage of a database server (SQLite has no server)
 def test_the_watcher_rides_out_a_database_outage(tmp_path: Path, redis_broker: str) -> None:
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("an outage of a database server: runs in the PostgreSQL pass (SQLite has no server)")
     from .tcp_proxy import Proxy
 
     with live_stack(tmp_path, redis_broker) as stack:

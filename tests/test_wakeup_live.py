@@ -2,7 +2,6 @@
 where the marker poll alone would wait for beat's next tick (here up to 30 s)."""
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -10,15 +9,14 @@ import pytest
 
 from .processes import live_stack, wait_for
 
-pytestmark = [pytest.mark.db_backend, pytest.mark.services]
+# LISTEN/NOTIFY is PostgreSQL's (SQLite keeps the marker poll)
+pytestmark = [pytest.mark.db_backend, pytest.mark.services, pytest.mark.only_backend("postgresql")]
 
 HOURLY = "tasks:\n  hourly:\n    task: project.tasks.cleanup_sessions\n    every: 1h\n"
 HEARTBEAT = "  heartbeat:\n    task: project.tasks.heartbeat\n    every: 1s\n    kwargs: {label: woken}\n"
 
 
 def test_an_apply_wakes_a_sleeping_beat_within_a_second_or_two(tmp_path: Path, redis_broker: str) -> None:
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's: runs in the PostgreSQL pass (SQLite keeps the marker poll)")
     with live_stack(tmp_path, redis_broker) as stack:
         (stack.schedules / "s.yaml").write_text(HOURLY)
         assert stack.manage("reconcile", "apply").returncode == 0
