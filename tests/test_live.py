@@ -3,7 +3,6 @@
 YAML while beat keeps running."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time

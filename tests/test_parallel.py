@@ -4,8 +4,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import pytest
-
 from reconciler import parallel
 from reconciler.pipeline import validate_paths
 

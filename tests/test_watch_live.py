@@ -3,7 +3,6 @@ half-written, waits for a removed folder, and rides out a dropped and recreated 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
