@@ -130,15 +130,14 @@ def test_two_beats_one_schedules_and_the_standby_takes_over_without_double_fire(
 
         [active] = beats_sending(stack, names)
         standby = next(name for name in names if name != active)
-        killed_at = time.monotonic()
         stack.stop(active, signal.SIGKILL)
-        assert wait_for(lambda: "acquired the beat lock" in stack.log(standby).read_text(), timeout=30)
-        takeover = time.monotonic() - killed_at
+        # The timeout bounds the wait only; the takeover's duration is a figure of bench/failover.py.
+        assert wait_for(lambda: "acquired the beat lock" in stack.log(standby).read_text(), timeout=30), \
+            stack.log(standby).read_text()[-2000:]
         before = len(stack.runs("heartbeat"))
         time.sleep(10)
         after = len(stack.runs("heartbeat")) - before
         assert 3 <= after <= 7, after
-        assert takeover < 30
 
 
 POPULATE_3000 = """
