@@ -29,6 +29,7 @@ SERVICE_WORDS = re.compile(  # a word that starts with one of these ("redis_clie
 )
 BACKEND_PASSES = {"postgresql": "runs in the PostgreSQL pass", "sqlite": "runs in the SQLite pass"}
 _OTHER_PASS_SKIP = pytest.StashKey[str]()
+_REGENERATED: list[str] = []  # golden files written by the running test (UPDATE_GOLDEN)
 
 
 def require_service(name: str, reason: str) -> None:
@@ -76,6 +77,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
+    if report.when == "setup":
+        _REGENERATED.clear()
+    if report.when == "call" and report.passed and _REGENERATED:
+        report.outcome = "skipped"  # compared with itself, it proves nothing: reported, not passed
+        path, line, _ = item.reportinfo()
+        report.longrepr = (str(path), (line or 0) + 1, "Skipped: regenerated " + ", ".join(_REGENERATED)
+                           + ": look at git diff tests/golden, then run again without UPDATE_GOLDEN")
     if not (IN_CI and report.skipped) or hasattr(report, "wasxfail"):
         return
     reason = skip_reason(report)
@@ -124,9 +132,9 @@ def golden_dir() -> Path:
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare ``text`` whole with ``tests/golden/<name>``. With UPDATE_GOLDEN=1 write it instead
-    and report the test as skipped ("regenerated"): a regenerated file compared with itself proves
-    nothing; run again without UPDATE_GOLDEN, after looking at ``git diff tests/golden``."""
+    """Compare ``text`` whole with ``tests/golden/<name>``. With UPDATE_GOLDEN=1 write it instead;
+    the test is then reported skipped ("regenerated ..."), not passed: a regenerated file compared
+    with itself proves nothing. Run again without UPDATE_GOLDEN, after looking at the diff."""
     path = GOLDEN / name
     if UPDATE_GOLDEN:
         if IN_CI:  # pytest_configure refuses the run already; this guards a direct call
@@ -134,5 +142,6 @@ def assert_golden(name: str, text: str) -> None:
         before = path.read_text(encoding="utf-8") if path.exists() else None
         path.write_text(text, encoding="utf-8")
         what = "unchanged" if before == text else ("created" if before is None else "CHANGED")
-        pytest.skip(f"regenerated tests/golden/{name} ({what}): look at git diff, then run without UPDATE_GOLDEN")
+        _REGENERATED.append(f"tests/golden/{name} ({what})")
+        return  # the test goes on (it may write more files); its report becomes a skip
     assert text == path.read_text(encoding="utf-8"), f"differs from tests/golden/{name} (UPDATE_GOLDEN=1 regenerates)"

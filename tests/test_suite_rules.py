@@ -53,7 +53,8 @@ def test_golden(tmp_path, monkeypatch):
     monkeypatch.setattr(conftest, "GOLDEN", tmp_path)
     (tmp_path / "g.text").write_text("old")
     conftest.assert_golden("g.text", "new")
-    assert (tmp_path / "g.text").read_text() == "new"
+    conftest.assert_golden("h.text", "second")
+    assert (tmp_path / "g.text").read_text() == "new" and (tmp_path / "h.text").read_text() == "second"
 '''
 
 
@@ -109,6 +110,6 @@ def test_update_golden_is_refused_under_ci(tmp_path: Path) -> None:
 def test_a_regenerated_golden_file_is_reported_regenerated_not_passed(tmp_path: Path) -> None:
     result = run(tmp_path, "-k", "test_golden", UPDATE_GOLDEN="1")
     assert "1 skipped" in result.stdout and "passed" not in result.stdout, result.stdout[-3000:]
-    assert "regenerated tests/golden/g.text (CHANGED)" in result.stdout
+    assert "regenerated tests/golden/g.text (CHANGED), tests/golden/h.text (created)" in result.stdout
     compared = run(tmp_path, "-k", "test_golden")
     assert compared.returncode == 1 and "differs from tests/golden/g.text" in compared.stdout, compared.stdout[-3000:]
