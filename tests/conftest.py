@@ -97,7 +97,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         )
 
 
-def skip_reason(report: pytest.TestReport) -> str:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-untyped-def]
+    """The same rule for a whole module skipped at import (``allow_module_level``, importorskip)."""
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped:
+        reason = skip_reason(report)
+        if SERVICE_WORDS.search(reason):
+            report.outcome = "failed"
+            report.longrepr = f"skipped under CI=true: {reason!r} names a service, and service tests may not be skipped"
+
+
+def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     return text.removeprefix("Skipped: ")

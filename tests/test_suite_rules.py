@@ -58,9 +58,9 @@ def test_golden(tmp_path, monkeypatch):
 '''
 
 
-def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run(tmp_path: Path, *args: str, module_text: str = MODULE, **env: str) -> subprocess.CompletedProcess[str]:
     module = tmp_path / "test_inner.py"
-    module.write_text(MODULE)
+    module.write_text(module_text)
     full_env = {k: v for k, v in os.environ.items() if k not in ("CI", "UPDATE_GOLDEN")}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-c", str(REPO / "pyproject.toml"),
@@ -113,3 +113,10 @@ def test_a_regenerated_golden_file_is_reported_regenerated_not_passed(tmp_path: 
     assert "regenerated tests/golden/g.text (CHANGED), tests/golden/h.text (created)" in result.stdout
     compared = run(tmp_path, "-k", "test_golden")
     assert compared.returncode == 1 and "differs from tests/golden/g.text" in compared.stdout, compared.stdout[-3000:]
+
+
+def test_under_ci_a_module_skipped_at_import_for_a_service_fails(tmp_path: Path) -> None:
+    text = 'import pytest\n\nredis = pytest.importorskip("redis_that_is_not_installed")\n\n\ndef test_x():\n    pass\n'
+    assert "1 skipped" in run(tmp_path, module_text=text).stdout
+    result = run(tmp_path, module_text=text, CI="true")
+    assert result.returncode != 0 and "service tests may not be skipped" in result.stdout, result.stdout[-3000:]
