@@ -306,14 +306,11 @@ def test_validate_hostile_yaml_is_diagnosed_never_a_500(staff: APIClient, folder
         assert response.json()["valid"] is False and response.json()["diagnostics"]
 
 
-def test_an_alias_bomb_is_refused_with_its_code_in_well_under_a_second_of_work(staff: APIClient, folder: Path) -> None:
-    import time
-
-    started = time.perf_counter()
+def test_an_alias_bomb_is_refused_with_its_code(staff: APIClient, folder: Path) -> None:
+    # How long the refusal takes is a figure of bench/hostile.py; bounded memory: test_load.
     response = staff.post("/api/validate/", {"files": {"bomb.yaml": HOSTILE["alias-bomb"]}}, format="json")
     assert response.status_code == 200
     assert [d["code"] for d in response.json()["diagnostics"]] == ["alias-expansion"]
-    assert time.perf_counter() - started < 10, "expanded instead of refused"
 
 
 def test_plan_and_apply(staff: APIClient, folder: Path) -> None:

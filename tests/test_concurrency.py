@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -109,21 +108,74 @@ def test_concurrent_applies_serialize_and_end_in_a_declared_state(tmp_path: Path
     assert len({name for name, _ in final}) == len(final)
 
 
+KILL_MID_WRITE = """
+import os, signal, sys
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+folder, committed, report = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+checking = False
+
+
+def kill_once_rows_are_written(execute, sql, params, many, context):
+    # After each statement apply runs: once this connection sees more task rows than were
+    # committed, apply has written some (inside its transaction); die there, before its commit.
+    global checking
+    result = execute(sql, params, many, context)
+    if checking:
+        return result
+    checking = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_celery_beat_periodictask")
+        seen = cursor.fetchone()[0]
+    checking = False
+    if seen > committed:
+        with open(report, "w") as out:
+            out.write(str(seen))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+
+with connection.execute_wrapper(kill_once_rows_are_written):
+    call_command("reconcile", "apply", "--path", folder, "--lock-timeout", "120")
+sys.exit("the apply committed: it was never seen writing inside its transaction")
+"""
+
+
+def dump(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the database, read from outside any apply."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in sorted(tables)}
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://")) as conn:
+        tables = [n for (n,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in sorted(tables)}
+
+
 def test_sigkill_in_the_middle_leaves_the_database_as_before(tmp_path: Path, database) -> None:  # type: ignore[no-untyped-def]
     url, env = database
     small = declare(tmp_path / "small", interval_tasks(5))
     assert start_apply(small, env).wait(60) == 0
-    before = state(url)
-    large = declare(tmp_path / "large", interval_tasks(6000, every=5))
-    process = start_apply(large, env)
-    assert wait_for(lambda: in_write_transaction(url) or process.poll() is not None, timeout=60, interval=0.005)
-    assert process.poll() is None, "the apply finished before it could be killed"
-    time.sleep(0.2)  # let it write part of the plan
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(10)
+    before = dump(url)
+    large = declare(tmp_path / "large", interval_tasks(500, every=5))
+    report = tmp_path / "seen"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_MID_WRITE, str(large), "5", str(report)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
+    assert int(report.read_text()) == 500, "killed with the created rows written, before the commit"
     assert wait_for(lambda: not in_write_transaction(url), timeout=30)
-    assert state(url) == before
+    assert dump(url) == before
     finish = start_apply(large, env)
     _, err = finish.communicate(timeout=180)
     assert finish.returncode == 0, err[-2000:]
-    assert len(state(url)) == 6000
+    assert state(url) == [(f"t-{i:05d}", str(5 + i)) for i in range(500)]

@@ -3,7 +3,6 @@
 YAML while beat keeps running."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -123,23 +122,23 @@ def test_two_beats_one_schedules_and_the_standby_takes_over_without_double_fire(
         stack.start_beat("beat-b", SCHEDULER)
         names = ("beat-a", "beat-b")
         assert wait_for(lambda: len(stack.runs("heartbeat")) >= 3, timeout=60), stack.log("beat-a").read_text()[-2000:]
-        assert len(beats_sending(stack, names)) == 1
+        [active] = beats_sending(stack, names)
+        standby = next(name for name in names if name != active)
         first = len(stack.runs("heartbeat"))
         time.sleep(10)
         sent = len(stack.runs("heartbeat")) - first
         assert 3 <= sent <= 7, f"{sent} runs in 10 s of an every-2s task: a double fire" if sent > 7 else sent
+        assert "Sending due task" not in stack.log(standby).read_text(), "the standby sent while the lock was held"
 
-        [active] = beats_sending(stack, names)
-        standby = next(name for name in names if name != active)
-        killed_at = time.monotonic()
         stack.stop(active, signal.SIGKILL)
-        assert wait_for(lambda: "acquired the beat lock" in stack.log(standby).read_text(), timeout=30)
-        takeover = time.monotonic() - killed_at
+        # The timeout bounds the wait only; the takeover's duration is a figure of bench/failover.py.
+        assert wait_for(lambda: "acquired the beat lock" in stack.log(standby).read_text(), timeout=30), \
+            stack.log(standby).read_text()[-2000:]
         before = len(stack.runs("heartbeat"))
         time.sleep(10)
         after = len(stack.runs("heartbeat")) - before
         assert 3 <= after <= 7, after
-        assert takeover < 30
+        assert "Sending due task heartbeat" in stack.log(standby).read_text(), "the runs came from the new holder"
 
 
 POPULATE_3000 = """
@@ -181,9 +180,8 @@ def test_beat_can_watch_the_folder_itself(tmp_path: Path, redis_broker: str) -> 
         assert wait_for(lambda: "inside-2" in labels(stack), timeout=30), stack.log("beat").read_text()[-3000:]
 
 
+@pytest.mark.only_backend("postgresql")  # an outage of a database server (SQLite has no server)
 def test_the_watcher_rides_out_a_database_outage(tmp_path: Path, redis_broker: str) -> None:
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("an outage of a database server: runs in the PostgreSQL pass (SQLite has no server)")
     from .tcp_proxy import Proxy
 
     with live_stack(tmp_path, redis_broker) as stack:

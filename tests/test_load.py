@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -72,7 +71,6 @@ def test_alias_bomb_is_refused_in_bounded_memory(levels: int) -> None:
     text = _bomb(levels)
     assert len(text) < 1000
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         document = load_text(text, "bomb.yaml")
         _, peak = tracemalloc.get_traced_memory()
@@ -80,8 +78,9 @@ def test_alias_bomb_is_refused_in_bounded_memory(levels: int) -> None:
         tracemalloc.stop()
     assert [d.code for d in document.diagnostics] == ["alias-expansion"]
     assert document.data is None
+    # Counted on the node graph, not by expanding it: the expansion would hold 10^7 or 10^12
+    # values. (How long the refusal takes is a figure of bench/hostile.py.)
     assert peak < 20 * 1024 * 1024, f"peak {peak:,} bytes"
-    assert time.perf_counter() - started < 5, "counted on the node graph, not by expanding it"
 
 
 def test_aliases_below_the_limit_still_load() -> None:

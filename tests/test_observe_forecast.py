@@ -20,8 +20,8 @@ from reconciler.observe.schedule_math import at_moment, next_after
 from reconciler.scheduler import MemoCrontab
 
 from .cli import manage
+from .conftest import assert_golden
 from .processes import process_database
-from .test_render_diagnostics import assert_golden
 
 PARIS = ZoneInfo("Europe/Paris")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -122,9 +122,11 @@ def test_forecast_renderings_like_golden() -> None:
 def test_the_forecast_command(tmp_path: Path) -> None:
     folder = tmp_path / "schedules"
     folder.mkdir()
+    # The daily run half a day ahead, whenever the test runs: the one minute with a third run.
+    daily_at = (datetime.now(UTC) + timedelta(hours=12)).replace(minute=15, second=0, microsecond=0)
     (folder / "s.yaml").write_text(
         "tasks:\n  beat:\n    task: project.tasks.heartbeat\n    every: 30s\n"
-        "  daily:\n    task: project.tasks.cleanup_sessions\n    cron: '15 3 * * *'\n"
+        f"  daily:\n    task: project.tasks.cleanup_sessions\n    cron: '15 {daily_at.hour} * * *'\n"
     )
     with process_database(tmp_path) as url:
         env = {"DATABASE_URL": url, "RECONCILER_SCHEDULES_DIR": str(folder)}
@@ -134,7 +136,11 @@ def test_the_forecast_command(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         payload = json.loads(result.stdout)
         assert payload["total_runs"] in (2880 + 1, 2880)  # the window starts mid-interval
-        assert payload["busiest"][0]["schedules"][0]["name"] in ("beat", "daily")
+        assert payload["busiest"][0] == {
+            "minute": daily_at.isoformat(), "runs": 3, "schedule_count": 2,
+            "schedules": [{"name": "beat", "runs": 2}, {"name": "daily", "runs": 1}],
+        }, payload["busiest"][:2]
+        assert all(minute["runs"] == 2 for minute in payload["busiest"][1:]), "every other minute: beat's two runs"
         chart = tmp_path / "f.svg"
         assert manage("reconcile", "forecast", "--format", "svg", "--output", str(chart), env=env).returncode == 0
         ET.parse(chart)

@@ -1,11 +1,8 @@
 """The cold path on every core gives exactly what one process gives."""
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
-
-import pytest
 
 from reconciler import parallel
 from reconciler.pipeline import validate_paths
@@ -14,7 +11,6 @@ from .conftest import FIXTURES
 from .engine import NOW, registry
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: the pool is never used")
 def test_a_pool_of_workers_gives_the_same_result_as_one_process(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     tree = tmp_path / "tree"
     tree.mkdir()

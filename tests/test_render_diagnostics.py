@@ -5,7 +5,6 @@ Regenerate on purpose only: ``UPDATE_GOLDEN=1 pytest tests/test_render_diagnosti
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,18 +13,11 @@ import pytest
 from reconciler.pipeline import default_registry, validate_paths
 from reconciler.render.diagnostics import RENDERERS, render_markdown
 
-from .conftest import FIXTURES, GOLDEN
+from .conftest import FIXTURES, assert_golden
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 FORMATS = {**RENDERERS, "md": render_markdown}
-
-
-def assert_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8")
 
 
 @pytest.fixture

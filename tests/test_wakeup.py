@@ -2,7 +2,6 @@
 and committed (PostgreSQL; the SQLite pass has no notifications to check)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,12 @@ from reconciler.wakeup import CHANNEL
 
 from .engine import apply_yaml, interval_tasks
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.db_backend]
+# LISTEN/NOTIFY is PostgreSQL's: the SQLite pass has no notifications to check
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.db_backend, pytest.mark.only_backend("postgresql")]
 
 
 @pytest.fixture
 def listener():  # type: ignore[no-untyped-def]
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's: runs in the PostgreSQL pass")
     import psycopg
 
     from reconciler.beat_lock import conninfo

@@ -3,7 +3,6 @@ half-written, waits for a removed folder, and rides out a dropped and recreated 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -88,10 +87,8 @@ def test_a_removed_folder_keeps_every_row_until_it_comes_back(tmp_path: Path) ->
         assert stack.processes["watch"].poll() is None
 
 
+@pytest.mark.only_backend("postgresql")  # dropping a database server's database (SQLite has no server)
 def test_a_dropped_and_recreated_database_is_retried_not_fatal(tmp_path: Path) -> None:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        pytest.skip("dropping a database server's database: runs in the PostgreSQL pass")
     import psycopg
 
     with live_stack(tmp_path, "memory://") as stack:
