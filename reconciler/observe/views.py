@@ -64,7 +64,10 @@ def forecast_chart(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
     """A schedule's last runs (durations, outcomes) as a small SVG chart, for its admin page."""
+    from django.utils import timezone
+
     from .chart import runs_svg
     from .runs import last_runs
 
-    return HttpResponse(runs_svg(last_runs(name, 50)), content_type="image/svg+xml")
+    svg = runs_svg(last_runs(name, 50), tz=timezone.get_current_timezone())
+    return HttpResponse(svg, content_type="image/svg+xml")
