@@ -105,51 +105,51 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     source = page.get_by_role("link", name="schedules/s.yaml:6")
     assert source.get_attribute("href") == "https://git.example.com/ops/blob/main/schedules/s.yaml#L6"
     assert page.locator("#result_list").get_by_text("in sync").count() == 2
-    shot(page, "1-changelist")
+    shot(page, "operate-1-changelist")
 
     page.get_by_role("link", name="beat", exact=True).click()
     banner = page.locator(".reconciler-banner")
     assert "declared in schedules/s.yaml:6" in banner.inner_text() and "read-only" in banner.inner_text()
     assert page.locator("input[name=_save]").count() == 0
-    shot(page, "2-managed-row-read-only")
+    shot(page, "operate-2-managed-row-read-only")
 
     page.goto(f"{base}/admin/django_celery_beat/periodictask/")
     act(page, "digest", "suspend")
     page.fill("textarea[name=reason]", "incident 42: the mail relay is down")
-    shot(page, "3-suspend-asks-why")
+    shot(page, "operate-3-suspend-asks-why")
     page.click("input[type=submit][value=Suspend]")
     assert "Suspended digest (by admin)" in page.locator(".messagelist").inner_text()
     assert "suspended: incident 42" in page.locator("#result_list").inner_text()
     assert not PeriodicTask.objects.get(name="digest").enabled
-    shot(page, "4-suspended")
+    shot(page, "operate-4-suspended")
 
     with broker_at(redis_broker):
         act(page, "beat", "run_now")
         record = OperationRecord.objects.get(action="run", name="beat")
         assert f"Celery task id {record.celery_id}" in page.locator(".messagelist").inner_text()
-        shot(page, "5-run-now")
+        shot(page, "operate-5-run-now")
 
-        page.get_by_role("link", name="Task catalogue").click()
+        page.locator("#content-main").get_by_role("link", name="Task catalogue").click()
         assert page.locator("#catalogue").get_by_text("E-mail the daily digest").count() == 1
-        shot(page, "6-catalogue")
+        shot(page, "operate-6-catalogue")
         page.locator("#catalogue tr", has_text="project.tasks.send_digest").get_by_role("link", name="Run…").click()
         page.fill("textarea[name=kwargs]", '{"audiense": "staff"}')
         page.click("input[type=submit][value='Run once']")
         assert "do not fit project.tasks.send_digest" in page.locator("#run-task").inner_text()
-        shot(page, "7-arguments-refused")
+        shot(page, "operate-7-arguments-refused")
         page.fill("textarea[name=args]", '["staff"]')
         page.fill("textarea[name=kwargs]", '{"include_drafts": true}')
         page.click("input[type=submit][value='Run once']")
         sent = OperationRecord.objects.get(action="run", task="project.tasks.send_digest")
         assert f"Celery task id {sent.celery_id}" in page.locator(".messagelist").inner_text()
-        shot(page, "8-task-sent")
+        shot(page, "operate-8-task-sent")
 
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{base}/api/docs/")  # the session of the admin login
     page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
     assert page.get_by_text("/api/schedules/{name}/suspend/").count() >= 1
-    shot(page, "9-api-docs")
+    shot(page, "operate-9-api-docs")
     assert requested and all(url.startswith(base) for url in requested), "the API docs loaded from elsewhere"
 
 
