@@ -69,7 +69,19 @@ def login(page: Any, base: str, after: str) -> None:
     page.goto(f"{base}/admin/login/?next={after}")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
+
+
+def follow(page: Any, link: Any) -> None:
+    """Click a link and wait for the page it opens (what comes next reads that page)."""
+    with page.expect_navigation():
+        link.click()
+
+
+def submit(page: Any, selector: str) -> None:
+    """Press a form's button and wait for the page the server answers with."""
+    with page.expect_navigation():
+        page.click(selector)
 
 
 def right_edge(locator: Any) -> float:
@@ -86,7 +98,7 @@ def act(page: Any, row: str, action: str) -> None:
     """Tick one row of the changelist and run an action on it."""
     page.locator("#result_list tr", has_text=row).first.locator("input.action-select").check()
     page.select_option("select[name=action]", action)
-    page.click("button[name=index]")
+    submit(page, "button[name=index]")
 
 
 def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, settings: Any, redis_broker: str) -> None:
@@ -101,13 +113,13 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     page.goto(f"{base}/admin/login/?next=/admin/django_celery_beat/periodictask/")
     page.fill("#id_username", "admin")
     page.fill("#id_password", "admin")
-    page.click("input[type=submit]")
+    submit(page, "input[type=submit]")
     source = page.get_by_role("link", name="schedules/s.yaml:6")
     assert source.get_attribute("href") == "https://git.example.com/ops/blob/main/schedules/s.yaml#L6"
     assert page.locator("#result_list").get_by_text("in sync").count() == 2
     shot(page, "operate-1-changelist")
 
-    page.get_by_role("link", name="beat", exact=True).click()
+    follow(page, page.get_by_role("link", name="beat", exact=True))
     banner = page.locator(".reconciler-banner")
     assert "declared in schedules/s.yaml:6" in banner.inner_text() and "read-only" in banner.inner_text()
     assert page.locator("input[name=_save]").count() == 0
@@ -117,7 +129,7 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     act(page, "digest", "suspend")
     page.fill("textarea[name=reason]", "incident 42: the mail relay is down")
     shot(page, "operate-3-suspend-asks-why")
-    page.click("input[type=submit][value=Suspend]")
+    submit(page, "input[type=submit][value=Suspend]")
     assert "Suspended digest (by admin)" in page.locator(".messagelist").inner_text()
     assert "suspended: incident 42" in page.locator("#result_list").inner_text()
     assert not PeriodicTask.objects.get(name="digest").enabled
@@ -129,17 +141,18 @@ def test_operate_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
         assert f"Celery task id {record.celery_id}" in page.locator(".messagelist").inner_text()
         shot(page, "operate-5-run-now")
 
-        page.locator("#content-main").get_by_role("link", name="Task catalogue").click()
+        follow(page, page.locator("#content-main").get_by_role("link", name="Task catalogue"))
         assert page.locator("#catalogue").get_by_text("E-mail the daily digest").count() == 1
         shot(page, "operate-6-catalogue")
-        page.locator("#catalogue tr", has_text="project.tasks.send_digest").get_by_role("link", name="Run…").click()
+        digest = page.locator("#catalogue tr", has_text="project.tasks.send_digest")
+        follow(page, digest.get_by_role("link", name="Run…"))
         page.fill("textarea[name=kwargs]", '{"audiense": "staff"}')
-        page.click("input[type=submit][value='Run once']")
+        submit(page, "input[type=submit][value='Run once']")
         assert "do not fit project.tasks.send_digest" in page.locator("#run-task").inner_text()
         shot(page, "operate-7-arguments-refused")
         page.fill("textarea[name=args]", '["staff"]')
         page.fill("textarea[name=kwargs]", '{"include_drafts": true}')
-        page.click("input[type=submit][value='Run once']")
+        submit(page, "input[type=submit][value='Run once']")
         sent = OperationRecord.objects.get(action="run", task="project.tasks.send_digest")
         assert f"Celery task id {sent.celery_id}" in page.locator(".messagelist").inner_text()
         shot(page, "operate-8-task-sent")
@@ -216,13 +229,13 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     assert PeriodicTask.objects.get(name="cleanup-sessions").enabled
     shot(page, "03-disable-managed-row")
 
-    page.get_by_role("link", name="failing", exact=True).click()  # the health filter
+    follow(page, page.get_by_role("link", name="failing", exact=True))  # the health filter
     page.wait_for_load_state()
     assert page.locator("#result_list tbody tr").count() == 1, page.content()[-3000:]
 
     # A managed row without runs: no beat form field, one sentence for "no runs".
     page.goto(f"{base}/admin/django_celery_beat/periodictask/")
-    page.get_by_role("link", name="cleanup-sessions", exact=True).click()
+    follow(page, page.get_by_role("link", name="cleanup-sessions", exact=True))
     text = visible_text(page)
     assert "Regtask" not in text and "regtask" not in page.content()
     assert len(re.findall("no runs? recorded", text, re.IGNORECASE)) == 1, text
@@ -231,7 +244,7 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
 
     # A row with runs: the chart, the runs to the second (it runs every 30 s).
     page.goto(f"{base}/admin/django_celery_beat/periodictask/")
-    page.get_by_role("link", name="heartbeat", exact=True).click()
+    follow(page, page.get_by_role("link", name="heartbeat", exact=True))
     page.wait_for_function("document.querySelector('.reconciler-runs-chart').naturalWidth > 0")
     started = page.locator("table.reconciler-runs tbody tr td.started")
     assert started.count() == 20 and all(
@@ -239,12 +252,12 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     shot(page, "05-managed-row-runs")
 
     page.goto(f"{base}/admin/django_celery_beat/periodictask/")
-    page.get_by_role("link", name="sync-inventory-main", exact=True).click()
+    follow(page, page.get_by_role("link", name="sync-inventory-main", exact=True))
     assert "ConnectionError: supplier API: 503 Service Unavailable" in page.locator("#reconciler-runs").inner_text()
 
     # A suspended row: the suspension said once, as a warning, not as a success.
     page.goto(f"{base}/admin/django_celery_beat/periodictask/")
-    page.get_by_role("link", name="daily-digest-customers", exact=True).click()
+    follow(page, page.get_by_role("link", name="daily-digest-customers", exact=True))
     banner = page.locator(".reconciler-banner")
     assert page.locator("body").inner_text().count("INC-42") == 1, banner.inner_text()
     assert banner.locator("li.success, li.info").count() == 0
@@ -260,7 +273,7 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
 
     # The catalogue: signatures as written in Python, docstrings without reStructuredText marks.
     page.goto(f"{base}/admin/")
-    page.locator("#content-main .app-reconciler").get_by_role("link", name="Task catalogue", exact=True).click()
+    follow(page, page.locator("#content-main .app-reconciler").get_by_role("link", name="Task catalogue", exact=True))
     catalogue = page.locator("#catalogue")
     signatures = catalogue.locator("td.signature").all_inner_texts()
     assert signatures and not any(re.search(r"(:|->) '", shown) for shown in signatures), signatures
@@ -271,7 +284,7 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     shot(page, "08-catalogue")
 
     # The run form: "Run at", and an example built from this task's own signature.
-    catalogue.locator("tr", has_text="project.tasks.sync_inventory").get_by_role("link", name="Run…").click()
+    follow(page, catalogue.locator("tr", has_text="project.tasks.sync_inventory").get_by_role("link", name="Run…"))
     assert page.locator("label[for=id_eta]").inner_text().rstrip(":") == "Run at"
     assert "Eta" not in visible_text(page)
     example = page.locator("#id_kwargs_helptext").inner_text()
@@ -281,7 +294,7 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
 
     # The forecast (from the index).
     page.goto(f"{base}/admin/")
-    page.locator("#content-main .app-reconciler").get_by_role("link", name="Forecast", exact=True).click()
+    follow(page, page.locator("#content-main .app-reconciler").get_by_role("link", name="Forecast", exact=True))
     page.wait_for_function("document.getElementById('reconciler-forecast').naturalWidth > 0")
     assert "runs due in the next 24 hours" in page.locator("h1").inner_text()
     shot(page, "10-forecast")
@@ -293,7 +306,7 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     head = page.locator("#result_list thead").inner_text()
     assert "OS USER" in head.upper() and "Os user" not in head and "DURATION (MS)" in head.upper()
     shot(page, "11-apply-history")
-    page.locator("#result_list tbody th a").first.click()
+    follow(page, page.locator("#result_list tbody th a").first)
     assert "OS user" in visible_text(page) and "Duration (ms)" in visible_text(page)
     assert page.locator("pre.reconciler-plan").count() == 1
     shot(page, "12-apply-record")
@@ -303,6 +316,6 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     assert "1 operation" in page.locator(".paginator").inner_text()
     assert "operations log" not in page.locator("body").inner_text().lower()
     shot(page, "13-operations")
-    page.locator("#result_list tbody th a").first.click()
+    follow(page, page.locator("#result_list tbody th a").first)
     assert "Celery task id" in visible_text(page)
     shot(page, "14-operation")

@@ -47,8 +47,10 @@ def doc_html(text: str) -> str:
 
 
 class RunForm(forms.Form):
-    args = forms.JSONField(initial=list, required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
-    kwargs = forms.JSONField(initial=dict, required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    args = forms.JSONField(label="Positional arguments", initial=list, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    kwargs = forms.JSONField(label="Keyword arguments", initial=dict, required=False,
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
     eta = forms.DateTimeField(label="Run at", required=False,
                               help_text="Optional: run at this moment (ISO 8601, e.g. 2026-12-01T08:00:00+01:00); "
                                         "empty: now.")
