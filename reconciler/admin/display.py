@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 MINUTE = timedelta(minutes=1)
 
@@ -26,3 +27,10 @@ def sub_minute(row: Any) -> bool:
         return bool(interval.schedule.run_every < MINUTE)
     except (TypeError, ValueError, AttributeError):
         return False
+
+
+def breakable(text: str, after: str) -> str:
+    """``text`` that may wrap after each ``after`` only (a narrow column; long dotted names,
+    dates that must not break at their hyphens)."""
+    parts = ((part,) for part in text.split(after))
+    return format_html_join(format_html("{}<wbr>", after), '<span class="reconciler-nowrap">{}</span>', parts)

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
@@ -19,7 +19,7 @@ from ..status import STATES, display_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
-from .display import moment, sub_minute
+from .display import breakable, moment, sub_minute
 from .state import LABELS, AdminState, state_of
 
 
@@ -209,13 +209,6 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
             path("catalogue/<path:task>/run/", view(catalogue.run_view), name="reconciler_catalogue_run"),
             *super().get_urls(),
         ]
-
-
-def breakable(text: str, after: str) -> str:
-    """``text`` that may wrap after each ``after`` only (a narrow column; long dotted names,
-    dates that must not break at their hyphens)."""
-    parts = ((part,) for part in text.split(after))
-    return format_html_join(format_html("{}<wbr>", after), '<span class="reconciler-nowrap">{}</span>', parts)
 
 
 def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
