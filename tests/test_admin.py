@@ -89,9 +89,21 @@ def test_a_managed_row_is_read_only_with_a_banner(superuser: Client, applied: Pa
     assert PeriodicTask.objects.filter(name="beat").exists()
 
 
+def test_a_suspended_rows_page_says_so_once_and_has_no_regtask(superuser: Client, applied: Path) -> None:
+    suspend("digest", "incident 42", by="alice")
+    page = html.unescape(superuser.get(f"{CHANGELIST}{pk('digest')}/change/").content.decode())
+    banner = page[page.index('class="messagelist reconciler-banner"'):]
+    banner = banner[:banner.index("</ul>")]
+    assert banner.count("incident 42") == 1 and banner.count("uspended") == 1, banner
+    assert re.search(r'<li class="error">\s*Suspended by alice at [^<]*: incident 42\. It stays disabled', banner)
+    assert 'class="info"' not in banner and 'class="success"' not in banner
+    assert "Regtask" not in page and "regtask" not in page
+
+
 def test_an_unmanaged_row_keeps_django_celery_beats_behaviour(superuser: Client, applied: Path) -> None:
     page = superuser.get(f"{CHANGELIST}{pk('made-in-admin')}/change/").content.decode()
     assert 'name="_save"' in page and "Managed by the schedules reconciler" not in page
+    assert 'name="regtask"' in page  # beat's registered-task picker, where it can be used
     assert superuser.get(f"{CHANGELIST}{pk('made-in-admin')}/delete/").status_code == 200
 
 

@@ -212,12 +212,16 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
 
 def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
+    """The managed row's banner: where it is declared, its status, its suspension (said once:
+    the plan's reasons repeat it, so they are left out here)."""
     where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
     row = state_of(request).rows.get(obj.name)
+    suspension = row.suspension if row else None
+    said = suspension.describe() if suspension else None
     return {
         "where": where, "url": source_url(owned.source_file, owned.source_line),
-        "status": state_of(request).label(obj.name), "suspension": row.suspension if row else None,
-        "reasons": row.reasons if row else (),
+        "status": state_of(request).label(obj.name), "suspension": suspension,
+        "reasons": tuple(r for r in (row.reasons if row else ()) if not (said and r.startswith(said))),
     }
 
 
