@@ -57,9 +57,9 @@ class ApplyRecord(models.Model):
         REFUSED = "refused"
 
     started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField(default=0)
-    os_user = models.CharField(max_length=150, blank=True)
-    django_user = models.CharField(max_length=150, blank=True)
+    duration_ms = models.PositiveIntegerField("duration (ms)", default=0)
+    os_user = models.CharField("OS user", max_length=150, blank=True)
+    django_user = models.CharField("Django user", max_length=150, blank=True)
     host = models.CharField(max_length=255, blank=True)
     revision = models.CharField(max_length=64, blank=True, help_text="git revision of the schedules folder")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
@@ -72,8 +72,8 @@ class ApplyRecord(models.Model):
 
     class Meta:
         ordering = ("-started_at", "-id")
-        verbose_name = "apply"
-        verbose_name_plural = "apply history"
+        verbose_name = "apply record"
+        verbose_name_plural = "apply records"
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome} +{self.created} ~{self.updated} -{self.deleted}"
@@ -94,13 +94,13 @@ class OperationRecord(models.Model):
     task = models.CharField(max_length=200, blank=True)
     user = models.CharField(max_length=150, blank=True)
     reason = models.TextField(blank=True)
-    celery_id = models.CharField(max_length=255, blank=True)
+    celery_id = models.CharField("Celery task id", max_length=255, blank=True)
     plan = models.JSONField(default=dict, blank=True, help_text="what a resume wrote (the plan JSON)")
 
     class Meta:
         ordering = ("-at", "-id")
         verbose_name = "operation"
-        verbose_name_plural = "operations log"
+        verbose_name_plural = "operations"
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.name or self.task}"
@@ -118,6 +118,27 @@ class ScheduledTask(PeriodicTask):
     def schedule(self):  # type: ignore[no-untyped-def, override]
         prebuilt = self.__dict__.get("prebuilt_schedule")
         return prebuilt if prebuilt is not None else super().schedule
+
+
+class CataloguePage(ManagedTask):
+    """No data of its own: the admin index's entry for the task catalogue page (the Django
+    way to list a page in an app's section is a registered model)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "task catalogue"
+        verbose_name_plural = "task catalogue"
+        default_permissions = ()
+
+
+class ForecastPage(ManagedTask):
+    """No data of its own: the admin index's entry for the forecast page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "forecast"
+        verbose_name_plural = "forecast"
+        default_permissions = ()
 
 
 class BeatLease(models.Model):

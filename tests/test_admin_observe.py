@@ -126,8 +126,8 @@ def test_a_schedules_page_shows_its_runs_and_their_chart(observed: Path, viewer:
     pk = PeriodicTask.objects.get(name=name).pk
     page = html.unescape(viewer.get(f"{CHANGELIST}{pk}/change/").content.decode())
     runs = page[page.index('id="reconciler-runs"'):]
-    assert re.search(r"<td class=\"failed\">FAILURE</td>\s*<td>[^<]+</td>\s*<td>2\.000 s</td>\s*<td>w2@reports</td>"
-                     r"\s*<td class=\"failed\">ValueError: boom</td>", runs), runs[:2000]
+    assert re.search(r"<td class=\"failed\">FAILURE</td>\s*<td class=\"started\">[^<]+</td>\s*<td>2\.000 s</td>"
+                     r"\s*<td>w2@reports</td>\s*<td class=\"failed\">ValueError: boom</td>", runs), runs[:2000]
     assert 'reconciler-health reconciler-health-failing">failing<' in runs
     src = re.search(r'<img class="reconciler-runs-chart" src="([^"]+)"', runs).group(1)  # type: ignore[union-attr]
     assert src == f"/observe/runs/{name}.svg"

@@ -2,4 +2,4 @@
 PeriodicTask admin replaced by one that knows which rows git manages."""
 from __future__ import annotations
 
-from . import history, periodic_tasks  # noqa: F401  (registering is importing)
+from . import history, pages, periodic_tasks  # noqa: F401  (registering is importing)

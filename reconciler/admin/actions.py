@@ -2,14 +2,16 @@
 intermediate page) and Resume; each behind its permission. Thin shells over ``operate``."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django_celery_beat.models import PeriodicTasks
 
 from ..errors import OperationRefused, ReconcilerError, UnknownName
 from ..operate import resume as resume_schedule
@@ -73,13 +75,38 @@ def resume(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> N
         model_admin.message_user(request, f"Resumed {row.name}: {tail}.", messages.SUCCESS)
 
 
-def unmanaged_only(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """django-celery-beat's enable/disable/toggle, on unmanaged rows only: git decides
-    whether a managed row is enabled (an operator suspends it instead)."""
-    managed = queryset.filter(managed_by__isnull=False).count()
-    if managed:
-        model_admin.message_user(
-            request, f"{managed} managed row(s) skipped: git decides whether they run; use Suspend… instead.",
-            messages.WARNING,
-        )
-    return queryset.filter(managed_by__isnull=True)
+def unmanaged_only(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any], verb: str) -> None:
+    """django-celery-beat's enable/disable/toggle, on unmanaged rows only (git decides whether
+    a managed row is enabled; an operator suspends it instead), said in one message."""
+    rows = list(queryset.order_by("name").values_list("name", "managed_by"))
+    changed = [name for name, owner in rows if owner is None]
+    skipped = [name for name, owner in rows if owner is not None]
+    if changed:
+        WRITES[verb](queryset.filter(managed_by__isnull=True))
+        PeriodicTasks.update_changed()
+    model_admin.message_user(request, toggled_message(verb, changed, skipped),
+                             messages.WARNING if skipped else messages.SUCCESS)
+
+
+def toggled_message(verb: str, changed: list[str], skipped: list[str]) -> str:
+    done = f"{verb.capitalize()}d {_count(changed)}: {_names(changed)}." if changed else f"Nothing {verb}d."
+    if not skipped:
+        return done
+    return (f"{done} Left {_count(skipped, 'managed ')} as git declares {'it' if len(skipped) == 1 else 'them'} "
+            f"({_names(skipped)}): git decides whether a managed schedule runs; use Suspend… to pause it.")
+
+
+def _count(names: list[str], kind: str = "") -> str:
+    return f"{len(names)} {kind}schedule{'' if len(names) == 1 else 's'}"
+
+
+def _names(names: list[str], limit: int = 5) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+WRITES: dict[str, Callable[[QuerySet[Any]], object]] = {
+    "enable": lambda rows: rows.update(enabled=True),
+    "disable": lambda rows: rows.update(enabled=False, last_run_at=None),  # as beat's own action
+    "toggle": lambda rows: rows.update(enabled=Case(When(enabled=True, then=Value(False)), default=Value(True))),
+}

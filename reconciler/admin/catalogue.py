@@ -3,6 +3,7 @@ arguments checked against the task's signature first (the ``bad-arguments`` text
 ``validate``), sent now or at an ETA."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -14,8 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
-from ..catalogue import catalogue
+from ..catalogue import TaskEntry, catalogue
 from ..errors import ReconcilerError, UnknownName
 from ..operate import AdHocRun, argument_problem, run_task
 from ..operate.run import eta_problem
@@ -29,8 +32,8 @@ def catalogue_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(VIEW):
         raise PermissionDenied
     return TemplateResponse(request, "admin/reconciler/catalogue.html", {
-        **admin.site.each_context(request), "title": "Task catalogue", "tasks": catalogue(),
-        "can_run": request.user.has_perm(RUN),
+        **admin.site.each_context(request), "title": "Task catalogue", "can_run": request.user.has_perm(RUN),
+        "tasks": [{"entry": entry, "doc": doc_html(entry.doc)} for entry in catalogue()],
     })
 
 
@@ -65,17 +68,33 @@ class OffsetDateTimeField(forms.DateTimeField):
         return super().to_python(value)
 
 
-class RunForm(forms.Form):
-    args = BoundedJSONField(initial=list, required=False, help_text='A JSON list, e.g. ["staff"]',
-                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
-    kwargs = BoundedJSONField(initial=dict, required=False, help_text='A JSON object, e.g. {"full": true}',
-                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
-    eta = OffsetDateTimeField(required=False, help_text="Optional: run at this moment (ISO 8601, e.g. "
-                                                        "2026-12-01T08:00:00+01:00); empty: now.")
+LITERAL = re.compile(r"``(.+?)``|`([^`]+)`")
 
-    def __init__(self, *args: Any, task: str, **kwargs: Any) -> None:
+
+def doc_html(text: str) -> str:
+    """A docstring line for the page: reStructuredText literals (````x````, ```x```) as code."""
+    parts, last = [], 0
+    for found in LITERAL.finditer(text):
+        parts.append(format_html("{}<code>{}</code>", text[last:found.start()], found.group(1) or found.group(2)))
+        last = found.end()
+    return mark_safe("".join(parts) + conditional_escape(text[last:]))  # each part escaped above
+
+
+class RunForm(forms.Form):
+    args = BoundedJSONField(label="Positional arguments", initial=list, required=False,
+                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    kwargs = BoundedJSONField(label="Keyword arguments", initial=dict, required=False,
+                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    eta = OffsetDateTimeField(label="Run at", required=False,
+                              help_text="Optional: run at this moment (ISO 8601, e.g. 2026-12-01T08:00:00+01:00); "
+                                        "empty: now.")
+
+    def __init__(self, *args: Any, task: str, entry: TaskEntry | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.task = task
+        if entry is not None:
+            self.fields["args"].help_text = _args_help(entry)
+            self.fields["kwargs"].help_text = _kwargs_help(entry)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -97,13 +116,25 @@ class RunForm(forms.Form):
         return data
 
 
+def _args_help(entry: TaskEntry) -> str:
+    if entry.positional:
+        return f"A JSON list of the positional arguments it requires: {entry.positional}."
+    return "A JSON list of positional arguments; this task requires none."
+
+
+def _kwargs_help(entry: TaskEntry) -> str:
+    if entry.keywords_example:
+        return f"A JSON object of keyword arguments, e.g. its defaults: {entry.keywords_example}"
+    return "A JSON object of keyword arguments."
+
+
 def run_view(request: HttpRequest, task: str) -> HttpResponse:
     if not request.user.has_perm(RUN):
         raise PermissionDenied
     entry = next((t for t in catalogue(include_celery=True) if t.name == task), None)
     if entry is None:
         raise Http404(f"no task named {task!r} is registered")
-    form = RunForm(request.POST or None, task=task)
+    form = RunForm(request.POST or None, task=task, entry=entry)
     if request.method == "POST" and form.is_valid():
         try:
             task_id = run_task(form.cleaned_data["run"], by=str(request.user.get_username()))
@@ -114,5 +145,6 @@ def run_view(request: HttpRequest, task: str) -> HttpResponse:
             messages.success(request, f"Sent {task}{when}: Celery task id {task_id}.")
             return HttpResponseRedirect(reverse("admin:reconciler_catalogue"))
     return TemplateResponse(request, "admin/reconciler/catalogue_run.html", {
-        **admin.site.each_context(request), "title": f"Run {task}", "task": entry, "form": form,
+        **admin.site.each_context(request), "title": f"Run {task}", "task": entry, "doc": doc_html(entry.doc),
+        "form": form,
     })

@@ -12,6 +12,7 @@ from ..models import ApplyRecord, ManagedTask, OperationRecord
 from ..plan import plan_from_json
 from ..render.plan import render_text
 from ..status import display_path
+from .display import breakable, moment
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,29 +40,54 @@ class ManagedTaskAdmin(ReadOnlyAdmin):
         return f"{path}:{obj.source_line}" if obj.source_line else path
 
 
+PLAN = '<pre class="reconciler-plan" style="white-space: pre-wrap; overflow-wrap: anywhere; margin: 0">{}</pre>'
+
+
 @admin.register(ApplyRecord)
 class ApplyRecordAdmin(ReadOnlyAdmin):
-    list_display = ("started_at", "outcome", "created", "updated", "deleted", "unchanged", "duration_ms",
-                    "os_user", "django_user", "host", "revision")
+    # Narrow enough for 1400 px: the counts in one column, who and where in another.
+    list_display = ("started", "outcome", "changes", "duration_ms", "by", "revision")
     list_filter = ("outcome",)
-    readonly_fields = ("plan_text",)
-    exclude = ("plan",)
+    fields = ("started", "duration_ms", "os_user", "django_user", "host", "revision", "outcome", "created", "updated",
+              "deleted", "unchanged", "message", "plan_text")
+    readonly_fields = ("started", "plan_text")
+
+    @admin.display(description="started at", ordering="started_at")
+    def started(self, obj: ApplyRecord) -> str:
+        return moment(obj.started_at, seconds=True)
+
+    @admin.display(description="changes")
+    def changes(self, obj: ApplyRecord) -> str:
+        return f"+{obj.created} ~{obj.updated} -{obj.deleted} ({obj.unchanged} unchanged)"
+
+    @admin.display(description="by", ordering="os_user")
+    def by(self, obj: ApplyRecord) -> str:
+        who = f"{obj.django_user} ({obj.os_user})" if obj.django_user else obj.os_user
+        return f"{who or '—'}@{obj.host}" if obj.host else who or "—"
 
     @admin.display(description="plan")
     def plan_text(self, obj: ApplyRecord) -> str:
         if not obj.plan:
             return "(no plan: the apply failed before one was made)"
-        return format_html('<pre class="reconciler-plan">{}</pre>', render_text(plan_from_json(obj.plan)))
+        return format_html(PLAN, render_text(plan_from_json(obj.plan)))
 
 
 @admin.register(OperationRecord)
 class OperationRecordAdmin(ReadOnlyAdmin):
-    list_display = ("at", "action", "name", "task", "user", "reason", "celery_id")
+    list_display = ("when", "action", "name", "task", "user", "reason", "celery_task")
     list_filter = ("action",)
     search_fields = ("name", "task", "user", "reason", "celery_id")
-    readonly_fields = ("plan_text",)
-    exclude = ("plan",)
+    fields = ("when", "action", "name", "task", "user", "reason", "celery_id", "plan_text")
+    readonly_fields = ("when", "plan_text")
+
+    @admin.display(description="at", ordering="at")
+    def when(self, obj: OperationRecord) -> str:
+        return moment(obj.at, seconds=True)
+
+    @admin.display(description="Celery task id", ordering="celery_id")
+    def celery_task(self, obj: OperationRecord) -> str:
+        return breakable(obj.celery_id, "-") if obj.celery_id else "—"
 
     @admin.display(description="written (resume)")
     def plan_text(self, obj: OperationRecord) -> str:
-        return format_html("<pre>{}</pre>", render_text(plan_from_json(obj.plan))) if obj.plan else "—"
+        return format_html(PLAN, render_text(plan_from_json(obj.plan))) if obj.plan else "—"

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
 from ..observe.runs import count_runs, last_runs, results_available
+from .display import moment, sub_minute
 
 RUNS_SHOWN = 20
 FORECAST_HOURS = (6, 24, 48, 168)
@@ -58,18 +59,17 @@ def health_cell(obj: Any) -> str:
 
 
 def _tooltip(found: ScheduleHealth) -> str:
-    def moment(value: Any) -> str:
-        return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "never"
-
-    parts = [f"last run: {moment(found.last_run_at)} ({found.last_state or 'none'})",
-             f"last success: {moment(found.last_success_at)}"]
+    parts = [f"last run: {moment(found.last_run_at, seconds=True, empty='never')} ({found.last_state or 'none'})",
+             f"last success: {moment(found.last_success_at, seconds=True, empty='never')}"]
     if found.expected_at is not None:
-        parts.append(f"expected: {moment(found.expected_at)} (grace {found.grace_seconds:g} s)")
+        parts.append(f"expected: {moment(found.expected_at, seconds=True)} (grace {found.grace_seconds:g} s)")
     return "; ".join(parts)
 
 
-def runs_context(request: HttpRequest, name: str) -> dict[str, Any]:
-    """A schedule's page: its health, its last runs (``?runs_offset=`` pages back), its chart."""
+def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
+    """A schedule's page: its health, its last runs (``?runs_offset=`` pages back), its chart;
+    moments to the second for a schedule that runs more often than once a minute."""
+    name, seconds = row.name, sub_minute(row)
     try:
         offset = min(max(0, int(request.GET.get("runs_offset", "0"))), 2**31 - 1)  # a database integer
     except ValueError:
@@ -77,8 +77,14 @@ def runs_context(request: HttpRequest, name: str) -> dict[str, Any]:
     runs = last_runs(name, RUNS_SHOWN, offset)
     total = count_runs(name)
     found = read_health([name])
+    health = found[0] if found else None
     return {
-        "health": found[0] if found else None, "runs": runs, "total": total, "offset": offset,
+        "health": health, "total": total, "offset": offset,
+        "runs": [{"state": r.state, "failed": r.failed, "started": moment(r.started_at, seconds=seconds),
+                  "runtime_seconds": r.runtime_seconds, "worker": r.worker, "exception": r.exception} for r in runs],
+        "last_success": moment(health.last_success_at, seconds=seconds, empty="never") if health else "never",
+        "expected": moment(health.expected_at, seconds=seconds, empty="") if health else "",
+        "next_run": moment(health.next_run_at, seconds=seconds, empty="") if health else "",
         "first": offset + 1 if runs else 0, "last": offset + len(runs),
         "older": offset + RUNS_SHOWN if offset + RUNS_SHOWN < total else None,
         "newer": max(0, offset - RUNS_SHOWN) if offset else None,
@@ -87,9 +93,11 @@ def runs_context(request: HttpRequest, name: str) -> dict[str, Any]:
 
 
 def _runs_svg(name: str) -> str:
+    from django.utils import timezone
+
     from ..observe.chart import runs_svg
 
-    return runs_svg(last_runs(name, 50))
+    return runs_svg(last_runs(name, 50), tz=timezone.get_current_timezone())
 
 
 def chart_src(url_name: str, args: list[str], query: str, render: Callable[[], str]) -> str:

@@ -19,6 +19,7 @@ from ..status import STATES, display_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
+from .display import breakable, moment, sub_minute
 from .state import LABELS, AdminState, state_of
 
 
@@ -54,21 +55,26 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
-    list_display = ("name", "managed", "declared_in", "status", "next_run", "enabled", "task", "last_run_at")
+    # Narrow enough for 1400 px beside the admin's two sidebars: whether a row is managed shows
+    # as where it is declared ("—": unmanaged); paths and task names break at "/" and ".".
+    list_display = ("name", "declared_in", "status", "next_run", "enabled", "task_name", "last_run")
     list_filter = (ManagedFilter, StatusFilter, "enabled", "one_off", "task")
     search_fields = ("name", "task")
     actions = ("run_now", "suspend", "resume", "enable_tasks", "disable_tasks", "toggle_tasks")
     change_form_template = "admin/reconciler/periodictask/change_form.html"
     change_list_template = "admin/reconciler/periodictask/change_list.html"
+    date_hierarchy = None  # beat's is on start_time, which our rows leave empty: a bar of nonsense dates
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("managed_by")
 
     def get_list_display(self, request: HttpRequest) -> Any:
-        """Health after the status, when the runs are recorded (django-celery-results)."""
+        """Health after the status, when the runs are recorded (django-celery-results): it
+        says when the last run was (its tooltip), in place of the last run column."""
         shown = list(super().get_list_display(request))
         if observed.available():
             shown.insert(shown.index("status") + 1, "health")
+            shown.remove("last_run")
         return shown
 
     def get_list_filter(self, request: HttpRequest) -> Any:
@@ -90,7 +96,11 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
             return "—"
         where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
         link = source_url(owned.source_file, owned.source_line)
-        return format_html('<a href="{}">{}</a>', link, where) if link else where
+        return format_html('<a href="{}">{}</a>', link, breakable(where, "/")) if link else breakable(where, "/")
+
+    @admin.display(description="task", ordering="task")
+    def task_name(self, obj: PeriodicTask) -> str:
+        return breakable(obj.task, ".")
 
     @admin.display(description="status")
     def status(self, obj: PeriodicTask) -> str:
@@ -107,8 +117,13 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         return observed.health_cell(obj)
 
     @admin.display(description="next run")
-    def next_run(self, obj: PeriodicTask) -> Any:
-        return obj._reconciler_state.next_run.get(obj.name) or "—"  # type: ignore[attr-defined]
+    def next_run(self, obj: PeriodicTask) -> str:
+        due = obj._reconciler_state.next_run.get(obj.name)  # type: ignore[attr-defined]
+        return breakable(moment(due, seconds=sub_minute(obj)), " ")
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, obj: PeriodicTask) -> str:
+        return breakable(moment(obj.last_run_at, seconds=sub_minute(obj)), " ")
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         """The page's rows carry the request's state (computed once) for the columns."""
@@ -131,6 +146,14 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     # -- managed rows: read-only, not deletable ------------------------------------------
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A read-only page has no use for beat's "registered task" picker (it reads "Regtask: None")."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj):
+            return fieldsets
+        return [(title, {**options, "fields": tuple(f for f in options["fields"] if f != "regtask")})
+                for title, options in fieldsets]
+
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return managed_of(obj) is None and super().has_change_permission(request, obj)
 
@@ -145,7 +168,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         if owned is not None and obj is not None:
             context["reconciler"] = _banner(request, obj, owned)
         if obj is not None and observed.available():
-            context["observe"] = observed.runs_context(request, obj.name)
+            context["observe"] = observed.runs_context(request, obj)
         return super().changeform_view(request, object_id, form_url, context)
 
     # -- actions -------------------------------------------------------------------------
@@ -161,13 +184,13 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         return bool(request.user.has_perm("reconciler.suspend_schedule"))
 
     def enable_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        super().enable_tasks(request, operations.unmanaged_only(self, request, queryset))
+        operations.unmanaged_only(self, request, queryset, "enable")
 
     def disable_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        super().disable_tasks(request, operations.unmanaged_only(self, request, queryset))
+        operations.unmanaged_only(self, request, queryset, "disable")
 
     def toggle_tasks(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        super().toggle_tasks(request, operations.unmanaged_only(self, request, queryset))
+        operations.unmanaged_only(self, request, queryset, "toggle")
 
     enable_tasks.short_description = BeatPeriodicTaskAdmin.enable_tasks.short_description  # type: ignore[attr-defined]
     disable_tasks.short_description = BeatPeriodicTaskAdmin.disable_tasks.short_description  # type: ignore[attr-defined]
@@ -189,12 +212,16 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
 
 def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
+    """The managed row's banner: where it is declared, its status, its suspension (said once:
+    the plan's reasons repeat it, so they are left out here)."""
     where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
     row = state_of(request).rows.get(obj.name)
+    suspension = row.suspension if row else None
+    said = suspension.describe() if suspension else None
     return {
         "where": where, "url": source_url(owned.source_file, owned.source_line),
-        "status": state_of(request).label(obj.name), "suspension": row.suspension if row else None,
-        "reasons": row.reasons if row else (),
+        "status": state_of(request).label(obj.name), "suspension": suspension,
+        "reasons": tuple(r for r in (row.reasons if row else ()) if not (said and r.startswith(said))),
     }
 
 

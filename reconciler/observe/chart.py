@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from xml.sax.saxutils import escape, quoteattr
 
 from .forecast import BusyMinute, Forecast
@@ -68,6 +68,7 @@ STYLE = (
     "text{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:12px;fill:#333}"
     ".title{font-size:16px;font-weight:600}.axis{stroke:#888;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}"
     ".bar{fill:#417690}.peak{fill:#d9534f}.rank{font-size:10px;fill:#d9534f;font-weight:600}.list{font-size:12px}"
+    ".leader{stroke:#d9534f;stroke-width:0.75;opacity:0.7}"
 )
 
 
@@ -148,16 +149,39 @@ def _x_axis(forecast: Forecast, tz: tzinfo, step: float) -> list[str]:
     return out
 
 
+LABEL_GAP = 16  # px between two rank labels' centres: "10" at 10 px bold is ~13 px wide
+
+
 def _peaks(forecast: Forecast, peak: int, step: float) -> list[str]:
-    out = []
-    for rank, busy in enumerate(forecast.busiest, 1):
+    """The busiest minutes in red, each numbered above the plot; the numbers spread apart where
+    the minutes are close, a thin leader line from each number down to its minute."""
+    bars, out = [], []
+    for busy in forecast.busiest:
         index = round((busy.minute - forecast.start).total_seconds() / 60)
-        x, y = LEFT + index * step, _y(busy.runs, peak)
-        out.append(f'<rect class="peak" x="{x:.2f}" y="{y:.1f}" width="{max(step, 2):.2f}"'
+        bars.append((LEFT + index * step + max(step, 1.5) / 2, _y(busy.runs, peak), busy))
+    order = sorted(range(len(bars)), key=lambda i: (bars[i][0], i))
+    spots = spread([bars[i][0] for i in order], LEFT, WIDTH - RIGHT)
+    label_x = {i: spot for i, spot in zip(order, spots, strict=True)}
+    label_y = TOP - 14
+    for rank, (x, y, busy) in enumerate(bars, 1):
+        width = max(step, 1.5)
+        out.append(f'<rect class="peak" x="{x - width / 2:.2f}" y="{y:.1f}" width="{width:.2f}"'
                    f' height="{TOP + PLOT_HEIGHT - y:.1f}"><title>{escape(who(busy, 20))}</title></rect>')
-        out.append(f'<text class="rank" x="{x + max(step, 2) / 2:.1f}" y="{y - 4 - (rank % 2) * 10:.1f}"'
-                   f' text-anchor="middle">{rank}</text>')
+        lx = label_x[rank - 1]
+        out.append(f'<line class="leader" x1="{lx:.1f}" y1="{label_y + 3}" x2="{x:.1f}" y2="{y - 1:.1f}"/>')
+        out.append(f'<text class="rank" x="{lx:.1f}" y="{label_y}" text-anchor="middle">{rank}</text>')
     return out
+
+
+def spread(wanted: Sequence[float], low: float, high: float, gap: float = LABEL_GAP) -> list[float]:
+    """Positions as near as may be to ``wanted`` (sorted), at least ``gap`` apart, within [low, high]."""
+    spots: list[float] = []
+    for x in wanted:
+        spots.append(max(x, low, spots[-1] + gap) if spots else max(x, low))
+    for i in range(len(spots) - 1, -1, -1):  # pushed past the right edge: back, keeping the gaps
+        limit = high if i == len(spots) - 1 else spots[i + 1] - gap
+        spots[i] = min(spots[i], limit)
+    return spots
 
 
 def _busiest_list(forecast: Forecast, tz: tzinfo) -> list[str]:
@@ -174,29 +198,51 @@ def _busiest_list(forecast: Forecast, tz: tzinfo) -> list[str]:
 RUN_COLOURS = {"SUCCESS": "#3c8d40", "FAILURE": "#d9534f", "REVOKED": "#d9534f", "RETRY": "#e5a000"}
 
 
-def runs_svg(runs: Sequence[Run], width: int = 360, height: int = 90) -> str:
-    """A small chart of a schedule's recent runs, oldest on the left: bar height the runtime,
-    colour the outcome (green success, red failure, amber retry, grey running)."""
+def runs_svg(runs: Sequence[Run], width: int = 480, height: int = 150, tz: tzinfo = UTC) -> str:
+    """A small chart of a schedule's recent runs, oldest on the left: bar height the runtime
+    (the y axis, in seconds), colour the outcome (green success, red failure, amber retry, grey
+    running); the x axis from the first run's start to the last's."""
     ordered = list(reversed(runs))  # runs come newest first
     longest = max((r.runtime_seconds or 0.0 for r in ordered), default=0.0) or 1.0
-    plot_top, plot_bottom = 18, height - 4
-    step = (width - 8) / max(len(ordered), 1)
+    left, right, top, bottom = 52, 8, 22, height - 30
+    step = (width - left - right) / max(len(ordered), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
         ' role="img" aria-label="recent runs">',
-        "<style>text{font-family:system-ui,sans-serif;font-size:11px;fill:#333}</style>",
-        f'<text x="4" y="12">{len(ordered)} runs, longest {longest:.3g} s</text>' if ordered
-        else '<text x="4" y="12">no runs recorded</text>',
+        "<style>text{font-family:system-ui,sans-serif;font-size:11px;fill:#333}"
+        ".axis{stroke:#888;stroke-width:1}.grid{stroke:#e4e4e4;stroke-width:1}</style>",
+        f'<text x="{left}" y="12">last {len(ordered)} runs, longest {longest:.3g} s</text>' if ordered
+        else f'<text x="{left}" y="12">no runs recorded</text>',
     ]
+    for tick in (0.0, longest / 2, longest):
+        y = bottom - tick / longest * (bottom - top)
+        parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{tick:.3g} s</text>')
     for i, run in enumerate(ordered):
         runtime = run.runtime_seconds
-        bar = max(2.0, (runtime or 0.0) / longest * (plot_bottom - plot_top))
+        bar = max(2.0, (runtime or 0.0) / longest * (bottom - top))
         colour = RUN_COLOURS.get(run.state, "#999")
-        tip = f"{run.started_at:%Y-%m-%d %H:%M:%S} {run.state} " + (f"{runtime:.3f} s" if runtime is not None else "")
-        tip += f" {run.exception}" if run.exception else ""
+        tip = f"{run.started_at.astimezone(tz):%Y-%m-%d %H:%M:%S} {run.state} "
+        tip += (f"{runtime:.3f} s" if runtime is not None else "") + (f" {run.exception}" if run.exception else "")
         parts.append(
-            f'<rect x="{4 + i * step:.1f}" y="{plot_bottom - bar:.1f}" width="{max(step - 1, 1):.1f}"'
+            f'<rect x="{left + i * step + 0.5:.1f}" y="{bottom - bar:.1f}" width="{max(step - 1, 1):.1f}"'
             f' height="{bar:.1f}" fill="{colour}"><title>{escape(tip)}</title></rect>'
         )
+    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{width - right}" y1="{bottom}" y2="{bottom}"/>')
+    if ordered:
+        parts.extend(_run_times(ordered, tz, left, width - right, bottom))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _run_times(ordered: Sequence[Run], tz: tzinfo, left: float, right: float, bottom: float) -> list[str]:
+    """The x axis: when the first and the last run shown started (to the second), and the time zone."""
+    first, last = (run.started_at.astimezone(tz) for run in (ordered[0], ordered[-1]))
+    fmt = "%H:%M:%S" if first.date() == last.date() else "%m-%d %H:%M:%S"
+    return [
+        f'<text x="{left}" y="{bottom + 14}">{first:{fmt}}</text>',
+        f'<text x="{right}" y="{bottom + 14}" text-anchor="end">{last:{fmt}}</text>',
+        f'<text x="{(left + right) / 2:.1f}" y="{bottom + 26}" text-anchor="middle">started ({escape(str(tz))}),'
+        " oldest → newest</text>",
+    ]

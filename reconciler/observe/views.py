@@ -80,9 +80,12 @@ def chart_hours(raw: str | None) -> tuple[float, str | None]:
 @staff_member_required
 def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
     """A schedule's last runs (durations, outcomes) as a small SVG chart, for its admin page."""
+    from django.utils import timezone
+
     from .chart import runs_svg
     from .runs import last_runs
 
     if "\x00" in name:  # no schedule's name (and the database refuses it in a query)
         return HttpResponse("no schedule's name contains a NUL character\n", status=404, content_type="text/plain")
-    return HttpResponse(runs_svg(last_runs(name, 50)), content_type="image/svg+xml")
+    svg = runs_svg(last_runs(name, 50), tz=timezone.get_current_timezone())
+    return HttpResponse(svg, content_type="image/svg+xml")
