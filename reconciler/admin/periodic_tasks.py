@@ -108,7 +108,16 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     @admin.display(description="next run")
     def next_run(self, obj: PeriodicTask) -> Any:
-        return obj._reconciler_state.next_run.get(obj.name) or "—"  # type: ignore[attr-defined]
+        """The exact slot, written as everywhere (``render.words.iso``): in the cron's zone, else the site's."""
+        from django.utils import timezone
+
+        from ..render.words import iso
+
+        moment = obj._reconciler_state.next_run.get(obj.name)  # type: ignore[attr-defined]
+        if moment is None:
+            return "—"
+        zone = str(obj.crontab.timezone) if obj.crontab_id else timezone.get_current_timezone()  # type: ignore[attr-defined]
+        return iso(moment, zone)
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         """The page's rows carry the request's state (computed once) for the columns."""

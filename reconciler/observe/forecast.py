@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .schedule_math import at_moment, next_after, runs_between
+from .schedule_math import runs_between, upcoming
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -108,7 +108,7 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     for row in read_rows(enabled_only=True):
         if row.schedule is None or (row.expires is not None and row.expires <= now):
             continue
-        first = next_after(at_moment(row.schedule, now), now, row.last_sent_at or row.changed_at or now)
-        if first is not None:
-            entries.append((row.name, row.schedule, max(first, now)))
+        first = upcoming(row.schedule, row.last_sent_at or row.changed_at or now, now, 1)
+        if first:
+            entries.append((row.name, row.schedule, first[0]))
     return forecast(entries, now, now + timedelta(hours=hours))
