@@ -2,7 +2,7 @@
 second at which Celery's own ``is_due`` (what beat asks) turns true."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 

@@ -125,7 +125,8 @@ def test_times_are_written_one_way(fmt: str) -> None:
     evening = spec("evening", schedule=Crontab("30", "20", timezone="UTC"), start_time=paris)
     launch = spec("launch", schedule=Clocked(datetime.fromisoformat("2027-01-01T08:00:00+01:00")), one_off=True)
     declared = DeclaredState((
-        DeclaredTask(evening, SourceRange("schedules/a.yaml", 1, 3)), DeclaredTask(launch, SourceRange("schedules/a.yaml", 9, 3)),
+        DeclaredTask(evening, SourceRange("schedules/a.yaml", 1, 3)),
+        DeclaredTask(launch, SourceRange("schedules/a.yaml", 9, 3)),
     ))
     text = RENDERERS[fmt](diff(declared, ActualState(()), DiffOptions(NOW)))
     if fmt == "json":  # the contract keeps UTC

@@ -150,7 +150,8 @@ def test_json_is_the_plan_contract_plus_against_and_next_runs(repo: Repo) -> Non
         "before": ["2026-11-24T13:00:00+00:00", "2026-11-24T14:00:00+00:00", "2026-11-24T15:00:00+00:00"],
         "after": [],  # deleted
     }
-    assert changes["launch|<!--x-->`y`"]["next_runs"] == {"before": [], "after": ["2026-12-01T09:00:00+01:00"]}  # as declared
+    as_declared = ["2026-12-01T09:00:00+01:00"]
+    assert changes["launch|<!--x-->`y`"]["next_runs"] == {"before": [], "after": as_declared}
     assert "next_runs" not in changes["heartbeat"]  # a rename that does not move the schedule
     assert changes["heartbeat"]["previous_name"] == "heartbeat-old"
 
