@@ -53,3 +53,35 @@ def test_solar_runs_once_a_day_at_the_event() -> None:
 
 def test_no_spec_no_runs() -> None:
     assert next_runs(None, NOW) == ()
+
+
+ODD_NOW = datetime(2026, 3, 28, 3, 11, 28, 975311, tzinfo=UTC)  # a plan's "now" is rarely a whole second
+
+EXACT: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
+    ("cron-07:30-paris-into-summer-time", Crontab("30", "7", timezone="Europe/Paris"), {},
+     ["2026-03-28T06:30:00+00:00", "2026-03-29T05:30:00+00:00", "2026-03-30T05:30:00+00:00"]),
+    ("one-off-at-02:00", Clocked(at("2026-04-02T02:00:00+02:00")), {"one_off": True}, ["2026-04-02T00:00:00+00:00"]),
+    ("interval", Interval(900), {}, ["2026-03-28T03:26:29+00:00", "2026-03-28T03:41:29+00:00",
+                                     "2026-03-28T03:56:29+00:00"]),
+    ("solar", Solar("sunset", Decimal("48.8566"), Decimal("2.3522")), {}, []),
+]
+
+
+@pytest.mark.parametrize(("schedule", "changes", "expected"), [c[1:] for c in EXACT], ids=[c[0] for c in EXACT])
+def test_next_runs_are_the_slots_beat_sends_at(schedule: Schedule, changes: dict[str, object], expected: list[str]) -> None:
+    """Whole seconds, each one the second at which the schedule's own ``is_due`` turns true."""
+    from reconciler.review.next_runs import celery_schedule
+
+    from .test_observe_schedule_math import assert_beat_sends_at
+
+    spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), **changes)  # type: ignore[arg-type]
+    runs = next_runs(spec, ODD_NOW)
+    if expected:
+        assert [r.isoformat() for r in runs] == expected
+    assert runs and all(r.microsecond == 0 for r in runs)
+    if isinstance(schedule, Crontab | Solar):
+        beat = celery_schedule(schedule, ODD_NOW)
+        previous = ODD_NOW
+        for run in runs:
+            assert_beat_sends_at(beat, previous, run)
+            previous = run
