@@ -68,7 +68,9 @@ EXACT: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
 
 
 @pytest.mark.parametrize(("schedule", "changes", "expected"), [c[1:] for c in EXACT], ids=[c[0] for c in EXACT])
-def test_next_runs_are_the_slots_beat_sends_at(schedule: Schedule, changes: dict[str, object], expected: list[str]) -> None:
+def test_next_runs_are_the_slots_beat_sends_at(
+    schedule: Schedule, changes: dict[str, object], expected: list[str],
+) -> None:
     """Whole seconds, each one the second at which the schedule's own ``is_due`` turns true."""
     from reconciler.review.next_runs import celery_schedule
 
