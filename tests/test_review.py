@@ -133,7 +133,7 @@ def test_json_is_the_plan_contract_plus_against_and_next_runs(repo: Repo) -> Non
     result = review("main")
     payload = json.loads(RENDERERS["json"](result))
     assert result.plan is not None
-    assert set(payload) == {*result.plan.to_json(), "against", "now"}
+    assert set(payload) == {*result.plan.to_json(), "against", "now", "load"}
     assert {"format_version", "summary", "changes", "warnings"} <= set(payload)
     assert payload["against"] == {"ref": "main", "commit": repo.git("rev-parse", "main")}
     assert payload["summary"]["create"] == 1 and payload["summary"]["delete"] == 2
@@ -282,3 +282,27 @@ def test_files_are_chosen_at_the_ref_as_in_the_working_tree(repo: Repo) -> None:
     assert result.plan is not None and not result.plan.changes
     assert "upper" in result.plan.unchanged and "hidden" not in result.plan.unchanged
     assert review("HEAD", [Path("schedules/UPPER.YAML")]).plan.unchanged == ("upper",)  # type: ignore[union-attr]
+
+
+def test_the_comment_says_when_the_busiest_minute_changes(repo: Repo) -> None:
+    """Five runs at 18:00 UTC at main (the 30-second heartbeat twice, the hourly sync, the
+    six-hourly task, the five-minute one); the change disables one and deletes another."""
+    result = review()
+    assert result.load is not None and result.load.busiest_changed
+    line = "Busiest minute (next 24 h): 2026-11-24T18:00:00+00:00 with 5 runs → 2026-11-25T02:00:00+00:00 with 4 runs"
+    assert f"**{line}**" in RENDERERS["markdown"](result)
+    assert line in RENDERERS["text"](result)
+    load = json.loads(RENDERERS["json"](result))["load"]
+    assert load["busiest_minute"] == {
+        "before": {"minute": "2026-11-24T18:00:00+00:00", "runs": 5},
+        "after": {"minute": "2026-11-25T02:00:00+00:00", "runs": 4},
+    }
+    assert load["total_runs"]["before"] > load["total_runs"]["after"]
+
+
+def test_no_busiest_minute_line_when_it_stays(repo: Repo) -> None:
+    repo.git("checkout", "-q", "main")
+    repo.write("schedules/steady.yaml", STEADY.replace("heartbeat", "cleanup_sessions"))  # same times
+    result = review()
+    assert result.load is not None and not result.load.busiest_changed
+    assert "Busiest minute" not in RENDERERS["markdown"](result)

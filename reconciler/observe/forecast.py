@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..specs import NoSchedule, TaskSpec
 from .schedule_math import runs_between, upcoming
 
 BUSIEST = 10
@@ -112,3 +113,54 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
         if first:
             entries.append((row.name, row.schedule, first[0]))
     return forecast(entries, now, now + timedelta(hours=hours))
+
+
+def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:
+    """The next ``hours`` of declarations, with no database: each enabled task from its first
+    run as a new row (``review.next_runs``, the same slots plan --against shows)."""
+    from ..review.next_runs import celery_schedule, next_runs
+
+    entries = []
+    for spec in specs:
+        if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
+            continue
+        first = next_runs(spec, now, 1)
+        if first:
+            entries.append((spec.name, celery_schedule(spec.schedule, first[0]), first[0]))
+    return forecast(entries, now, now + timedelta(hours=hours))
+
+
+@dataclass(frozen=True)
+class LoadChange:
+    """The load a change of declarations adds: the forecast before (at a git ref) and after."""
+
+    before: Forecast
+    after: Forecast
+
+    @property
+    def busiest_before(self) -> BusyMinute | None:
+        return self.before.busiest[0] if self.before.busiest else None
+
+    @property
+    def busiest_after(self) -> BusyMinute | None:
+        return self.after.busiest[0] if self.after.busiest else None
+
+    @property
+    def busiest_changed(self) -> bool:
+        """Whether the busiest minute moves or its count changes."""
+        before, after = self.busiest_before, self.busiest_after
+        return (before and (before.minute, before.runs)) != (after and (after.minute, after.runs))
+
+    def to_json(self) -> dict[str, Any]:
+        def busy(b: BusyMinute | None) -> dict[str, Any] | None:
+            return {"minute": b.minute.isoformat(), "runs": b.runs} if b else None
+
+        return {
+            "total_runs": {"before": self.before.total, "after": self.after.total},
+            "busiest_minute": {"before": busy(self.busiest_before), "after": busy(self.busiest_after)},
+            "busiest_changed": self.busiest_changed,
+        }
+
+
+def load_change(before: Iterable[TaskSpec], after: Iterable[TaskSpec], now: datetime, hours: float = 24) -> LoadChange:
+    return LoadChange(declared_forecast(before, now, hours), declared_forecast(after, now, hours))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, SourceRange
 from ..diff import desired_spec, diff
+from ..observe.forecast import LoadChange, load_change
 from ..pipeline import (
     ValidationResult,
     default_registry,
@@ -28,6 +29,7 @@ from ..validate import validate_documents
 from .gitref import Snapshot, snapshot
 from .next_runs import next_runs
 
+LOAD_HOURS = 24  # the window whose busiest minute a review compares
 # A change shows its next runs when it starts, stops or moves a task.
 TIMING_FIELDS = frozenset({"schedule", "enabled", "one_off", "start_time"})
 
@@ -50,6 +52,7 @@ class Review:
     base_problems: tuple[Diagnostic, ...] = ()
     before: Mapping[str, TaskSpec] = field(default_factory=dict)  # the specs at REF, by name
     runs: Mapping[str, NextRuns] = field(default_factory=dict)    # change name → next runs
+    load: LoadChange | None = None          # the next 24 hours before and after: the busiest minute
 
 
 def plan_against(
@@ -71,7 +74,19 @@ def plan_against(
     plan = replace(plan, warnings=(*plan.warnings, *base_warnings(base, problems)))
     before = {row.name: row.spec for row in actual.tasks}
     runs = {c.name: _runs(c, before, now) for c in plan.changes if shows_runs(c)}
-    return Review(validation, plan, ref, base.commit, now, problems, before, runs)
+    load = load_change(before.values(), after_plan(before, plan).values(), now, LOAD_HOURS)
+    return Review(validation, plan, ref, base.commit, now, problems, before, runs, load)
+
+
+def after_plan(before: Mapping[str, TaskSpec], plan: Plan) -> dict[str, TaskSpec]:
+    """The specs once the plan is applied: what the rows at the ref become."""
+    after = dict(before)
+    for change in plan.changes:
+        if change.action is Action.DELETE or change.previous_name:
+            after.pop(change.previous_name or change.name, None)
+        if change.desired is not None and change.action is not Action.CONFLICT:
+            after[change.name] = change.desired
+    return after
 
 
 def actual_at(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..observe.forecast import BusyMinute
 from ..plan import Action, Change
 from ..render import markdown as md
 from ..render.diagnostics import diagnostic_json
@@ -15,7 +16,7 @@ from ..render.diagnostics import render_text as diagnostics_text
 from ..render.plan import _field_lines, _header, count, render_github, schedule_change_words
 from ..render.words import change_words, iso, schedule_words, show_field
 from ..specs import TaskSpec
-from .against import NextRuns, Review
+from .against import LOAD_HOURS, NextRuns, Review
 from .comment import MARKER
 from .next_runs import zone_of
 from .words import both_zones, no_runs_reason
@@ -47,7 +48,20 @@ def render_text(review: Review) -> str:
         return _invalid_text(review)
     blocks = [_text_block(review, c) for c in review.plan.changes]
     blocks += [f"  ! warning: {w}" for w in review.plan.warnings]
-    return "\n\n".join([*blocks, summary_line(review)]) + "\n"
+    busiest = busiest_line(review)
+    return "\n\n".join([*blocks, summary_line(review) + (f"\n{busiest}" if busiest else "")]) + "\n"
+
+
+def busiest_line(review: Review) -> str | None:
+    """``Busiest minute (next 24 h): … → …``, when the change moves it or changes its count."""
+    load = review.load
+    if load is None or not load.busiest_changed:
+        return None
+
+    def busy(b: BusyMinute | None) -> str:
+        return f"{iso(b.minute)} with {count(b.runs, 'run')}" if b else "none"
+
+    return f"Busiest minute (next {LOAD_HOURS} h): {busy(load.busiest_before)} → {busy(load.busiest_after)}"
 
 
 def _invalid_text(review: Review) -> str:
@@ -106,7 +120,8 @@ def review_json(review: Review) -> dict[str, Any]:
         runs = review.runs.get(change.name)
         if runs is not None:
             item["next_runs"] = _runs_json(review, change, runs)
-    return {**payload, "against": against, "now": iso(review.now)}
+    load = {"load": review.load.to_json()} if review.load is not None else {}
+    return {**payload, "against": against, "now": iso(review.now), **load}
 
 
 def _runs_json(review: Review, change: Change, runs: NextRuns) -> dict[str, list[str]]:
@@ -124,6 +139,9 @@ def render_markdown(review: Review) -> str:
         return _invalid_markdown(review)
     plan = review.plan
     lines = [f"**Schedules:** {md.text(summary_line(review))}", ""]
+    busiest = busiest_line(review)
+    if busiest:
+        lines += [f"**{md.text(busiest)}**", ""]
     if plan.changes:
         lines += ["| | Task | What changes | Next run |", "|---|---|---|---|"]
         lines += [_row(review, c) for c in plan.changes]
