@@ -43,7 +43,7 @@ class Forecast:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format_version": 1, "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "format_version": 1, "start": self.start.isoformat(), "end": self.end.replace(microsecond=0).isoformat(),
             "total_runs": self.total, "schedules": self.schedules, "capped": list(self.capped),
             "per_minute": [
                 {"minute": self.minute(i).isoformat(), "runs": n} for i, n in enumerate(self.per_minute) if n
@@ -136,6 +136,7 @@ class LoadChange:
 
     before: Forecast
     after: Forecast
+    hours: float = 24
 
     @property
     def busiest_before(self) -> BusyMinute | None:
@@ -156,11 +157,11 @@ class LoadChange:
             return {"minute": b.minute.isoformat(), "runs": b.runs} if b else None
 
         return {
-            "total_runs": {"before": self.before.total, "after": self.after.total},
+            "hours": self.hours, "total_runs": {"before": self.before.total, "after": self.after.total},
             "busiest_minute": {"before": busy(self.busiest_before), "after": busy(self.busiest_after)},
             "busiest_changed": self.busiest_changed,
         }
 
 
 def load_change(before: Iterable[TaskSpec], after: Iterable[TaskSpec], now: datetime, hours: float = 24) -> LoadChange:
-    return LoadChange(declared_forecast(before, now, hours), declared_forecast(after, now, hours))
+    return LoadChange(declared_forecast(before, now, hours), declared_forecast(after, now, hours), hours)

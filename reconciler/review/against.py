@@ -57,7 +57,7 @@ class Review:
 
 def plan_against(
     ref: str, paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime,
-    prune: bool = True, env: str | None = None,
+    prune: bool = True, env: str | None = None, load_hours: float = LOAD_HOURS,
 ) -> Review:
     """The plan from the declarations at ``ref`` to the working tree's, in environment ``env``
     (needed when the project has environments)."""
@@ -74,7 +74,7 @@ def plan_against(
     plan = replace(plan, warnings=(*plan.warnings, *base_warnings(base, problems)))
     before = {row.name: row.spec for row in actual.tasks}
     runs = {c.name: _runs(c, before, now) for c in plan.changes if shows_runs(c)}
-    load = load_change(before.values(), after_plan(before, plan).values(), now, LOAD_HOURS)
+    load = load_change(before.values(), after_plan(before, plan).values(), now, load_hours)
     return Review(validation, plan, ref, base.commit, now, problems, before, runs, load)
 
 

@@ -16,7 +16,7 @@ from ..render.diagnostics import render_text as diagnostics_text
 from ..render.plan import _field_lines, _header, count, render_github, schedule_change_words
 from ..render.words import change_words, iso, schedule_words, show_field
 from ..specs import TaskSpec
-from .against import LOAD_HOURS, NextRuns, Review
+from .against import NextRuns, Review
 from .comment import MARKER
 from .next_runs import zone_of
 from .words import both_zones, no_runs_reason
@@ -61,7 +61,7 @@ def busiest_line(review: Review) -> str | None:
     def busy(b: BusyMinute | None) -> str:
         return f"{iso(b.minute)} with {count(b.runs, 'run')}" if b else "none"
 
-    return f"Busiest minute (next {LOAD_HOURS} h): {busy(load.busiest_before)} → {busy(load.busiest_after)}"
+    return f"Busiest minute (next {load.hours:g} h): {busy(load.busiest_before)} → {busy(load.busiest_after)}"
 
 
 def _invalid_text(review: Review) -> str:
