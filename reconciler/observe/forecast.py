@@ -63,22 +63,26 @@ def forecast(
 ) -> Forecast:
     """Runs in [start, end) of each (name, Celery schedule, first run) entry."""
     start = start.replace(second=0, microsecond=0)
+    where = {name: _minutes(schedule, first, start, end, limit) for name, schedule, first in entries}
+    return tally(where, start, end, limit)
+
+
+def _minutes(schedule: Any, first: datetime, start: datetime, end: datetime, limit: int) -> list[int]:
+    """The minute (index from ``start``) of each run of one schedule in [start, end)."""
+    return [int((t - start).total_seconds() // 60) for t in runs_between(schedule, max(first, start), end, limit)]
+
+
+def tally(where: dict[str, list[int]], start: datetime, end: datetime, limit: int = RUNS_PER_SCHEDULE) -> Forecast:
+    """The forecast of each schedule's run minutes (``start`` floored to the minute)."""
     minutes = max(0, -int(-(end - start).total_seconds() // 60))  # the last minute may be partial
     counts = [0] * minutes
-    where: dict[str, list[int]] = {}
-    capped: list[str] = []
-    for name, schedule, first in entries:
-        runs = runs_between(schedule, max(first, start), end, limit)
-        indices = [int((t - start).total_seconds() // 60) for t in runs]
-        if not indices:
-            continue
-        if len(indices) >= limit:
-            capped.append(name)
+    where = {name: indices for name, indices in where.items() if indices}
+    for indices in where.values():
         for index in indices:
             counts[index] += 1
-        where[name] = indices
+    capped = sorted(name for name, indices in where.items() if len(indices) >= limit)
     busiest = _busiest(counts, where, start)
-    return Forecast(start, end, tuple(counts), busiest, len(where), tuple(sorted(capped)))
+    return Forecast(start, end, tuple(counts), busiest, len(where), tuple(capped))
 
 
 def _busiest(counts: list[int], where: dict[str, list[int]], start: datetime) -> tuple[BusyMinute, ...]:
@@ -118,16 +122,19 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
 def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:
     """The next ``hours`` of declarations, with no database: each enabled task from its first
     run as a new row (``review.next_runs``, the same slots plan --against shows)."""
+    start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
+    return tally({spec.name: _declared_minutes(spec, now, start, end) for spec in specs}, start, end)
+
+
+def _declared_minutes(spec: TaskSpec, now: datetime, start: datetime, end: datetime) -> list[int]:
     from ..review.next_runs import celery_schedule, next_runs
 
-    entries = []
-    for spec in specs:
-        if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
-            continue
-        first = next_runs(spec, now, 1)
-        if first:
-            entries.append((spec.name, celery_schedule(spec.schedule, first[0]), first[0]))
-    return forecast(entries, now, now + timedelta(hours=hours))
+    if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
+        return []
+    first = next_runs(spec, now, 1)
+    if not first:
+        return []
+    return _minutes(celery_schedule(spec.schedule, first[0]), first[0], start, end, RUNS_PER_SCHEDULE)
 
 
 @dataclass(frozen=True)
@@ -164,4 +171,16 @@ class LoadChange:
 
 
 def load_change(before: Iterable[TaskSpec], after: Iterable[TaskSpec], now: datetime, hours: float = 24) -> LoadChange:
-    return LoadChange(declared_forecast(before, now, hours), declared_forecast(after, now, hours), hours)
+    """Both forecasts; a task the change leaves alone is computed once (most of them, in a PR)."""
+    start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
+    memo: dict[TaskSpec, list[int]] = {}
+
+    def where(specs: Iterable[TaskSpec]) -> dict[str, list[int]]:
+        found = {}
+        for spec in specs:
+            if spec not in memo:
+                memo[spec] = _declared_minutes(spec, now, start, end)
+            found[spec.name] = memo[spec]
+        return found
+
+    return LoadChange(tally(where(before), start, end), tally(where(after), start, end), hours)
