@@ -97,10 +97,13 @@ def test_status_forecast_metrics_and_admin_show_the_same_first_run(rows: dict[st
     for name, row in rows.items():
         assert next_run[(("name", name), ("task", row.task))] == first[name].timestamp()
 
-    page = staff_client(superuser=True).get("/admin/django_celery_beat/periodictask/").content.decode()
+    admin = staff_client(superuser=True)
+    page = admin.get("/admin/django_celery_beat/periodictask/").content.decode()
     assert iso(first["paris"], "Europe/Paris") in page  # 2026-12-02T07:30:00+01:00
     assert iso(first["launch"], timezone.get_current_timezone()) in page
     assert all(t not in page for t in ("a.m.", "p.m."))
+    change = admin.get(f"/admin/django_celery_beat/periodictask/{rows['paris'].pk}/change/")
+    assert f"next run: {iso(first['paris'], timezone.get_current_timezone())}" in change.content.decode()
 
 
 def test_a_later_now_does_not_move_a_slot(rows: dict[str, ScheduledTask]) -> None:

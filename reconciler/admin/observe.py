@@ -59,7 +59,9 @@ def health_cell(obj: Any) -> str:
 
 def _tooltip(found: ScheduleHealth) -> str:
     def moment(value: Any) -> str:
-        return value.strftime("%Y-%m-%d %H:%M:%S %Z") if value else "never"
+        from ..render.words import iso  # times written one way
+
+        return iso(value) if value else "never"
 
     parts = [f"last run: {moment(found.last_run_at)} ({found.last_state or 'none'})",
              f"last success: {moment(found.last_success_at)}"]
