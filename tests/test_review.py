@@ -178,7 +178,7 @@ def test_invalid_files_at_the_ref_are_a_warning_and_the_valid_rest_is_compared(r
     assert result.plan is not None
     assert {c.name for c in result.plan.changes} >= {"nightly-cleanup", "staff-digest"}
     first, *details = result.plan.warnings
-    assert first.startswith("2 error(s) at main (") and "schedules/broken.yaml, schedules/syntax.yaml" in first
+    assert first.startswith("2 errors at main (") and "schedules/broken.yaml, schedules/syntax.yaml" in first
     assert [w.split("]")[0].rsplit("[", 1)[1] for w in details] == ["bad-cron", "yaml-syntax"]
 
 

@@ -23,6 +23,7 @@ from ..pipeline import (
     validate_paths,
 )
 from ..plan import Action, Change, DiffOptions, Plan
+from ..render.plan import count
 from ..resolve import Registry
 from ..specs import ActualState, ActualTask, Ownership, TaskSpec
 from ..validate import validate_documents
@@ -117,8 +118,9 @@ def base_warnings(base: Snapshot, problems: Sequence[Diagnostic]) -> tuple[str, 
     if not problems:
         return ()
     files = sorted({d.source.file for d in problems if d.source})
+    where = ", ".join(files) or "the declarations"
     head = (
-        f"{len(problems)} error(s) at {base.ref} ({base.commit[:12]}) in {', '.join(files) or 'the declarations'}: "
+        f"{count(len(problems), 'error')} at {base.ref} ({base.commit[:12]}) in {where}: "
         "the plan compares with the declarations that are valid there"
     )
     return (head, *(f"at {base.ref}: {d.source or '<schedules>'}: [{d.code}] {d.message}" for d in problems))

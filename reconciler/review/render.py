@@ -166,7 +166,7 @@ def _invalid_markdown(review: Review) -> str:
     v = review.validation
     errors = sum(d.is_error for d in v.diagnostics)
     head = (
-        f"**Schedules:** ❌ the declarations are invalid ({errors} error(s)): "
+        f"**Schedules:** ❌ the declarations are invalid ({count(errors, 'error')}): "
         f"nothing to plan against {md.code(review.ref)}."
     )
     return "\n".join([head, "", diagnostics_markdown(v.diagnostics, checked=v.checked).rstrip(), "", MARKER]) + "\n"
