@@ -120,13 +120,14 @@ def upcoming_runs(now: datetime, count: int = 3) -> dict[str, tuple[datetime, ..
     """The next ``count`` moments each enabled task is due: exact slots by beat's own schedule
     objects, through ``schedule_math.upcoming`` (the one home of next runs)."""
     from .models import ScheduledTask
-    from .observe.schedule_math import upcoming
+    from .observe.schedule_math import beat_last_run, upcoming
     from .scheduler import load_enabled
 
     due: dict[str, tuple[datetime, ...]] = {}
     for model in load_enabled(ScheduledTask):
         try:
-            runs = upcoming(model.schedule, model.last_run_at or model.date_changed or now, now, count)
+            last = beat_last_run(model.last_run_at, model.date_changed, now, model.start_time)
+            runs = upcoming(model.schedule, last, now, count, start_time=model.start_time)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue
         if runs:

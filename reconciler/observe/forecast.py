@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..specs import NoSchedule, TaskSpec
-from .schedule_math import runs_between, upcoming
+from .schedule_math import beat_last_run, runs_between, upcoming
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -113,7 +113,8 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     for row in read_rows(enabled_only=True):
         if row.schedule is None or (row.expires is not None and row.expires <= now):
             continue
-        first = upcoming(row.schedule, row.last_sent_at or row.changed_at or now, now, 1)
+        last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
+        first = upcoming(row.schedule, last, now, 1, start_time=row.start_time)
         if first:
             entries.append((row.name, row.schedule, first[0]))
     return forecast(entries, now, now + timedelta(hours=hours))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SECOND = timedelta(seconds=1)
+THIRTY_YEARS = timedelta(days=365 * 30)  # django-celery-beat's ModelEntry, for a row with a start_time
 
 
 def at_moment(schedule: Any, now: datetime) -> Any:
@@ -55,18 +56,31 @@ def slot_after(frozen: Any, now: datetime, last: datetime) -> datetime | None:
     return whole_second(following)
 
 
+def beat_last_run(last_run_at: datetime | None, changed_at: datetime | None, now: datetime,
+                  start_time: datetime | None) -> datetime:
+    """The ``last_run_at`` beat's ``ModelEntry`` starts a row from: its own, else the row's last
+    change — thirty years earlier when the row has a ``start_time``, so that the first run is
+    due as soon as the start time comes (django-celery-beat's rule)."""
+    if last_run_at is not None:
+        return last_run_at
+    since = changed_at or now
+    return since - THIRTY_YEARS if start_time is not None else since
+
+
 def upcoming(
     schedule: Any, last_run_at: datetime, now: datetime, count: int = 3, frozen: Any = None,
+    start_time: datetime | None = None,
 ) -> tuple[datetime, ...]:
-    """The next ``count`` runs beat sends for a row last run at ``last_run_at``, as seen at
-    ``now``: exact slots in whole seconds (UTC). A run already due when ``now`` comes is sent
-    at once (beat catches up once), then the schedule's own slots follow. ``frozen``: the
-    schedule already stopped at ``now`` (shared across a read's rows)."""
+    """The next ``count`` runs beat sends for a row last run at ``last_run_at`` (``beat_last_run``),
+    as seen at ``now``: exact slots in whole seconds (UTC). A run already due when ``now`` comes
+    is sent at once (beat catches up once), then the schedule's own slots follow; nothing is
+    sent before ``start_time``. ``frozen``: the schedule already stopped at ``now`` (shared
+    across a read's rows)."""
     frozen = frozen if frozen is not None else at_moment(schedule, now)
     first = next_after(frozen, now, last_run_at)
     if first is None or count < 1:
         return ()
-    runs = [whole_second(max(first, now))]
+    runs = [whole_second(max(first, now, start_time or now))]
     while len(runs) < count:
         following = slot_after(frozen, now, runs[-1])
         if following is None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..observe.schedule_math import at_moment, upcoming
+from ..observe.schedule_math import at_moment, beat_last_run, upcoming
 from ..render.words import moment_zone
 from ..specs import Clocked, Crontab, Interval, NoSchedule, Solar, TaskSpec
 
@@ -19,20 +19,17 @@ COUNT = 3
 
 
 def next_runs(spec: TaskSpec | None, now: datetime, count: int = COUNT) -> tuple[datetime, ...]:
-    """The next ``count`` runs strictly after ``now``: exact slots in whole seconds (UTC);
-    ``()`` when none."""
+    """The next ``count`` runs of ``spec`` as a row written at ``now`` (never run yet): exact
+    slots in whole seconds (UTC); ``()`` when none. As beat: an interval counts from the row's
+    change, a ``start_time`` holds every run back until it comes (and then one is due at once)."""
     if spec is None or not spec.enabled or isinstance(spec.schedule, NoSchedule):
         return ()
     schedule = spec.schedule
-    start = max(now, spec.start_time) if spec.start_time else now
-    if isinstance(schedule, Clocked):
-        return upcoming(celery_schedule(schedule, now), now, now, 1) if schedule.at > now else ()
-    if isinstance(schedule, Interval):
-        # beat counts an interval from the row's last run; a new row's is the moment it is
-        # loaded, so the first run is one period later, and not before ``start_time``.
-        anchor = max(now, start - timedelta(seconds=schedule.seconds))
-        return upcoming(celery_schedule(schedule, anchor), anchor, anchor, count)
-    return upcoming(celery_schedule(schedule, start), start, start, count)
+    if isinstance(schedule, Clocked) and schedule.at <= now:
+        return ()  # a past one-off is written disabled
+    last = beat_last_run(None, now, now, spec.start_time)
+    count = 1 if isinstance(schedule, Clocked) else count
+    return upcoming(celery_schedule(schedule, now), last, now, count, start_time=spec.start_time)
 
 
 def celery_schedule(schedule: Crontab | Solar | Interval | Clocked, moment: datetime) -> Any:
