@@ -190,13 +190,13 @@ def test_guide_on_sqlite_with_no_extras(tmp_path: Path, dist: Dist) -> None:
     # The guide's Redis broker without the [redis] extra: the one thing `check` has to say.
     assert _check_ids(outputs["python manage.py check"]) == ["reconciler.W004"]
     assert "[redis]" in outputs["python manage.py check"]
-    assert "1 task(s) checked: valid" in outputs["python manage.py reconcile validate"]
+    assert "1 task checked: valid" in outputs["python manage.py reconcile validate"]
     assert "send-invoices-eu" in outputs["python manage.py reconcile plan --adopt"]
     assert "1 created" in outputs["python manage.py reconcile apply --adopt"]
     assert "No changes" in outputs["python manage.py reconcile plan --detailed-exitcode"]
     assert not list((project.venv / "lib").glob("python*/site-packages/project"))
     # The console script of the pre-commit hook, from the wheel.
-    assert "1 task(s) checked: valid" in project.shell("reconcile-schema-check schedules/billing.yaml").stdout
+    assert "1 task checked: valid" in project.shell("reconcile-schema-check schedules/billing.yaml").stdout
     # A feature without its extra: one line that names the extra.
     watch = subprocess.run(
         ["bash", "-c", "python manage.py reconcile watch"], cwd=project.site, env=project.env,

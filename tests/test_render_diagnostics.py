@@ -59,7 +59,7 @@ def test_valid_tree_text(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = validate_paths([FIXTURES / "valid" / "every-form.yaml"], registry=default_registry(), now=NOW)
     assert RENDERERS["text"](result.diagnostics, checked=result.checked) == (
-        "17 task(s) checked: valid, 0 error(s), 0 warning(s).\n"
+        "17 tasks checked: valid, 0 errors, 0 warnings.\n"
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..plan import Action, Change, FieldChange, Plan
 from . import markdown as md
-from .words import change_words, cron_words, moment_zone, says_more, show, show_field
+from .words import change_words, count, cron_words, moment_zone, says_more, show, show_field
 
 __all__ = ["RENDERERS", "cron_words", "render_json", "render_markdown", "render_text", "show", "summary_line"]
 
@@ -51,11 +51,6 @@ def _text_block(change: Change) -> str:
         lines.extend(_field_lines(change, field_change))
     lines.extend(f"      # {reason}" for reason in change.reasons)
     return "\n".join(lines)
-
-
-def count(n: int, singular: str, plural: str | None = None) -> str:
-    """``1 conflict``, ``2 conflicts``: counts in words that agree with their number."""
-    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
 
 EXTRAS = (("conflict", "conflict", "conflicts"), ("retain", "retained", "retained"),

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 MOMENT_FIELDS = frozenset({"start_time", "expires"})
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 conflict``, ``2 conflicts``: counts in words that agree with their number."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
+
+
 @lru_cache(maxsize=1024)
 def cron_words(expression: str) -> str:
     """cron-descriptor's words on a 24-hour clock (Celery and cron-descriptor both count Sunday as 0)."""
