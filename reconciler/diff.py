@@ -136,10 +136,11 @@ def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
     source = row.owned.source_file if row.owned else ""
     where = f" (was declared in {source})" if source else ""
     held = options.grace is not None and options.grace.holds(row.name, options.now)
+    was = (FieldChange("schedule", row.spec.fields()["schedule"], None),)  # what it was, shown in words
     if options.prune and not held:
-        return Change(Action.DELETE, row.name, row.spec.task, reasons=(f"no longer declared{where}",), pk=row.pk)
+        return Change(Action.DELETE, row.name, row.spec.task, was, reasons=(f"no longer declared{where}",), pk=row.pk)
     why = GRACE_REASON if options.prune else "kept because of --no-prune"
-    return Change(Action.RETAIN, row.name, row.spec.task, reasons=(f"no longer declared{where}", why), pk=row.pk)
+    return Change(Action.RETAIN, row.name, row.spec.task, was, reasons=(f"no longer declared{where}", why), pk=row.pk)
 
 
 def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:

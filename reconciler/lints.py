@@ -216,9 +216,9 @@ def _day_matches(day: date, fields: dict[str, frozenset[int]]) -> bool:
 
 
 def _solar_moments(schedule: object, start: datetime, end: datetime) -> Iterator[datetime]:
-    from .review.next_runs import _iterate
+    from .observe.schedule_math import upcoming
 
-    for at in _iterate(schedule, start, 9):
+    for at in upcoming(schedule, start, start, 9):
         if at < end:
             yield at
 

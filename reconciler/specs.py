@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from sys import intern
@@ -97,7 +97,7 @@ class Interval:
     kind = "interval"
 
     def describe(self) -> str:
-        return f"every {format_duration(self.seconds)}"
+        return describe(self)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Crontab:
         return " ".join(getattr(self, name) for name in CRON_FIELD_ORDER)
 
     def describe(self) -> str:
-        return f'cron "{self.expression}" ({self.timezone})'
+        return describe(self)
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,19 @@ class Clocked:
     """A one-off moment, always held in UTC."""
 
     at: datetime
+    # The offset it was declared with, to show it as written; not compared, not digested.
+    shown_in: tzinfo | None = field(default=None, compare=False, repr=False)
     kind = "at"
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError("Clocked.at must be timezone-aware")
+        if self.shown_in is None and self.at.utcoffset():
+            object.__setattr__(self, "shown_in", self.at.tzinfo)
         object.__setattr__(self, "at", self.at.astimezone(UTC))
 
     def describe(self) -> str:
-        return f"at {self.at.isoformat()}"
+        return describe(self)
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ class Solar:
         object.__setattr__(self, "longitude", _solar_decimal(self.longitude))
 
     def describe(self) -> str:
-        return f"solar {self.event} at {self.latitude}, {self.longitude}"
+        return describe(self)
 
 
 def _solar_decimal(value: Decimal | float | str) -> Decimal:
@@ -168,7 +172,7 @@ class NoSchedule:
     kind = "none"
 
     def describe(self) -> str:
-        return "no schedule"
+        return describe(self)
 
 
 Schedule = Interval | Crontab | Clocked | Solar | NoSchedule
@@ -241,6 +245,13 @@ class TaskSpec:
     def _digest(self) -> str:
         payload = canonical_json({"name": self.name, **self.fields()})
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def describe(schedule: Schedule) -> str:
+    """A schedule in our notation (``cron "0 8 * * *" (Europe/Paris)``): ``render.words`` is its one home."""
+    from .render.words import show_schedule
+
+    return show_schedule(schedule)
 
 
 def schedule_fields(schedule: Schedule) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Each schedule's status, for people: in sync, drifted, pending, suspended, completed
 (a one-off that has fired), orphaned, conflict or unmanaged, with its last and next run.
-``statuses`` is pure; ``next_runs`` asks beat's own
-schedule objects when each enabled task is due."""
+``statuses`` is pure; ``upcoming_runs`` asks beat's own
+schedule objects when each enabled task is due (``observe.schedule_math.upcoming``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .plan import Action, Change, Plan
@@ -117,34 +117,22 @@ def next_runs(now: datetime) -> dict[str, datetime]:
 
 
 def upcoming_runs(now: datetime, count: int = 3) -> dict[str, tuple[datetime, ...]]:
-    """The next ``count`` moments each enabled task is due, by beat's own schedule objects:
-    each next run is estimated as if the previous one had just happened."""
+    """The next ``count`` moments each enabled task is due: exact slots by beat's own schedule
+    objects, through ``schedule_math.upcoming`` (the one home of next runs)."""
     from .models import ScheduledTask
+    from .observe.schedule_math import beat_last_run, upcoming
     from .scheduler import load_enabled
 
     due: dict[str, tuple[datetime, ...]] = {}
     for model in load_enabled(ScheduledTask):
         try:
-            runs = _successive(model.schedule, model.last_run_at or model.date_changed or now, now, count)
+            last = beat_last_run(model.last_run_at, model.date_changed, now, model.start_time)
+            runs = upcoming(model.schedule, last, now, count, start_time=model.start_time)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue
         if runs:
             due[model.name] = runs
     return due
-
-
-def _successive(schedule: Any, last: datetime, now: datetime, count: int) -> tuple[datetime, ...]:
-    runs: list[datetime] = []
-    for _ in range(count):
-        remaining: timedelta | None = schedule.remaining_estimate(last)
-        if remaining is None:
-            break
-        moment = max(now, now + remaining)
-        if runs and moment <= runs[-1]:
-            break  # a one-off: no later run
-        runs.append(moment)
-        last = moment
-    return tuple(runs)
 
 
 def display_path(file: str) -> str:

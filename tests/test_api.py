@@ -179,7 +179,7 @@ def test_schedules_status_filters_and_pages(staff: APIClient, applied: Path, set
 def test_schedule_detail(staff: APIClient, applied: Path) -> None:
     suspend("beat", "incident 42", by="alice")
     detail = staff.get("/api/schedules/digest/").json()
-    assert detail["schedule_words"] == "At 07:30 AM, Monday through Friday" and detail["total_run_count"] == 0
+    assert detail["schedule_words"] == "At 07:30, Monday through Friday (UTC time)" and detail["total_run_count"] == 0
     beat = staff.get("/api/schedules/beat/").json()
     assert beat["state"] == "suspended" and beat["enabled"] is False
     assert (beat["suspended"]["by"], beat["suspended"]["reason"]) == ("alice", "incident 42")

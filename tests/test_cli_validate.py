@@ -12,7 +12,7 @@ UNREACHABLE_DB = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/nowhere"}
 def test_validate_needs_no_database() -> None:
     result = manage("reconcile", "validate", env=UNREACHABLE_DB)
     assert result.returncode == 0, result.stderr
-    assert "valid, 0 error(s)" in result.stdout
+    assert "valid, 0 errors" in result.stdout
 
 
 def test_invalid_files_exit_1_with_file_line_column() -> None:

@@ -2,6 +2,7 @@
 minutes, and its renderings (terminal histogram, SVG chart: valid XML, golden files)."""
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from reconciler.scheduler import MemoCrontab
 
 from .cli import manage
 from .conftest import assert_golden
+from .gitrepo import Repo
 from .processes import process_database
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -146,3 +148,63 @@ def test_the_forecast_command(tmp_path: Path) -> None:
         ET.parse(chart)
         text = manage("reconcile", "forecast", "--hours", "2", env=env)
         assert text.returncode == 0 and "busiest minutes:" in text.stdout
+
+
+# -- from the declarations, and the load a change adds (no database) ------------------------
+
+DECLARED = """tasks:
+  beat:
+    task: project.tasks.heartbeat
+    every: 30s
+  digest:
+    task: project.tasks.send_digest
+    cron: "30 7 * * *"
+    timezone: Europe/Paris
+    args: [staff]
+"""
+
+
+def forecast_cli(*args: str) -> tuple[int, str]:
+    """``manage.py reconcile forecast …`` in process: pytest-django refuses any database access here."""
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    try:
+        call_command("reconcile", "forecast", *args, stdout=out)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_forecast_from_the_files_needs_no_database(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(DECLARED)
+    code, text = forecast_cli("--from-files", "--path", str(tmp_path), "--hours", "24", "--format", "json")
+    payload = json.loads(text)
+    assert code == 0 and payload["schedules"] == 2
+    assert payload["total_runs"] == 2879 + 1  # every 30 s after now for 24 h (the end excluded), the digest once
+    busiest = [datetime.fromisoformat(m["minute"]).astimezone(PARIS) for m in payload["per_minute"] if m["runs"] == 3]
+    assert [(m.hour, m.minute) for m in busiest] == [(7, 30)]  # the digest, and the beat twice
+
+
+def test_forecast_against_a_ref_says_what_the_change_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = Repo(tmp_path / "project")
+    repo.write("schedules/s.yaml", DECLARED)
+    repo.commit("base")
+    repo.write("schedules/s.yaml", DECLARED + "  also:\n    task: project.tasks.heartbeat\n    cron: '30 7 * * *'\n"
+               "    timezone: Europe/Paris\n")
+    monkeypatch.chdir(repo.root)
+    code, text = forecast_cli("--against", "main", "--path", "schedules", "--format", "json")
+    payload = json.loads(text)
+    assert code == 0 and payload["against"]["ref"] == "main"
+    assert payload["total_runs"]["after"] == payload["total_runs"]["before"] + 1
+    assert payload["busiest_changed"] and (payload["busiest_minute"]["before"]["runs"],
+                                           payload["busiest_minute"]["after"]["runs"]) == (3, 4)
+    code, text = forecast_cli("--against", "main", "--path", "schedules", "--hours", "24")
+    assert code == 0 and "against main (" in text and "(+1)" in text
+    assert "busiest minute: " in text and "with 3 runs → " in text and "with 4 runs" in text
+
+
+def test_without_a_database_the_forecast_says_how_to_do_without() -> None:
+    result = manage("reconcile", "forecast", env={"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nope"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "the database is unreachable" in result.stderr and "--from-files" in result.stderr

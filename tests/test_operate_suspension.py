@@ -149,4 +149,5 @@ def test_cli_suspend_and_resume(folder: Path, settings) -> None:  # type: ignore
     assert code == 1 and "already suspended" in err
     code, out, _ = reconcile("resume", "sync")
     assert code == 0 and "enabled: false → true" in out and "resumed" in out
+    assert "1 task unchanged." in out and "0 tasks unchanged" not in out  # beat: the real count
     assert row().enabled

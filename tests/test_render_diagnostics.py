@@ -51,5 +51,18 @@ def test_valid_tree_text(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = validate_paths([FIXTURES / "valid" / "every-form.yaml"], registry=default_registry(), now=NOW)
     assert RENDERERS["text"](result.diagnostics, checked=result.checked) == (
-        "17 task(s) checked: valid, 0 error(s), 0 warning(s).\n"
+        "17 tasks checked: valid, 0 errors, 0 warnings.\n"
     )
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS), ids=sorted(FORMATS))
+def test_every_format_carries_every_hint(fmt: str, invalid_result) -> None:
+    """A did-you-mean the text format gives is in the GitHub annotations, the JSON and the summary too."""
+    hints = {d.hint for d in invalid_result.diagnostics if d.hint}
+    assert any(h.startswith("did you mean") for h in hints)
+    text = FORMATS[fmt](invalid_result.diagnostics, checked=invalid_result.checked)
+    if fmt == "json":
+        assert {d["hint"] for d in json.loads(text)["diagnostics"] if d["hint"]} == hints
+        return
+    for hint in hints:
+        assert (hint.replace("|", "\\|") if fmt == "md" else hint) in text, hint

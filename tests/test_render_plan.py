@@ -84,7 +84,57 @@ def test_summary_line_is_terraform_like() -> None:
     text = RENDERERS["text"](sample_plan())
     assert text.rstrip().endswith("Plan: 2 to create, 3 to update, 1 to delete. (1 conflict)")
     assert 'schedule: cron "30 2 * * *" (UTC) → cron "0 3 * * *" (UTC)' in text
-    assert "(At 02:30 AM → At 03:00 AM)" in text
+    assert "in words: At 02:30 → At 03:00 (UTC time)" in text
+
+
+def _two_conflicts_and_a_retain():  # type: ignore[no-untyped-def]
+    declared = DeclaredState((
+        DeclaredTask(spec("a"), SourceRange("schedules/a.yaml", 1, 3)),
+        DeclaredTask(spec("b"), SourceRange("schedules/a.yaml", 5, 3)),
+    ))
+    actual = ActualState((
+        ActualTask(1, spec("a", args='["x"]'), None, 0, None),
+        ActualTask(2, spec("b", args='["x"]'), None, 0, None),
+        owned(spec("gone", schedule=Crontab("0", "8", timezone="Europe/Paris")), 3),
+    ))
+    return diff(declared, actual, DiffOptions(NOW, prune=False))
+
+
+def test_counts_in_the_summary_agree_with_their_number() -> None:
+    text = RENDERERS["text"](_two_conflicts_and_a_retain())
+    assert "Plan: 0 to create, 0 to update, 0 to delete. (2 conflicts, 1 retained)" in text
+    assert "0 tasks unchanged." in text
+    assert "(s)" not in text
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS), ids=sorted(RENDERERS))
+def test_a_deleted_row_says_in_words_what_it_was(fmt: str) -> None:
+    """Like a create, a delete (or a retained row) names its schedule, in words, on a 24-hour clock."""
+    text = RENDERERS[fmt](_two_conflicts_and_a_retain())
+    if fmt == "json":
+        gone = next(c for c in json.loads(text)["changes"] if c["name"] == "gone")
+        assert gone["fields"]["schedule"]["old"]["expression"] == "0 8 * * *"
+    else:
+        assert "At 08:00 (Europe/Paris time)" in text
+
+
+@pytest.mark.parametrize("fmt", sorted(RENDERERS), ids=sorted(RENDERERS))
+def test_times_are_written_one_way(fmt: str) -> None:
+    """24-hour clock; a moment shown with the offset it was declared with, without microseconds."""
+    paris = datetime.fromisoformat("2026-01-01T00:00:00.250+01:00")
+    evening = spec("evening", schedule=Crontab("30", "20", timezone="UTC"), start_time=paris)
+    launch = spec("launch", schedule=Clocked(datetime.fromisoformat("2027-01-01T08:00:00+01:00")), one_off=True)
+    declared = DeclaredState((
+        DeclaredTask(evening, SourceRange("schedules/a.yaml", 1, 3)),
+        DeclaredTask(launch, SourceRange("schedules/a.yaml", 9, 3)),
+    ))
+    text = RENDERERS[fmt](diff(declared, ActualState(()), DiffOptions(NOW)))
+    if fmt == "json":  # the contract keeps UTC
+        assert "2025-12-31T23:00:00.250000+00:00" in text
+        return
+    assert "2026-01-01T00:00:00+01:00" in text and "2025-12-31T23:00" not in text
+    assert "at 2027-01-01T08:00:00+01:00" in text and "2027-01-01T07:00" not in text
+    assert "At 20:30" in text and " PM" not in text and " AM" not in text
 
 
 def test_json_carries_the_contract_keys() -> None:

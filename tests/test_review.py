@@ -133,7 +133,7 @@ def test_json_is_the_plan_contract_plus_against_and_next_runs(repo: Repo) -> Non
     result = review("main")
     payload = json.loads(RENDERERS["json"](result))
     assert result.plan is not None
-    assert set(payload) == {*result.plan.to_json(), "against", "now"}
+    assert set(payload) == {*result.plan.to_json(), "against", "now", "load"}
     assert {"format_version", "summary", "changes", "warnings"} <= set(payload)
     assert payload["against"] == {"ref": "main", "commit": repo.git("rev-parse", "main")}
     assert payload["summary"]["create"] == 1 and payload["summary"]["delete"] == 2
@@ -150,7 +150,8 @@ def test_json_is_the_plan_contract_plus_against_and_next_runs(repo: Repo) -> Non
         "before": ["2026-11-24T13:00:00+00:00", "2026-11-24T14:00:00+00:00", "2026-11-24T15:00:00+00:00"],
         "after": [],  # deleted
     }
-    assert changes["launch|<!--x-->`y`"]["next_runs"] == {"before": [], "after": ["2026-12-01T08:00:00+00:00"]}
+    as_declared = ["2026-12-01T09:00:00+01:00"]
+    assert changes["launch|<!--x-->`y`"]["next_runs"] == {"before": [], "after": as_declared}
     assert "next_runs" not in changes["heartbeat"]  # a rename that does not move the schedule
     assert changes["heartbeat"]["previous_name"] == "heartbeat-old"
 
@@ -177,7 +178,7 @@ def test_invalid_files_at_the_ref_are_a_warning_and_the_valid_rest_is_compared(r
     assert result.plan is not None
     assert {c.name for c in result.plan.changes} >= {"nightly-cleanup", "staff-digest"}
     first, *details = result.plan.warnings
-    assert first.startswith("2 error(s) at main (") and "schedules/broken.yaml, schedules/syntax.yaml" in first
+    assert first.startswith("2 errors at main (") and "schedules/broken.yaml, schedules/syntax.yaml" in first
     assert [w.split("]")[0].rsplit("[", 1)[1] for w in details] == ["bad-cron", "yaml-syntax"]
 
 
@@ -281,3 +282,27 @@ def test_files_are_chosen_at_the_ref_as_in_the_working_tree(repo: Repo) -> None:
     assert result.plan is not None and not result.plan.changes
     assert "upper" in result.plan.unchanged and "hidden" not in result.plan.unchanged
     assert review("HEAD", [Path("schedules/UPPER.YAML")]).plan.unchanged == ("upper",)  # type: ignore[union-attr]
+
+
+def test_the_comment_says_when_the_busiest_minute_changes(repo: Repo) -> None:
+    """Five runs at 18:00 UTC at main (the 30-second heartbeat twice, the hourly sync, the
+    six-hourly task, the five-minute one); the change disables one and deletes another."""
+    result = review()
+    assert result.load is not None and result.load.busiest_changed
+    line = "Busiest minute (next 24 h): 2026-11-24T18:00:00+00:00 with 5 runs → 2026-11-25T02:00:00+00:00 with 4 runs"
+    assert f"**{line}**" in RENDERERS["markdown"](result)
+    assert line in RENDERERS["text"](result)
+    load = json.loads(RENDERERS["json"](result))["load"]
+    assert load["busiest_minute"] == {
+        "before": {"minute": "2026-11-24T18:00:00+00:00", "runs": 5},
+        "after": {"minute": "2026-11-25T02:00:00+00:00", "runs": 4},
+    }
+    assert load["total_runs"]["before"] > load["total_runs"]["after"]
+
+
+def test_no_busiest_minute_line_when_it_stays(repo: Repo) -> None:
+    repo.git("checkout", "-q", "main")
+    repo.write("schedules/steady.yaml", STEADY.replace("heartbeat", "cleanup_sessions"))  # same times
+    result = review()
+    assert result.load is not None and not result.load.busiest_changed
+    assert "Busiest minute" not in RENDERERS["markdown"](result)

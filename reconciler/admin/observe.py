@@ -17,10 +17,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
 from ..observe.runs import count_runs, last_runs, results_available
+from ..render.words import iso
 from .display import moment, sub_minute
 
 RUNS_SHOWN = 20
@@ -84,7 +86,7 @@ def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
                   "runtime_seconds": r.runtime_seconds, "worker": r.worker, "exception": r.exception} for r in runs],
         "last_success": moment(health.last_success_at, seconds=seconds, empty="never") if health else "never",
         "expected": moment(health.expected_at, seconds=seconds, empty="") if health else "",
-        "next_run": moment(health.next_run_at, seconds=seconds, empty="") if health else "",
+        "next_run": iso(health.next_run_at, timezone.get_current_timezone()) if health and health.next_run_at else "",
         "first": offset + 1 if runs else 0, "last": offset + len(runs),
         "older": offset + RUNS_SHOWN if offset + RUNS_SHOWN < total else None,
         "newer": max(0, offset - RUNS_SHOWN) if offset else None,

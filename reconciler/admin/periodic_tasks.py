@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -118,8 +119,14 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     @admin.display(description="next run")
     def next_run(self, obj: PeriodicTask) -> str:
+        """The exact slot, written as everywhere (``render.words.iso``): in the cron's zone, else the site's."""
+        from ..render.words import iso
+
         due = obj._reconciler_state.next_run.get(obj.name)  # type: ignore[attr-defined]
-        return breakable(moment(due, seconds=sub_minute(obj)), " ")
+        if due is None:
+            return "—"
+        zone = str(obj.crontab.timezone) if obj.crontab_id else timezone.get_current_timezone()  # type: ignore[attr-defined]
+        return breakable(iso(due, zone), "T")
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, obj: PeriodicTask) -> str:

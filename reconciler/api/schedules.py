@@ -21,8 +21,7 @@ from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..operate import resume, run_schedule, suspend
 from ..pipeline import database_errors, plan_paths
 from ..read import read_actual
-from ..render.plan import cron_words
-from ..specs import Crontab
+from ..render.words import schedule_words
 from ..status import STATES, TaskStatus, display_path, source_url, statuses, upcoming_runs
 from . import serializers as s
 from .base import ReconcilerView, who
@@ -85,9 +84,7 @@ def schedule_rows() -> list[Row]:
 
 
 def _words(schedule: Any) -> str:
-    if isinstance(schedule, Crontab):
-        return cron_words(schedule.expression) or schedule.describe()
-    return str(schedule.describe())
+    return schedule_words(schedule)
 
 
 def _boolean(raw: str | None, name: str) -> bool | None:

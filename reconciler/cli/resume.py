@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TextIO
 
 from ..errors import EXIT_OK
@@ -26,6 +27,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
         out.write(f"{name}: resumed; it is no longer declared in git, so the next apply deletes it.\n")
         return EXIT_OK
     if result.plan.has_changes:
-        out.write(render_text(result.plan))
+        # the plan of one row: the others are counted as they are, unchanged by the resume
+        out.write(render_text(replace(result.plan, unchanged=result.others)))
     out.write(f"{name}: resumed; the row now matches its declaration.\n")
     return EXIT_OK

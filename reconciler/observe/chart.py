@@ -18,7 +18,9 @@ NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 
 
 def local(moment: datetime, tz: tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %z")
+    from ..render.words import iso  # times written one way: ISO 8601, whole seconds
+
+    return iso(moment, tz)
 
 
 def who(busy: BusyMinute, limit: int = 6) -> str:

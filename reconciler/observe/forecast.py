@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .schedule_math import at_moment, next_after, runs_between
+from ..specs import NoSchedule, TaskSpec
+from .schedule_math import beat_last_run, runs_between, upcoming
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -42,7 +43,7 @@ class Forecast:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "format_version": 1, "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "format_version": 1, "start": self.start.isoformat(), "end": self.end.replace(microsecond=0).isoformat(),
             "total_runs": self.total, "schedules": self.schedules, "capped": list(self.capped),
             "per_minute": [
                 {"minute": self.minute(i).isoformat(), "runs": n} for i, n in enumerate(self.per_minute) if n
@@ -62,22 +63,26 @@ def forecast(
 ) -> Forecast:
     """Runs in [start, end) of each (name, Celery schedule, first run) entry."""
     start = start.replace(second=0, microsecond=0)
+    where = {name: _minutes(schedule, first, start, end, limit) for name, schedule, first in entries}
+    return tally(where, start, end, limit)
+
+
+def _minutes(schedule: Any, first: datetime, start: datetime, end: datetime, limit: int) -> list[int]:
+    """The minute (index from ``start``) of each run of one schedule in [start, end)."""
+    return [int((t - start).total_seconds() // 60) for t in runs_between(schedule, max(first, start), end, limit)]
+
+
+def tally(where: dict[str, list[int]], start: datetime, end: datetime, limit: int = RUNS_PER_SCHEDULE) -> Forecast:
+    """The forecast of each schedule's run minutes (``start`` floored to the minute)."""
     minutes = max(0, -int(-(end - start).total_seconds() // 60))  # the last minute may be partial
     counts = [0] * minutes
-    where: dict[str, list[int]] = {}
-    capped: list[str] = []
-    for name, schedule, first in entries:
-        runs = runs_between(schedule, max(first, start), end, limit)
-        indices = [int((t - start).total_seconds() // 60) for t in runs]
-        if not indices:
-            continue
-        if len(indices) >= limit:
-            capped.append(name)
+    where = {name: indices for name, indices in where.items() if indices}
+    for indices in where.values():
         for index in indices:
             counts[index] += 1
-        where[name] = indices
+    capped = sorted(name for name, indices in where.items() if len(indices) >= limit)
     busiest = _busiest(counts, where, start)
-    return Forecast(start, end, tuple(counts), busiest, len(where), tuple(sorted(capped)))
+    return Forecast(start, end, tuple(counts), busiest, len(where), tuple(capped))
 
 
 def _busiest(counts: list[int], where: dict[str, list[int]], start: datetime) -> tuple[BusyMinute, ...]:
@@ -108,7 +113,75 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     for row in read_rows(enabled_only=True):
         if row.schedule is None or (row.expires is not None and row.expires <= now):
             continue
-        first = next_after(at_moment(row.schedule, now), now, row.last_sent_at or row.changed_at or now)
-        if first is not None:
-            entries.append((row.name, row.schedule, max(first, now)))
+        last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
+        first = upcoming(row.schedule, last, now, 1, start_time=row.start_time)
+        if first:
+            entries.append((row.name, row.schedule, first[0]))
     return forecast(entries, now, now + timedelta(hours=hours))
+
+
+def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:
+    """The next ``hours`` of declarations, with no database: each enabled task from its first
+    run as a new row (``review.next_runs``, the same slots plan --against shows)."""
+    start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
+    return tally({spec.name: _declared_minutes(spec, now, start, end) for spec in specs}, start, end)
+
+
+def _declared_minutes(spec: TaskSpec, now: datetime, start: datetime, end: datetime) -> list[int]:
+    from ..review.next_runs import celery_schedule, next_runs
+
+    if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
+        return []
+    first = next_runs(spec, now, 1)
+    if not first:
+        return []
+    return _minutes(celery_schedule(spec.schedule, first[0]), first[0], start, end, RUNS_PER_SCHEDULE)
+
+
+@dataclass(frozen=True)
+class LoadChange:
+    """The load a change of declarations adds: the forecast before (at a git ref) and after."""
+
+    before: Forecast
+    after: Forecast
+    hours: float = 24
+
+    @property
+    def busiest_before(self) -> BusyMinute | None:
+        return self.before.busiest[0] if self.before.busiest else None
+
+    @property
+    def busiest_after(self) -> BusyMinute | None:
+        return self.after.busiest[0] if self.after.busiest else None
+
+    @property
+    def busiest_changed(self) -> bool:
+        """Whether the busiest minute moves or its count changes."""
+        before, after = self.busiest_before, self.busiest_after
+        return (before and (before.minute, before.runs)) != (after and (after.minute, after.runs))
+
+    def to_json(self) -> dict[str, Any]:
+        def busy(b: BusyMinute | None) -> dict[str, Any] | None:
+            return {"minute": b.minute.isoformat(), "runs": b.runs} if b else None
+
+        return {
+            "hours": self.hours, "total_runs": {"before": self.before.total, "after": self.after.total},
+            "busiest_minute": {"before": busy(self.busiest_before), "after": busy(self.busiest_after)},
+            "busiest_changed": self.busiest_changed,
+        }
+
+
+def load_change(before: Iterable[TaskSpec], after: Iterable[TaskSpec], now: datetime, hours: float = 24) -> LoadChange:
+    """Both forecasts; a task the change leaves alone is computed once (most of them, in a PR)."""
+    start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
+    memo: dict[TaskSpec, list[int]] = {}
+
+    def where(specs: Iterable[TaskSpec]) -> dict[str, list[int]]:
+        found = {}
+        for spec in specs:
+            if spec not in memo:
+                memo[spec] = _declared_minutes(spec, now, start, end)
+            found[spec.name] = memo[spec]
+        return found
+
+    return LoadChange(tally(where(before), start, end), tally(where(after), start, end), hours)

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from .runs import FAILED_STATES, RunSummary
-from .schedule_math import at_moment, next_after
+from .schedule_math import at_moment, beat_last_run, next_after, upcoming
 
 GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
 GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
@@ -181,8 +181,9 @@ def health_of_row(
         expected = expectation(
             row.schedule, reference, now, row.start_time, frozen=stopped, with_period=fixed_grace is None,
         )
-        next_run = next_after(stopped, now, row.last_sent_at or row.changed_at or now)
-        next_run = max(next_run, now) if next_run is not None else None
+        last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
+        due = upcoming(row.schedule, last, now, 1, frozen=stopped, start_time=row.start_time)
+        next_run = due[0] if due else None
     grace = grace_for(expected.period, fixed_grace)
     health = decide(
         enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,

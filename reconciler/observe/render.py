@@ -15,7 +15,10 @@ FORMAT_VERSION = 1
 
 
 def when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+    """A moment written as everywhere (``render.words.iso``): ISO 8601 in UTC, whole seconds."""
+    from ..render.words import iso
+
+    return iso(value, UTC) if value else "-"
 
 
 def ago(value: datetime | None, now: datetime) -> str:

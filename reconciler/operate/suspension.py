@@ -66,6 +66,7 @@ def suspend(
 class ResumeResult:
     plan: Plan
     declared: bool  # False: no longer declared in git, the next apply deletes it
+    others: tuple[str, ...] = ()  # the other declared tasks: resume leaves their rows as they are
 
 
 def resume(
@@ -101,7 +102,8 @@ def resume(
         else:
             _beat_reloads(using, now)
         _log(using, now, OperationRecord.Action.RESUME, row, by, "", plan)
-    return ResumeResult(plan, item is not None)
+    others = tuple(sorted(t.name for t in validation.declared.tasks if t.name != name))
+    return ResumeResult(plan, item is not None, others)
 
 
 def _plan_one(item: DeclaredTask | None, row: ActualTask, now: datetime) -> Plan:

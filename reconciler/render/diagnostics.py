@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ..diagnostics import Diagnostic, has_errors
 from . import markdown as md
+from .words import count
 
 FORMAT_VERSION = 1
 
@@ -50,7 +51,7 @@ def _summary(diagnostics: Sequence[Diagnostic], checked: int) -> str:
     errors = sum(d.is_error for d in diagnostics)
     warnings = len(diagnostics) - errors
     verdict = "invalid" if errors else "valid"
-    return f"{checked} task(s) checked: {verdict}, {errors} error(s), {warnings} warning(s)."
+    return f"{count(checked, 'task')} checked: {verdict}, {count(errors, 'error')}, {count(warnings, 'warning')}."
 
 
 def diagnostic_json(d: Diagnostic) -> dict[str, object]:

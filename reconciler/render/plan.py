@@ -4,71 +4,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
 
 from ..plan import Action, Change, FieldChange, Plan
 from . import markdown as md
+from .words import change_words, count, cron_words, moment_zone, says_more, show, show_field
+
+__all__ = ["RENDERERS", "cron_words", "render_json", "render_markdown", "render_text", "show", "summary_line"]
 
 
-@lru_cache(maxsize=1024)
-def cron_words(expression: str) -> str:
-    """cron-descriptor's words; Celery and cron-descriptor both count Sunday as 0."""
-    try:
-        from cron_descriptor import get_description
-
-        return str(get_description(expression))
-    except Exception:
-        return ""
+def _shown(change: Change, f: FieldChange) -> str:
+    """The field's change, its moments in the declaration's zone; a deleted row's field as it was."""
+    if change.action is Action.CREATE:
+        return show_field(f.field, f.new, change.desired)
+    if change.action in (Action.DELETE, Action.RETAIN) and f.new is None:
+        return show_field(f.field, f.old, change.desired)
+    return f"{show_field(f.field, f.old, change.desired)} → {show_field(f.field, f.new, change.desired)}"
 
 
-def show(value: Any) -> str:
-    """One field value as people read it."""
-    if isinstance(value, dict) and "kind" in value:
-        return _show_schedule(value)
-    if value is None:
-        return "(none)"
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else _show_text(value)
-
-
-def _show_text(value: str) -> str:
-    return value if value.startswith(("[", "{")) else json.dumps(value, ensure_ascii=False)
-
-
-def _show_schedule(schedule: dict[str, Any]) -> str:
-    kind = schedule["kind"]
-    if kind == "cron":
-        return f'cron "{schedule["expression"]}" ({schedule["timezone"]})'
-    if kind == "interval":
-        from ..specs import format_duration
-
-        return f"every {format_duration(schedule['every'])}"
-    if kind == "at":
-        return f"at {schedule['at']}"
-    if kind == "solar":
-        return f"solar {schedule['event']} at {schedule['latitude']}, {schedule['longitude']}"
-    return "no schedule"
-
-
-def _schedule_words(change: FieldChange) -> str | None:
-    old, new = change.old, change.new
-    words = [cron_words(v["expression"]) if isinstance(v, dict) and v.get("kind") == "cron" else "" for v in (old, new)]
-    if not any(words):
+def schedule_change_words(change: Change, f: FieldChange) -> str | None:
+    """The schedule's change in words (one way: ``render.words``), or None when they add nothing."""
+    if f.field != "schedule" or not says_more(f.old, f.new):
         return None
-    if old is None:
-        return words[1]
-    return f"{words[0] or show(old)} → {words[1] or show(new)}"
+    old = None if change.action is Action.CREATE else f.old
+    return change_words(old, f.new, shown_in=moment_zone(change.desired, "schedule") if change.desired else None)
 
 
-def _field_lines(change: FieldChange, action: Action) -> list[str]:
-    if action is Action.CREATE:
-        lines = [f"      {change.field}: {show(change.new)}"]
-    else:
-        lines = [f"      {change.field}: {show(change.old)} → {show(change.new)}"]
-    if change.field == "schedule":
-        words = _schedule_words(change)
-        if words:
-            lines.append(f"        ({words})")
+def _field_lines(change: Change, f: FieldChange) -> list[str]:
+    lines = [f"      {f.field}: {_shown(change, f)}"]
+    words = schedule_change_words(change, f)
+    if words:
+        lines.append(f"        in words: {words}")
     return lines
 
 
@@ -83,9 +48,13 @@ def _header(change: Change) -> str:
 def _text_block(change: Change) -> str:
     lines = [_header(change)]
     for field_change in change.fields:
-        lines.extend(_field_lines(field_change, change.action))
+        lines.extend(_field_lines(change, field_change))
     lines.extend(f"      # {reason}" for reason in change.reasons)
     return "\n".join(lines)
+
+
+EXTRAS = (("conflict", "conflict", "conflicts"), ("retain", "retained", "retained"),
+          ("suspended", "suspended", "suspended"))
 
 
 def summary_line(plan: Plan) -> str:
@@ -93,14 +62,18 @@ def summary_line(plan: Plan) -> str:
         return "No changes. The database matches the declarations."
     s = plan.summary()
     line = f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
-    extras = [f"{s[k]} {k}" for k in ("conflict", "retain", "suspended") if s.get(k)]
+    extras = [count(s[k], one, many) for k, one, many in EXTRAS if s.get(k)]
     return line + (f" ({', '.join(extras)})" if extras else "")
+
+
+def unchanged_line(plan: Plan) -> str:
+    return f"{count(len(plan.unchanged), 'task')} unchanged."
 
 
 def render_text(plan: Plan) -> str:
     blocks = [_text_block(c) for c in plan.changes]
     blocks += [f"  ! warning: {w}" for w in plan.warnings]
-    unchanged = f"{len(plan.unchanged)} task(s) unchanged."
+    unchanged = unchanged_line(plan)
     if plan.scope.within is not None:
         unchanged += f"\nScope: {plan.scope.describe()}."
     return "\n\n".join([*blocks, unchanged + "\n" + summary_line(plan)]) + "\n"
@@ -111,15 +84,21 @@ def render_json(plan: Plan) -> str:
 
 
 def _markdown_row(change: Change) -> str:
-    fields = "<br>".join(
-        f"{md.code(f.field)}: {md.code(show(f.new))}" if change.action is Action.CREATE
-        else f"{md.code(f.field)}: {md.code(show(f.old))} → {md.code(show(f.new))}"
-        for f in change.fields
-    )
+    fields = "<br>".join(_markdown_field(change, f) for f in change.fields)
     notes = "<br>".join(md.text(r) for r in change.reasons)
     details = "<br>".join(part for part in (fields, notes) if part)
     action = f"{md.code(change.action.symbol)} {change.action.value}"
     return f"| {action} | {md.code(change.name)} | {md.code(change.task)} | {details} |"
+
+
+def _markdown_field(change: Change, f: FieldChange) -> str:
+    if change.action is Action.CREATE or (change.action in (Action.DELETE, Action.RETAIN) and f.new is None):
+        value = md.code(_shown(change, f))
+    else:
+        old, new = (show_field(f.field, v, change.desired) for v in (f.old, f.new))
+        value = f"{md.code(old)} → {md.code(new)}"
+    words = schedule_change_words(change, f)
+    return f"{md.code(f.field)}: {value}" + (f", in words: {md.text(words)}" if words else "")
 
 
 def render_markdown(plan: Plan) -> str:
@@ -130,14 +109,13 @@ def render_markdown(plan: Plan) -> str:
         lines.append("")
     if plan.warnings:
         lines += [*(f"> ⚠️ {md.text(w)}" for w in plan.warnings), ""]
-    lines.append(f"<sub>{len(plan.unchanged)} task(s) unchanged.</sub>")
+    lines.append(f"<sub>{unchanged_line(plan)}</sub>")
     return "\n".join(lines) + "\n"
 
 
-def _field_words(change: FieldChange, action: Action) -> str:
-    if action is Action.CREATE:
-        return f"{change.field}: {show(change.new)}"
-    return f"{change.field}: {show(change.old)} → {show(change.new)}"
+def _field_words(change: Change, f: FieldChange) -> str:
+    words = schedule_change_words(change, f)
+    return f"{f.field}: {_shown(change, f)}" + (f", in words: {words}" if words else "")
 
 
 def render_github(plan: Plan) -> str:
@@ -154,7 +132,7 @@ def render_github(plan: Plan) -> str:
             if change.source.line:
                 props.append(f"line={change.source.line}")
         props.append(f"title={escape_property(f'{change.action.symbol} {change.action.value} {change.name}')}")
-        details = "; ".join([*(_field_words(f, change.action) for f in change.fields), *change.reasons])
+        details = "; ".join([*(_field_words(change, f) for f in change.fields), *change.reasons])
         lines.append(f"::{level} {','.join(props)}::{escape_data(f'{change.name} ({change.task}) {details}'.strip())}")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..diagnostics import Diagnostic, SourceRange
 from ..diff import desired_spec, diff
+from ..observe.forecast import LoadChange, load_change
 from ..pipeline import (
     ValidationResult,
     default_registry,
@@ -22,12 +23,14 @@ from ..pipeline import (
     validate_paths,
 )
 from ..plan import Action, Change, DiffOptions, Plan
+from ..render.plan import count
 from ..resolve import Registry
 from ..specs import ActualState, ActualTask, Ownership, TaskSpec
 from ..validate import validate_documents
 from .gitref import Snapshot, snapshot
 from .next_runs import next_runs
 
+LOAD_HOURS = 24  # the window whose busiest minute a review compares
 # A change shows its next runs when it starts, stops or moves a task.
 TIMING_FIELDS = frozenset({"schedule", "enabled", "one_off", "start_time"})
 
@@ -50,11 +53,12 @@ class Review:
     base_problems: tuple[Diagnostic, ...] = ()
     before: Mapping[str, TaskSpec] = field(default_factory=dict)  # the specs at REF, by name
     runs: Mapping[str, NextRuns] = field(default_factory=dict)    # change name → next runs
+    load: LoadChange | None = None          # the next 24 hours before and after: the busiest minute
 
 
 def plan_against(
     ref: str, paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime,
-    prune: bool = True, env: str | None = None,
+    prune: bool = True, env: str | None = None, load_hours: float = LOAD_HOURS,
 ) -> Review:
     """The plan from the declarations at ``ref`` to the working tree's, in environment ``env``
     (needed when the project has environments)."""
@@ -71,7 +75,19 @@ def plan_against(
     plan = replace(plan, warnings=(*plan.warnings, *base_warnings(base, problems)))
     before = {row.name: row.spec for row in actual.tasks}
     runs = {c.name: _runs(c, before, now) for c in plan.changes if shows_runs(c)}
-    return Review(validation, plan, ref, base.commit, now, problems, before, runs)
+    load = load_change(before.values(), after_plan(before, plan).values(), now, load_hours)
+    return Review(validation, plan, ref, base.commit, now, problems, before, runs, load)
+
+
+def after_plan(before: Mapping[str, TaskSpec], plan: Plan) -> dict[str, TaskSpec]:
+    """The specs once the plan is applied: what the rows at the ref become."""
+    after = dict(before)
+    for change in plan.changes:
+        if change.action is Action.DELETE or change.previous_name:
+            after.pop(change.previous_name or change.name, None)
+        if change.desired is not None and change.action is not Action.CONFLICT:
+            after[change.name] = change.desired
+    return after
 
 
 def actual_at(
@@ -102,8 +118,9 @@ def base_warnings(base: Snapshot, problems: Sequence[Diagnostic]) -> tuple[str, 
     if not problems:
         return ()
     files = sorted({d.source.file for d in problems if d.source})
+    where = ", ".join(files) or "the declarations"
     head = (
-        f"{len(problems)} error(s) at {base.ref} ({base.commit[:12]}) in {', '.join(files) or 'the declarations'}: "
+        f"{count(len(problems), 'error')} at {base.ref} ({base.commit[:12]}) in {where}: "
         "the plan compares with the declarations that are valid there"
     )
     return (head, *(f"at {base.ref}: {d.source or '<schedules>'}: [{d.code}] {d.message}" for d in problems))

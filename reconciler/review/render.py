@@ -7,17 +7,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..plan import Action, Change, FieldChange
+from ..observe.forecast import BusyMinute
+from ..plan import Action, Change
 from ..render import markdown as md
 from ..render.diagnostics import diagnostic_json
 from ..render.diagnostics import render_markdown as diagnostics_markdown
 from ..render.diagnostics import render_text as diagnostics_text
-from ..render.plan import _header, render_github, show
+from ..render.plan import _field_lines, _header, count, render_github, schedule_change_words
+from ..render.words import change_words, iso, schedule_words, show_field
 from ..specs import TaskSpec
 from .against import NextRuns, Review
 from .comment import MARKER
 from .next_runs import zone_of
-from .words import both_zones, change_words, no_runs_reason, says_more
+from .words import both_zones, no_runs_reason
 
 COLLAPSE_OVER = 10
 ICONS = {"create": "➕", "update": "🔄", "rename": "🔄", "delete": "➖", "adopt": "🔄", "retain": "⏸️", "conflict": "⛔"}  # noqa: RUF001
@@ -31,7 +33,7 @@ def summary_line(review: Review) -> str:
     assert review.plan is not None
     unchanged = len(review.plan.unchanged)
     if not review.plan.changes:
-        return f"No changes against {against_label(review)}: {unchanged} task(s) unchanged."
+        return f"No changes against {against_label(review)}: {count(unchanged, 'task')} unchanged."
     s = review.plan.summary()
     return (
         f"Plan against {against_label(review)}: {s['create']} to create, {s['update']} to update, "
@@ -46,7 +48,20 @@ def render_text(review: Review) -> str:
         return _invalid_text(review)
     blocks = [_text_block(review, c) for c in review.plan.changes]
     blocks += [f"  ! warning: {w}" for w in review.plan.warnings]
-    return "\n\n".join([*blocks, summary_line(review)]) + "\n"
+    busiest = busiest_line(review)
+    return "\n\n".join([*blocks, summary_line(review) + (f"\n{busiest}" if busiest else "")]) + "\n"
+
+
+def busiest_line(review: Review) -> str | None:
+    """``Busiest minute (next 24 h): … → …``, when the change moves it or changes its count."""
+    load = review.load
+    if load is None or not load.busiest_changed:
+        return None
+
+    def busy(b: BusyMinute | None) -> str:
+        return f"{iso(b.minute)} with {count(b.runs, 'run')}" if b else "none"
+
+    return f"Busiest minute (next {load.hours:g} h): {busy(load.busiest_before)} → {busy(load.busiest_after)}"
 
 
 def _invalid_text(review: Review) -> str:
@@ -57,7 +72,7 @@ def _invalid_text(review: Review) -> str:
 def _text_block(review: Review, change: Change) -> str:
     lines = [_header(change)]
     for f in change.fields:
-        lines.extend(_text_field(f, change.action))
+        lines.extend(_field_lines(change, f))
     runs = review.runs.get(change.name)
     if runs is not None:
         old, new = _specs(review, change)
@@ -67,14 +82,6 @@ def _text_block(review: Review, change: Change) -> str:
             lines += _text_runs("next runs after", runs.after, new, review.now)
     lines.extend(f"      # {reason}" for reason in change.reasons)
     return "\n".join(lines)
-
-
-def _text_field(f: FieldChange, action: Action) -> list[str]:
-    shown = show(f.new) if action is Action.CREATE else f"{show(f.old)} → {show(f.new)}"
-    lines = [f"      {f.field}: {shown}"]
-    if f.field == "schedule" and says_more(f.old, f.new):
-        lines.append(f"        in words: {change_words(None if action is Action.CREATE else f.old, f.new)}")
-    return lines
 
 
 def _text_runs(label: str, runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> list[str]:
@@ -113,16 +120,15 @@ def review_json(review: Review) -> dict[str, Any]:
         runs = review.runs.get(change.name)
         if runs is not None:
             item["next_runs"] = _runs_json(review, change, runs)
-    return {**payload, "against": against, "now": review.now.isoformat()}
+    load = {"load": review.load.to_json()} if review.load is not None else {}
+    return {**payload, "against": against, "now": iso(review.now), **load}
 
 
 def _runs_json(review: Review, change: Change, runs: NextRuns) -> dict[str, list[str]]:
-    from zoneinfo import ZoneInfo
-
     old, new = _specs(review, change)
     return {
-        "before": [r.astimezone(ZoneInfo(zone_of(old))).isoformat() for r in runs.before],
-        "after": [r.astimezone(ZoneInfo(zone_of(new))).isoformat() for r in runs.after],
+        "before": [iso(r, zone_of(old)) for r in runs.before],
+        "after": [iso(r, zone_of(new)) for r in runs.after],
     }
 
 
@@ -138,6 +144,9 @@ def _plan_markdown(review: Review) -> str:
     assert review.plan is not None
     plan = review.plan
     lines = [f"**Schedules:** {md.text(summary_line(review))}", ""]
+    busiest = busiest_line(review)
+    if busiest:
+        lines += [f"**{md.text(busiest)}**", ""]
     if plan.changes:
         lines += ["| | Task | What changes | Next run |", "|---|---|---|---|"]
         lines += [_row(review, c) for c in plan.changes]
@@ -151,7 +160,7 @@ def _plan_markdown(review: Review) -> str:
         lines += [*(f"> ⚠️ {md.text(w)}" for w in plan.warnings), ""]
     lines += [
         f"<sub>Declarations at {md.code(review.ref)} ({md.code(review.commit[:12])}) compared with this change, "
-        f"at {md.text(review.now.replace(microsecond=0).isoformat())}; no database involved.</sub>",
+        f"at {md.text(iso(review.now))}; no database involved.</sub>",
         "",
         MARKER,
     ]
@@ -162,7 +171,7 @@ def _invalid_markdown(review: Review) -> str:
     v = review.validation
     errors = sum(d.is_error for d in v.diagnostics)
     head = (
-        f"**Schedules:** ❌ the declarations are invalid ({errors} error(s)): "
+        f"**Schedules:** ❌ the declarations are invalid ({count(errors, 'error')}): "
         f"nothing to plan against {md.code(review.ref)}."
     )
     return "\n".join([head, "", diagnostics_markdown(v.diagnostics, checked=v.checked).rstrip(), "", MARKER]) + "\n"
@@ -175,18 +184,20 @@ def _row(review: Review, change: Change) -> str:
 
 def _what(change: Change) -> str:
     if change.action is Action.DELETE:
-        return md.text(change.reasons[0]) if change.reasons else "no longer declared"
+        was = [md.text(f"was: {schedule_words(f.old)}") for f in change.fields if f.field == "schedule"]
+        return "<br>".join([*was, md.text(change.reasons[0]) if change.reasons else "no longer declared"])
     parts = []
     for f in change.fields:
         if f.field == "schedule":
-            words = change_words(None if change.action is Action.CREATE else f.old, f.new)
-            parts.append(md.text(words))
+            old = None if change.action is Action.CREATE else f.old
+            parts.append(md.text(change_words(old, f.new, shown_in=zone_of(change.desired))))
         elif change.action is Action.CREATE:
             continue
         elif f.field == "name":
             parts.append(f"renamed from {md.code(str(f.old))}")
         else:
-            parts.append(f"{md.code(f.field)}: {md.code(show(f.old))} → {md.code(show(f.new))}")
+            old, new = (show_field(f.field, v, change.desired) for v in (f.old, f.new))
+            parts.append(f"{md.code(f.field)}: {md.code(old)} → {md.code(new)}")
     return "<br>".join(parts) or "—"
 
 
@@ -213,12 +224,14 @@ def _details(review: Review, change: Change, collapse: bool) -> list[str]:
 def _detail_items(review: Review, change: Change) -> list[str]:
     items = []
     for f in change.fields:
-        value = md.code(show(f.new), in_table=False)
-        if change.action is not Action.CREATE:
-            value = f"{md.code(show(f.old), in_table=False)} → {value}"
+        new = f.old if f.new is None and change.action in (Action.DELETE, Action.RETAIN) else f.new
+        value = md.code(show_field(f.field, new, change.desired), in_table=False)
+        if change.action not in (Action.CREATE, Action.DELETE, Action.RETAIN):
+            value = f"{md.code(show_field(f.field, f.old, change.desired), in_table=False)} → {value}"
         items.append(f"- {md.code(f.field, in_table=False)}: {value}")
-        if f.field == "schedule" and says_more(f.old, f.new):
-            items.append(f"  <br>{md.text(change_words(None if change.action is Action.CREATE else f.old, f.new))}")
+        words = schedule_change_words(change, f)
+        if words:
+            items.append(f"  <br>{md.text(words)}")
     runs = review.runs.get(change.name)
     if runs is not None:
         old, new = _specs(review, change)
