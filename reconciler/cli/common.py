@@ -5,12 +5,26 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReconcilerError
+from ..errors import EXIT_USAGE, ReconcilerError
 from ..plan import FORMAT_VERSION, Plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 
 if TYPE_CHECKING:
     from ..pipeline import ValidationResult
+
+
+class UsageError(ReconcilerError):
+    """A command line that cannot mean anything (an empty git ref, an output path that is a
+    folder): exit 2, as argparse does for the rest."""
+
+    exit_code = EXIT_USAGE
+
+
+def nonempty(text: str) -> str:
+    """An argparse type for values that must say something: "" or blanks are refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value means nothing here: give one, or leave the option out")
+    return text
 
 
 def add_path(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from ..errors import EXIT_OK, ReconcilerError
 from ..observe.chart import forecast_json, forecast_svg, forecast_text
 from ..observe.forecast import read_forecast
 from ..pipeline import database_errors
-from .common import add_format, failure_json
+from .common import UsageError, add_format, failure_json
 
 HELP = "every run due in the next hours: runs per minute and the busiest minutes (text, json, svg)"
 
@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    target = options.get("output")
+    if isinstance(target, Path):
+        writable(target)  # before the database is read: a typo costs nothing
     try:
         with database_errors():
             forecast = read_forecast(float(options["hours"]))  # type: ignore[arg-type]
@@ -47,10 +50,26 @@ def run(options: dict[str, object], out: TextIO) -> int:
         text = forecast_json(forecast)
     else:
         text = forecast_text(forecast, tz)
-    target = options.get("output")
     if isinstance(target, Path):
-        target.write_text(text, encoding="utf-8")
+        write_output(target, text)
         out.write(f"wrote {target}\n")
     else:
         out.write(text)
     return EXIT_OK
+
+
+def writable(target: Path) -> None:
+    """``--output`` names a file in a folder that exists; anything else is a usage error (exit 2)."""
+    if target.is_dir():
+        raise UsageError(f"--output {target} is a folder: name a file in it, e.g. {target / 'forecast.txt'}")
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {target}: the folder {target.parent} does not exist; create it first")
+
+
+def write_output(target: Path, text: str) -> None:
+    """A refused write (permissions, a full disk) is a clear error (exit 2), not a traceback."""
+    writable(target)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {target}: cannot write it ({exc.strerror or exc}); nothing was written") from None
