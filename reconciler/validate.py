@@ -290,8 +290,10 @@ class _Origins:
     def moved(self, merged: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
         """The keys written elsewhere than under the task (an override, the defaults), with
         where: for the problems found after this phase (the registry's, on args and kwargs)."""
+        if not (self.override or self.defaults):  # the common case: every key under the task
+            return ()
         home = ("tasks", self.name)
-        found = ((key, self.path_of((key,))[:-1]) for key in sorted(merged))
+        found = ((key, self.path_of((key,))[:-1]) for key in merged)
         return tuple((key, prefix) for key, prefix in found if prefix != home)
 
 
