@@ -146,9 +146,11 @@ def claim(origin: Origin, using: str, now: datetime, *, record: bool) -> None:
     if found == origin.identity:
         return
     if found is not None and origin.identity:
+        where = describe_identity(origin.identity)
+        where += "" if origin.identity == origin.folder.as_posix() else f" ({origin.folder})"
         raise RefusedApply(
             f"the schedules source name {origin.name!r} already stands for {describe_identity(found)}; "
-            f"this apply is from {describe_identity(origin.identity)} ({origin.folder}). Nothing was changed: "
+            f"this run is from {where}. Nothing was changed: "
             "one name for two folders would make each apply delete the other's rows. Name them apart: set "
             "RECONCILER_SOURCE_NAME to a name of its own in each project (an explicit name is not tied to a "
             "path, so a folder outside BASE_DIR may move), or apply the folder the name stands for."

@@ -81,7 +81,8 @@ def test_a_folder_outside_base_dir_cannot_take_the_configured_folders_name(
         assert refused["exit"] == 1 and refused["error"]["kind"] == "refused", refused
         message = refused["error"]["message"]
         assert "'schedules' already stands for the folder schedules/ of the project 'project'" in message
-        assert f"this apply is from the folder {folder.resolve()}" in message and "RECONCILER_SOURCE_NAME" in message
+        assert f"this run is from the folder {folder.resolve()}. Nothing was changed" in message
+        assert "set RECONCILER_SOURCE_NAME to a name of its own in each project" in message
     again = run("plan", env=database)
     assert again["changes"] == [] and again["summary"]["unchanged"] == created  # nothing was deleted
 
