@@ -20,13 +20,6 @@ class UsageError(ReconcilerError):
     exit_code = EXIT_USAGE
 
 
-def nonempty(text: str) -> str:
-    """An argparse type for values that must say something: "" or blanks are refused."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty value means nothing here: give one, or leave the option out")
-    return text
-
-
 def add_path(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--path", action="append", type=Path, default=None, metavar="DIR",
