@@ -113,3 +113,24 @@ def test_an_explicit_name_may_move_a_fallback_name_may_not(tmp_path: Path, datab
     assert run("apply", env={**first, "RECONCILER_SOURCE_NAME": "schedules"})["exit"] == 0  # named: any folder
     assert run("apply", env=first)["exit"] == 1  # but the fallback name no longer stands for it
 
+
+
+@pytest.mark.django_db
+def test_beat_start_up_is_refused_not_pruning_another_folders_rows(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """What beat's start-up and the watcher call: a refusal is said, the rows stay."""
+    from django_celery_beat.models import PeriodicTask
+
+    from reconciler.pipeline import apply_options_from_settings, reconcile_once
+
+    elsewhere = outside(tmp_path)
+    said: list[str] = []
+    reconcile_once([elsewhere], apply_options_from_settings(), said.append)
+    assert said[-1].startswith("applied: +1 ~0 -0")
+    mine = tmp_path / "mine" / "schedules"
+    mine.mkdir(parents=True)
+    (mine / "s.yaml").write_text(A)
+    settings.RECONCILER_SCHEDULES_DIR = str(mine)  # beat's own folder: named "schedules" too
+    reconcile_once([mine], apply_options_from_settings(), said.append)
+    refusal = f"refused: the schedules source name 'schedules' already stands for the folder {elsewhere}"
+    assert said[-1].startswith(refusal)
+    assert list(PeriodicTask.objects.values_list("name", flat=True)) == ["other"]
