@@ -132,6 +132,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 RECONCILER_SCHEDULES_DIR = os.environ.get("RECONCILER_SCHEDULES_DIR", str(BASE_DIR / "schedules"))
+RECONCILER_SOURCE_NAME = os.environ.get("RECONCILER_SOURCE_NAME", "")  # "": named after the folder
 RECONCILER_CACHE_DIR = VAR_DIR / "cache"  # what validation derives from each unchanged file
 RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
 # Several deployments from one schedules folder: the names, and the one this process is.

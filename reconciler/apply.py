@@ -34,6 +34,7 @@ from .errors import RefusedApply
 from .models import ApplyRecord, ManagedTask
 from .plan import UNSCOPED, Action, Change, DiffOptions, Grace, Plan, Scope
 from .read import read_actual
+from .sources import Origin, claim
 from .specs import (
     CRON_FIELD_ORDER,
     Clocked,
@@ -66,6 +67,7 @@ class ApplyOptions:
     now: datetime | None = None
     scope: Scope = UNSCOPED
     grace: Grace | None = None  # the watcher's deletion grace
+    origin: Origin | None = None  # checked (and recorded) under the lock: one name, one folder
 
     def diff_options(self, now: datetime) -> DiffOptions:
         return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
@@ -97,6 +99,8 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
     try:
         with paused_gc(), transaction.atomic(using=using):
             locking.acquire(using, options.lock_timeout)
+            if options.origin is not None:
+                claim(options.origin, using, clock.at, record=not options.dry_run)
             plan = diff(declared, read_actual(using, declared.specs()), options.diff_options(clock.at))
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run or not plan.has_changes:

@@ -13,6 +13,7 @@ id and a hint when the project starts, not as a traceback at first use. See docs
 | reconciler.W003 | warning | beat's scheduler does not read the database (silence it when beat gets ``-S``) |
 | reconciler.W004 | warning | a Redis broker without the redis client (the [redis] extra) |
 | reconciler.W005 | warning | the API is mounted but rest_framework is not in INSTALLED_APPS |
+| reconciler.W006 | warning | RECONCILER_SOURCE_NAME is not set: the source's name is only a fallback |
 """
 from __future__ import annotations
 
@@ -72,6 +73,26 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         f"the schedules folder {folder} does not exist: validate, plan and apply have nothing to read.",
         hint="Create it, or point RECONCILER_SCHEDULES_DIR at it (a relative path is resolved against BASE_DIR).",
         id="reconciler.W001",
+    )]
+
+
+@register(TAG)
+def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A fallback name (the folder's path) can stand for another project's folder over a shared
+    database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
+    from .pipeline import schedules_dir
+    from .sources import explicit_name, folder_name
+
+    if explicit_name():
+        return []
+    name = folder_name(schedules_dir())
+    return [Warning(
+        f"RECONCILER_SOURCE_NAME is not set: the schedules source is named {name!r} after its folder, a "
+        "name another project (or a folder outside BASE_DIR with the same name) may also take; an apply "
+        "under a name that stands for another folder is refused.",
+        hint='Set RECONCILER_SOURCE_NAME = "<this project>" (a name of its own per project sharing the database; '
+        f'"{name}" keeps the rows already applied). See docs/deploy.md, "Schedules sources".',
+        id="reconciler.W006",
     )]
 
 

@@ -12,6 +12,10 @@ from .specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask
 EMPTY = (None, "", "[]", "{}")
 CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
 DRIFT = "drift: reverts a change made outside git (admin, script)"
+BLIND_REASON = (
+    "kept: the rest of its source has errors, so this partial apply cannot tell whether it is "
+    "declared elsewhere; fix them, or apply the whole source"
+)
 BEAT_COPY = "also in CELERY_BEAT_SCHEDULE: beat overwrites this row at every start"
 
 
@@ -31,7 +35,7 @@ def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> 
         _undeclared_change(row, options)
         for row in actual.tasks
         if row.owned and options.scope.claims(row.owned) and row.name not in declared_names
-        and row.name not in renamed
+        and row.name not in renamed and not options.scope.declares(row.name)
     )
     warnings = tuple(f"{name}: {BEAT_COPY}" for name in sorted(declared_names & declared.beat_schedule_names))
     return Plan(tuple(sorted(changes, key=lambda c: c.name)), tuple(sorted(unchanged)), warnings, options.scope)
@@ -137,9 +141,11 @@ def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
     where = f" (was declared in {source})" if source else ""
     held = options.grace is not None and options.grace.holds(row.name, options.now)
     was = (FieldChange("schedule", row.spec.fields()["schedule"], None),)  # what it was, shown in words
-    if options.prune and not held:
+    if options.prune and not held and not options.scope.blind:
         return Change(Action.DELETE, row.name, row.spec.task, was, reasons=(f"no longer declared{where}",), pk=row.pk)
     why = GRACE_REASON if options.prune else "kept because of --no-prune"
+    if options.prune and options.scope.blind:
+        why = BLIND_REASON
     return Change(Action.RETAIN, row.name, row.spec.task, was, reasons=(f"no longer declared{where}", why), pk=row.pk)
 
 

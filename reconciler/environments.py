@@ -7,7 +7,9 @@ environment with ``overrides: {staging: {enabled: false}}``. An override that na
 schedule replaces the schedule whole (one schedule per task still holds).
 
 Precedence, most specific last: the file's defaults, their override for the environment,
-the task's own keys, the task's override for the environment.
+the task's own keys, the task's override for the environment. One exception: a schedule in
+the defaults' override replaces every task's own schedule in that environment (a task's own
+override naming a schedule still wins) — otherwise it could never take effect.
 """
 from __future__ import annotations
 
@@ -71,10 +73,25 @@ def in_environment(keys: dict[str, Any], env: str | None) -> tuple[dict[str, Any
     extra = overrides.get(env) if env is not None and isinstance(overrides, dict) else None
     if not isinstance(extra, dict):
         return base, {}
-    if any(extra.get(k) is not None for k in SCHEDULE_KEYS):
+    if names_schedule(extra):
         for key in (*SCHEDULE_KEYS, "timezone"):
             base.pop(key, None)
     return {**base, **extra}, extra
+
+
+def names_schedule(keys: dict[str, Any]) -> bool:
+    return any(keys.get(k) is not None for k in SCHEDULE_KEYS)
+
+
+def with_default_schedule(
+    body: dict[str, Any], own_override: dict[str, Any], default_override: dict[str, Any],
+) -> dict[str, Any]:
+    """A schedule in the file's ``defaults.overrides.<env>`` is every task's schedule in that
+    environment (time zone included), unless the task's own override names one: what "run the
+    whole file every 5 minutes in staging" means. Otherwise precedence as usual."""
+    if not names_schedule(default_override) or names_schedule(own_override):
+        return body
+    return {k: v for k, v in body.items() if k not in (*SCHEDULE_KEYS, "timezone")}
 
 
 def problems(keys: dict[str, Any], names: tuple[str, ...], path: tuple[Any, ...], here: Any) -> list[Diagnostic]:

@@ -121,6 +121,15 @@ def display_path(path: Path, base: Path | None = None) -> str:
     """Paths as the user and CI annotations expect them: relative to the working directory."""
     base = base or Path.cwd()
     try:
-        return path.resolve().relative_to(base.resolve()).as_posix()
+        shown = path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        shown = path.as_posix()
+    return _printable(shown)
+
+
+def _printable(name: str) -> str:
+    """A file name's undecodable bytes (``caf\xe9.yaml`` on a UTF-8 system) spelled as escapes:
+    a displayed name is always text that any output and any database can hold."""
+    if name.isascii() or not any("\udc80" <= c <= "\udcff" for c in name):
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")

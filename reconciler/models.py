@@ -48,6 +48,26 @@ class ManagedTask(models.Model):
         return f"{self.periodic_task_id} ({self.source_file}:{self.source_line})"
 
 
+class ScheduleSource(models.Model):
+    """Where a schedules source's rows come from, recorded by its first apply, so that one
+    name never silently stands for two folders (``reconciler.sources``)."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    origin = models.CharField(
+        max_length=1000, blank=True,
+        help_text="the folder: 'package:path' relative to BASE_DIR, an absolute path outside it, "
+        "or '' for a name set explicitly (RECONCILER_SOURCE_NAME)",
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "schedules source"
+        verbose_name_plural = "schedules sources"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.origin or 'named explicitly'})"
+
+
 class ApplyRecord(models.Model):
     """One apply that changed something (or failed): who, when, what, how long."""
 

@@ -21,11 +21,11 @@ from .diff import diff
 from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .grace import DeletionGrace
 from .history import git_revision
-from .plan import Action, DiffOptions, Grace, Plan
+from .plan import Action, DiffOptions, Grace, Plan, Scope
 from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry
-from .sources import scope_for
+from .sources import Origin, claim, origin_for, scope_for
 from .validation import (  # the validate phase; re-exported: every shell imports them from here
     ValidationResult,
     cache_dir,
@@ -61,9 +61,11 @@ def plan_paths(
     )
     if not validation.valid:
         return PlanResult(validation, None)
-    scope = scope_for(paths)
+    origin = origin_for(paths)
+    scope = whole_source_names(scope_for(paths), origin, registry, now, env, use_cache)
     options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, grace)
     with database_errors(), paused_gc():
+        claim(origin, using, options.now, record=False)
         actual = read_actual(using, validation.declared.specs())
         return PlanResult(validation, diff(validation.declared, actual, options))
 
@@ -85,10 +87,27 @@ def apply_paths(
     )
     if not validation.valid:
         return ApplyPathsResult(validation, None)
-    options = replace(options, scope=scope_for(paths), revision=options.revision or git_revision(folders[0]))
+    origin = origin_for(paths)
+    scope = whole_source_names(scope_for(paths), origin, registry, options.now, env, use_cache)
+    options = replace(options, scope=scope, origin=origin, revision=options.revision or git_revision(folders[0]))
     with database_errors():
         result = apply(validation.declared, options, using=using)
     return ApplyPathsResult(validation, result)
+
+
+def whole_source_names(
+    scope: Scope, origin: Origin, registry: Registry | None, now: datetime | None, env: str | None, use_cache: bool,
+) -> Scope:
+    """A partial apply (one file, a sub-folder) learns every name its whole source declares, so
+    that it never prunes a declaration moved to another file; the rest of the source comes from
+    the validation cache when unchanged. If the source has errors, the names are unknown."""
+    if scope.within is None:
+        return scope
+    whole = validate_paths(
+        [origin.folder], registry=registry, now=now, env=env, require_env=True, use_cache=use_cache, lints=False,
+    )
+    names = frozenset(task.name for task in whole.declared.tasks) if whole.valid else None
+    return replace(scope, elsewhere=names)
 
 
 @contextmanager

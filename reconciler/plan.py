@@ -77,6 +77,19 @@ class Scope:
     source: str = ""
     within: tuple[str, ...] | None = None  # files or folders, as ownership's source_file spells them
     legacy: bool = True
+    # With ``within``: every name the whole source declares (a row moved to another file of the
+    # source is never pruned by a partial apply); None: unknown (the rest of the source has
+    # errors), so a partial apply prunes nothing and says why.
+    elsewhere: frozenset[str] | None = frozenset()
+
+    def declares(self, name: str) -> bool:
+        """Declared somewhere in the source, outside the applied part (never pruned)."""
+        return self.within is not None and self.elsewhere is not None and name in self.elsewhere
+
+    @property
+    def blind(self) -> bool:
+        """A partial apply that cannot see the rest of its source: it must not prune."""
+        return self.within is not None and self.elsewhere is None
 
     def claims(self, owned: Any) -> bool:  # owned: specs.Ownership
         if owned.source != self.source and not (self.legacy and owned.source == ""):

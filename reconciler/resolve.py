@@ -78,7 +78,7 @@ def _check(
     """Binding and type hints are judged once per distinct (task, args, kwargs): a large tree
     repeats a few calls many times."""
     task = declaration.spec.task
-    path = ("tasks", declaration.name, "task")
+    path = declaration.path_of(("task",))
     if task not in registry.signatures:
         return error(
             "unknown-task", f"no task named {task!r} is registered in the Celery app",
@@ -93,7 +93,7 @@ def _check(
         return None
     message, where = verdict
     return error(
-        "bad-arguments", message, source=SourceRange(declaration.file), path=(*path[:-1], *where),
+        "bad-arguments", message, source=SourceRange(declaration.file), path=declaration.path_of(where),
         name=declaration.name,
     )
 

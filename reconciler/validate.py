@@ -42,6 +42,12 @@ class ValidDeclaration:
     renamed_from: str | None = None
     at_path: tuple[Any, ...] | None = None  # where a one-off's moment is written
     ignore: tuple[str, ...] = ()  # lint codes silenced for this task
+    moved: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # keys written in an override or the defaults
+
+    def path_of(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Where ``loc`` (a key path under the task) is written in the file."""
+        prefix = next((where for key, where in self.moved if loc and loc[0] == key), ("tasks", self.name))
+        return (*prefix, *loc)
 
     @property
     def name(self) -> str:
@@ -230,15 +236,18 @@ def _declaration(
         return None, problems
     env_defaults, from_default_override = environments.in_environment(defaults, context.env)
     env_body, from_override = environments.in_environment(body, context.env)
-    origins = _Origins(name, context.env, env_body, from_override, from_default_override)
+    env_body = environments.with_default_schedule(env_body, from_override, from_default_override)
+    origins = _Origins(name, context.env, env_body, from_override, from_default_override, env_defaults)
+    merged = _merge_defaults(env_defaults, env_body)
     try:
-        model = Declaration.model_validate(_merge_defaults(env_defaults, env_body))
+        model = Declaration.model_validate(merged)
     except ValidationError as exc:
         return None, _pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
     at_path = origins.path_of(("at",)) if model.at is not None else None
     declaration = ValidDeclaration(
         spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path, tuple(model.ignore or ()),
+        origins.moved(merged),
     )
     return declaration, problems
 
@@ -264,16 +273,28 @@ class _Origins:
     own: dict[str, Any]
     override: dict[str, Any]
     default_override: dict[str, Any]
+    defaults: dict[str, Any]
 
     def path_of(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
         key = loc[0] if loc else None
         if key in self.override:
             return ("tasks", self.name, "overrides", self.env, *loc)
-        if key is None or key in self.own or key not in OPTION_KEYS:
+        if key is None or key in self.own:
             return ("tasks", self.name, *loc)
         if key in self.default_override:
             return ("defaults", "overrides", self.env, *loc)
-        return ("defaults", *loc)
+        if key in self.defaults:
+            return ("defaults", *loc)
+        return ("tasks", self.name, *loc)
+
+    def moved(self, merged: dict[str, Any]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+        """The keys written elsewhere than under the task (an override, the defaults), with
+        where: for the problems found after this phase (the registry's, on args and kwargs)."""
+        if not (self.override or self.defaults):  # the common case: every key under the task
+            return ()
+        home = ("tasks", self.name)
+        found = ((key, self.path_of((key,))[:-1]) for key in merged)
+        return tuple((key, prefix) for key, prefix in found if prefix != home)
 
 
 def _pydantic_problems(

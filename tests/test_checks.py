@@ -38,6 +38,7 @@ CASES: dict[str, tuple[dict[str, Any], set[str], list[str]]] = {
     "beat-scheduler-database": ({"RECONCILER_CELERY_APP": f"{HERE}:DATABASE"}, set(), []),
     "beat-scheduler-ours": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, set(), []),
     "redis-broker-without-client": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, {"redis"}, ["reconciler.W004"]),
+    "source-name-only-a-fallback": ({"RECONCILER_SOURCE_NAME": ""}, set(), ["reconciler.W006"]),
 }
 
 
@@ -47,7 +48,7 @@ def test_system_checks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checks, "installed", lambda module: module not in missing)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Overriding setting DATABASES")  # only read by the check
-        with override_settings(**overrides):
+        with override_settings(**{"RECONCILER_SOURCE_NAME": "demo", **overrides}):
             found = run_checks(tags=[checks.TAG])
     assert [m.id for m in found] == expected
     assert all(m.hint for m in found)
@@ -55,13 +56,14 @@ def test_system_checks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_extra_hint_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checks, "installed", lambda module: module != "watchdog")
-    with override_settings(RECONCILER_BEAT_WATCH=True):
+    with override_settings(RECONCILER_BEAT_WATCH=True, RECONCILER_SOURCE_NAME="demo"):
         [message] = run_checks(tags=[checks.TAG])
     assert message.hint == "pip install 'django-schedules-reconciler[watch]'"
 
 
 def test_api_mounted_without_rest_framework_app_is_a_warning(settings) -> None:
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "rest_framework"]
+    settings.RECONCILER_SOURCE_NAME = "demo"
     assert [m.id for m in run_checks(tags=[checks.TAG])] == ["reconciler.W005"]
 
 
@@ -98,7 +100,7 @@ APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
 # A project of its own (not the demo, whose Celery app is loaded), in a process of its own.
 BARE_CASES = {
     "no-celery-app-no-schedules-folder": ([*APPS, "django_celery_beat", "reconciler"], (
-        "['reconciler.W001', 'reconciler.W002']"
+        "['reconciler.W001', 'reconciler.W002', 'reconciler.W006']"
     )),
     "django-celery-beat-missing": ([*APPS, "reconciler"], (
         "ImproperlyConfigured: reconciler.E001: django_celery_beat is not in INSTALLED_APPS: the reconciler "
@@ -115,3 +117,10 @@ def test_a_bare_project_is_told_what_is_missing(case: str, tmp_path: Path) -> No
         timeout=120, check=False,
     )
     assert done.stdout.strip() == expected, done.stderr
+
+
+def test_the_fallback_name_warning_names_the_fallback_and_the_remedy(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_SOURCE_NAME = ""
+    [message] = [m for m in run_checks(tags=[checks.TAG]) if m.id == "reconciler.W006"]
+    assert "named 'schedules' after its folder" in message.msg
+    assert message.hint.startswith('Set RECONCILER_SOURCE_NAME = "<this project>"')

@@ -67,3 +67,29 @@ def test_refused_apply_and_plan_annotations_on_a_database(tmp_path: Path) -> Non
         assert [c["action"] for c in payload["changes"]] == ["delete"]
         applied = manage("reconcile", "apply", "--path", str(folder), "--allow-empty", "--format", "json", env=env)
         assert applied.returncode == 0 and json.loads(applied.stdout)["applied"] is True
+
+
+def test_plan_against_an_empty_ref_is_a_usage_error_not_a_database_plan() -> None:
+    result = manage("reconcile", "plan", "--against", "", env=NO_SERVER)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--against needs a git ref" in result.stderr and "unreachable" not in result.stderr
+    blank = manage("reconcile", "plan", "--against", "  ", "--format", "json", env=NO_SERVER)
+    assert blank.returncode == 2 and "--against needs a git ref" in json.loads(blank.stdout)["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "], ids=["empty", "comma", "blanks"])
+def test_status_fail_on_naming_no_health_is_refused(value: str) -> None:
+    result = manage("reconcile", "status", "--fail-on", value, env=NO_SERVER)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "names no health (a probe that could never fail)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [("missing/forecast.svg", "missing does not exist; create it first"), (".", "is a folder: name a file in it")],
+    ids=["missing-folder", "a-folder"],
+)
+def test_forecast_output_that_cannot_be_a_file_is_a_usage_error(tmp_path: Path, target: str, message: str) -> None:
+    result = manage("reconcile", "forecast", "--output", str(tmp_path / target), env=NO_SERVER)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr

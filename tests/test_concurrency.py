@@ -19,10 +19,12 @@ pytestmark = [pytest.mark.db_backend]
 
 
 def start_apply(folder: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """An apply of ``folder`` as the configured folder, under an explicit source name: release
+    directories outside BASE_DIR are one source only when named (docs/deploy.md)."""
     return subprocess.Popen(
-        [sys.executable, str(REPO / "manage.py"), "reconcile", "apply", "--path", str(folder), "--lock-timeout", "120"],
+        [sys.executable, str(REPO / "manage.py"), "reconcile", "apply", "--lock-timeout", "120"],
         cwd=REPO,
-        env=env,
+        env={**env, "RECONCILER_SCHEDULES_DIR": str(folder), "RECONCILER_SOURCE_NAME": "schedules"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -86,6 +86,45 @@ def test_validate_checks_every_environment(
         assert problem.hint == hint
 
 
+BASE = "tasks:\n  x:\n    task: project.tasks.send_digest\n    every: 1h\n    args: [staff]\n"
+# (case, YAML after the base declaration ("": a defaults override before it), code, line and column)
+LOCATED = [
+    ("unknown-task-in-override", "    overrides:\n      staging:\n        task: project.tasks.nope\n",
+     "unknown-task", (8, 15)),
+    ("unexpected-kwarg-in-override", "    overrides:\n      staging:\n        kwargs: {bogus: 1}\n",
+     "bad-arguments", (8, 18)),
+    ("args-in-override", "    overrides:\n      staging:\n        args: [1, 2, 3]\n", "bad-arguments", (8, 15)),
+    ("kwarg-in-defaults-override", "", "bad-arguments", (3, 24)),
+]
+DEFAULTS_OVERRIDE = "defaults:\n  overrides:\n    staging: {kwargs: {bogus: 1}}\n"
+
+
+@pytest.mark.parametrize(("case", "extra", "code", "where"), LOCATED, ids=[c[0] for c in LOCATED])
+def test_a_problem_found_after_an_override_is_reported_where_the_override_writes_it(
+    folder: Path, case: str, extra: str, code: str, where: tuple[int, int],
+) -> None:
+    (folder / "s.yaml").write_text(BASE + extra if extra else DEFAULTS_OVERRIDE + BASE)
+    [problem] = validate_paths([folder], registry=registry(), now=NOW).diagnostics
+    assert problem.code == code and "(in environment staging)" in problem.message
+    assert (problem.source.line, problem.source.column) == where, problem
+
+
+def test_a_schedule_in_the_defaults_override_is_every_tasks_schedule_there(folder: Path) -> None:
+    (folder / "s.yaml").write_text(
+        "defaults:\n  overrides:\n    staging: {every: 5m}\ntasks:\n"
+        "  digest:\n    task: project.tasks.heartbeat\n    cron: \"0 8 * * *\"\n    timezone: Europe/Paris\n"
+        "  own-override:\n    task: project.tasks.heartbeat\n    cron: \"0 9 * * *\"\n"
+        "    overrides:\n      staging: {cron: \"0 10 * * *\"}\n"
+    )
+    staging, production = specs(folder, "staging"), specs(folder, "production")
+    assert staging["digest"].schedule == Interval(300)
+    assert staging["own-override"].schedule == Crontab.canonical("UTC", minute="0", hour="10")
+    assert production["digest"].schedule == Crontab.canonical("Europe/Paris", minute="0", hour="8")
+    (folder / "s.yaml").write_text((folder / "s.yaml").read_text().replace("every: 5m", "every: soon"))
+    problems = validate_paths([folder], registry=registry(), now=NOW).diagnostics
+    assert {(p.code, p.source.line, p.source.column) for p in problems} == {("bad-duration", 3, 22)}
+
+
 def test_environment_keys_without_environments_are_an_error(folder: Path, settings) -> None:  # type: ignore[no-untyped-def]
     settings.RECONCILER_ENVIRONMENTS = []
     result = validate_paths([folder], registry=registry(), now=NOW)

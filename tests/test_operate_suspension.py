@@ -100,6 +100,10 @@ def test_suspended_and_deleted_from_git_is_deleted(folder: Path) -> None:
     [
         ("unknown", lambda: suspend("nope", "x"), UnknownName, "no schedule named 'nope'"),
         ("no-reason", lambda: suspend("sync", "  "), OperationRefused, "a reason is required"),
+        ("newline-in-reason", lambda: suspend("sync", "x\n  + evil-task (project.tasks.heartbeat)"),
+         OperationRefused, r"control character \('\\n' at position 2\).*nothing was suspended"),
+        ("escape-in-reason", lambda: suspend("sync", "ok \x1b[2K"), OperationRefused, "control character"),
+        ("bidi-override-in-reason", lambda: suspend("sync", "ok \u202e"), OperationRefused, "control character"),
         ("twice", lambda: (suspend("sync", "a"), suspend("sync", "b")), OperationRefused, "already suspended"),
         ("not-suspended", lambda: resume("sync", registry=registry()), OperationRefused, "is not suspended"),
         ("unmanaged", lambda: suspend("made-in-admin", "x"), OperationRefused, "not managed by the reconciler"),
@@ -111,6 +115,12 @@ def test_refusals(folder: Path, settings, case, call, error, text) -> None:  # t
     PeriodicTask.objects.create(name="made-in-admin", task="x", interval=row().interval)
     with pytest.raises(error, match=text):
         call()
+
+
+def test_a_refused_reason_suspends_nothing(folder: Path) -> None:
+    with pytest.raises(OperationRefused):
+        suspend("sync", "incident\n42", now=NOW)
+    assert row().enabled and read_one("sync").owned.suspension is None  # type: ignore[union-attr]
 
 
 def test_resume_refused_while_git_is_invalid(folder: Path) -> None:

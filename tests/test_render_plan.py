@@ -175,3 +175,31 @@ def test_a_plan_read_back_from_json_renders_the_same_text(make) -> None:  # type
         replace(c, source=SourceRange(c.source.file, c.source.line) if c.source else None) for c in plan.changes
     ))
     assert RENDERERS["text"](plan_from_json(json.loads(RENDERERS["json"](plan)))) == RENDERERS["text"](without_columns)
+
+
+FORGED = "x\n  + evil-task  (project.tasks.heartbeat)\r\x1b[2K\u2028"
+
+
+def test_no_user_string_can_start_a_line_of_its_own_in_the_text_plan() -> None:
+    from reconciler.specs import Suspension
+
+    pause = Suspension(NOW, f"bob{FORGED}", f"reason {FORGED}")  # recorded before reasons were checked
+    hostile = spec(f"name{FORGED}", task=f"project.tasks.{FORGED}", description=FORGED)
+    actual = ActualState((
+        replace(owned(replace(hostile, enabled=False, args="[]"), 1),
+                owned=Ownership("h", f"schedules/{FORGED}.yaml", 3, suspension=pause)),
+        owned(spec(f"gone{FORGED}"), 2),
+    ))
+    declared = DeclaredState((DeclaredTask(hostile, SourceRange(f"schedules/{FORGED}.yaml", 3, 3)),))
+    text = RENDERERS["text"](diff(declared, actual, DiffOptions(NOW)))
+    lines = text.splitlines()
+    owners = ("  ‖ name", "      ", "  - gone")  # the lines the hostile strings belong to
+    assert not [line for line in lines if "evil-task" in line and not line.startswith(owners)]
+    assert len(lines) == len(RENDERERS["text"](diff(
+        DeclaredState((DeclaredTask(spec("name"), SourceRange("schedules/a.yaml", 3, 3)),)),
+        ActualState((replace(owned(replace(spec("name"), enabled=False, args="[]"), 1),
+                             owned=Ownership("h", "schedules/a.yaml", 3, suspension=Suspension(NOW, "bob", "r"))),
+                     owned(spec("gone"), 2))),
+        DiffOptions(NOW),
+    )).splitlines())
+    assert "reason x\\n  + evil-task  (project.tasks.heartbeat)\\r\\x1b[2K\\u2028" in text

@@ -5,12 +5,19 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ReconcilerError
+from ..errors import EXIT_USAGE, ReconcilerError
 from ..plan import FORMAT_VERSION, Plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 
 if TYPE_CHECKING:
     from ..pipeline import ValidationResult
+
+
+class UsageError(ReconcilerError):
+    """A command line that cannot mean anything (an empty git ref, an output path that is a
+    folder): exit 2, as argparse does for the rest."""
+
+    exit_code = EXIT_USAGE
 
 
 def add_path(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from ..observe.chart import forecast_json, forecast_svg, forecast_text
 from ..observe.forecast import BusyMinute, Forecast, LoadChange, declared_forecast, read_forecast
 from ..pipeline import ValidationResult, database_errors, validate_paths
 from ..specs import TaskSpec
-from .common import add_format, add_path, failure_json, render_invalid
+from .common import UsageError, add_format, add_path, failure_json, render_invalid
 
 HELP = "every run due in the next hours: runs per minute and the busiest minutes (text, json, svg)"
 NO_DATABASE_HINT = "`reconcile forecast --from-files` forecasts the declarations without a database"
@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, object], out: TextIO) -> int:
     fmt = str(options["format"])
     hours = float(options["hours"])  # type: ignore[arg-type]
+    target = options.get("output")
+    if isinstance(target, Path):
+        writable(target)  # before the database is read: a typo costs nothing
     try:
         if options.get("against"):
             return _against(options, str(options["against"]), hours, out)
@@ -148,8 +151,25 @@ def _render(forecast: Forecast, fmt: str, title: str) -> str:
 def _write(text: str, options: dict[str, object], out: TextIO) -> int:
     target = options.get("output")
     if isinstance(target, Path):
-        target.write_text(text, encoding="utf-8")
+        write_output(target, text)
         out.write(f"wrote {target}\n")
     else:
         out.write(text)
     return EXIT_OK
+
+
+def writable(target: Path) -> None:
+    """``--output`` names a file in a folder that exists; anything else is a usage error (exit 2)."""
+    if target.is_dir():
+        raise UsageError(f"--output {target} is a folder: name a file in it, e.g. {target / 'forecast.txt'}")
+    if not target.parent.is_dir():
+        raise UsageError(f"--output {target}: the folder {target.parent} does not exist; create it first")
+
+
+def write_output(target: Path, text: str) -> None:
+    """A refused write (permissions, a full disk) is a clear error (exit 2), not a traceback."""
+    writable(target)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output {target}: cannot write it ({exc.strerror or exc}); nothing was written") from None

@@ -8,7 +8,7 @@ from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import plan_paths
 from ..render.plan import RENDERERS
 from ..review import cli as review
-from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
+from .common import UsageError, add_format, add_path, add_plan_options, failure_json, render_invalid
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
 
@@ -24,10 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
-    if options.get("against"):
-        return review.run(options, out)
     fmt = str(options["format"])
+    against = options.get("against")
+    if against is not None and str(against).strip():  # "" too: never a database plan by mistake
+        return review.run(options, out)
     try:
+        if against is not None:
+            raise UsageError("--against needs a git ref (origin/main, HEAD~1, a SHA); nothing was compared")
         result = plan_paths(
             options.get("path"), prune=not options["no_prune"], adopt=bool(options["adopt"]),  # type: ignore[arg-type]
             env=options.get("env"), use_cache=not options.get("no_cache"),  # type: ignore[arg-type]

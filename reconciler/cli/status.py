@@ -49,11 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _healths(value: str) -> tuple[Health, ...]:
+    """At least one health: an empty list would make a probe that can never fail."""
+    choices = ", ".join(h.value for h in Health)
     try:
-        return tuple(Health(part.strip()) for part in value.split(",") if part.strip())
+        healths = tuple(Health(part.strip()) for part in value.split(",") if part.strip())
     except ValueError:
-        choices = ", ".join(h.value for h in Health)
         raise argparse.ArgumentTypeError(f"{value!r}: healths are {choices}") from None
+    if not healths:
+        raise argparse.ArgumentTypeError(f"{value!r} names no health (a probe that could never fail): use {choices}")
+    return healths
 
 
 def run(options: dict[str, object], out: TextIO) -> int:

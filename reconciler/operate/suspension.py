@@ -13,6 +13,7 @@ resume beat counts from the resume (``date_changed``) and does not fire the miss
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,9 +40,7 @@ def suspend(
     name: str, reason: str, *, by: str = "", now: datetime | None = None, using: str = "default"
 ) -> Suspension:
     """Disable a managed row and record who, when and why; refused for unmanaged rows."""
-    reason = reason.strip()
-    if not reason:
-        raise OperationRefused("a reason is required to suspend a schedule (say why, for the people after you)")
+    reason = checked_reason(reason)
     now = now or datetime.now(UTC)
     with transaction.atomic(using=using):
         locking.acquire(using, LOCK_TIMEOUT)
@@ -60,6 +59,25 @@ def suspend(
         _beat_reloads(using, now)
         _log(using, now, OperationRecord.Action.SUSPEND, row, by, reason)
     return Suspension(now, by, reason)
+
+
+# Characters that would let one reason forge lines or reorder text where it is shown (plan,
+# status, the admin): C0/C1 controls (newline, escape), line and paragraph separators, bidi overrides.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def checked_reason(reason: str) -> str:
+    """A suspend reason as recorded: one line of text, not blank; anything else is refused."""
+    reason = reason.strip()
+    if not reason:
+        raise OperationRefused("a reason is required to suspend a schedule (say why, for the people after you)")
+    bad = _CONTROL.search(reason)
+    if bad:
+        raise OperationRefused(
+            f"the reason contains a control character ({bad.group()!r} at position {bad.start() + 1}): "
+            "write it on one line of plain text; nothing was suspended"
+        )
+    return reason
 
 
 @dataclass(frozen=True)

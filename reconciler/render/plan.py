@@ -3,6 +3,7 @@ pull-request comment). Pure functions of the plan."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from ..plan import Action, Change, FieldChange, Plan
@@ -45,12 +46,21 @@ def _header(change: Change) -> str:
     return f"  {change.action.symbol} {change.name}{label}  ({change.task}){where}"
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """A text line with its control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``): a user's
+    string (a name, a reason, a file name) can never start a line of its own or reorder one."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _text_block(change: Change) -> str:
     lines = [_header(change)]
     for field_change in change.fields:
         lines.extend(_field_lines(change, field_change))
     lines.extend(f"      # {reason}" for reason in change.reasons)
-    return "\n".join(lines)
+    return "\n".join(one_line(line) for line in lines)
 
 
 EXTRAS = (("conflict", "conflict", "conflicts"), ("retain", "retained", "retained"),
@@ -72,10 +82,10 @@ def unchanged_line(plan: Plan) -> str:
 
 def render_text(plan: Plan) -> str:
     blocks = [_text_block(c) for c in plan.changes]
-    blocks += [f"  ! warning: {w}" for w in plan.warnings]
+    blocks += [one_line(f"  ! warning: {w}") for w in plan.warnings]
     unchanged = unchanged_line(plan)
     if plan.scope.within is not None:
-        unchanged += f"\nScope: {plan.scope.describe()}."
+        unchanged += "\n" + one_line(f"Scope: {plan.scope.describe()}.")
     return "\n\n".join([*blocks, unchanged + "\n" + summary_line(plan)]) + "\n"
 
 
