@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     admin index's entries for the task catalogue and the forecast pages."""
 
     dependencies = [
-        ('reconciler', '0006_row_digest'),
+        ('reconciler', '0007_source_origin'),
     ]
 
     operations = [
