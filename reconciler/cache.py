@@ -201,7 +201,8 @@ def _schedule(schedule: Schedule) -> list[Any]:
         return ["cron", schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year,
                 schedule.day_of_week, schedule.timezone]
     if isinstance(schedule, Clocked):
-        return ["at", schedule.at.isoformat()]
+        shown = schedule.at.astimezone(schedule.shown_in) if schedule.shown_in else schedule.at
+        return ["at", shown.isoformat()]  # with the offset it was declared with (Clocked.shown_in)
     if isinstance(schedule, Solar):
         return ["solar", schedule.event, str(schedule.latitude), str(schedule.longitude)]
     return ["none"]

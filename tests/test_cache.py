@@ -282,4 +282,4 @@ def test_plan_and_apply_a_file_whose_name_is_not_utf8(tmp_path: Path) -> None:
         for command in ("validate", "plan", "apply", "plan"):
             done = manage("reconcile", command, "--path", str(folder), env=env)
             assert done.returncode == 0 and "Traceback" not in done.stderr, (command, done.stderr[-2000:])
-        assert "No changes" in done.stdout and "1 task(s) unchanged" in done.stdout
+        assert "No changes" in done.stdout and "1 task unchanged" in done.stdout
