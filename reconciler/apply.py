@@ -26,7 +26,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from . import history, locking, rowdigest, wakeup
+from . import history, locking, rowdigest
 from .allocation import paused_gc
 from .bulk import insert_rows
 from .diff import diff
@@ -153,9 +153,8 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
 
 def mark_changed(using: str, now: datetime) -> None:
     """Tell every running beat to reload: django-celery-beat's change marker (what its poll
-    reads), and on PostgreSQL a notification that wakes ours at once (``wakeup``)."""
+    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``)."""
     PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
-    wakeup.notify(using)
 
 
 # -- schedules ---------------------------------------------------------------------------
