@@ -31,9 +31,13 @@ LOOPBACK = ["127.0.0.0/8", "::1/128"]
         ("10.0.0.7", "Bearer wrong", [], "s3cret", False),
         ("10.0.0.7", "Bearer ", [], "", False),  # no token configured: a bearer header proves nothing
         ("not-an-ip", "", LOOPBACK, "", False),
+        ("::ffff:127.0.0.1", "", LOOPBACK, "", True),  # an IPv4 client of a server bound to [::]
+        ("::ffff:10.0.0.7", "", LOOPBACK, "", False),
+        ("::ffff:10.0.0.7", "", ["10.0.0.0/8"], "", True),
+        ("::ffff:10.0.0.7", "", ["::ffff:10.0.0.0/104"], "", True),  # written as IPv6, still matches
     ],
     ids=["loopback", "ipv6-loopback", "other-network", "allowed-network", "token", "wrong-token", "no-token-set",
-         "bad-address"],
+         "bad-address", "mapped-loopback", "mapped-other-network", "mapped-allowed-network", "mapped-ipv6-network"],
 )
 def test_who_may_read_the_metrics(addr: str, auth: str, networks: list[str], token: str, ok: bool) -> None:
     assert allowed(addr, auth, networks, token) is ok
