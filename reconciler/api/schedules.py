@@ -85,7 +85,7 @@ def schedule_statuses() -> Listing:
         actual = result.actual if result.actual is not None else read_actual()
     specs = {t.name: t.spec for t in result.validation.declared.tasks}
     specs.update({t.name: t.spec for t in actual.tasks})
-    return Listing(statuses(result.validation.declared, actual, result.plan, {}), specs, now)
+    return Listing(list(statuses(result.validation.declared, actual, result.plan, {})), specs, now)
 
 
 def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, ScheduleHealth] | None = None) -> list[Row]:
