@@ -91,10 +91,10 @@ def trigger_cost(count: int, rounds: int) -> None:
                 seconds[with_triggers].append(m["first"])
                 if with_triggers:
                     inside.append(m["in_triggers"][0] / m["first"] * 100)
-                inside = f" ({m['in_triggers'][0] * 1000:.1f} ms in {m['in_triggers'][1]} trigger calls)" \
+                calls = f" ({m['in_triggers'][0] * 1000:.1f} ms in {m['in_triggers'][1]} trigger calls)" \
                     if with_triggers else ""
                 print(f"  round {i + 1}: {'with' if with_triggers else 'without'} the triggers: "
-                      f"{m['first']:.2f} s{inside}", flush=True)
+                      f"{m['first']:.2f} s{calls}", flush=True)
     with_, without = statistics.median(seconds[True]), statistics.median(seconds[False])
     extra = (with_ / without - 1) * 100
     print(f"PostgreSQL, first apply of {count:,} declarations, median of {rounds}: with the wake-up triggers "
