@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +26,7 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
-from . import history, locking, rowdigest, wakeup
+from . import history, locking, rowdigest
 from .allocation import paused_gc
 from .bulk import insert_rows
 from .diff import diff
@@ -37,6 +37,7 @@ from .read import read_actual
 from .sources import Origin, claim
 from .specs import (
     CRON_FIELD_ORDER,
+    ActualState,
     Clocked,
     Crontab,
     DeclaredState,
@@ -101,10 +102,15 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             locking.acquire(using, options.lock_timeout)
             if options.origin is not None:
                 claim(options.origin, using, clock.at, record=not options.dry_run)
-            plan = diff(declared, read_actual(using, declared.specs()), options.diff_options(clock.at))
+            specs = declared.specs()
+            actual = read_actual(using, specs)
+            plan = diff(declared, actual, options.diff_options(clock.at))
             refuse_if_unsafe(plan, declared, options)
-            if options.dry_run or not plan.has_changes:
-                return ApplyResult(plan, False, clock.elapsed(), dry_run=options.dry_run)
+            if options.dry_run:
+                return ApplyResult(plan, False, clock.elapsed(), dry_run=True)
+            settle_drift(actual, plan, specs, using)
+            if not plan.has_changes:
+                return ApplyResult(plan, False, clock.elapsed())
             write(plan, using=using, now=clock.at, revision=options.revision, source=options.scope.source)
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
             return ApplyResult(plan, True, clock.elapsed(), record.pk)
@@ -136,6 +142,21 @@ def refuse_if_unsafe(plan: Plan, declared: DeclaredState, options: ApplyOptions)
         raise error
 
 
+def settle_drift(actual: ActualState, plan: Plan, declared: Mapping[str, TaskSpec], using: str) -> None:
+    """Rows changed outside git since their apply, and git since changed to match them: in
+    sync again, so their ownership now records them as applied (``drifted`` clears: the
+    ``reconciler_drifted_schedules`` gauge and its alert). Ownership rows only: nothing beat
+    reads moves."""
+    changed = {change.name for change in plan.changes}
+    settled = [
+        ManagedTask(periodic_task_id=task.pk, spec_hash=task.spec.digest(), row_digest=rowdigest.PENDING)
+        for task in actual.tasks if task.drifted and task.name in declared and task.name not in changed
+    ]
+    if settled:
+        ManagedTask.objects.using(using).bulk_update(settled, ["spec_hash", "row_digest"], batch_size=BATCH)
+        rowdigest.record(using)
+
+
 def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
     """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker.
 
@@ -157,9 +178,8 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
 
 def mark_changed(using: str, now: datetime) -> None:
     """Tell every running beat to reload: django-celery-beat's change marker (what its poll
-    reads), and on PostgreSQL a notification that wakes ours at once (``wakeup``)."""
+    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``)."""
     PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
-    wakeup.notify(using)
 
 
 # -- schedules ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from .read import read_actual
 from .render.diagnostics import render_text
 from .resolve import Registry
 from .sources import Origin, claim, origin_for, scope_for
+from .specs import ActualState
 from .validation import (  # the validate phase; re-exported: every shell imports them from here
     ValidationResult,
     cache_dir,
@@ -48,6 +49,7 @@ __all__ = [
 class PlanResult:
     validation: ValidationResult
     plan: Plan | None  # None when the declarations are invalid
+    actual: ActualState | None = None  # what the plan was made from (None with the plan)
 
 
 def plan_paths(
@@ -67,7 +69,7 @@ def plan_paths(
     with database_errors(), paused_gc():
         claim(origin, using, options.now, record=False)
         actual = read_actual(using, validation.declared.specs())
-        return PlanResult(validation, diff(validation.declared, actual, options))
+        return PlanResult(validation, diff(validation.declared, actual, options), actual)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,22 @@ def _read_rows(using: str, owners: dict[int, Ownership | None]) -> list[ActualTa
     return tasks
 
 
+def read_moved_owned(using: str = "default") -> list[ActualTask] | None:
+    """The owned rows whose digest moved since apply stored it (or was never stored), read in
+    full: the only rows that may have drifted. One query (the heads) while none did. None
+    where row digests are not supported (then ``read_actual`` must be read whole)."""
+    if not rowdigest.supported(using):
+        return None
+    as_datetime = rowdigest.datetimes(using)
+    moved: dict[int, Ownership | None] = {}
+    for head in rowdigest.read_heads(using):
+        stored, current = head[-2:]
+        owned = _head_ownership(head, as_datetime)
+        if owned is not None and (not stored or stored != current):
+            moved[head[0]] = owned
+    return _read_rows(using, moved)
+
+
 def read_one(name: str, using: str = "default") -> ActualTask | None:
     """One row by name, as ``read_actual`` reads it (for operations on a single schedule)."""
     row = PeriodicTask.objects.using(using).filter(name=name).values(*_FIELDS).first()

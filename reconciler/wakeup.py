@@ -1,6 +1,10 @@
-"""Beat woken by the database: ``apply`` sends a PostgreSQL ``NOTIFY`` in its transaction
-(delivered at commit), and the scheduler ``LISTEN``s on a connection of its own, so that a
-change is acted on at once instead of at the next marker poll.
+"""Beat woken by the database: on PostgreSQL, triggers (migration ``0008_wakeup_trigger``) send
+a ``NOTIFY`` on ``CHANNEL`` whenever a statement changes the tables beat reads — an apply, an
+admin edit of an unmanaged row, a raw SQL fix, another tool — delivered at commit, one per
+transaction; a raw change also moves django-celery-beat's change marker, so that beat reloads.
+Beat's own bookkeeping after a send (``last_run_at``, ``total_run_count``) wakes nobody. The
+scheduler ``LISTEN``s on a connection of its own, so that a change is acted on at once instead
+of at the next marker poll.
 
 The notification carries nothing beat trusts: it only wakes beat, which then reads the
 change marker and reloads exactly as it would at its next poll. A lost notification (a
@@ -15,15 +19,7 @@ import threading
 from django.db import connections
 
 log = logging.getLogger("reconciler.beat")
-CHANNEL = "reconciler_schedules"
-
-
-def notify(using: str) -> None:
-    """Inside the apply's transaction: PostgreSQL delivers it when (and only if) it commits."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [CHANNEL])
+CHANNEL = "reconciler_schedules"  # also frozen in migration 0008's triggers
 
 
 class Listener:

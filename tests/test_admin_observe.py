@@ -187,3 +187,34 @@ def test_without_a_result_store_there_is_no_health(observed: Path, viewer: Clien
     assert "column-health" not in page and "?health=" not in page and "made-in-admin" in page
     change = viewer.get(f"{CHANGELIST}{PeriodicTask.objects.get(name='flaky').pk}/change/").content.decode()
     assert change.count("reconciler-runs") == 0 and "flaky" in change
+
+
+def test_a_list_page_costs_its_rows_whatever_the_total(tmp_path: Path, settings, viewer: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Health and next run for the page's rows only, in the same number of queries at any size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reconciler import status
+    from reconciler.observe import health
+
+    from .engine import interval_tasks
+
+    settings.RECONCILER_SCHEDULES_DIR = str(tmp_path)
+    healed, estimated = [], []
+    real_health, real_successive = health.health_of_row, status._successive
+    monkeypatch.setattr(health, "health_of_row",
+                        lambda row, *a, **k: healed.append(row.name) or real_health(row, *a, **k))
+    monkeypatch.setattr(status, "_successive", lambda *a: estimated.append(1) or real_successive(*a))
+    queries = {}
+    for size in (120, 360):
+        apply_yaml(tmp_path, interval_tasks(size), now=timezone.now())
+        healed.clear()
+        estimated.clear()
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer.get("/admin/django_celery_beat/periodictask/?p=2")
+        assert response.status_code == 200
+        page = healths(response.content.decode())
+        assert len(page) == 20 if size == 120 else len(page) == 100
+        assert sorted(healed) == sorted(page) and len(estimated) == len(page), "the page's rows only"
+        queries[size] = len(captured)
+    assert queries[120] == queries[360], queries

@@ -126,3 +126,37 @@ def test_without_a_result_store(staff: APIClient, observed: dict[str, Any], sett
     assert {r["health"] for r in rows} == {None} and len(rows) == len(HEALTHS)
     runs = staff.get("/api/schedules/flaky/runs/")
     assert runs.status_code == 503 and "install django-celery-results" in runs.json()["error"]
+
+
+def test_a_page_costs_its_rows_whatever_the_total(tmp_path: Path, settings, staff: APIClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """At any size, a page reads health and next runs for its own rows only, in the same number
+    of queries (the plan over every schedule is the one part that grows, in constant queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from reconciler import status
+    from reconciler.observe import health
+
+    from .engine import interval_tasks
+
+    settings.RECONCILER_SCHEDULES_DIR = str(tmp_path)
+    healed, estimated = [], []
+    real_health, real_successive = health.health_of_row, status._successive
+    monkeypatch.setattr(health, "health_of_row",
+                        lambda row, *a, **k: healed.append(row.name) or real_health(row, *a, **k))
+    monkeypatch.setattr(status, "_successive", lambda *a: estimated.append(1) or real_successive(*a))
+    queries = {}
+    for size in (60, 240):
+        apply_yaml(tmp_path, interval_tasks(size), now=timezone.now())
+        healed.clear()
+        estimated.clear()
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get("/api/schedules/?page=2&page_size=20")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        page = [row["name"] for row in body["results"]]
+        assert body["count"] == size and page == [f"t-{i:05d}" for i in range(20, 40)]
+        assert sorted(healed) == page and len(estimated) == 20, "health and next runs of the page's rows only"
+        assert all(row["health"] == "never-run" and len(row["next_runs"]) == 3 for row in body["results"])
+        queries[size] = len(captured)
+    assert queries[60] == queries[240], queries

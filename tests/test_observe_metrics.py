@@ -31,9 +31,13 @@ LOOPBACK = ["127.0.0.0/8", "::1/128"]
         ("10.0.0.7", "Bearer wrong", [], "s3cret", False),
         ("10.0.0.7", "Bearer ", [], "", False),  # no token configured: a bearer header proves nothing
         ("not-an-ip", "", LOOPBACK, "", False),
+        ("::ffff:127.0.0.1", "", LOOPBACK, "", True),  # an IPv4 client of a server bound to [::]
+        ("::ffff:10.0.0.7", "", LOOPBACK, "", False),
+        ("::ffff:10.0.0.7", "", ["10.0.0.0/8"], "", True),
+        ("::ffff:10.0.0.7", "", ["::ffff:10.0.0.0/104"], "", True),  # written as IPv6, still matches
     ],
     ids=["loopback", "ipv6-loopback", "other-network", "allowed-network", "token", "wrong-token", "no-token-set",
-         "bad-address"],
+         "bad-address", "mapped-loopback", "mapped-other-network", "mapped-allowed-network", "mapped-ipv6-network"],
 )
 def test_who_may_read_the_metrics(addr: str, auth: str, networks: list[str], token: str, ok: bool) -> None:
     assert allowed(addr, auth, networks, token) is ok
@@ -116,3 +120,26 @@ def test_a_suspended_schedule_is_counted_as_suspended(tmp_path: Path) -> None:
     assert m["reconciler_schedules"][(("health", "disabled"),)] == 0
     assert m["reconciler_schedules"][(("health", "never-run"),)] == 2
     assert m["reconciler_schedule_late"][(("name", "flaky"),)] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_drift_clears_once_git_matches_the_row_and_is_applied(tmp_path: Path) -> None:
+    """The documented alert (reconciler_drifted_schedules > 0) must clear when git is changed to
+    match the edited row: plan and apply then say in sync, and so must the gauge."""
+    from .engine import plan_yaml
+
+    client = Client(HTTP_HOST="localhost")
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 0}
+    PeriodicTask.objects.filter(name="beat-b").update(description="edited in the admin")
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 1}
+
+    matching = YAML.replace("    every: 1h\n", "    every: 1h\n    description: edited in the admin\n")
+    apply_yaml(tmp_path, matching, now=timezone.now())
+    assert not plan_yaml(tmp_path).has_changes, "git now matches the row: in sync"
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 0}
+    assert PeriodicTask.objects.get(name="beat-b").description == "edited in the admin"
+
+    PeriodicTask.objects.filter(name="beat-a").update(description="edited again")  # a new drift still counts
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 1}

@@ -21,7 +21,7 @@ from . import actions as operations
 from . import catalogue
 from . import observe as observed
 from .display import breakable, moment, sub_minute
-from .state import LABELS, AdminState, state_of
+from .state import LABELS, AdminState, attach_next_runs, state_of
 
 
 def managed_of(obj: PeriodicTask | None) -> ManagedTask | None:
@@ -138,6 +138,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         state = state_of(request)
         for obj in changelist.result_list:
             obj._reconciler_state = state
+        attach_next_runs(state, [obj.name for obj in changelist.result_list])
         if observed.available():
             observed.attach_health(changelist.result_list)
         return changelist

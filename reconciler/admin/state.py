@@ -48,11 +48,16 @@ def state_of(request: HttpRequest) -> AdminState:
 
 
 def _compute() -> AdminState:
-    now = datetime.now(UTC)
-    result = plan_paths(now=now)
-    next_run = {name: runs[0] for name, runs in upcoming_runs(now, 1).items()}
+    result = plan_paths(now=datetime.now(UTC))
     if result.plan is None:
         errors = sum(d.is_error for d in result.validation.diagnostics)
-        return AdminState(False, next_run=next_run, errors=errors)
-    rows = statuses(result.validation.declared, read_actual(), result.plan, next_run)
-    return AdminState(True, {row.name: row for row in rows}, next_run)
+        return AdminState(False, errors=errors)
+    actual = result.actual if result.actual is not None else read_actual()
+    rows = statuses(result.validation.declared, actual, result.plan, {})
+    return AdminState(True, {row.name: row for row in rows})
+
+
+def attach_next_runs(state: AdminState, names: list[str]) -> None:
+    """The next run of a page's rows only (``next_run``): a constant number of queries per page."""
+    if names:
+        state.next_run.update({name: runs[0] for name, runs in upcoming_runs(datetime.now(UTC), 1, names).items()})

@@ -65,22 +65,48 @@ class Row:
         }
 
 
-def schedule_rows() -> list[Row]:
-    """Every declared or existing schedule; 422 when the folder does not validate."""
+@dataclass(frozen=True)
+class Listing:
+    """Every declared or existing schedule's status (the plan: a bounded set of queries,
+    whatever the number of schedules), and each one's spec by name."""
+
+    statuses: list[TaskStatus]
+    specs: dict[str, Any]
+    now: datetime
+
+
+def schedule_statuses() -> Listing:
+    """422 when the folder does not validate."""
     now = datetime.now(UTC)
     result = plan_paths(now=now)
     if result.plan is None:
         raise Unprocessable(validation_json(result.validation))
     with database_errors():
-        actual = read_actual()
-        upcoming = upcoming_runs(now, 3)
-        healths = {h.name: h for h in read_health(now=now)} if results_available() else {}
+        actual = result.actual if result.actual is not None else read_actual()
     specs = {t.name: t.spec for t in result.validation.declared.tasks}
     specs.update({t.name: t.spec for t in actual.tasks})
+    return Listing(list(statuses(result.validation.declared, actual, result.plan, {})), specs, now)
+
+
+def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, ScheduleHealth] | None = None) -> list[Row]:
+    """The rows of a page: their words, next runs and health, read for the page's names only
+    (a constant number of queries per page, whatever the total). ``healths``: already read."""
+    names = [st.name for st in page]
+    with database_errors():
+        upcoming = upcoming_runs(listing.now, 3, names) if names else {}
+        if healths is None:
+            healths = read_healths(names, listing.now) if names else {}
     return [
-        Row(st, _words(specs[st.name].schedule), upcoming.get(st.name, ()), healths.get(st.name))
-        for st in statuses(result.validation.declared, actual, result.plan, {})
+        Row(st, _words(listing.specs[st.name].schedule), upcoming.get(st.name, ()), healths.get(st.name))
+        for st in page
     ]
+
+
+def read_healths(names: list[str] | None, now: datetime) -> dict[str, ScheduleHealth]:
+    """Health by name (of ``names``, or of every schedule); none without a result store."""
+    if not results_available():
+        return {}
+    return {h.name: h for h in read_health(names, now=now)}
 
 
 def _words(schedule: Any) -> str:
@@ -123,15 +149,20 @@ class ScheduleList(ReconcilerView):
             raise ValidationError({"health": [f"one of {', '.join(HEALTHS)}"]})
         managed = _boolean(request.query_params.get("managed"), "managed")
         task = request.query_params.get("task") or None
-        rows = [
-            r.to_json() for r in schedule_rows()
-            if (wanted_state is None or r.status.state == wanted_state)
-            and (wanted_health is None or (r.health is not None and r.health.health == wanted_health))
-            and (managed is None or r.status.managed is managed)
-            and (task is None or r.status.task == task)
+        listing = schedule_statuses()
+        wanted = [
+            st for st in listing.statuses
+            if (wanted_state is None or st.state == wanted_state)
+            and (managed is None or st.managed is managed)
+            and (task is None or st.task == task)
         ]
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(page)
+        healths = None
+        if wanted_health is not None:  # health is computed, not stored: every candidate's is read
+            with database_errors():
+                healths = read_healths([st.name for st in wanted], listing.now) if wanted else {}
+            wanted = [st for st in wanted if st.name in healths and healths[st.name].health == wanted_health]
+        page = self.paginate_queryset(wanted) or []
+        return self.get_paginated_response([row.to_json() for row in rows_of(listing, page, healths)])
 
 
 class ScheduleDetail(ReconcilerView):
@@ -140,9 +171,10 @@ class ScheduleDetail(ReconcilerView):
         responses={200: s.ScheduleSerializer, 404: s.ErrorSerializer, 422: s.ValidationSerializer, **ERRORS},
     )
     def get(self, request: Request, name: str) -> Response:
-        for row in schedule_rows():
-            if row.status.name == name:
-                return Response(row.to_json())
+        listing = schedule_statuses()
+        for st in listing.statuses:
+            if st.name == name:
+                return Response(rows_of(listing, [st])[0].to_json())
         raise UnknownName(f"no schedule named {name!r}")
 
 

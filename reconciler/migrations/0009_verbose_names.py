@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     admin index's entries for the task catalogue and the forecast pages."""
 
     dependencies = [
-        ('reconciler', '0007_source_origin'),
+        ('reconciler', '0008_wakeup_trigger'),
     ]
 
     operations = [

@@ -83,9 +83,14 @@ def read_applies() -> dict[str, int]:
 
 
 def read_drifted() -> int:
-    from ..read import read_actual
+    """Owned rows changed outside git since the apply that last wrote or settled them (an apply
+    that finds git matching such a row settles it: ``apply.settle_drift``). Only the rows whose
+    digest moved are read in full."""
+    from ..read import read_actual, read_moved_owned
 
-    return sum(1 for task in read_actual().tasks if task.drifted)
+    moved = read_moved_owned()
+    tasks = read_actual().tasks if moved is None else moved
+    return sum(1 for task in tasks if task.drifted)
 
 
 class ReconcilerCollector(Collector):

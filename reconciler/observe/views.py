@@ -25,7 +25,11 @@ def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token
         address = ipaddress.ip_address(remote_addr)
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(network, strict=False) for network in networks)
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1: an IPv4 client of a server bound to [::] is judged as its IPv4 address
+        candidates.insert(0, address.ipv4_mapped)
+    return any(a in ipaddress.ip_network(network, strict=False) for network in networks for a in candidates)
 
 
 @require_GET
