@@ -170,8 +170,9 @@ def test_sigkill_in_the_middle_leaves_the_database_as_before(tmp_path: Path, dat
     large = declare(tmp_path / "large", interval_tasks(500, every=5))
     report = tmp_path / "seen"
     killed = subprocess.run(
-        [sys.executable, "-c", KILL_MID_WRITE, str(large), "5", str(report)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False,
+        [sys.executable, "-c", KILL_MID_WRITE, str(large), "5", str(report)], cwd=REPO,
+        env={**env, "RECONCILER_SCHEDULES_DIR": str(large), "RECONCILER_SOURCE_NAME": "schedules"},  # as start_apply
+        capture_output=True, text=True, timeout=180, check=False,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
     assert int(report.read_text()) == 500, "killed with the created rows written, before the commit"

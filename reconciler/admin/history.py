@@ -54,7 +54,7 @@ class ApplyRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description="started at", ordering="started_at")
     def started(self, obj: ApplyRecord) -> str:
-        return moment(obj.started_at, seconds=True)
+        return moment(obj.started_at)
 
     @admin.display(description="changes")
     def changes(self, obj: ApplyRecord) -> str:
@@ -82,7 +82,7 @@ class OperationRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description="at", ordering="at")
     def when(self, obj: OperationRecord) -> str:
-        return moment(obj.at, seconds=True)
+        return moment(obj.at)
 
     @admin.display(description="Celery task id", ordering="celery_id")
     def celery_task(self, obj: OperationRecord) -> str:

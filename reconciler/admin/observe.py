@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
 from ..observe.runs import count_runs, last_runs, results_available
 from ..render.words import iso
-from .display import moment, sub_minute
+from .display import moment
 
 RUNS_SHOWN = 20
 FORECAST_HOURS = (6, 24, 48, 168)
@@ -61,17 +61,17 @@ def health_cell(obj: Any) -> str:
 
 
 def _tooltip(found: ScheduleHealth) -> str:
-    parts = [f"last run: {moment(found.last_run_at, seconds=True, empty='never')} ({found.last_state or 'none'})",
-             f"last success: {moment(found.last_success_at, seconds=True, empty='never')}"]
+    parts = [f"last run: {moment(found.last_run_at, empty='never')} ({found.last_state or 'none'})",
+             f"last success: {moment(found.last_success_at, empty='never')}"]
     if found.expected_at is not None:
-        parts.append(f"expected: {moment(found.expected_at, seconds=True)} (grace {found.grace_seconds:g} s)")
+        parts.append(f"expected: {moment(found.expected_at)} (grace {found.grace_seconds:g} s)")
     return "; ".join(parts)
 
 
 def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
     """A schedule's page: its health, its last runs (``?runs_offset=`` pages back), its chart;
     moments to the second for a schedule that runs more often than once a minute."""
-    name, seconds = row.name, sub_minute(row)
+    name = row.name
     try:
         offset = min(max(0, int(request.GET.get("runs_offset", "0"))), 2**31 - 1)  # a database integer
     except ValueError:
@@ -82,10 +82,10 @@ def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
     health = found[0] if found else None
     return {
         "health": health, "total": total, "offset": offset,
-        "runs": [{"state": r.state, "failed": r.failed, "started": moment(r.started_at, seconds=seconds),
+        "runs": [{"state": r.state, "failed": r.failed, "started": moment(r.started_at),
                   "runtime_seconds": r.runtime_seconds, "worker": r.worker, "exception": r.exception} for r in runs],
-        "last_success": moment(health.last_success_at, seconds=seconds, empty="never") if health else "never",
-        "expected": moment(health.expected_at, seconds=seconds, empty="") if health else "",
+        "last_success": moment(health.last_success_at, empty="never") if health else "never",
+        "expected": moment(health.expected_at, empty="") if health else "",
         "next_run": iso(health.next_run_at, timezone.get_current_timezone()) if health and health.next_run_at else "",
         "first": offset + 1 if runs else 0, "last": offset + len(runs),
         "older": offset + RUNS_SHOWN if offset + RUNS_SHOWN < total else None,

@@ -20,7 +20,7 @@ from ..status import STATES, display_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
-from .display import breakable, moment, sub_minute
+from .display import breakable, breakable_moment, moment
 from .state import LABELS, AdminState, attach_next_runs, state_of
 
 
@@ -101,7 +101,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     @admin.display(description="task", ordering="task")
     def task_name(self, obj: PeriodicTask) -> str:
-        return breakable(obj.task, ".")
+        return breakable(obj.task, "._")
 
     @admin.display(description="status")
     def status(self, obj: PeriodicTask) -> str:
@@ -126,11 +126,11 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         if due is None:
             return "—"
         zone = str(obj.crontab.timezone) if obj.crontab_id else timezone.get_current_timezone()  # type: ignore[attr-defined]
-        return breakable(iso(due, zone), "T")
+        return breakable_moment(iso(due, zone))
 
     @admin.display(description="last run", ordering="last_run_at")
     def last_run(self, obj: PeriodicTask) -> str:
-        return breakable(moment(obj.last_run_at, seconds=sub_minute(obj)), " ")
+        return breakable_moment(moment(obj.last_run_at))
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         """The page's rows carry the request's state (computed once) for the columns."""
