@@ -96,7 +96,8 @@ class ApplyRecord(models.Model):
         verbose_name_plural = "apply records"
 
     def __str__(self) -> str:
-        return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome} +{self.created} ~{self.updated} -{self.deleted}"
+        started = self.started_at.replace(microsecond=0).isoformat()
+        return f"{started} {self.outcome} +{self.created} ~{self.updated} -{self.deleted}"
 
 
 class OperationRecord(models.Model):
@@ -123,7 +124,7 @@ class OperationRecord(models.Model):
         verbose_name_plural = "operations"
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.name or self.task}"
+        return f"{self.at.replace(microsecond=0).isoformat()} {self.action} {self.name or self.task}"
 
 
 class ScheduledTask(PeriodicTask):

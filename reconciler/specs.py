@@ -310,7 +310,7 @@ class Suspension:
 
     def describe(self) -> str:
         by = f" by {self.by}" if self.by else ""
-        return f"suspended{by} at {self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {self.reason}"
+        return f"suspended{by} at {self.at.astimezone(UTC).replace(microsecond=0).isoformat()}: {self.reason}"
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def runs_svg(runs: Sequence[Run], width: int = 480, height: int = 150, tz: tzinf
         runtime = run.runtime_seconds
         bar = max(2.0, (runtime or 0.0) / longest * (bottom - top))
         colour = RUN_COLOURS.get(run.state, "#999")
-        tip = f"{run.started_at.astimezone(tz):%Y-%m-%d %H:%M:%S} {run.state} "
+        tip = f"{local(run.started_at, tz)} {run.state} "
         tip += (f"{runtime:.3f} s" if runtime is not None else "") + (f" {run.exception}" if run.exception else "")
         parts.append(
             f'<rect x="{left + i * step + 0.5:.1f}" y="{bottom - bar:.1f}" width="{max(step - 1, 1):.1f}"'
