@@ -6,7 +6,8 @@ import re
 from datetime import datetime
 
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 
 def moment(value: datetime | None, *, empty: str = "—") -> str:
@@ -20,11 +21,11 @@ def moment(value: datetime | None, *, empty: str = "—") -> str:
 def breakable_moment(text: str) -> str:
     """An ISO 8601 moment that may wrap after its date and before its offset, nowhere else."""
     parts = re.split(r"(?<=T)|(?=[+-]\d\d:\d\d$)", text)
-    return format_html_join(format_html("<wbr>"), '<span class="reconciler-nowrap">{}</span>', ((p,) for p in parts))
+    return format_html_join(mark_safe("<wbr>"), '<span class="reconciler-nowrap">{}</span>', ((p,) for p in parts))
 
 
 def breakable(text: str, after: str) -> str:
     """``text`` that may wrap after any character of ``after`` only (a narrow column; long dotted
     names, dates that must not break at their hyphens)."""
     parts = re.split(f"(?<=[{re.escape(after)}])", text)
-    return format_html_join(format_html("<wbr>"), '<span class="reconciler-nowrap">{}</span>', ((p,) for p in parts))
+    return format_html_join(mark_safe("<wbr>"), '<span class="reconciler-nowrap">{}</span>', ((p,) for p in parts))
