@@ -134,17 +134,17 @@ def test_a_page_costs_its_rows_whatever_the_total(tmp_path: Path, settings, staf
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from reconciler import status
-    from reconciler.observe import health
+    from reconciler.observe import health, schedule_math
 
     from .engine import interval_tasks
 
     settings.RECONCILER_SCHEDULES_DIR = str(tmp_path)
     healed, estimated = [], []
-    real_health, real_successive = health.health_of_row, status._successive
+    real_health, real_upcoming = health.health_of_row, schedule_math.upcoming
     monkeypatch.setattr(health, "health_of_row",
                         lambda row, *a, **k: healed.append(row.name) or real_health(row, *a, **k))
-    monkeypatch.setattr(status, "_successive", lambda *a: estimated.append(1) or real_successive(*a))
+    monkeypatch.setattr(schedule_math, "upcoming",  # status.upcoming_runs: a row's next runs
+                        lambda *a, **k: estimated.append(1) or real_upcoming(*a, **k))
     queries = {}
     for size in (60, 240):
         apply_yaml(tmp_path, interval_tasks(size), now=timezone.now())
