@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
+
 from ..models import ManagedTask, ScheduledTask
 from ..scheduler import SCHEDULE_KINDS, schedule_of
 from .health import Row
@@ -19,14 +21,20 @@ KIND_FIELDS = {kind: tuple(f.attname for f in model._meta.concrete_fields) for k
 MODELS = dict(SCHEDULE_KINDS)
 
 
+BUILT_SIZE = 100_000  # schedule objects kept between reads: emptied when full
+_built: dict[tuple[Any, ...], Any] = {}
+
+
 def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) -> list[Row]:
     """Rows sorted by name; all of them, or the ``names`` asked for. Plain values, not model
     instances (at 10,000 rows building 20,000 instances was most of a scrape): a schedule
-    row becomes a model instance once, for ``schedule_of``, however many tasks share it."""
+    row becomes a schedule object once, for ``schedule_of``, and is kept (by its values and the
+    settings in force) for the next read, however many tasks share it."""
     tasks = _tasks(names, enabled_only)
-    built: dict[tuple[str, int], Any] = {}
     applied = _applied([t["pk"] for t in tasks] if names is not None else None)
-    return [_row(task, *applied.get(task["pk"], (None, None)), built) for task in tasks]
+    if len(_built) >= BUILT_SIZE:
+        _built.clear()
+    return [_row(task, *applied.get(task["pk"], (None, None))) for task in tasks]
 
 
 def _applied(pks: list[int] | None) -> dict[int, tuple[Any, Any]]:
@@ -56,24 +64,32 @@ def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[dict[str, An
     return sorted(found, key=lambda t: t["name"])
 
 
-def _row(task: dict[str, Any], applied_at: Any, suspended_at: Any, built: dict[tuple[str, int], Any]) -> Row:
+def _row(task: dict[str, Any], applied_at: Any, suspended_at: Any) -> Row:
+    key = _schedule_key(task)
     return Row(
         name=task["name"], task=task["task"], queue=task["queue"] or "", enabled=task["enabled"],
-        schedule=_schedule(task, built), last_sent_at=task["last_run_at"], changed_at=task["date_changed"],
-        applied_at=applied_at, start_time=task["start_time"], expires=task["expires"], suspended_at=suspended_at,
+        schedule=_schedule(key) if key is not None else None, last_sent_at=task["last_run_at"],
+        changed_at=task["date_changed"], applied_at=applied_at, start_time=task["start_time"],
+        expires=task["expires"], suspended_at=suspended_at, schedule_key=key,
     )
 
 
-def _schedule(task: dict[str, Any], built: dict[tuple[str, int], Any]) -> Any:
+def _schedule_key(task: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The task's schedule row as a hashable value: its kind, every column's value, and the
+    settings in force (``schedule_of`` reads them); None without a schedule row."""
     for kind, fields in KIND_FIELDS.items():
-        row_id = task[f"{kind}__id"]
-        if row_id is None:
-            continue
-        key = (kind, row_id)
-        if key not in built:
-            try:
-                built[key] = schedule_of(MODELS[kind](**{name: task[f"{kind}__{name}"] for name in fields}))
-            except (ValueError, TypeError):  # unreadable row: shown with no expected run
-                built[key] = None
-        return built[key]
+        if task[f"{kind}__id"] is not None:
+            return (kind, id(getattr(settings, "_wrapped", settings)), *(task[f"{kind}__{name}"] for name in fields))
     return None
+
+
+def _schedule(key: tuple[Any, ...]) -> Any:
+    if key in _built:
+        return _built[key]
+    kind, fields = key[0], KIND_FIELDS[key[0]]
+    try:
+        built = schedule_of(MODELS[kind](**dict(zip(fields, key[2:], strict=True))))
+    except (ValueError, TypeError):  # unreadable row: shown with no expected run
+        built = None
+    _built[key] = built
+    return built
