@@ -146,11 +146,13 @@ def folder_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def database_marker(using: str = "default") -> tuple[object, ...]:
-    """One query of aggregates that move with every change a plan or a status can show:
-    beat's change marker (every apply, admin save and signal; on PostgreSQL any SQL, by
-    migration 0008's trigger), the task rows' count, last change, last run and run count (beat
-    records a run without moving the marker), ownership and suspensions, the sources, and the
-    newest apply and operation records."""
+    """One query of aggregates that move with every change a plan can show: beat's change
+    marker (every apply, admin save and model signal; on PostgreSQL any SQL, by migration
+    0008's trigger), the task rows' count and newest id, ownership and suspensions, the
+    sources, and the newest apply and operation records. Not beat's bookkeeping (``last_run_at``,
+    ``total_run_count``, ``date_changed``, written after every send): a busy beat would end the
+    memo at every request; the pages read their own rows' bookkeeping fresh
+    (``status.with_bookkeeping``)."""
     from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
     from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
@@ -165,9 +167,6 @@ def database_marker(using: str = "default") -> tuple[object, ...]:
         f"SELECT MAX(last_update) FROM {table(PeriodicTasks)}",
         f"SELECT COUNT(*) FROM {table(PeriodicTask)}",
         f"SELECT MAX(id) FROM {table(PeriodicTask)}",
-        f"SELECT MAX(date_changed) FROM {table(PeriodicTask)}",
-        f"SELECT MAX(last_run_at) FROM {table(PeriodicTask)}",
-        f"SELECT SUM(total_run_count) FROM {table(PeriodicTask)}",
         f"SELECT COUNT(*) FROM {table(ManagedTask)}",
         f"SELECT MAX(applied_at) FROM {table(ManagedTask)}",
         f"SELECT COUNT(suspended_at) FROM {table(ManagedTask)}",

@@ -5,7 +5,7 @@ schedule objects when each enabled task is due (``observe.schedule_math.upcoming
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -183,6 +183,23 @@ def upcoming_runs(
         if runs:
             due[model.name] = runs
     return due
+
+
+def with_bookkeeping(page: Sequence[TaskStatus]) -> list[TaskStatus]:
+    """The page's statuses with beat's bookkeeping read now (``last_run_at``, ``total_run_count``:
+    beat writes them after every send, and the memoised plan does not follow them), in one
+    query per 500 names."""
+    from django_celery_beat.models import PeriodicTask
+
+    names = sorted({st.name for st in page})
+    found: dict[str, tuple[datetime | None, int]] = {}
+    rows = PeriodicTask.objects.values_list("name", "last_run_at", "total_run_count")
+    for start in range(0, len(names), 500):
+        found.update({name: (last, count) for name, last, count in rows.filter(name__in=names[start:start + 500])})
+    return [
+        replace(st, last_run_at=found[st.name][0], total_run_count=found[st.name][1]) if st.name in found else st
+        for st in page
+    ]
 
 
 def display_path(file: str) -> str:

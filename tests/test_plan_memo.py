@@ -116,13 +116,18 @@ def test_a_suspension_and_a_resume_show_at_once(folder: Path, api: APIClient) ->
     assert rows(api)["beta"]["state"] == "in-sync"
 
 
-def test_a_run_recorded_by_beat_shows_at_once(folder: Path, api: APIClient) -> None:
-    """Beat's bookkeeping (``last_run_at``, ``total_run_count``) moves no change marker."""
+def test_a_run_recorded_by_beat_shows_at_once(folder: Path, api: APIClient, plans: list[int]) -> None:
+    """Beat's bookkeeping (``last_run_at``, ``total_run_count``) moves no change marker, and
+    does not end the memo (a busy beat would end it at every request): the page reads its
+    rows' bookkeeping itself."""
     assert (rows(api)["alpha"]["last_run_at"], rows(api)["alpha"]["total_run_count"]) == (None, 0)
     entry = ModelEntry(PeriodicTask.objects.get(name="alpha"))
     next(entry).save()  # what beat does when it sends the task, then syncs
     row = rows(api)["alpha"]
     assert row["last_run_at"] is not None and row["total_run_count"] == 1
+    detail = api.get("/api/schedules/alpha/").json()
+    assert (detail["last_run_at"], detail["total_run_count"]) == (row["last_run_at"], 1)
+    assert len(plans) == 1, "the plan was kept"
 
 
 def test_a_raw_sql_edit_shows_once_the_seconds_are_over(folder: Path, api: APIClient, settings) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,15 @@ from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..operate import resume, run_schedule, suspend
 from ..pipeline import database_errors
 from ..render.words import schedule_words
-from ..status import STATES, TaskStatus, current_statuses, display_path, source_url, upcoming_runs
+from ..status import (
+    STATES,
+    TaskStatus,
+    current_statuses,
+    display_path,
+    source_url,
+    upcoming_runs,
+    with_bookkeeping,
+)
 from . import serializers as s
 from .base import ReconcilerView, who
 from .errors import Unprocessable
@@ -88,6 +96,7 @@ def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, Schedul
     (a constant number of queries per page, whatever the total). ``healths``: already read."""
     names = [st.name for st in page]
     with database_errors():
+        page = with_bookkeeping(page) if names else []
         upcoming = upcoming_runs(listing.now, 3, names) if names else {}
         if healths is None:
             healths = read_healths(names, listing.now) if names else {}
