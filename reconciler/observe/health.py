@@ -152,7 +152,7 @@ class Row:
     start_time: datetime | None
     expires: datetime | None
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
-    schedule_key: Any = None  # what ``schedule`` was built from (hashable), for ``row_math``'s memo; None: no memo
+    schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
 
 
 def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedelta | None) -> datetime:

@@ -159,18 +159,38 @@ def render_latest(accept: str = "") -> tuple[bytes, str]:
 def exposition(families: Sequence[Family], openmetrics: bool = False) -> bytes:
     """The families in the classic text format (0.0.4) or in OpenMetrics (1.0.0)."""
     out: list[str] = []
+    escaped: dict[str, str] = {}  # a label value appears in several families: escaped once
     for family in families:
         total = family.name + "_total" if family.kind == "counter" else family.name
         shown = family.name if openmetrics else total
         out.append(f"# HELP {shown} {_help(family.documentation, openmetrics)}\n# TYPE {shown} {family.kind}\n")
-        order = sorted(range(len(family.labels)), key=family.labels.__getitem__)
-        names = [family.labels[i] for i in order]
-        for values, value in family.samples:
-            labels = ",".join(f'{name}="{_label(values[i])}"' for name, i in zip(names, order, strict=True))
-            out.append(f"{total}{{{labels}}} {_number(value)}\n" if labels else f"{total} {_number(value)}\n")
+        out.extend(_samples(family, total, escaped))
     if openmetrics:
         out.append("# EOF\n")
     return "".join(out).encode("utf-8")
+
+
+def _samples(family: Family, total: str, escaped: dict[str, str]) -> list[str]:
+    """Sample lines, labels sorted by name (as prometheus-client writes them)."""
+    order = sorted(range(len(family.labels)), key=family.labels.__getitem__)
+    heads = [f'{"," if n else "{"}{family.labels[i]}="' for n, i in enumerate(order)]
+
+    def label(value: str) -> str:
+        found = escaped.get(value)
+        if found is None:
+            found = escaped[value] = _label(value)
+        return found
+
+    if not order:
+        return [f"{total} {_number(value)}\n" for _, value in family.samples]
+    if len(order) == 1:
+        (head,) = heads
+        return [f'{total}{head}{label(values[0])}"}} {_number(value)}\n' for values, value in family.samples]
+    return [
+        total + "".join(f'{head}{label(values[i])}"' for head, i in zip(heads, order, strict=True))
+        + f"}} {_number(value)}\n"
+        for values, value in family.samples
+    ]
 
 
 def _help(text: str, openmetrics: bool) -> str:

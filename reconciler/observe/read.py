@@ -4,6 +4,7 @@ suspensions). Each schedule object is built once per schedule row
 (``reconciler.scheduler.schedule_of``, as beat builds it)."""
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,8 @@ MODELS = dict(SCHEDULE_KINDS)
 
 
 BUILT_SIZE = 100_000  # schedule objects kept between reads: emptied when full
-_built: dict[tuple[Any, ...], Any] = {}
+_built: dict[tuple[Any, ...], tuple[int, Any]] = {}  # a schedule row's values -> (serial, schedule object)
+_serials = itertools.count()  # never reused: a serial names one schedule row's values for ever
 
 
 def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) -> list[Row]:
@@ -65,31 +67,27 @@ def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[dict[str, An
 
 
 def _row(task: dict[str, Any], applied_at: Any, suspended_at: Any) -> Row:
-    key = _schedule_key(task)
+    serial, schedule = _schedule(task)
     return Row(
         name=task["name"], task=task["task"], queue=task["queue"] or "", enabled=task["enabled"],
-        schedule=_schedule(key) if key is not None else None, last_sent_at=task["last_run_at"],
-        changed_at=task["date_changed"], applied_at=applied_at, start_time=task["start_time"],
-        expires=task["expires"], suspended_at=suspended_at, schedule_key=key,
+        schedule=schedule, last_sent_at=task["last_run_at"], changed_at=task["date_changed"], applied_at=applied_at,
+        start_time=task["start_time"], expires=task["expires"], suspended_at=suspended_at, schedule_key=serial,
     )
 
 
-def _schedule_key(task: dict[str, Any]) -> tuple[Any, ...] | None:
-    """The task's schedule row as a hashable value: its kind, every column's value, and the
-    settings in force (``schedule_of`` reads them); None without a schedule row."""
+def _schedule(task: dict[str, Any]) -> tuple[int | None, Any]:
+    """(serial, schedule object) of the task's schedule row, built once per distinct values of
+    that row and settings in force (``schedule_of`` reads them); (None, None) without one."""
     for kind, fields in KIND_FIELDS.items():
-        if task[f"{kind}__id"] is not None:
-            return (kind, id(getattr(settings, "_wrapped", settings)), *(task[f"{kind}__{name}"] for name in fields))
-    return None
-
-
-def _schedule(key: tuple[Any, ...]) -> Any:
-    if key in _built:
-        return _built[key]
-    kind, fields = key[0], KIND_FIELDS[key[0]]
-    try:
-        built = schedule_of(MODELS[kind](**dict(zip(fields, key[2:], strict=True))))
-    except (ValueError, TypeError):  # unreadable row: shown with no expected run
-        built = None
-    _built[key] = built
-    return built
+        if task[f"{kind}__id"] is None:
+            continue
+        key = (kind, id(getattr(settings, "_wrapped", settings)), *(task[f"{kind}__{name}"] for name in fields))
+        found = _built.get(key)
+        if found is None:
+            try:
+                built = schedule_of(MODELS[kind](**{name: task[f"{kind}__{name}"] for name in fields}))
+            except (ValueError, TypeError):  # unreadable row: shown with no expected run
+                built = None
+            found = _built[key] = (next(_serials), built)
+        return found
+    return None, None
