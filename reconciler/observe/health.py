@@ -231,7 +231,7 @@ def row_math(
 
 def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
     """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
-    the rows with their schedules (1 + 4), ownership (1), the runs' summaries (1)."""
+    the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
     from django.utils import timezone
 
     from .read import read_rows

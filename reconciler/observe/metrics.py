@@ -1,9 +1,10 @@
 """Prometheus metrics of the schedules, computed at scrape time in a bounded set of queries
-(whatever the number of schedules and runs): the rows with their schedules (1), ownership (1),
+(whatever the number of schedules and runs): the rows with their schedules and ownership (1),
 the runs' summaries (1, grouped), the applies per outcome (1) and the actual state for drift (2).
 
-``reconcile_collector_families`` is a pure function of what was read, so its output is tested
-without a scrape; ``ReconcilerCollector`` plugs it into prometheus-client's registry.
+``schedule_data`` and ``apply_data`` are pure functions of what was read (plain ``Family``
+values), so their output is tested without a scrape; ``exposition`` writes them as
+prometheus-client's encoders would; ``ReconcilerCollector`` plugs them into a registry.
 
 ``reconciler_schedule_runs_total`` counts the runs the result store still holds: when
 ``result_expires`` deletes old rows the value drops, which Prometheus' ``rate()`` and
