@@ -20,7 +20,9 @@ NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's va
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
                "managed_by__applied_at", "managed_by__suspended_at")
 KIND_FIELDS = {kind: tuple(f.attname for f in model._meta.concrete_fields) for kind, model in SCHEDULE_KINDS}
-KIND_COLUMNS = {kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()}
+KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
+    kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
+}
 MODELS = dict(SCHEDULE_KINDS)
 
 
