@@ -24,6 +24,11 @@ KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
 }
 MODELS = dict(SCHEDULE_KINDS)
+COLUMNS = (*TASK_FIELDS, *(column for _, columns in KIND_COLUMNS.values() for column in columns))
+KIND_SPANS = {  # kind -> where its id and its columns are in a row of ``COLUMNS``
+    kind: (COLUMNS.index(id_column), COLUMNS.index(columns[0]), COLUMNS.index(columns[0]) + len(columns))
+    for kind, (id_column, columns) in KIND_COLUMNS.items()
+}
 
 
 BUILT_SIZE = 100_000  # schedule objects kept between reads: emptied when full
@@ -42,43 +47,43 @@ def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) ->
     return [_row(task) for task in tasks]
 
 
-def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[dict[str, Any]]:
-    """One join of the tasks with their schedule rows, as values."""
-    columns = (*TASK_FIELDS, *(column for _, columns in KIND_COLUMNS.values() for column in columns))
-    query = ScheduledTask.objects.order_by("name").values(*columns)
+def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[tuple[Any, ...]]:
+    """One join of the tasks with their schedule rows and ownership, as tuples of ``COLUMNS``."""
+    query = ScheduledTask.objects.order_by("name").values_list(*COLUMNS)
     if enabled_only:
         query = query.filter(enabled=True)
     if names is None:
         return list(query)
-    found: list[dict[str, Any]] = []
+    found: list[tuple[Any, ...]] = []
     unique = sorted(set(names))
     for start in range(0, len(unique), NAME_BATCH):
         found.extend(query.filter(name__in=unique[start:start + NAME_BATCH]))
-    return sorted(found, key=lambda t: t["name"])
+    return sorted(found, key=lambda t: t[1])
 
 
-def _row(task: dict[str, Any]) -> Row:
+def _row(task: tuple[Any, ...]) -> Row:
+    _, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at = (
+        task[:len(TASK_FIELDS)]
+    )
     serial, schedule = _schedule(task)
     return Row(
-        name=task["name"], task=task["task"], queue=task["queue"] or "", enabled=task["enabled"],
-        schedule=schedule, last_sent_at=task["last_run_at"], changed_at=task["date_changed"],
-        applied_at=task["managed_by__applied_at"], start_time=task["start_time"], expires=task["expires"],
-        suspended_at=task["managed_by__suspended_at"], schedule_key=serial,
+        name=name, task=task_name, queue=queue or "", enabled=enabled, schedule=schedule, last_sent_at=last_run_at,
+        changed_at=date_changed, applied_at=applied_at, start_time=start_time, expires=expires,
+        suspended_at=suspended_at, schedule_key=serial,
     )
 
 
-def _schedule(task: dict[str, Any]) -> tuple[int | None, Any]:
+def _schedule(task: tuple[Any, ...]) -> tuple[int | None, Any]:
     """(serial, schedule object) of the task's schedule row, built once per distinct values of
     that row and settings in force (``schedule_of`` reads them); (None, None) without one."""
-    for kind, (id_column, columns) in KIND_COLUMNS.items():
-        if task[id_column] is None:
+    for kind, (at_id, start, end) in KIND_SPANS.items():
+        if task[at_id] is None:
             continue
-        values = tuple(map(task.__getitem__, columns))
-        key = (kind, id(getattr(settings, "_wrapped", settings)), *values)
+        key = (kind, id(getattr(settings, "_wrapped", settings)), *task[start:end])
         found = _built.get(key)
         if found is None:
             try:
-                built = schedule_of(MODELS[kind](**dict(zip(KIND_FIELDS[kind], values, strict=True))))
+                built = schedule_of(MODELS[kind](**dict(zip(KIND_FIELDS[kind], task[start:end], strict=True))))
             except (ValueError, TypeError):  # unreadable row: shown with no expected run
                 built = None
             found = _built[key] = (next(_serials), built)
