@@ -192,6 +192,10 @@ def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeyp
         health("plain", "project.tasks.heartbeat", Health.OK),
     ]
     families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3)]
+    families.append(metrics.Family(  # three labels, not in order: written sorted by name
+        "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
+        ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
+    ))
     monkeypatch.setattr(metrics, "read_families", lambda: families)
     assert metrics.render_latest(accept) == _their_encoding(families, accept)
 

@@ -187,6 +187,12 @@ def _samples(family: Family, total: str, escaped: dict[str, str]) -> list[str]:
     if len(order) == 1:
         (head,) = heads
         return [f'{total}{head}{label(values[0])}"}} {_number(value)}\n' for values, value in family.samples]
+    if len(order) == 2:
+        (first, second), (i, j) = heads, order
+        return [
+            f'{total}{first}{label(values[i])}"{second}{label(values[j])}"}} {_number(value)}\n'
+            for values, value in family.samples
+        ]
     return [
         total + "".join(f'{head}{label(values[i])}"' for head, i in zip(heads, order, strict=True))
         + f"}} {_number(value)}\n"
