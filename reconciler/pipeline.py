@@ -6,6 +6,8 @@ load → validate → resolve  (validate_paths)
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,8 +42,8 @@ from .validation import (  # the validate phase; re-exported: every shell import
 
 __all__ = [
     "ApplyPathsResult", "PlanResult", "ValidationResult", "apply_paths", "cache_dir", "celery_app",
-    "default_registry", "environments_for", "paused_gc", "plan_paths", "reconcile_once", "schedules_dir",
-    "validate_paths",
+    "current_plan", "default_registry", "environments_for", "paused_gc", "plan_paths", "reconcile_once",
+    "schedules_dir", "validate_paths",
 ]
 
 
@@ -70,6 +72,113 @@ def plan_paths(
         claim(origin, using, options.now, record=False)
         actual = read_actual(using, validation.declared.specs())
         return PlanResult(validation, diff(validation.declared, actual, options), actual)
+
+
+MEMO_SECONDS = 5.0  # RECONCILER_PLAN_MEMO_SECONDS: the safety net of ``current_plan``
+
+
+@dataclass(frozen=True)
+class _Memo:
+    key: tuple[object, ...]
+    made: float  # time.monotonic() when planned
+    result: PlanResult
+
+
+_memo: _Memo | None = None
+_memo_lock = threading.Lock()
+
+
+def current_plan(using: str = "default") -> PlanResult:
+    """``plan_paths()`` of the configured folder, memoised in this process for the pages that
+    show every schedule's status (the API's list, the admin's lists): planning 10,000
+    declarations costs far more than a page of 50.
+
+    The memo is used again only while its key is unchanged and for at most
+    ``RECONCILER_PLAN_MEMO_SECONDS`` (default 5; 0 turns the memo off). The key (``plan_key``)
+    moves with every change of the files (each file's path, size and mtime) and with every
+    change the reconciler, the admin, django-celery-beat's signals or beat make to the database
+    (one query of cheap aggregates). What the key cannot see — a raw SQL edit of a schedule's
+    fields on SQLite (on PostgreSQL migration 0008's trigger moves beat's change marker), a
+    clocked moment passing — is seen once the seconds are over."""
+    global _memo
+    seconds = float(getattr(settings, "RECONCILER_PLAN_MEMO_SECONDS", MEMO_SECONDS))
+    if seconds <= 0:
+        return plan_paths(using=using)
+    with database_errors():
+        key = plan_key(using)
+    memo = _memo
+    if memo is not None and memo.key == key and time.monotonic() - memo.made < seconds:
+        return memo.result
+    with _memo_lock:  # one plan at a time: concurrent requests after a change wait for it
+        memo = _memo
+        if memo is not None and memo.key == key and time.monotonic() - memo.made < seconds:
+            return memo.result
+        made = time.monotonic()
+        result = plan_paths(using=using)
+        _memo = _Memo(key, made, result)
+        return result
+
+
+def plan_key(using: str = "default") -> tuple[object, ...]:
+    """What ``plan_paths()`` depends on, cheaply: the settings and Celery app in force, the
+    database, the folder's files and the database's change markers."""
+    app = celery_app()
+    folder = schedules_dir()
+    return (
+        id(getattr(settings, "_wrapped", settings)), id(app), len(app.tasks), str(folder),
+        connections[using].settings_dict.get("NAME"), folder_fingerprint(folder), database_marker(using),
+    )
+
+
+def folder_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file and folder under ``folder`` as (path, size, mtime_ns): any edit, addition,
+    removal or rename moves it. Stats only, nothing read."""
+    found: list[tuple[str, int, int]] = []
+    for top, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in (top, *(os.path.join(top, f) for f in sorted(files))):
+            try:
+                info = os.stat(name)
+            except OSError:  # removed while walking: the next request sees it gone
+                continue
+            found.append((name, info.st_size, info.st_mtime_ns))
+    return tuple(found)
+
+
+def database_marker(using: str = "default") -> tuple[object, ...]:
+    """One query of aggregates that move with every change a plan can show: beat's change
+    marker (every apply, admin save and model signal; on PostgreSQL any SQL, by migration
+    0008's trigger), the task rows' count and newest id, ownership and suspensions, the
+    sources, and the newest apply and operation records. Not beat's bookkeeping (``last_run_at``,
+    ``total_run_count``, ``date_changed``, written after every send): a busy beat would end the
+    memo at every request; the pages read their own rows' bookkeeping fresh
+    (``status.with_bookkeeping``)."""
+    from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+    from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
+
+    connection = connections[using]
+    q = connection.ops.quote_name
+
+    def table(model: object) -> str:
+        return q(model._meta.db_table)  # type: ignore[attr-defined]
+
+    parts = (
+        f"SELECT MAX(last_update) FROM {table(PeriodicTasks)}",
+        f"SELECT COUNT(*) FROM {table(PeriodicTask)}",
+        f"SELECT MAX(id) FROM {table(PeriodicTask)}",
+        f"SELECT COUNT(*) FROM {table(ManagedTask)}",
+        f"SELECT MAX(applied_at) FROM {table(ManagedTask)}",
+        f"SELECT COUNT(suspended_at) FROM {table(ManagedTask)}",
+        f"SELECT MAX(suspended_at) FROM {table(ManagedTask)}",
+        f"SELECT COUNT(*) FROM {table(ScheduleSource)}",
+        f"SELECT MAX(recorded_at) FROM {table(ScheduleSource)}",
+        f"SELECT MAX(id) FROM {table(ApplyRecord)}",
+        f"SELECT MAX(id) FROM {table(OperationRecord)}",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"({part})" for part in parts))
+        return tuple(cursor.fetchone() or ())
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,30 @@ def test_a_suspended_schedule_is_suspended_not_disabled(tmp_path: Path, django_a
     assert found["flaky"].to_json()["suspended_at"] == (later - timedelta(minutes=1)).isoformat()
     assert [s.name for s in read_health(["flaky"], now=later)] == ["flaky"]
     assert read_health(["flaky"], now=later)[0].health is Health.SUSPENDED
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_the_memoised_math_is_the_math(tmp_path: Path, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``row_math`` keeps each row's expected and next run between reads: a later read within
+    the quarter hour computes nothing again, and says exactly what a fresh computation says —
+    every schedule form (intervals, crontabs in zones, solar, clocked, start times), and a row
+    whose run was recorded in between."""
+    from django.utils import timezone
+
+    from reconciler.observe import health
+
+    apply_yaml(tmp_path, (fixtures_dir / "valid" / "every-form.yaml").read_text(), now=timezone.now())
+    quarter = int(timezone.now().timestamp() // health.MATH_WINDOW + 1) * health.MATH_WINDOW
+    first, later = (datetime.fromtimestamp(quarter + s, tz=UTC) for s in (60, 60 + 11 * 60))
+    health._math_memo.clear()
+    assert read_health(now=first)
+    record_run("every-int", "project.tasks.heartbeat", states.SUCCESS, first)
+    computed: list[int] = []
+    real = health.expectation
+    monkeypatch.setattr(health, "expectation", lambda *a, **k: computed.append(1) or real(*a, **k))
+    memoised = read_health(now=later)
+    assert len(computed) == 1, "only the row that ran is computed again"
+    health._math_memo.clear()
+    fresh = read_health(now=later)
+    assert len(fresh) > 10 and memoised == fresh

@@ -143,3 +143,71 @@ def test_drift_clears_once_git_matches_the_row_and_is_applied(tmp_path: Path) ->
 
     PeriodicTask.objects.filter(name="beat-a").update(description="edited again")  # a new drift still counts
     assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 1}
+
+
+ACCEPTS = [
+    "", "text/plain;version=0.0.4", "text/plain;version=1.0.0;escaping=allow-utf-8",
+    "application/openmetrics-text", "application/openmetrics-text;version=1.0.0;escaping=underscores",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8",
+    "application/openmetrics-text;version=1.0.0;escaping=dots",  # through prometheus-client's encoder
+]
+
+
+def _their_encoding(families: list, accept: str) -> tuple[bytes, str]:  # type: ignore[type-arg]
+    """What prometheus-client's own encoder writes for the same families."""
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.registry import Collector, CollectorRegistry
+
+    class Fixed(Collector):
+        def collect(self):  # type: ignore[no-untyped-def]
+            return [family.to_metric() for family in families]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
+
+
+@pytest.mark.parametrize("accept", ACCEPTS, ids=lambda a: a or "no-accept")
+def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile names and tasks (quotes, backslashes, new lines, non-ASCII), every kind of value."""
+    from datetime import UTC, datetime
+
+    from reconciler.observe import metrics
+    from reconciler.observe.health import Health, ScheduleHealth
+    from reconciler.observe.runs import RunSummary
+
+    def health(name: str, task: str, state: Health, **moments: datetime) -> ScheduleHealth:
+        return ScheduleHealth(
+            name=name, task=task, queue="", enabled=True, managed=True, health=state,
+            last_run_at=moments.get("last"), last_state=None, last_success_at=moments.get("success"),
+            next_run_at=moments.get("next"), expected_at=None, grace_seconds=60.0,
+            runs=RunSummary(counts={"SUCCESS": 3, "FAILURE": 12345678}),
+        )
+
+    at = datetime(2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC)
+    schedules = [
+        health('quote"d', "back\\slash", Health.LATE, last=at, success=at, next=at),
+        health("new\nline", "tâche.ünïcode", Health.FAILING, next=datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        health("plain", "project.tasks.heartbeat", Health.OK),
+    ]
+    families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3)]
+    families.append(metrics.Family(  # three labels, not in order: written sorted by name
+        "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
+        ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
+    ))
+    monkeypatch.setattr(metrics, "read_families", lambda: families)
+    assert metrics.render_latest(accept) == _their_encoding(families, accept)
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_scrape_is_byte_for_byte_prometheus_clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.observe import metrics
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, timezone.now() - timedelta(seconds=5))
+    families = metrics.read_families()  # read once: the next run of a due schedule moves with the clock
+    monkeypatch.setattr(metrics, "read_families", lambda: families)
+    for accept in ACCEPTS:
+        assert metrics.render_latest(accept) == _their_encoding(families, accept), accept

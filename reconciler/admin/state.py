@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
-from ..pipeline import plan_paths
-from ..read import read_actual
-from ..status import TaskStatus, statuses, upcoming_runs
+from ..status import TaskStatus, current_statuses, upcoming_runs
 
 LABELS = {
     "in-sync": "in sync",
@@ -48,13 +46,10 @@ def state_of(request: HttpRequest) -> AdminState:
 
 
 def _compute() -> AdminState:
-    result = plan_paths(now=datetime.now(UTC))
-    if result.plan is None:
-        errors = sum(d.is_error for d in result.validation.diagnostics)
-        return AdminState(False, errors=errors)
-    actual = result.actual if result.actual is not None else read_actual()
-    rows = statuses(result.validation.declared, actual, result.plan, {})
-    return AdminState(True, {row.name: row for row in rows})
+    current = current_statuses()
+    if not current.valid:
+        return AdminState(False, errors=sum(d.is_error for d in current.result.validation.diagnostics))
+    return AdminState(True, {row.name: row for row in current.statuses})
 
 
 def attach_next_runs(state: AdminState, names: list[str]) -> None:

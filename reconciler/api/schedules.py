@@ -3,6 +3,7 @@ operations on one schedule: run now, suspend, resume. Thin shells over ``reconci
 ``reconciler.observe`` and ``reconciler.operate``."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +20,17 @@ from ..errors import UnknownName
 from ..observe.health import Health, ScheduleHealth, read_health
 from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..operate import resume, run_schedule, suspend
-from ..pipeline import database_errors, plan_paths
-from ..read import read_actual
+from ..pipeline import database_errors
 from ..render.words import schedule_words
-from ..status import STATES, TaskStatus, display_path, source_url, statuses, upcoming_runs
+from ..status import (
+    STATES,
+    TaskStatus,
+    current_statuses,
+    display_path,
+    source_url,
+    upcoming_runs,
+    with_bookkeeping,
+)
 from . import serializers as s
 from .base import ReconcilerView, who
 from .errors import Unprocessable
@@ -67,25 +75,20 @@ class Row:
 
 @dataclass(frozen=True)
 class Listing:
-    """Every declared or existing schedule's status (the plan: a bounded set of queries,
-    whatever the number of schedules), and each one's spec by name."""
+    """Every declared or existing schedule's status (the memoised plan: ``status.current_statuses``),
+    and each one's spec by name."""
 
-    statuses: list[TaskStatus]
-    specs: dict[str, Any]
+    statuses: Sequence[TaskStatus]
+    specs: Mapping[str, Any]
     now: datetime
 
 
 def schedule_statuses() -> Listing:
     """422 when the folder does not validate."""
-    now = datetime.now(UTC)
-    result = plan_paths(now=now)
-    if result.plan is None:
-        raise Unprocessable(validation_json(result.validation))
-    with database_errors():
-        actual = result.actual if result.actual is not None else read_actual()
-    specs = {t.name: t.spec for t in result.validation.declared.tasks}
-    specs.update({t.name: t.spec for t in actual.tasks})
-    return Listing(list(statuses(result.validation.declared, actual, result.plan, {})), specs, now)
+    current = current_statuses()
+    if not current.valid:
+        raise Unprocessable(validation_json(current.result.validation))
+    return Listing(current.statuses, current.specs, datetime.now(UTC))
 
 
 def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, ScheduleHealth] | None = None) -> list[Row]:
@@ -93,6 +96,7 @@ def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, Schedul
     (a constant number of queries per page, whatever the total). ``healths``: already read."""
     names = [st.name for st in page]
     with database_errors():
+        page = with_bookkeeping(page) if names else []
         upcoming = upcoming_runs(listing.now, 3, names) if names else {}
         if healths is None:
             healths = read_healths(names, listing.now) if names else {}

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from .runs import FAILED_STATES, RunSummary
-from .schedule_math import at_moment, beat_last_run, next_after, upcoming
+from .schedule_math import at_moment, beat_last_run, first_sent, next_after
 
 GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
 GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
@@ -152,6 +152,7 @@ class Row:
     start_time: datetime | None
     expires: datetime | None
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
+    schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
 
 
 def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedelta | None) -> datetime:
@@ -168,22 +169,13 @@ def health_of_row(
     row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None = None,
     frozen: dict[int, Any] | None = None,
 ) -> ScheduleHealth:
-    """One schedule's health from its row and its runs: Celery's math, then ``decide``.
-    ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read."""
+    """One schedule's health from its row and its runs: Celery's math (``row_math``), then
+    ``decide``. ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read."""
     expected: Expectation = Expectation(None, None)
     next_run: datetime | None = None
     if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
-        cache = frozen if frozen is not None else {}
-        stopped = cache.get(id(row.schedule))
-        if stopped is None:
-            stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
-        reference = reference_time(row, runs, now, retention)
-        expected = expectation(
-            row.schedule, reference, now, row.start_time, frozen=stopped, with_period=fixed_grace is None,
-        )
-        last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
-        due = upcoming(row.schedule, last, now, 1, frozen=stopped, start_time=row.start_time)
-        next_run = due[0] if due else None
+        expected, first = row_math(row, runs, now, fixed_grace is None, retention, frozen)
+        next_run = first_sent(first, now, row.start_time) if first is not None else None
     grace = grace_for(expected.period, fixed_grace)
     health = decide(
         enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,
@@ -197,9 +189,49 @@ def health_of_row(
     )
 
 
+MATH_MEMO_SIZE = 200_000  # entries (a few hundred bytes each): emptied when full
+MATH_WINDOW = 900  # seconds: every quarter of an hour (UTC) the memo starts afresh
+_math_memo: dict[tuple[Any, ...], tuple[Expectation, datetime | None]] = {}
+
+
+def row_math(
+    row: Row, runs: RunSummary, now: datetime, with_period: bool, retention: timedelta | None = None,
+    frozen: dict[int, Any] | None = None,
+) -> tuple[Expectation, datetime | None]:
+    """The run expected after the row's reference (``expectation``) and the run due after beat's
+    last send (``next_after``, before ``first_sent``), memoised in process: both are absolute
+    moments, the same at any "now" while the schedule, the reference, the last send and the
+    start time are unchanged — except across a daylight-saving change (Celery's ``remaining``
+    compares the offsets of the last run and of "now"), so the memo is keyed on the quarter of
+    an hour too: zones change their offset only on a quarter hour (UTC). Rows without a
+    ``schedule_key`` (built by hand) are computed every time."""
+    reference = reference_time(row, runs, now, retention)
+    last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
+    key = None
+    if row.schedule_key is not None:
+        window = int(now.timestamp() // MATH_WINDOW)
+        key = (row.schedule_key, reference, last, row.start_time, with_period, window)
+        found = _math_memo.get(key)
+        if found is not None:
+            return found
+    cache = frozen if frozen is not None else {}
+    stopped = cache.get(id(row.schedule))
+    if stopped is None:
+        stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
+    value = (
+        expectation(row.schedule, reference, now, row.start_time, frozen=stopped, with_period=with_period),
+        next_after(stopped, now, last),
+    )
+    if key is not None:
+        if len(_math_memo) >= MATH_MEMO_SIZE:
+            _math_memo.clear()
+        _math_memo[key] = value
+    return value
+
+
 def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
     """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
-    the rows with their schedules (1 + 4), ownership (1), the runs' summaries (1)."""
+    the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
     from django.utils import timezone
 
     from .read import read_rows

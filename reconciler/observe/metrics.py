@@ -1,9 +1,10 @@
 """Prometheus metrics of the schedules, computed at scrape time in a bounded set of queries
-(whatever the number of schedules and runs): the rows with their schedules (1), ownership (1),
+(whatever the number of schedules and runs): the rows with their schedules and ownership (1),
 the runs' summaries (1, grouped), the applies per outcome (1) and the actual state for drift (2).
 
-``reconcile_collector_families`` is a pure function of what was read, so its output is tested
-without a scrape; ``ReconcilerCollector`` plugs it into prometheus-client's registry.
+``schedule_data`` and ``apply_data`` are pure functions of what was read (plain ``Family``
+values), so their output is tested without a scrape; ``exposition`` writes them as
+prometheus-client's encoders would; ``ReconcilerCollector`` plugs them into a registry.
 
 ``reconciler_schedule_runs_total`` counts the runs the result store still holds: when
 ``result_expires`` deletes old rows the value drops, which Prometheus' ``rate()`` and
@@ -12,63 +13,91 @@ without a scrape; ``ReconcilerCollector`` plugs it into prometheus-client's regi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from .health import Health, ScheduleHealth
 
+Labels = tuple[str, ...]
 
-def schedule_families(schedules: Sequence[ScheduleHealth]) -> Iterator[Metric]:
-    last_run = GaugeMetricFamily(
-        "reconciler_schedule_last_run_timestamp_seconds", "When the schedule's last stored run started (Unix time).",
-        labels=["name", "task"],
-    )
-    last_success = GaugeMetricFamily(
-        "reconciler_schedule_last_success_timestamp_seconds", "When the schedule's last successful run started.",
-        labels=["name", "task"],
-    )
-    next_run = GaugeMetricFamily(
-        "reconciler_schedule_next_run_timestamp_seconds", "When beat will next send the schedule's task.",
-        labels=["name", "task"],
-    )
-    late = GaugeMetricFamily("reconciler_schedule_late", "1 when an expected run is missing past its grace.",
-                             labels=["name"])
-    failing = GaugeMetricFamily("reconciler_schedule_failing", "1 when the schedule's last run failed.",
-                                labels=["name"])
-    runs = CounterMetricFamily("reconciler_schedule_runs", "Runs of the schedule in the result store, by state.",
-                               labels=["name", "state"])
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family as plain data: ``labels`` names the label values of each sample."""
+
+    name: str
+    kind: str  # "gauge" or "counter" (its samples are named ``<name>_total``)
+    documentation: str
+    labels: Labels
+    samples: tuple[tuple[Labels, float], ...]
+
+    def to_metric(self) -> Metric:
+        cls = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
+        family = cls(self.name, self.documentation, labels=list(self.labels))
+        for values, value in self.samples:
+            family.add_metric(list(values), value)
+        return family
+
+
+def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
+    """Every schedule's families, then the schedules by health: a pure function of the healths."""
+    moments: dict[str, list[tuple[Labels, float]]] = {"last_run": [], "last_success": [], "next_run": []}
+    late: list[tuple[Labels, float]] = []
+    failing: list[tuple[Labels, float]] = []
+    runs: list[tuple[Labels, float]] = []
     for s in schedules:
-        for family, value in ((last_run, s.last_run_at), (last_success, s.last_success_at), (next_run, s.next_run_at)):
+        for key, value in (("last_run", s.last_run_at), ("last_success", s.last_success_at),
+                           ("next_run", s.next_run_at)):
             if value is not None:
-                family.add_metric([s.name, s.task], value.timestamp())
-        late.add_metric([s.name], 1.0 if s.health is Health.LATE else 0.0)
-        failing.add_metric([s.name], 1.0 if s.health is Health.FAILING else 0.0)
-        for state, count in sorted(s.runs.counts.items()):
-            runs.add_metric([s.name, state], float(count))
-    yield from (last_run, last_success, next_run, late, failing, runs)
-    yield _health_counts(schedules)
+                moments[key].append(((s.name, s.task), value.timestamp()))
+        late.append(((s.name,), 1.0 if s.health is Health.LATE else 0.0))
+        failing.append(((s.name,), 1.0 if s.health is Health.FAILING else 0.0))
+        runs.extend(((s.name, state), float(count)) for state, count in sorted(s.runs.counts.items()))
+    return [
+        Family("reconciler_schedule_last_run_timestamp_seconds", "gauge",
+               "When the schedule's last stored run started (Unix time).", ("name", "task"),
+               tuple(moments["last_run"])),
+        Family("reconciler_schedule_last_success_timestamp_seconds", "gauge",
+               "When the schedule's last successful run started.", ("name", "task"), tuple(moments["last_success"])),
+        Family("reconciler_schedule_next_run_timestamp_seconds", "gauge",
+               "When beat will next send the schedule's task.", ("name", "task"), tuple(moments["next_run"])),
+        Family("reconciler_schedule_late", "gauge", "1 when an expected run is missing past its grace.", ("name",),
+               tuple(late)),
+        Family("reconciler_schedule_failing", "gauge", "1 when the schedule's last run failed.", ("name",),
+               tuple(failing)),
+        Family("reconciler_schedule_runs", "counter", "Runs of the schedule in the result store, by state.",
+               ("name", "state"), tuple(runs)),
+        _health_counts(schedules),
+    ]
 
 
-def _health_counts(schedules: Sequence[ScheduleHealth]) -> Metric:
+def _health_counts(schedules: Sequence[ScheduleHealth]) -> Family:
     counts = {h: 0 for h in Health}
     for s in schedules:
         counts[s.health] += 1
-    family = GaugeMetricFamily("reconciler_schedules", "Schedules by health.", labels=["health"])
-    for h, n in counts.items():
-        family.add_metric([h.value], float(n))
-    return family
+    return Family("reconciler_schedules", "gauge", "Schedules by health.", ("health",),
+                  tuple(((h.value,), float(n)) for h, n in counts.items()))
+
+
+def apply_data(applies: Mapping[str, int], drifted: int) -> list[Family]:
+    return [
+        Family("reconciler_applies", "counter", "Recorded applies by outcome.", ("outcome",),
+               tuple(((outcome,), float(count)) for outcome, count in sorted(applies.items()))),
+        Family("reconciler_drifted_schedules", "gauge",
+               "Owned schedules changed outside git since their last apply.", (), (((), float(drifted)),)),
+    ]
+
+
+def schedule_families(schedules: Sequence[ScheduleHealth]) -> Iterator[Metric]:
+    yield from (family.to_metric() for family in schedule_data(schedules))
 
 
 def apply_families(applies: Mapping[str, int], drifted: int) -> Iterator[Metric]:
-    total = CounterMetricFamily("reconciler_applies", "Recorded applies by outcome.", labels=["outcome"])
-    for outcome, count in sorted(applies.items()):
-        total.add_metric([outcome], float(count))
-    yield total
-    yield GaugeMetricFamily(
-        "reconciler_drifted_schedules", "Owned schedules changed outside git since their last apply.", value=drifted,
-    )
+    yield from (family.to_metric() for family in apply_data(applies, drifted))
 
 
 def read_applies() -> dict[str, int]:
@@ -93,25 +122,97 @@ def read_drifted() -> int:
     return sum(1 for task in tasks if task.drifted)
 
 
+def read_families() -> list[Family]:
+    from .health import read_health
+
+    return [*schedule_data(read_health()), *apply_data(read_applies(), read_drifted())]
+
+
 class ReconcilerCollector(Collector):
     """Reads the database at each scrape; register it once (``registry.register``)."""
 
     def collect(self) -> Iterator[Metric]:
-        from .health import read_health
-
-        yield from schedule_families(read_health())
-        yield from apply_families(read_applies(), read_drifted())
+        yield from (family.to_metric() for family in read_families())
 
     def describe(self) -> list[Any]:
         return []  # no describe-time collection: the registry must not query the database on register
 
 
+FAST_ESCAPINGS = ("underscores", "allow-utf-8")  # leave our (legacy-valid) names as they are
+
+
 def render_latest(accept: str = "") -> tuple[bytes, str]:
     """One scrape, in the format the scraper accepts (prometheus-client's own negotiation:
-    the classic text format, or OpenMetrics when asked for): (body, content type)."""
+    the classic text format, or OpenMetrics when asked for): (body, content type). Written
+    here, byte for byte as prometheus-client's encoders write it (at 10,000 schedules their
+    sample objects cost more than reading the database); other name escapings go through them."""
     from prometheus_client.exposition import choose_encoder
 
+    encoder, content_type = choose_encoder(accept)
+    escaping = getattr(encoder, "keywords", {}).get("escaping", "underscores")
+    if escaping in FAST_ESCAPINGS:
+        return exposition(read_families(), content_type.startswith("application/openmetrics-text")), content_type
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ReconcilerCollector())
-    encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
+
+
+def exposition(families: Sequence[Family], openmetrics: bool = False) -> bytes:
+    """The families in the classic text format (0.0.4) or in OpenMetrics (1.0.0)."""
+    out: list[str] = []
+    escaped: dict[str, str] = {}  # a label value appears in several families: escaped once
+    for family in families:
+        total = family.name + "_total" if family.kind == "counter" else family.name
+        shown = family.name if openmetrics else total
+        out.append(f"# HELP {shown} {_help(family.documentation, openmetrics)}\n# TYPE {shown} {family.kind}\n")
+        out.extend(_samples(family, total, escaped))
+    if openmetrics:
+        out.append("# EOF\n")
+    return "".join(out).encode("utf-8")
+
+
+def _samples(family: Family, total: str, escaped: dict[str, str]) -> list[str]:
+    """Sample lines, labels sorted by name (as prometheus-client writes them)."""
+    order = sorted(range(len(family.labels)), key=family.labels.__getitem__)
+    heads = [f'{"," if n else "{"}{family.labels[i]}="' for n, i in enumerate(order)]
+
+    def label(value: str) -> str:
+        found = escaped.get(value)
+        if found is None:
+            found = escaped[value] = _label(value)
+        return found
+
+    if not order:
+        return [f"{total} {_number(value)}\n" for _, value in family.samples]
+    if len(order) == 1:
+        (head,) = heads
+        return [f'{total}{head}{label(values[0])}"}} {_number(value)}\n' for values, value in family.samples]
+    if len(order) == 2:
+        (first, second), (i, j) = heads, order
+        return [
+            f'{total}{first}{label(values[i])}"{second}{label(values[j])}"}} {_number(value)}\n'
+            for values, value in family.samples
+        ]
+    return [
+        total + "".join(f'{head}{label(values[i])}"' for head, i in zip(heads, order, strict=True))
+        + f"}} {_number(value)}\n"
+        for values, value in family.samples
+    ]
+
+
+def _help(text: str, openmetrics: bool) -> str:
+    text = text.replace("\\", r"\\").replace("\n", r"\n")
+    return text.replace('"', r'\"') if openmetrics else text
+
+
+def _label(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return value
+
+
+_NUMBERS = {0.0: "0.0", 1.0: "1.0"}
+
+
+def _number(value: float) -> str:
+    return _NUMBERS.get(value) or floatToGoString(value)

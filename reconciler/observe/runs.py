@@ -148,10 +148,12 @@ def summaries(names: Iterable[str] | None = None) -> dict[str, RunSummary]:
     rows = task_results().objects.exclude(periodic_task_name=None).exclude(periodic_task_name="")
     if names is not None:
         rows = rows.filter(periodic_task_name__in=list(names))
-    grouped = rows.order_by().values("periodic_task_name", "status").annotate(n=Count("id"), last=Max("date_created"))
+    grouped = rows.order_by().values_list("periodic_task_name", "status").annotate(
+        n=Count("id"), last=Max("date_created"),
+    )
     per_name: dict[str, list[tuple[str, int, datetime]]] = {}
-    for row in grouped:
-        per_name.setdefault(row["periodic_task_name"], []).append((row["status"], row["n"], row["last"]))
+    for name, state, n, last in grouped:
+        per_name.setdefault(name, []).append((state, n, last))
     return {name: summarise(groups) for name, groups in per_name.items()}
 
 

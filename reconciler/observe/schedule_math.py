@@ -80,13 +80,19 @@ def upcoming(
     first = next_after(frozen, now, last_run_at)
     if first is None or count < 1:
         return ()
-    runs = [whole_second(max(first, now, start_time or now))]
+    runs = [first_sent(first, now, start_time)]
     while len(runs) < count:
         following = slot_after(frozen, now, runs[-1])
         if following is None:
             break
         runs.append(following)
     return tuple(runs)
+
+
+def first_sent(first: datetime, now: datetime, start_time: datetime | None = None) -> datetime:
+    """When beat sends a run due at ``first`` (``next_after`` of the row's last run), seen at
+    ``now``: at once when already due, never before ``start_time``; a whole second, UTC."""
+    return whole_second(max(first, now, start_time or now))
 
 
 def runs_between(schedule: Any, first: datetime, end: datetime, limit: int) -> Iterator[datetime]:
