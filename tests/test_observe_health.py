@@ -174,3 +174,84 @@ def test_the_memoised_math_is_the_math(tmp_path: Path, fixtures_dir: Path, monke
     health._math_memo.clear()
     fresh = read_health(now=later)
     assert len(fresh) > 10 and memoised == fresh
+
+
+def _fresh(now: datetime) -> tuple:  # type: ignore[type-arg]
+    from reconciler.observe import health
+
+    health._health_memo.clear()
+    health._math_memo.clear()
+    return read_health(now=now)
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_kept_health_is_the_health_at_every_later_and_earlier_moment(tmp_path: Path, fixtures_dir: Path) -> None:
+    """``health_of_row`` keeps each schedule's health for the next reads until the first moment
+    that can change it: every schedule form, read at moments going forward (through next runs
+    and graces) and back, says exactly what a fresh computation says at that moment."""
+    from django.utils import timezone
+
+    from reconciler.observe import health
+
+    apply_yaml(tmp_path, (fixtures_dir / "valid" / "every-form.yaml").read_text(), now=timezone.now())
+    quarter = int(timezone.now().timestamp() // health.MATH_WINDOW + 1) * health.MATH_WINDOW
+    moments = [datetime.fromtimestamp(quarter + s, tz=UTC) for s in (1, 2, 31, 59, 61, 119, 300, 899, 61, 1)]
+    record_run("every-int", "project.tasks.heartbeat", states.SUCCESS, moments[0] - timedelta(seconds=50))
+    health._health_memo.clear()
+    for now in moments:
+        kept = read_health(now=now)
+        assert kept == _fresh(now), now
+        read_health(now=now)  # the next read of this loop finds the memo filled at this moment
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_kept_health_turns_late_once_the_grace_is_over(tmp_path: Path) -> None:
+    """Same rows and runs between three reads in one quarter hour: on time, then late and due
+    (the kept health ends at the grace's end), then on time again at the earlier moment."""
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from reconciler.observe import health
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    quarter = int(timezone.now().timestamp() // health.MATH_WINDOW + 1) * health.MATH_WINDOW
+    sent = datetime.fromtimestamp(quarter + 10, tz=UTC)
+    PeriodicTask.objects.filter(name="beat-a").update(last_run_at=sent, total_run_count=1)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, sent)
+    health._health_memo.clear()
+    on_time, overdue = sent + timedelta(seconds=20), sent + timedelta(seconds=95)  # every 30s, grace 1 min
+
+    def beat_a(now: datetime) -> object:
+        return {s.name: s for s in read_health(now=now)}["beat-a"]
+
+    first = beat_a(on_time)
+    assert (first.health, first.next_run_at) == (Health.OK, sent + timedelta(seconds=30))
+    late = beat_a(overdue)
+    assert (late.health, late.next_run_at) == (Health.LATE, overdue)
+    assert beat_a(on_time) == first
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_kept_late_health_is_not_used_for_an_earlier_moment(tmp_path: Path) -> None:
+    """Beat sent the row lately (its next run is ahead) but the last stored run is old: late
+    from the grace's end on, kept until that next run — and never for a moment before the read."""
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from reconciler.observe import health
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    quarter = datetime.fromtimestamp(
+        int(timezone.now().timestamp() // health.MATH_WINDOW + 1) * health.MATH_WINDOW, tz=UTC)
+    PeriodicTask.objects.filter(name="beat-a").update(last_run_at=quarter + timedelta(seconds=10))
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, quarter - timedelta(seconds=80))
+    health._health_memo.clear()  # every 30s, grace 1 min: late after quarter + 10 s; next run at quarter + 40 s
+
+    def beat_a(now: datetime) -> Health:
+        return {s.name: s for s in read_health(now=now)}["beat-a"].health
+
+    assert beat_a(quarter + timedelta(seconds=35)) is Health.LATE
+    assert beat_a(quarter + timedelta(seconds=5)) is Health.OK

@@ -211,3 +211,46 @@ def test_a_scrape_is_byte_for_byte_prometheus_clients(tmp_path: Path, monkeypatc
     monkeypatch.setattr(metrics, "read_families", lambda: families)
     for accept in ACCEPTS:
         assert metrics.render_latest(accept) == _their_encoding(families, accept), accept
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_what_a_scrape_keeps_for_the_next_follows_beat_applies_and_suspensions(tmp_path: Path) -> None:
+    """A scrape keeps each row, each schedule's run summary and each formatted value for the next
+    (keyed on what the database sent): a beat run, another run of the same state, an apply and a
+    suspension between two scrapes in one process must each show in the next scrape."""
+    from reconciler.operate import suspend
+
+    client = Client(HTTP_HOST="localhost")
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    beat_a = (("name", "beat-a"), ("task", "project.tasks.heartbeat"))
+    first = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert beat_a not in first.get("reconciler_schedule_last_run_timestamp_seconds", {})
+    assert first["reconciler_schedules"][(("health", "never-run"),)] == 3
+
+    sent = timezone.now() - timedelta(seconds=20)  # beat sends beat-a, the worker stores its run
+    PeriodicTask.objects.filter(name="beat-a").update(last_run_at=sent, total_run_count=1)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, sent)
+    ran = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert ran["reconciler_schedule_last_run_timestamp_seconds"][beat_a] == pytest.approx(sent.timestamp())
+    assert ran["reconciler_schedule_next_run_timestamp_seconds"][beat_a] != (
+        first["reconciler_schedule_next_run_timestamp_seconds"][beat_a])
+    assert ran["reconciler_schedule_runs_total"] == {(("name", "beat-a"), ("state", "SUCCESS")): 1}
+    assert ran["reconciler_schedules"][(("health", "never-run"),)] == 2
+
+    again = sent + timedelta(seconds=5)  # same schedule, same state: only the count and the moment move
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, again)
+    twice = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert twice["reconciler_schedule_runs_total"] == {(("name", "beat-a"), ("state", "SUCCESS")): 2}
+    assert twice["reconciler_schedule_last_run_timestamp_seconds"][beat_a] == pytest.approx(again.timestamp())
+
+    apply_yaml(tmp_path, YAML.replace("project.tasks.flaky", "project.tasks.heartbeat"), now=timezone.now())
+    applied = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert set(applied["reconciler_schedule_next_run_timestamp_seconds"]) == {
+        (("name", n), ("task", "project.tasks.heartbeat")) for n in ("beat-a", "beat-b", "flaky")}
+
+    suspend("beat-a", "incident 42", by="alice")
+    suspended = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert suspended["reconciler_schedules"][(("health", "suspended"),)] == 1
+    assert suspended["reconciler_schedules"][(("health", "ok"),)] == 0
+    assert beat_a not in suspended["reconciler_schedule_next_run_timestamp_seconds"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -170,13 +170,66 @@ def health_of_row(
     frozen: dict[int, Any] | None = None,
 ) -> ScheduleHealth:
     """One schedule's health from its row and its runs: Celery's math (``row_math``), then
-    ``decide``. ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read."""
+    ``decide``. ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read.
+
+    Kept in process for the next reads of the same row and runs (``observe.read`` and
+    ``runs.summaries`` keep those objects while the database sends the same values) until
+    ``now`` reaches the first moment that can change it (``_computed``); never for an earlier
+    ``now``, never across ``row_math``'s quarter of an hour."""
+    if row.schedule_key is None:
+        return _computed(row, runs, now, fixed_grace, retention, frozen)[0]
+    key = (id(row), id(runs), fixed_grace, retention, int(now.timestamp() // MATH_WINDOW))
+    found = _health_memo.get(key)
+    if found is not None and found[0] is row and found[1] is runs and found[3] <= now < found[4]:
+        return found[2]
+    health, until = _computed(row, runs, now, fixed_grace, retention, frozen)
+    if until is not None:
+        if len(_health_memo) >= HEALTH_MEMO_SIZE:
+            _health_memo.clear()
+        _health_memo[key] = (row, runs, health, now, until)
+    return health
+
+
+def _still_counted_alike(
+    row: Row, runs: RunSummary, now: datetime, retention: timedelta | None, until: datetime | None,
+) -> datetime | None:
+    """``until``, or earlier while ``reference_time`` and ``beat_last_run`` give the same moments
+    at a later "now" (None when they move with it: a row with neither a send nor a change, a
+    schedule without runs counted from the retention's start)."""
+    if until is None or (row.last_sent_at is None and row.changed_at is None):
+        return None
+    if runs.last_run_at is not None:
+        return until
+    since = row.applied_at or row.changed_at
+    if since is None or (retention is not None and now - retention >= since):
+        return None
+    return min(until, since + retention) if retention is not None else until
+
+
+HEALTH_MEMO_SIZE = 200_000  # entries: emptied when full
+FOREVER = datetime.max.replace(tzinfo=UTC)
+# (id(row), id(runs), grace, retention, window) -> (row, runs, health, computed at, valid before)
+_health_memo: dict[tuple[Any, ...], tuple[Row, RunSummary, ScheduleHealth, datetime, datetime]] = {}
+
+
+def _computed(
+    row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None,
+    frozen: dict[int, Any] | None,
+) -> tuple[ScheduleHealth, datetime | None]:
+    """The health, and until when a later ``now`` gives the same one (None: it may change at any
+    moment): before the next run (``next_run_at`` is that run while it is ahead, "now" once due),
+    before the expected run's grace ends (then late, for good), before the row expires."""
     expected: Expectation = Expectation(None, None)
     next_run: datetime | None = None
+    until: datetime | None = FOREVER
     if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
         expected, first = row_math(row, runs, now, fixed_grace is None, retention, frozen)
         next_run = first_sent(first, now, row.start_time) if first is not None else None
+        until = None if first is not None and first <= now else min(first or FOREVER, row.expires or FOREVER)
+        until = _still_counted_alike(row, runs, now, retention, until)
     grace = grace_for(expected.period, fixed_grace)
+    if until is not None and expected.expected_at is not None and now <= expected.expected_at + grace:
+        until = min(until, expected.expected_at + grace)
     health = decide(
         enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,
         grace=grace, now=now, suspended=row.suspended_at is not None,
@@ -186,7 +239,7 @@ def health_of_row(
         health=health, last_run_at=runs.last_run_at, last_state=runs.last_state,
         last_success_at=runs.last_success_at, next_run_at=next_run, expected_at=expected.expected_at,
         grace_seconds=grace.total_seconds(), runs=runs, suspended_at=row.suspended_at,
-    )
+    ), until
 
 
 MATH_MEMO_SIZE = 200_000  # entries (a few hundred bytes each): emptied when full
@@ -229,6 +282,9 @@ def row_math(
     return value
 
 
+NO_RUNS = RunSummary()  # one object: ``health_of_row``'s memo knows a schedule without runs by it
+
+
 def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
     """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
     the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
@@ -243,8 +299,7 @@ def read_health(names: Iterable[str] | None = None, now: datetime | None = None)
     runs = summaries(wanted)
     fixed, retention = configured_grace(), result_retention()
     frozen: dict[int, Any] = {}
-    none = RunSummary()
-    return tuple(health_of_row(row, runs.get(row.name, none), now, fixed, retention, frozen) for row in rows)
+    return tuple(health_of_row(row, runs.get(row.name, NO_RUNS), now, fixed, retention, frozen) for row in rows)
 
 
 def health_of(name: str, now: datetime | None = None) -> ScheduleHealth | None:

@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
+from ..allocation import paused_gc
 from .health import Health, ScheduleHealth
 
 Labels = tuple[str, ...]
@@ -151,7 +152,8 @@ def render_latest(accept: str = "") -> tuple[bytes, str]:
     encoder, content_type = choose_encoder(accept)
     escaping = getattr(encoder, "keywords", {}).get("escaping", "underscores")
     if escaping in FAST_ESCAPINGS:
-        return exposition(read_families(), content_type.startswith("application/openmetrics-text")), content_type
+        with paused_gc():  # tens of thousands of short-lived values: no generation scans meanwhile
+            return exposition(read_families(), content_type.startswith("application/openmetrics-text")), content_type
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ReconcilerCollector())
     return encoder(registry), content_type
@@ -211,8 +213,14 @@ def _label(value: str) -> str:
     return value
 
 
-_NUMBERS = {0.0: "0.0", 1.0: "1.0"}
+NUMBERS_SIZE = 200_000  # formatted values kept between scrapes (timestamps mostly repeat): emptied when full
+_numbers: dict[float, str] = {0.0: "0.0", 1.0: "1.0"}
 
 
 def _number(value: float) -> str:
-    return _NUMBERS.get(value) or floatToGoString(value)
+    found = _numbers.get(value)
+    if found is None:
+        if len(_numbers) >= NUMBERS_SIZE:
+            _numbers.clear()
+        found = _numbers[value] = floatToGoString(value)
+    return found

@@ -5,7 +5,7 @@ values. Each schedule object is built once per schedule row's values
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -36,29 +36,65 @@ _built: dict[tuple[Any, ...], tuple[int, Any]] = {}  # a schedule row's values -
 _serials = itertools.count()  # never reused: a serial names one schedule row's values for ever
 
 
+ROWS_SIZE = 200_000  # rows kept between reads, by their values as the database sent them: emptied when full
+_rows: dict[tuple[Any, ...], Row] = {}  # (settings in force, raw values of a join's row) -> its Row
+
+
 def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) -> list[Row]:
     """Rows sorted by name; all of them, or the ``names`` asked for. Plain values, not model
     instances (at 10,000 rows building 20,000 instances was most of a scrape): a schedule
     row becomes a schedule object once, for ``schedule_of``, and is kept (by its values and the
-    settings in force) for the next read, however many tasks share it."""
-    tasks = _tasks(names, enabled_only)
+    settings in force) for the next read, however many tasks share it. A row's ``Row`` is kept
+    too, by the values the database sent (before Django's converters parse them): a read after
+    beat ran a few rows converts only those."""
     if len(_built) >= BUILT_SIZE:
         _built.clear()
-    return [_row(task) for task in tasks]
+    if len(_rows) >= ROWS_SIZE:
+        _rows.clear()
+    context = id(getattr(settings, "_wrapped", settings))
+    found: list[tuple[int, Row]] = []
+    for query in _queries(names, enabled_only):
+        raw, convert = raw_rows(query)
+        for values in raw:
+            key = (context, query.db, *values)
+            row = _rows.get(key)
+            if row is None:
+                row = _rows[key] = _row(convert(values))
+            found.append((len(found), row))
+    if names is not None:
+        found.sort(key=lambda item: item[1].name)
+    return [row for _, row in found]
 
 
-def _tasks(names: Sequence[str] | None, enabled_only: bool) -> list[tuple[Any, ...]]:
-    """One join of the tasks with their schedule rows and ownership, as tuples of ``COLUMNS``."""
+def _queries(names: Sequence[str] | None, enabled_only: bool) -> list[Any]:
+    """One join of the tasks with their schedule rows and ownership, as tuples of ``COLUMNS``
+    (one per ``NAME_BATCH`` names asked for)."""
     query = ScheduledTask.objects.order_by("name").values_list(*COLUMNS)
     if enabled_only:
         query = query.filter(enabled=True)
     if names is None:
-        return list(query)
-    found: list[tuple[Any, ...]] = []
+        return [query]
     unique = sorted(set(names))
-    for start in range(0, len(unique), NAME_BATCH):
-        found.extend(query.filter(name__in=unique[start:start + NAME_BATCH]))
-    return sorted(found, key=lambda t: t[1])
+    return [query.filter(name__in=unique[start:start + NAME_BATCH]) for start in range(0, len(unique), NAME_BATCH)]
+
+
+def raw_rows(query: Any) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+    """A ``values_list`` query's rows as the database sent them, and the function that turns one
+    into what the query would have yielded (Django's converters: dates parsed, booleans, time
+    zones...). Converting is most of reading 10,000 rows: callers convert only what they have not
+    seen, keyed on the raw values."""
+    from django.db.models.sql.constants import MULTI
+
+    compiler = query.query.get_compiler(using=query.db)
+    raw = [tuple(values) for chunk in compiler.execute_sql(MULTI) for values in chunk]
+    if not raw:
+        return raw, tuple
+    converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
+
+    def convert(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(next(compiler.apply_converters([values], converters))) if converters else values
+
+    return raw, convert
 
 
 def _row(task: tuple[Any, ...]) -> Row:

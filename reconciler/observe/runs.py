@@ -142,19 +142,40 @@ def _last_line(traceback: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
+SUMMARIES_SIZE = 100_000  # summaries kept between reads, by their groups' raw values: emptied when full
+_summaries: dict[tuple[Any, ...], RunSummary] = {}
+
+
 def summaries(names: Iterable[str] | None = None) -> dict[str, RunSummary]:
     """Per schedule: last run, its state, last success, runs per state. One aggregate query
-    (grouped by schedule and state), whatever the number of schedules and runs."""
+    (grouped by schedule and state), whatever the number of schedules and runs. A schedule's
+    summary is kept by its groups as the database sent them: only the schedules that ran since
+    the last read are summarised again."""
+    from django.conf import settings
+
+    from .read import raw_rows
+
     rows = task_results().objects.exclude(periodic_task_name=None).exclude(periodic_task_name="")
     if names is not None:
         rows = rows.filter(periodic_task_name__in=list(names))
     grouped = rows.order_by().values_list("periodic_task_name", "status").annotate(
         n=Count("id"), last=Max("date_created"),
     )
-    per_name: dict[str, list[tuple[str, int, datetime]]] = {}
-    for name, state, n, last in grouped:
-        per_name.setdefault(name, []).append((state, n, last))
-    return {name: summarise(groups) for name, groups in per_name.items()}
+    raw, convert = raw_rows(grouped)
+    per_name: dict[str, list[tuple[Any, ...]]] = {}
+    for values in raw:
+        per_name.setdefault(values[0], []).append(values)
+    if len(_summaries) >= SUMMARIES_SIZE:
+        _summaries.clear()
+    context = (id(getattr(settings, "_wrapped", settings)), grouped.db)
+    found: dict[str, RunSummary] = {}
+    for name, groups in per_name.items():
+        key = (context, *groups)  # in whatever order the database grouped them: summarise sorts
+        summary = _summaries.get(key)
+        if summary is None:
+            summary = _summaries[key] = summarise([convert(g)[1:] for g in groups])
+        found[name] = summary
+    return found
 
 
 def summarise(groups: Iterable[tuple[str, int, datetime]]) -> RunSummary:
