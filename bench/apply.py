@@ -99,7 +99,7 @@ def strip(measured: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_folder(folder: Path):  # type: ignore[no-untyped-def]
-    from reconciler.apply import ApplyOptions
+    from reconciler.engine.apply import ApplyOptions
     from reconciler.pipeline import apply_paths
 
     outcome = apply_paths([folder], options=ApplyOptions(revision="bench"))
@@ -131,8 +131,8 @@ def beat_entries(folder: Path) -> dict[str, dict[str, Any]]:
     from celery.schedules import crontab, solar
     from django_celery_beat.clockedschedule import clocked
 
+    from reconciler.core.specs import Clocked, Crontab, Interval
     from reconciler.pipeline import validate_paths
-    from reconciler.specs import Clocked, Crontab, Interval
 
     entries = {}
     for item in validate_paths([folder]).declared.tasks:
@@ -164,7 +164,7 @@ def bulk_create_lower_bound(folder: Path):  # type: ignore[no-untyped-def]
     already there, left by update_from_dict): the floor for writing these rows at all."""
     from django_celery_beat.models import PeriodicTask
 
-    from reconciler.apply import ensure_schedules, task_row
+    from reconciler.engine.apply import ensure_schedules, task_row
     from reconciler.pipeline import validate_paths
 
     specs = [t.spec for t in validate_paths([folder]).declared.tasks]

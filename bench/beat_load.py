@@ -58,7 +58,7 @@ def measure(size: int) -> dict[str, Any]:
     from django_celery_beat.schedulers import DatabaseScheduler
 
     from project.celery import app
-    from reconciler.scheduler import ReconcilingScheduler
+    from reconciler.beat.scheduler import ReconcilingScheduler
 
     result: dict[str, Any] = {"ours": timed_load(ReconcilingScheduler(app=app, lazy=True))}
     result["peak_mb"] = peak_mb(lambda: ReconcilingScheduler(app=app, lazy=True).all_as_schedule())

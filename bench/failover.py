@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.processes import Stack, live_stack, wait_for
+from tests.support.processes import Stack, live_stack, wait_for
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 YAML = "tasks:\n  heartbeat:\n    task: project.tasks.heartbeat\n    every: 1s\n    kwargs: {label: ha}\n"

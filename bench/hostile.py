@@ -45,7 +45,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from reconciler.load import load_text
+    from reconciler.declare.load import load_text
     from reconciler.pipeline import default_registry, validate_paths
 
     registry = default_registry()

@@ -62,7 +62,7 @@ def measure(size: int, runs: int, repeat: int) -> dict[str, Any]:
     setup_child()
     from bench.generate import write_tree
     from bench.observe_metrics import populate_runs
-    from reconciler.apply import ApplyOptions
+    from reconciler.engine.apply import ApplyOptions
     from reconciler.pipeline import apply_paths
 
     write_tree(tree, size)

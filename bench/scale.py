@@ -123,7 +123,7 @@ def measure(tree: Path) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection
 
-    from reconciler.apply import ApplyOptions
+    from reconciler.engine.apply import ApplyOptions
     from reconciler.pipeline import apply_paths, default_registry, validate_paths
 
     call_command("migrate", verbosity=0)

@@ -23,8 +23,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from .errors import ReconcilerError
-from .extras import install_hint, installed
+from .core.errors import ReconcilerError
+from .core.extras import install_hint, installed
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 TAG = "reconciler"
@@ -80,8 +80,8 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A fallback name (the folder's path) can stand for another project's folder over a shared
     database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
+    from .declare.sources import explicit_name, folder_name
     from .pipeline import schedules_dir
-    from .sources import explicit_name, folder_name
 
     if explicit_name():
         return []

@@ -18,18 +18,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
-from .apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply
-from .diff import diff
-from .errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
-from .grace import DeletionGrace
-from .history import git_revision
-from .plan import Action, DiffOptions, Grace, Plan, Scope
-from .read import read_actual
-from .render.diagnostics import render_text
-from .resolve import Registry
-from .sources import Origin, claim, origin_for, scope_for
-from .specs import ActualState
-from .validation import (  # the validate phase; re-exported: every shell imports them from here
+from .core.errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
+from .core.plan import Action, DiffOptions, Grace, Plan, Scope
+from .core.specs import ActualState
+from .declare.resolve import Registry
+from .declare.sources import Origin, claim, origin_for, scope_for
+from .declare.tree import (  # the validate phase; re-exported: every shell imports them from here
     ValidationResult,
     cache_dir,
     celery_app,
@@ -39,6 +33,12 @@ from .validation import (  # the validate phase; re-exported: every shell import
     schedules_dir,
     validate_paths,
 )
+from .engine.apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply
+from .engine.diff import diff
+from .engine.grace import DeletionGrace
+from .engine.history import git_revision
+from .engine.read import read_actual
+from .render.diagnostics import render_text
 
 __all__ = [
     "ApplyPathsResult", "PlanResult", "ValidationResult", "apply_paths", "cache_dir", "celery_app",

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import require_service
+from tests.conftest import require_service
 
 pytestmark = pytest.mark.install
 

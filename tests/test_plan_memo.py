@@ -20,10 +20,9 @@ from rest_framework.test import APIClient
 
 from reconciler import pipeline
 from reconciler.operate import resume, suspend
-
-from .api import ALL_PERMISSIONS, token_client, user_with
-from .engine import apply_yaml, write_schedules
-from .test_admin_observe import names, staff
+from tests.admin.test_observe import names, staff
+from tests.support.api import ALL_PERMISSIONS, token_client, user_with
+from tests.support.engine import apply_yaml, write_schedules
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 

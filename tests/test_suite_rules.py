@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from .cli import REPO
+from tests.support.cli import REPO
 
 MODULE = '''
 import pytest

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django_celery_beat.models import PeriodicTasks
 
-from ..errors import OperationRefused, ReconcilerError, UnknownName
+from ..core.errors import OperationRefused, ReconcilerError, UnknownName
 from ..operate import resume as resume_schedule
 from ..operate import run_schedule
 from ..operate import suspend as suspend_schedule

@@ -18,8 +18,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
-from ..catalogue import TaskEntry, catalogue
-from ..errors import ReconcilerError, UnknownName
+from ..core.errors import ReconcilerError, UnknownName
+from ..declare.catalogue import TaskEntry, catalogue
 from ..operate import AdHocRun, argument_problem, run_task
 from ..operate.run import eta_problem
 from ..pipeline import default_registry

@@ -8,10 +8,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from ..core.plan import plan_from_json
 from ..models import ApplyRecord, ManagedTask, OperationRecord
-from ..plan import plan_from_json
+from ..observe.sync import display_path
 from ..render.plan import render_text
-from ..status import display_path
 from .display import breakable, moment
 
 

@@ -16,7 +16,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from ..models import ManagedTask
-from ..status import STATES, display_path, source_url
+from ..observe.sync import STATES, display_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest
 
-from ..status import TaskStatus, current_statuses, upcoming_runs
+from ..observe.sync import TaskStatus, current_statuses, upcoming_runs
 
 LABELS = {
     "in-sync": "in sync",

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from ..errors import (
+from ..core.errors import (
     DatabaseUnavailable,
     LockTimeout,
     OperationRefused,

@@ -16,13 +16,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..errors import UnknownName
+from ..core.errors import UnknownName
 from ..observe.health import Health, ScheduleHealth, read_health
 from ..observe.runs import results_available, run_from_row, runs_queryset
-from ..operate import resume, run_schedule, suspend
-from ..pipeline import database_errors
-from ..render.words import schedule_words
-from ..status import (
+from ..observe.sync import (
     STATES,
     TaskStatus,
     current_statuses,
@@ -31,6 +28,9 @@ from ..status import (
     upcoming_runs,
     with_bookkeeping,
 )
+from ..operate import resume, run_schedule, suspend
+from ..pipeline import database_errors
+from ..render.words import schedule_words
 from . import serializers as s
 from .base import ReconcilerView, who
 from .errors import Unprocessable

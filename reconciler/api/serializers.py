@@ -7,7 +7,7 @@ from datetime import datetime
 from rest_framework import serializers
 
 from ..observe.health import Health
-from ..status import STATES
+from ..observe.sync import STATES
 
 
 class ErrorSerializer(serializers.Serializer):

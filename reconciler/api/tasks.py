@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ..catalogue import catalogue
+from ..declare.catalogue import catalogue
 from ..operate import AdHocRun, argument_problem, run_task
 from ..pipeline import database_errors, default_registry
 from . import serializers as s

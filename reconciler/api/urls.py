@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path, register_converter
 
-from ..extras import require
+from ..core.extras import require
 
 require("api", "the reconciler API (reconciler.api.urls)")
 from . import schedules, tasks, validation, views  # noqa: E402  (the [api] extra)

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from ..apply import ApplyOptions
+from ..engine.apply import ApplyOptions
 from ..pipeline import apply_paths, plan_paths
 from . import serializers as s
 from .base import ReconcilerView, who

@@ -5,8 +5,8 @@ import argparse
 import json
 from typing import TextIO
 
-from ..apply import ApplyOptions, ApplyResult
-from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..engine.apply import ApplyOptions, ApplyResult
 from ..pipeline import apply_paths
 from ..render.plan import render_text
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid

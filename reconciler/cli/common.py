@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_USAGE, ReconcilerError
-from ..plan import FORMAT_VERSION, Plan
+from ..core.errors import EXIT_USAGE, ReconcilerError
+from ..core.plan import FORMAT_VERSION, Plan
 from ..render.diagnostics import RENDERERS as DIAGNOSTIC_RENDERERS
 
 if TYPE_CHECKING:

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import EXIT_OK
-from ..export import exportable, render_yaml
+from ..core.errors import EXIT_OK
+from ..declare.export import exportable, render_yaml
+from ..engine.read import read_actual
 from ..pipeline import database_errors
-from ..read import read_actual
 
 HELP = "write existing PeriodicTask rows as schedule YAML (default: the rows the reconciler does not own)"
 

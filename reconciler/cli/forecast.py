@@ -14,11 +14,11 @@ from typing import TextIO
 
 from django.utils import timezone
 
-from ..errors import EXIT_ERROR, EXIT_OK, DatabaseUnavailable, NotMigrated, ReconcilerError
+from ..core.errors import EXIT_ERROR, EXIT_OK, DatabaseUnavailable, NotMigrated, ReconcilerError
+from ..core.specs import TaskSpec
 from ..observe.chart import forecast_json, forecast_svg, forecast_text
 from ..observe.forecast import BusyMinute, Forecast, LoadChange, declared_forecast, read_forecast
 from ..pipeline import ValidationResult, database_errors, validate_paths
-from ..specs import TaskSpec
 from .common import UsageError, add_format, add_path, failure_json, render_invalid
 
 HELP = "every run due in the next hours: runs per minute and the busiest minutes (text, json, svg)"
@@ -93,7 +93,7 @@ def _from_database(hours: float) -> Forecast:
 
 def _as_applied(validation: ValidationResult, now: datetime) -> list[TaskSpec]:
     """The declarations as apply would write them as new rows (a past one-off is not armed)."""
-    from ..diff import desired_spec
+    from ..engine.diff import desired_spec
 
     return [desired_spec(t.spec, None, now) for t in validation.declared.tasks]
 

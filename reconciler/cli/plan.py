@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ..errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import plan_paths
 from ..render.plan import RENDERERS
-from ..review import cli as review
+from . import review as review
 from .common import UsageError, add_format, add_path, add_plan_options, failure_json, render_invalid
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"

@@ -5,7 +5,7 @@ import argparse
 from dataclasses import replace
 from typing import TextIO
 
-from ..errors import EXIT_OK
+from ..core.errors import EXIT_OK
 from ..operate import resume
 from ..pipeline import database_errors
 from ..render.plan import render_text

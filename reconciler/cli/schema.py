@@ -5,8 +5,8 @@ import argparse
 import json
 from typing import TextIO
 
-from ..errors import EXIT_OK
-from ..language import json_schema
+from ..core.errors import EXIT_OK
+from ..declare.language import json_schema
 
 HELP = "print the JSON Schema of the schedule language"
 

@@ -16,11 +16,11 @@ from typing import Any, TextIO
 
 from django.utils import timezone
 
-from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
-from ..extras import install_hint
+from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.extras import install_hint
 from ..observe.health import Health, ScheduleHealth, configured_grace, health_of_row, read_health
-from ..observe.read import read_rows
 from ..observe.render import FORMAT_VERSION, render_status_json, render_status_text, when
+from ..observe.rows import read_rows
 from ..observe.runs import ResultsNotConfigured, RunSummary, last_runs, results_available
 from ..pipeline import database_errors
 from .common import add_format, failure_json

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ..errors import EXIT_OK
+from ..core.errors import EXIT_OK
 from ..operate import suspend
 from ..pipeline import database_errors
 from .common import os_user

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from ..errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown
 from .common import add_format, add_path, failure_json

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from ..apply import ApplyOptions
-from ..errors import EXIT_OK
-from ..extras import require
-from ..files import require_exists
-from ..grace import DeletionGrace
+from ..core.errors import EXIT_OK
+from ..core.extras import require
+from ..declare.files import require_exists
+from ..engine.apply import ApplyOptions
+from ..engine.grace import DeletionGrace
 from ..pipeline import delete_grace, environments_for, reconcile_once, schedules_dir
 from .common import add_path, add_plan_options
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     require("watch", "reconcile watch")
-    from ..watch import WatchOptions, watch  # watchdog: the [watch] extra
+    from ..declare.watch import WatchOptions, watch  # watchdog: the [watch] extra
 
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
     for path in paths:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..specs import NoSchedule, TaskSpec
-from .schedule_math import beat_last_run, runs_between, upcoming
+from ..core.specs import NoSchedule, TaskSpec
+from ..core.timing import beat_last_run, runs_between, upcoming
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -106,7 +106,7 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     """The next ``hours`` of every enabled schedule, from when beat will next send it."""
     from django.utils import timezone
 
-    from .read import read_rows
+    from .rows import read_rows
 
     now = now or timezone.now()
     entries = []

@@ -19,8 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
+from ..core.timing import at_moment, beat_last_run, first_sent, next_after
 from .runs import FAILED_STATES, RunSummary
-from .schedule_math import at_moment, beat_last_run, first_sent, next_after
 
 GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
 GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
@@ -290,7 +290,7 @@ def read_health(names: Iterable[str] | None = None, now: datetime | None = None)
     the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
     from django.utils import timezone
 
-    from .read import read_rows
+    from .rows import read_rows
     from .runs import summaries
 
     now = now or timezone.now()

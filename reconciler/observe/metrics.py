@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from ..allocation import paused_gc
+from ..core.allocation import paused_gc
 from .health import Health, ScheduleHealth
 
 Labels = tuple[str, ...]
@@ -116,7 +116,7 @@ def read_drifted() -> int:
     """Owned rows changed outside git since the apply that last wrote or settled them (an apply
     that finds git matching such a row settles it: ``apply.settle_drift``). Only the rows whose
     digest moved are read in full."""
-    from ..read import read_actual, read_moved_owned
+    from ..engine.read import read_actual, read_moved_owned
 
     moved = read_moved_owned()
     tasks = read_actual().tasks if moved is None else moved

@@ -17,7 +17,7 @@ from celery import states
 from django.apps import apps
 from django.db.models import Count, Max
 
-from ..errors import ReconcilerError
+from ..core.errors import ReconcilerError
 
 FAILED_STATES = frozenset(states.PROPAGATE_STATES)  # FAILURE, REVOKED: Celery's own "it failed"
 RUN_FIELDS = (
@@ -153,7 +153,7 @@ def summaries(names: Iterable[str] | None = None) -> dict[str, RunSummary]:
     the last read are summarised again."""
     from django.conf import settings
 
-    from .read import raw_rows
+    from .rows import raw_rows
 
     rows = task_results().objects.exclude(periodic_task_name=None).exclude(periodic_task_name="")
     if names is not None:

@@ -34,7 +34,7 @@ def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    from ..extras import require
+    from ..core.extras import require
 
     require("metrics", "the /metrics endpoint")
     from .metrics import render_latest

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from django_celery_beat.models import PeriodicTask
 
-from ..arguments import argument_problem as check
-from ..errors import OperationRefused, UnknownName
+from ..core.errors import OperationRefused, UnknownName
+from ..declare.arguments import argument_problem as check
 from ..models import OperationRecord
 
 if TYPE_CHECKING:
-    from ..resolve import Registry
+    from ..declare.resolve import Registry
 
 ROUTING_OPTIONS = ("queue", "exchange", "routing_key", "priority")
 

@@ -22,16 +22,16 @@ from pathlib import Path
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
-from .. import locking
-from ..apply import mark_changed, write
-from ..diff import diff
-from ..errors import OperationRefused, UnknownName
-from ..history import git_revision
+from ..core.errors import OperationRefused, UnknownName
+from ..core.plan import DiffOptions, Plan, Scope
+from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Suspension
+from ..db import locking
+from ..declare.resolve import Registry
+from ..engine.apply import mark_changed, write
+from ..engine.diff import diff
+from ..engine.history import git_revision
+from ..engine.read import read_one
 from ..models import ManagedTask, OperationRecord
-from ..plan import DiffOptions, Plan, Scope
-from ..read import read_one
-from ..resolve import Registry
-from ..specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Suspension
 
 LOCK_TIMEOUT = 30.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from ..diagnostics import Diagnostic, has_errors
+from ..core.diagnostics import Diagnostic, has_errors
 from . import markdown as md
 from .words import count
 

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable
 
-from ..plan import Action, Change, FieldChange, Plan
+from ..core.plan import Action, Change, FieldChange, Plan
 from . import markdown as md
 from .words import change_words, count, cron_words, moment_zone, says_more, show, show_field
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
-    from ..specs import Schedule, TaskSpec
+    from ..core.specs import Schedule, TaskSpec
 
 MOMENT_FIELDS = frozenset({"start_time", "expires"})
 
@@ -37,7 +37,7 @@ def schedule_words(value: Any, *, zone: bool = True, shown_in: tzinfo | None = N
     """A schedule — a ``Schedule`` or its field value (``TaskSpec.fields()["schedule"]``) — in words.
     ``shown_in``: the zone a one-off's moment is written in (its declared offset)."""
     if not isinstance(value, dict):
-        from ..specs import schedule_fields
+        from ..core.specs import schedule_fields
 
         shown_in = shown_in or getattr(value, "shown_in", None)
         value = schedule_fields(value)
@@ -46,7 +46,7 @@ def schedule_words(value: Any, *, zone: bool = True, shown_in: tzinfo | None = N
         words = cron_words(value["expression"])
         return f"{words} ({value['timezone']} time)" if zone else words
     if kind == "interval":
-        from ..specs import format_duration
+        from ..core.specs import format_duration
 
         return f"every {format_duration(value['every'])}"
     if kind == "at":
@@ -122,7 +122,7 @@ def show_schedule(schedule: dict[str, Any] | Schedule, *, zone: tzinfo | None = 
     """A schedule in our notation: ``cron "0 8 * * *" (Europe/Paris)``, ``every 5m``,
     ``at 2026-01-01T00:00:00+01:00``, ``solar sunset at 48.8566, 2.3522``."""
     if not isinstance(schedule, dict):
-        from ..specs import schedule_fields
+        from ..core.specs import schedule_fields
 
         zone = zone or getattr(schedule, "shown_in", None)
         schedule = schedule_fields(schedule)
@@ -130,7 +130,7 @@ def show_schedule(schedule: dict[str, Any] | Schedule, *, zone: tzinfo | None = 
     if kind == "cron":
         return f'cron "{schedule["expression"]}" ({schedule["timezone"]})'
     if kind == "interval":
-        from ..specs import format_duration
+        from ..core.specs import format_duration
 
         return f"every {format_duration(schedule['every'])}"
     if kind == "at":

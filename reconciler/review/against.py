@@ -11,8 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from ..diagnostics import Diagnostic, SourceRange
-from ..diff import desired_spec, diff
+from ..core.diagnostics import Diagnostic, SourceRange
+from ..core.plan import Action, Change, DiffOptions, Plan
+from ..core.specs import ActualState, ActualTask, Ownership, TaskSpec
+from ..declare.document import validate_documents
+from ..declare.resolve import Registry
+from ..engine.diff import desired_spec, diff
 from ..observe.forecast import LoadChange, load_change
 from ..pipeline import (
     ValidationResult,
@@ -22,11 +26,7 @@ from ..pipeline import (
     schedules_dir,
     validate_paths,
 )
-from ..plan import Action, Change, DiffOptions, Plan
 from ..render.plan import count
-from ..resolve import Registry
-from ..specs import ActualState, ActualTask, Ownership, TaskSpec
-from ..validate import validate_documents
 from .gitref import Snapshot, snapshot
 from .next_runs import next_runs
 

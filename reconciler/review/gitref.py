@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..diagnostics import SourceRange, error
-from ..errors import EXIT_USAGE, ReconcilerError
-from ..files import MAX_FILE_BYTES, SUFFIXES, display_path
-from ..load import RawDocument, load_text
+from ..core.diagnostics import SourceRange, error
+from ..core.errors import EXIT_USAGE, ReconcilerError
+from ..declare.files import MAX_FILE_BYTES, SUFFIXES, display_path
+from ..declare.load import RawDocument, load_text
 from ..render.markdown import valid_utf8
 
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..observe.schedule_math import at_moment, beat_last_run, upcoming
+from ..core.specs import Clocked, Crontab, Interval, NoSchedule, Solar, TaskSpec
+from ..core.timing import at_moment, beat_last_run, upcoming
 from ..render.words import moment_zone
-from ..specs import Clocked, Crontab, Interval, NoSchedule, Solar, TaskSpec
 
 COUNT = 3
 

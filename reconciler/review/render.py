@@ -7,15 +7,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..core.plan import Action, Change
+from ..core.specs import TaskSpec
 from ..observe.forecast import BusyMinute
-from ..plan import Action, Change
 from ..render import markdown as md
 from ..render.diagnostics import diagnostic_json
 from ..render.diagnostics import render_markdown as diagnostics_markdown
 from ..render.diagnostics import render_text as diagnostics_text
 from ..render.plan import _field_lines, _header, count, render_github, schedule_change_words
 from ..render.words import change_words, iso, schedule_words, show_field
-from ..specs import TaskSpec
 from .against import NextRuns, Review
 from .comment import MARKER
 from .next_runs import zone_of

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..core.specs import Clocked, TaskSpec
 from ..render.words import both_zones, change_words, clock, cron_words, says_more, schedule_words
-from ..specs import Clocked, TaskSpec
 
 __all__ = ["both_zones", "change_words", "clock", "cron_words", "no_runs_reason", "says_more", "schedule_words"]
 

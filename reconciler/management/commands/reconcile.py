@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from reconciler.errors import EXIT_OK, ReconcilerError
+from ...core.errors import EXIT_OK, ReconcilerError
 
 SUBCOMMANDS = (
     "validate", "schema", "plan", "apply", "export", "watch", "suspend", "resume", "status", "forecast",

@@ -1,0 +1,2 @@
+"""Celery beat: the reconciling scheduler (``beat.scheduler``), which applies at start-up and
+wakes on changes."""

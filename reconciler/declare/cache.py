@@ -1,0 +1,301 @@
+"""The validation cache: what validating (and resolving) one file yields, stored by the
+file's content, so that an unchanged file is not parsed again.
+
+The key of an entry is a hash of everything its result depends on: the file's bytes and
+displayed name, the reconciler's own code (every module of the package: a rule that changes
+is a key that changes), the Celery registry (every task name, signature and type hint, an
+Enum's members and a Literal's values included: ``hint_fingerprint``), the default time zone
+and the environment. Only files without errors are stored (an error is found again, never
+replayed); what depends on the moment of the run (``past-one-off``) or on other files
+(duplicate names, renames, lints) is computed at every run. An entry that cannot be read is
+a miss: a corrupt cache can cost time, never hide a problem.
+
+Entries are plain JSON data, never pickles: reading one cannot run code, whoever wrote it.
+The folder must be the user's own and writable by nobody else (it is created 0700); any other
+folder is not used, and the run says so once. Entries are written atomically (a temporary
+file renamed over), so processes that share the folder never read half an entry.
+"""
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import json
+import os
+import re
+import stat
+import sys
+import tempfile
+import typing
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..core.diagnostics import Diagnostic, Severity, SourceRange
+from ..core.specs import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar, TaskSpec
+from .document import FileResult, ValidDeclaration
+from .files import SourceFile
+from .resolve import Registry
+
+FORMAT = b"reconciler-validation-cache-2"
+SUFFIX = ".json"
+_warned: set[str] = set()
+
+
+class ValidationCache:
+    def __init__(self, folder: Path, context: bytes) -> None:
+        self.folder = folder
+        self.context = context
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def open(
+        cls, folder: Path, registry: Registry, env: str | None, environments: tuple[str, ...],
+    ) -> ValidationCache | None:
+        """The cache in ``folder``, or None (said once) when the folder is not safely ours."""
+        problem = unsafe(folder)
+        if problem is not None:
+            _say_once(folder, problem)
+            return None
+        parts = [FORMAT, code_fingerprint(), registry_fingerprint(registry), registry.timezone.encode(),
+                 repr((env, environments)).encode()]
+        return cls(folder, hashlib.sha256(b"\0".join(parts)).digest())
+
+    def _path(self, source: SourceFile) -> Path:
+        assert source.data is not None
+        name = source.name.encode("utf-8", "surrogateescape")  # a file name need not be UTF-8
+        digest = hashlib.sha256(self.context + name + b"\0" + source.data).hexdigest()
+        return self.folder / digest[:2] / f"{digest}{SUFFIX}"
+
+    def get(self, source: SourceFile) -> FileResult | None:
+        if source.data is None:
+            return None
+        try:
+            found = decode(json.loads(self._path(source).read_bytes()))
+        except Exception:  # missing, truncated, unreadable, from another version: a miss
+            found = None
+        if found is None or found.name != source.name:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return found
+
+    def put(self, source: SourceFile, result: FileResult) -> None:
+        """Best effort: a folder that cannot be written, or a value JSON cannot hold, only
+        means no entry."""
+        path = self._path(source)
+        try:
+            data = json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError):
+            return
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+
+
+# -- the folder ----------------------------------------------------------------------------
+
+def unsafe(folder: Path) -> str | None:
+    """Why ``folder`` must not hold our cache (None: it may). It is created 0700 when missing;
+    an existing one must be a folder of this user that no one else can write."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except OSError as exc:
+        return f"it cannot be created or read ({exc.strerror or exc})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    if info.st_uid != os.getuid():
+        return f"it belongs to another user (uid {info.st_uid}), who could plant entries in it"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others can write in it (mode {stat.S_IMODE(info.st_mode):o}), and could plant entries in it"
+    return None
+
+
+def _say_once(folder: Path, problem: str) -> None:
+    key = str(folder)
+    if key in _warned:
+        return
+    _warned.add(key)
+    sys.stderr.write(
+        f"warning: the validation cache folder {folder} is not used: {problem}. Validation goes on without "
+        "the cache. Remove the folder (it is recreated, private), `chmod 700` it if it is yours, or set "
+        "RECONCILER_CACHE_DIR to a folder of your own.\n"
+    )
+
+
+# -- the entry: plain JSON data ------------------------------------------------------------
+
+_SPEC_FIELDS = (
+    "name", "task", "args", "kwargs", "enabled", "one_off", "description", "queue", "exchange", "routing_key",
+    "priority", "headers", "expire_seconds",
+)
+
+
+def encode(result: FileResult) -> dict[str, Any]:
+    return {
+        "name": result.name, "seen": result.seen,
+        "declarations": [_declaration(d) for d in result.declarations],
+        "diagnostics": [_diagnostic(d) for d in result.diagnostics],
+    }
+
+
+def decode(data: dict[str, Any]) -> FileResult:
+    return FileResult(
+        data["name"], tuple(_declaration_from(d) for d in data["declarations"]),
+        tuple(_diagnostic_from(d) for d in data["diagnostics"]), int(data["seen"]),
+    )
+
+
+def _declaration(d: ValidDeclaration) -> list[Any]:
+    spec = d.spec
+    values = [getattr(spec, name) for name in _SPEC_FIELDS]
+    times = [_iso(spec.expires_at), _iso(spec.start_time)]
+    source = [d.source.file, d.source.line, d.source.column]
+    return [
+        values, _schedule(spec.schedule), times, spec.digest(), source, list(d.args), d.kwargs, d.renamed_from,
+        d.at_path, list(d.ignore), [[key, list(path)] for key, path in d.moved],
+    ]
+
+
+def _declaration_from(raw: list[Any]) -> ValidDeclaration:
+    """Built as pickle built them (``__new__`` and the instance's fields, no ``__init__``):
+    tens of thousands per warm run. The values are the frozen instances' own, as stored."""
+    values, schedule, times, digest, source, args, kwargs, renamed_from, at_path, ignore, moved = raw
+    spec = _new(TaskSpec, zip(_SPEC_FIELDS, values, strict=True))
+    spec.__dict__.update(
+        schedule=_schedule_from(tuple(schedule)), expires_at=_moment(times[0]), start_time=_moment(times[1]),
+        _digest=digest,
+    )
+    return _new(ValidDeclaration, {
+        "spec": spec, "source": _new(SourceRange, zip(_SOURCE_FIELDS, source, strict=True)), "args": tuple(args),
+        "kwargs": kwargs, "renamed_from": renamed_from, "at_path": tuple(at_path) if at_path is not None else None,
+        "ignore": tuple(ignore), "moved": tuple((k, tuple(p)) for k, p in moved) if moved else (),
+    })
+
+
+_SOURCE_FIELDS = ("file", "line", "column")
+_T = typing.TypeVar("_T")
+
+
+def _new(cls: type[_T], values: Any) -> _T:
+    instance = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
+
+
+def _schedule(schedule: Schedule) -> list[Any]:
+    if isinstance(schedule, Interval):
+        return ["interval", schedule.seconds]
+    if isinstance(schedule, Crontab):
+        return ["cron", schedule.minute, schedule.hour, schedule.day_of_month, schedule.month_of_year,
+                schedule.day_of_week, schedule.timezone]
+    if isinstance(schedule, Clocked):
+        shown = schedule.at.astimezone(schedule.shown_in) if schedule.shown_in else schedule.at
+        return ["at", shown.isoformat()]  # with the offset it was declared with (Clocked.shown_in)
+    if isinstance(schedule, Solar):
+        return ["solar", schedule.event, str(schedule.latitude), str(schedule.longitude)]
+    return ["none"]
+
+
+@lru_cache(maxsize=4096)  # a tree repeats a few schedules many times; they are immutable
+def _schedule_from(raw: tuple[Any, ...]) -> Schedule:
+    kind, *values = raw
+    if kind == "interval":
+        return Interval(int(values[0]))
+    if kind == "cron":
+        return Crontab(*values)
+    if kind == "at":
+        return Clocked(datetime.fromisoformat(values[0]))
+    if kind == "solar":
+        return Solar(*values)
+    if kind == "none":
+        return NoSchedule()
+    raise ValueError(f"unknown schedule kind {kind!r}")
+
+
+def _diagnostic(d: Diagnostic) -> list[Any]:
+    source = [d.source.file, d.source.line, d.source.column] if d.source else None
+    return [d.severity.value, d.code, d.message, source, d.name, d.hint, list(d.path), d.snippet]
+
+
+def _diagnostic_from(raw: list[Any]) -> Diagnostic:
+    severity, code, message, source, name, hint, path, snippet = raw
+    return Diagnostic(
+        Severity(severity), code, message, SourceRange(*source) if source else None, name, hint, tuple(path), snippet,
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None
+
+
+# -- the key -------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> bytes:
+    """A hash of the reconciler package's own modules (migrations, admin and API aside)."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(("migrations/", "admin", "api/")):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def registry_fingerprint(registry: Registry) -> bytes:
+    """Names, signatures (defaults included) and hints, as text without the memory addresses
+    that some defaults print (``<function f at 0x7f…>``): the same in every process."""
+    digest = hashlib.sha256()
+    for name in sorted(registry.signatures):
+        hints = sorted((key, hint_fingerprint(value)) for key, value in registry.hints.get(name, {}).items())
+        digest.update(_ADDRESS.sub("", f"{name}\0{registry.signatures[name]}\0{hints}\n").encode())
+    return digest.digest()
+
+
+def hint_fingerprint(hint: Any, seen: frozenset[int] = frozenset()) -> str:
+    """What a type hint accepts, as text: ``repr`` says ``<enum 'Color'>`` whatever its members,
+    so an Enum is spelled with its members and values, a generic with its arguments (a Literal's
+    values), a class with fields (dataclass, TypedDict, NamedTuple, pydantic model) with them."""
+    if id(hint) in seen:
+        return _ADDRESS.sub("", repr(hint))
+    seen = seen | {id(hint)}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        members = ", ".join(f"{name}={member.value!r}" for name, member in hint.__members__.items())
+        return f"{hint.__module__}.{hint.__qualname__}({members})"
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is not None:
+        inner = ", ".join(hint_fingerprint(argument, seen) for argument in arguments)
+        return f"{hint_fingerprint(origin, seen)}[{inner}]"
+    if isinstance(hint, type) and hint.__module__ != "builtins":
+        return _class_fingerprint(hint, seen)
+    return _ADDRESS.sub("", repr(hint))
+
+
+def _class_fingerprint(cls: type, seen: frozenset[int]) -> str:
+    fields: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        fields.update(getattr(klass, "__annotations__", {}) or {})
+    described = ", ".join(f"{name}: {hint_fingerprint(value, seen)}" for name, value in fields.items())
+    extra = [repr(getattr(cls, attribute)) for attribute in ("__required_keys__", "model_fields",
+                                                             "__dataclass_fields__") if hasattr(cls, attribute)]
+    return _ADDRESS.sub("", f"{cls.__module__}.{cls.__qualname__}{{{described}}}{''.join(extra)}")

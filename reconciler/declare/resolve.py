@@ -1,0 +1,125 @@
+"""Validated declarations + the Celery app's task registry → the declared state.
+
+Checks that a task is registered (with a "did you mean" for near misses) and that the
+declared ``args``/``kwargs`` bind to its signature, exactly as a worker would call it, and
+fit the parameters' type hints where the task has them (``arguments``).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.diagnostics import Diagnostic, SourceRange, error
+from ..core.specs import DeclaredState, DeclaredTask
+from .arguments import Hints, first_mismatch, resolved_hints
+from .arguments import bind_problem as argument_problem
+from .document import ValidDeclaration, did_you_mean
+from .positions import KEY
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Registered task names → their call signature (None when it cannot be inspected)."""
+
+    signatures: Mapping[str, inspect.Signature | None]
+    beat_schedule_names: frozenset[str] = frozenset()
+    timezone: str = "UTC"
+    hints: Mapping[str, Hints] = field(default_factory=dict)  # task → its parameters' resolved hints
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.signatures)
+
+
+def registry_from_app(app: Any) -> Registry:
+    """Read the real registry of a Celery app, after autodiscovery (as a worker does)."""
+    app.loader.import_default_modules()
+    signatures = {name: _signature(task) for name, task in app.tasks.items()}
+    hints = {
+        name: resolved_hints(app.tasks[name].run, signature)
+        for name, signature in signatures.items() if signature is not None
+    }
+    beat = frozenset((app.conf.beat_schedule or {}).keys())
+    return Registry(signatures, beat, str(app.conf.timezone or "UTC"), hints)
+
+
+def _signature(task: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(task.run)  # bound: a bind=True task's self is not a parameter
+    except (TypeError, ValueError):
+        return None
+
+
+def resolve(
+    declarations: Iterable[ValidDeclaration], registry: Registry
+) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
+    tasks: list[DeclaredTask] = []
+    problems: list[Diagnostic] = []
+    verdicts: dict[tuple[str, str, str], _Verdict] = {}
+    for declaration in declarations:
+        found = _check(declaration, registry, verdicts)
+        if found:
+            problems.append(found)
+        else:
+            tasks.append(DeclaredTask(declaration.spec, declaration.source, declaration.renamed_from))
+    tasks.sort(key=lambda t: t.name)
+    return DeclaredState(tuple(tasks), registry.beat_schedule_names), tuple(problems)
+
+
+_Verdict = tuple[str, tuple[str | int, ...]] | None  # (message, path under the task) or fine
+
+
+def _check(
+    declaration: ValidDeclaration, registry: Registry, verdicts: dict[tuple[str, str, str], _Verdict],
+) -> Diagnostic | None:
+    """Binding and type hints are judged once per distinct (task, args, kwargs): a large tree
+    repeats a few calls many times."""
+    task = declaration.spec.task
+    path = declaration.path_of(("task",))
+    if task not in registry.signatures:
+        return error(
+            "unknown-task", f"no task named {task!r} is registered in the Celery app",
+            source=SourceRange(declaration.file), path=path, name=declaration.name,
+            hint=did_you_mean(task, registry.names) or "check the name or that its module is autodiscovered",
+        )
+    key = (task, declaration.spec.args, declaration.spec.kwargs)
+    if key not in verdicts:
+        verdicts[key] = _arguments_verdict(declaration, registry)
+    verdict = verdicts[key]
+    if verdict is None:
+        return None
+    message, where = verdict
+    return error(
+        "bad-arguments", message, source=SourceRange(declaration.file), path=declaration.path_of(where),
+        name=declaration.name,
+    )
+
+
+def _arguments_verdict(declaration: ValidDeclaration, registry: Registry) -> _Verdict:
+    task = declaration.spec.task
+    signature = registry.signatures[task]
+    if signature is None:
+        return None
+    problem = argument_problem(task, signature, declaration.args, declaration.kwargs)
+    if problem:
+        return problem, _argument_path(declaration, problem)
+    mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
+    if mismatch:
+        return mismatch.message(task), mismatch.where
+    return None
+
+
+_KEYWORD_PROBLEM = re.compile(r"(?:unexpected keyword argument|multiple values for argument) '([^']+)'")
+
+
+def _argument_path(declaration: ValidDeclaration, problem: str) -> tuple[str, ...]:
+    """Point at the offending keyword when the binding error names one, else at the args."""
+    keyword = _KEYWORD_PROBLEM.search(problem)
+    if keyword and keyword.group(1) in declaration.kwargs:
+        return ("kwargs", keyword.group(1), KEY)
+    if declaration.args or not declaration.kwargs:
+        return ("args",)
+    return ("kwargs",)

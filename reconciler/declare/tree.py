@@ -1,0 +1,157 @@
+"""The validate phase over a whole tree: every file read once, unchanged files from the
+validation cache, the others parsed and validated (on every core when it pays), resolved
+against the Celery registry, checked across files and, for ``validate``, linted; in every
+environment of the project, the active one's declarations kept.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from ..core.allocation import paused_gc
+from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from ..core.specs import DeclaredState, DeclaredTask
+from .cache import ValidationCache
+from .document import FileResult, combine
+from .environments import Environments, merge_checked, select
+from .files import SourceFile, read_sources
+from .lints import HERD_LIMIT, lint
+from .parallel import Context, validate_sources
+from .resolve import Registry, registry_from_app, resolve
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    declared: DeclaredState
+    diagnostics: tuple[Diagnostic, ...]
+    checked: int
+    texts: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    environment: str | None = None  # whose declarations ``declared`` holds
+    cached: int = 0  # files whose result came from the validation cache
+
+    @property
+    def valid(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def schedules_dir() -> Path:
+    """``RECONCILER_SCHEDULES_DIR`` (default ``schedules``); a relative path is resolved against
+    ``BASE_DIR`` (when the project defines it), not against the current directory."""
+    folder = Path(getattr(settings, "RECONCILER_SCHEDULES_DIR", "schedules"))
+    base = getattr(settings, "BASE_DIR", None)
+    return folder if folder.is_absolute() or base is None else Path(base) / folder
+
+
+def celery_app() -> Any:
+    """The project's Celery app: ``RECONCILER_CELERY_APP`` ("module:attribute") or Celery's current app."""
+    from celery import current_app
+    from django.utils.module_loading import import_string
+
+    dotted = getattr(settings, "RECONCILER_CELERY_APP", None)
+    if dotted:
+        return import_string(dotted.replace(":", "."))
+    return current_app._get_current_object()
+
+
+def default_registry() -> Registry:
+    return registry_from_app(celery_app())
+
+
+def validate_paths(
+    paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime | None = None,
+    env: str | None = None, require_env: bool = False, use_cache: bool = True, lints: bool = True,
+) -> ValidationResult:
+    """Validate in every environment (the project's, or the one unnamed deployment); the
+    declared state is the active environment's. ``require_env``: plan and apply need one.
+    ``lints``: the advisory warnings, which only ``validate`` shows (plan and apply skip them)."""
+    registry = registry or default_registry()
+    envs = environments_for(env, need_active=require_env)
+    with paused_gc():
+        return _validate(paths, registry, now, envs, cache_dir() if use_cache else None, lints)
+
+
+def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
+    names = tuple(getattr(settings, "RECONCILER_ENVIRONMENTS", None) or ())
+    return select(names, explicit or getattr(settings, "RECONCILER_ENV", None) or None, need_active=need_active)
+
+
+def cache_dir() -> Path | None:
+    """``RECONCILER_CACHE_DIR``; ``None`` (or ``False``) there turns the cache off."""
+    if not hasattr(settings, "RECONCILER_CACHE_DIR"):
+        return Path(tempfile.gettempdir()) / f"reconciler-cache-{os.getuid()}"
+    configured = settings.RECONCILER_CACHE_DIR
+    return Path(configured) if configured else None
+
+
+def _validate(
+    paths: Sequence[Path] | None, registry: Registry, now: datetime | None, envs: Environments,
+    folder: Path | None, lints: bool = True,
+) -> ValidationResult:
+    sources = list(read_sources(paths or [schedules_dir()]))
+    moment = now or datetime.now(UTC)
+    runs: list[tuple[str | None, list[Diagnostic]]] = []
+    chosen: ValidationResult | None = None
+    for env in envs.checked:
+        cache = ValidationCache.open(folder, registry, env, envs.names) if folder else None
+        result = _validate_once(sources, registry, moment, env, envs.names, cache, lints)
+        runs.append((env, list(result.diagnostics)))
+        if chosen is None or env == envs.active:
+            chosen = result
+    assert chosen is not None
+    return replace(chosen, diagnostics=sort_diagnostics(merge_checked(runs)))
+
+
+def _validate_once(
+    sources: list[SourceFile], registry: Registry, now: datetime, env: str | None, names: tuple[str, ...],
+    cache: ValidationCache | None, lints: bool = True,
+) -> ValidationResult:
+    """One environment: known files from the cache, the others parsed, validated, resolved."""
+    known: list[tuple[FileResult, str]] = []
+    fresh: list[SourceFile] = []
+    for source in sources:
+        hit = cache.get(source) if cache else None
+        if hit is not None and source.data is not None:
+            known.append((hit, source.data.decode("utf-8")))
+        else:
+            fresh.append(source)
+    context = Context(registry.timezone, now, env, names)
+    validated = combine(validate_sources(fresh, context), known, now)
+    resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
+    tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
+                                for f, _ in known for d in f.declarations)]
+    declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
+    limit = getattr(settings, "RECONCILER_HERD_LIMIT", HERD_LIMIT)
+    warnings = lint(validated.declarations, now=now, herd_limit=limit) if lints else []
+    diagnostics = (*validated.diagnostics, *(_place(d, validated.texts) for d in (*problems, *warnings)))
+    if cache is not None:
+        _remember(cache, fresh, validated.files, diagnostics)
+    return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
+
+
+def _remember(
+    cache: ValidationCache, sources: list[SourceFile], files: tuple[FileResult, ...],
+    diagnostics: Sequence[Diagnostic],
+) -> None:
+    """Store the files of this run that have no error at all (their own, or across files)."""
+    with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
+    by_name = {source.name: source for source in sources}
+    for result in files:
+        source = by_name.get(result.name)
+        if source is not None and source.data is not None and result.name not in with_errors:
+            for declaration in result.declarations:
+                declaration.spec.digest()  # stored with it: what read compares rows with
+            cache.put(source, result)
+
+
+def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
+    from .positions import place
+
+    source = diagnostic.source
+    return place(diagnostic, texts[source.file]) if source and source.file in texts else diagnostic

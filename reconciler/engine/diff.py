@@ -1,0 +1,154 @@
+"""diff(declared, actual) → Plan. Pure: no Django, no I/O, no pydantic; plain values in,
+an immutable plan out, everything sorted."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from ..core.plan import GRACE_REASON, Action, Change, DiffOptions, FieldChange, Plan
+from ..core.specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
+
+EMPTY = (None, "", "[]", "{}")
+CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
+DRIFT = "drift: reverts a change made outside git (admin, script)"
+BLIND_REASON = (
+    "kept: the rest of its source has errors, so this partial apply cannot tell whether it is "
+    "declared elsewhere; fix them, or apply the whole source"
+)
+BEAT_COPY = "also in CELERY_BEAT_SCHEDULE: beat overwrites this row at every start"
+
+
+def diff(declared: DeclaredState, actual: ActualState, options: DiffOptions) -> Plan:
+    rows = actual.by_name()
+    changes: list[Change] = []
+    unchanged: list[str] = []
+    renamed: set[str] = set()
+    for item in declared.tasks:
+        change = _declared_change(item, rows, options, renamed)
+        if change is None:
+            unchanged.append(item.name)
+        else:
+            changes.append(change)
+    declared_names = {item.name for item in declared.tasks}
+    changes.extend(
+        _undeclared_change(row, options)
+        for row in actual.tasks
+        if row.owned and options.scope.claims(row.owned) and row.name not in declared_names
+        and row.name not in renamed and not options.scope.declares(row.name)
+    )
+    warnings = tuple(f"{name}: {BEAT_COPY}" for name in sorted(declared_names & declared.beat_schedule_names))
+    return Plan(tuple(sorted(changes, key=lambda c: c.name)), tuple(sorted(unchanged)), warnings, options.scope)
+
+
+def _declared_change(
+    item: DeclaredTask, rows: Mapping[str, ActualTask], options: DiffOptions, renamed: set[str]
+) -> Change | None:
+    row = rows.get(item.name)
+    if row is None and item.renamed_from:
+        old = rows.get(item.renamed_from)
+        if old is not None and old.owned and _same_source(old, options):
+            renamed.add(old.name)
+            return _rename(item, old, options.now)
+    if row is None:
+        return _create(item, options.now)
+    desired = desired_spec(item.spec, row, options.now)
+    if row.owned is not None and not _same_source(row, options):
+        reason = (f"this name is owned by the schedules source {row.owned.source!r} "
+                  f"({row.owned.source_file}): a name belongs to one source")
+        return _change(Action.CONFLICT, item, row, desired, (reason,))
+    if row.owned is None:
+        action = Action.ADOPT if options.adopt else Action.CONFLICT
+        reason = "taken over in place (--adopt)" if options.adopt else (
+            "a row with this name exists and the reconciler does not own it: "
+            "rename the declaration, delete the row, or apply with --adopt"
+        )
+        return _change(action, item, row, desired, (reason,))
+    suspension = row.owned.suspension
+    if row.spec is desired or row.spec == desired:
+        if suspension is None:
+            return None
+        return _change(Action.SUSPENDED, item, row, desired, (f"{suspension.describe()}; resume to re-enable",))
+    reasons = (DRIFT,) if row.drifted else ()
+    if suspension is not None:
+        reasons = (*reasons, f"{suspension.describe()}; written disabled until resumed")
+    return _change(Action.UPDATE, item, row, desired, reasons)
+
+
+def _same_source(row: ActualTask, options: DiffOptions) -> bool:
+    assert row.owned is not None
+    scope = options.scope
+    return row.owned.source == scope.source or (scope.legacy and row.owned.source == "")
+
+
+def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
+    """What to write for a declaration, given the row it would overwrite.
+
+    A suspended row (an operator's override) is written disabled, whatever git declares.
+    A one-off whose moment has passed and is unchanged is left as beat left it: after it
+    fires, beat disables it, and re-enabling it would fire it again at once. A new or moved
+    moment that is already past is written disabled (not armed).
+    """
+    if row is not None and row.owned is not None and row.owned.suspension is not None:
+        return replace(_armed(declared, row, now), enabled=False)
+    return _armed(declared, row, now)
+
+
+def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
+    if not (declared.one_off and isinstance(declared.schedule, Clocked)):
+        return declared
+    moment_past = declared.schedule.at <= now
+    if row is not None and row.spec.schedule == declared.schedule and moment_past:
+        return replace(declared, enabled=row.spec.enabled if declared.enabled else False)
+    return replace(declared, enabled=declared.enabled and not moment_past)
+
+
+def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
+    """FieldChange without NamedTuple's keyword-argument __new__: an initial import builds
+    tens of thousands of them."""
+    return tuple.__new__(FieldChange, values)
+
+
+def _create(item: DeclaredTask, now: datetime) -> Change:
+    desired = desired_spec(item.spec, None, now)
+    past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
+    reasons = ("past one-off: created disabled, not armed",) if past else ()
+    fields = tuple(
+        _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
+    )
+    return Change(Action.CREATE, item.name, desired.task, fields, reasons, item.source, desired=desired)
+
+
+def _rename(item: DeclaredTask, old: ActualTask, now: datetime) -> Change:
+    desired = desired_spec(item.spec, old, now)
+    fields = (FieldChange("name", old.name, item.name), *field_changes(old.spec, desired))
+    reasons = (f"renamed from {old.name}: same row, history kept",)
+    return Change(
+        Action.RENAME, item.name, desired.task, fields, reasons, item.source,
+        pk=old.pk, desired=desired, previous_name=old.name,
+    )
+
+
+def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSpec, reasons: tuple[str, ...]) -> Change:
+    return Change(
+        action, item.name, desired.task, field_changes(row.spec, desired), reasons, item.source,
+        pk=row.pk, desired=desired,
+    )
+
+
+def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
+    source = row.owned.source_file if row.owned else ""
+    where = f" (was declared in {source})" if source else ""
+    held = options.grace is not None and options.grace.holds(row.name, options.now)
+    was = (FieldChange("schedule", row.spec.fields()["schedule"], None),)  # what it was, shown in words
+    if options.prune and not held and not options.scope.blind:
+        return Change(Action.DELETE, row.name, row.spec.task, was, reasons=(f"no longer declared{where}",), pk=row.pk)
+    why = GRACE_REASON if options.prune else "kept because of --no-prune"
+    if options.prune and options.scope.blind:
+        why = BLIND_REASON
+    return Change(Action.RETAIN, row.name, row.spec.task, was, reasons=(f"no longer declared{where}", why), pk=row.pk)
+
+
+def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:
+    before, after = old.fields(), new.fields()
+    return tuple(FieldChange(k, before[k], after[k]) for k in sorted(after) if before[k] != after[k])

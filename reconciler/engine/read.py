@@ -1,0 +1,216 @@
+"""The database → the actual state: every PeriodicTask as a canonical TaskSpec, with its
+ownership. Two queries whatever the number of rows (one join, one ownership read).
+
+Rows are normalised exactly like declarations (``specs``), so that ``00`` equals ``0`` and a
+``1 hours`` interval equals ``3600 seconds``. A row that cannot be normalised (invalid JSON
+arguments, an unparsable cron field, no schedule) keeps its raw values: it compares unequal
+to any declaration and the next apply rewrites it.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+from django_celery_beat.models import PeriodicTask
+
+from ..core.specs import (
+    CRON_FIELD_ORDER,
+    ActualState,
+    ActualTask,
+    Clocked,
+    Crontab,
+    Interval,
+    NoSchedule,
+    Ownership,
+    Schedule,
+    Solar,
+    Suspension,
+    TaskSpec,
+    canonical_json,
+)
+from ..db import rowdigest
+from ..db.rowdigest import ROW_FIELDS
+from ..models import ManagedTask
+
+PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
+
+
+_FIELDS = ("pk", *ROW_FIELDS, "last_run_at", "total_run_count")
+FULL_READ_SHARE = 0.3  # past this share of rows to read in full, one query for all is cheaper
+
+
+def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None = None) -> ActualState:
+    """Every row, ordered by name. With ``declared`` (name → the spec a plan compares the row
+    with), a row proven to be what that very spec wrote (``rowdigest``) is not read in full:
+    the spec stands for it. Every other row is read and canonicalised."""
+    if not declared or not rowdigest.supported(using):
+        return _read_all(using)
+    heads = rowdigest.read_heads(using)
+    as_datetime = rowdigest.datetimes(using)
+    known: dict[int, ActualTask] = {}
+    unknown: dict[int, Ownership | None] = {}
+    for head in heads:
+        owned = _head_ownership(head, as_datetime)
+        task = _pristine(head, owned, declared, as_datetime)
+        if task is None:
+            unknown[head[0]] = owned
+        else:
+            known[task.pk] = task
+    if len(unknown) > FULL_READ_SHARE * len(heads):
+        return _read_all(using)
+    read = {task.pk: task for task in _read_rows(using, unknown)}
+    tasks = (known.get(pk) or read.get(pk) for pk, *_ in heads)  # a row deleted meanwhile: gone
+    return ActualState(tuple(task for task in tasks if task is not None))
+
+
+def _head_ownership(head: tuple[Any, ...], as_datetime: Callable[[Any], Any]) -> Ownership | None:
+    """The ownership columns of a head (``rowdigest.heads_query``), None for a row not owned."""
+    if head[4] is None:
+        return None
+    owned = dict(zip(rowdigest.OWNERSHIP_FIELDS, head[4:-2], strict=True))
+    owned["suspended_at"] = as_datetime(owned["suspended_at"])
+    return _ownership(owned)
+
+
+def _pristine(
+    head: tuple[Any, ...], owned: Ownership | None, declared: Mapping[str, TaskSpec],
+    as_datetime: Callable[[Any], Any],
+) -> ActualTask | None:
+    """The row as the declared spec, when the row is provably what that spec wrote."""
+    pk, name, last_run_at, total_run_count, *_, stored, current = head
+    spec = declared.get(name)
+    if owned is None or not stored or stored != current or spec is None or spec.digest() != owned.spec_hash:
+        return None
+    return ActualTask(pk, spec, as_datetime(last_run_at), total_run_count, owned)
+
+
+def _read_all(using: str) -> ActualState:
+    owned = {
+        row["periodic_task_id"]: _ownership(row)
+        for row in ManagedTask.objects.using(using).values(*_OWNERSHIP_FIELDS)
+    }
+    rows = PeriodicTask.objects.using(using).order_by("name").values(*_FIELDS)
+    return ActualState(tuple(_actual(row, owned.get(row["pk"])) for row in rows))
+
+
+def _read_rows(using: str, owners: dict[int, Ownership | None]) -> list[ActualTask]:
+    """The rows of ``owners`` in full; their ownership is already known (from the heads)."""
+    pks = list(owners)
+    tasks: list[ActualTask] = []
+    for start in range(0, len(pks), rowdigest.BATCH):
+        rows = PeriodicTask.objects.using(using).filter(pk__in=pks[start:start + rowdigest.BATCH]).values(*_FIELDS)
+        tasks.extend(_actual(row, owners[row["pk"]]) for row in rows)
+    return tasks
+
+
+def read_moved_owned(using: str = "default") -> list[ActualTask] | None:
+    """The owned rows whose digest moved since apply stored it (or was never stored), read in
+    full: the only rows that may have drifted. One query (the heads) while none did. None
+    where row digests are not supported (then ``read_actual`` must be read whole)."""
+    if not rowdigest.supported(using):
+        return None
+    as_datetime = rowdigest.datetimes(using)
+    moved: dict[int, Ownership | None] = {}
+    for head in rowdigest.read_heads(using):
+        stored, current = head[-2:]
+        owned = _head_ownership(head, as_datetime)
+        if owned is not None and (not stored or stored != current):
+            moved[head[0]] = owned
+    return _read_rows(using, moved)
+
+
+def read_one(name: str, using: str = "default") -> ActualTask | None:
+    """One row by name, as ``read_actual`` reads it (for operations on a single schedule)."""
+    row = PeriodicTask.objects.using(using).filter(name=name).values(*_FIELDS).first()
+    if row is None:
+        return None
+    owned = ManagedTask.objects.using(using).filter(periodic_task_id=row["pk"]).values(*_OWNERSHIP_FIELDS).first()
+    return _actual(row, _ownership(owned) if owned else None)
+
+
+_OWNERSHIP_FIELDS = rowdigest.OWNERSHIP_FIELDS
+
+
+def _ownership(row: dict[str, Any]) -> Ownership:
+    return Ownership(
+        row["spec_hash"], row["source_file"], row["source_line"], row["source"], suspension=_suspension(row),
+    )
+
+
+def _suspension(row: dict[str, Any]) -> Suspension | None:
+    if row["suspended_at"] is None:
+        return None
+    return Suspension(row["suspended_at"], row["suspended_by"], row["suspend_reason"])
+
+
+def _actual(row: dict[str, Any], owned: Ownership | None) -> ActualTask:
+    return ActualTask(row["pk"], spec_from_row(row), row["last_run_at"], row["total_run_count"], owned)
+
+
+def spec_from_row(row: dict[str, Any]) -> TaskSpec:
+    return TaskSpec(
+        name=row["name"],
+        task=row["task"],
+        schedule=_schedule(row),
+        args=_json_text(row["args"], "[]"),
+        kwargs=_json_text(row["kwargs"], "{}"),
+        enabled=row["enabled"],
+        one_off=row["one_off"],
+        description=row["description"] or "",
+        queue=row["queue"] or None,
+        exchange=row["exchange"] or None,
+        routing_key=row["routing_key"] or None,
+        priority=row["priority"],
+        headers=_json_text(row["headers"], "{}"),
+        expire_seconds=row["expire_seconds"],
+        expires_at=row["expires"],
+        start_time=row["start_time"],
+    )
+
+
+@lru_cache(maxsize=65536)
+def _json_text(raw: str | None, empty: str) -> str:
+    """Memoised: tens of thousands of rows repeat a few argument texts (``{}``, ``[]`` …)."""
+    if not raw:
+        return empty
+    try:
+        return canonical_json(json.loads(raw))
+    except ValueError:
+        return raw
+
+
+_SCHEDULE_COLUMNS = (
+    "interval__every", "interval__period", *(f"crontab__{name}" for name in CRON_FIELD_ORDER), "crontab__timezone",
+    "clocked__clocked_time", "solar__event", "solar__latitude", "solar__longitude",
+)
+
+
+_schedule_values = itemgetter(*_SCHEDULE_COLUMNS)
+
+
+def _schedule(row: dict[str, Any]) -> Schedule:
+    return _schedule_of(_schedule_values(row))
+
+
+@lru_cache(maxsize=65536)
+def _schedule_of(values: tuple[Any, ...]) -> Schedule:
+    """Memoised by the schedule row's values: rows share schedule rows."""
+    row = dict(zip(_SCHEDULE_COLUMNS, values, strict=True))
+    if row["interval__every"] is not None:
+        seconds = row["interval__every"] * PERIOD_SECONDS.get(row["interval__period"], 1)
+        return Interval(int(seconds)) if seconds == int(seconds) else NoSchedule()
+    if row["crontab__minute"] is not None:
+        fields = {name: row[f"crontab__{name}"] for name in CRON_FIELD_ORDER}
+        timezone = str(row["crontab__timezone"] or "UTC")  # a ZoneInfo from the field: its key
+        try:
+            return Crontab.canonical(timezone, **fields)
+        except ValueError:
+            return Crontab(timezone=timezone, **fields)
+    if row["clocked__clocked_time"] is not None:
+        return Clocked(row["clocked__clocked_time"])
+    if row["solar__event"] is not None:
+        return Solar(row["solar__event"], row["solar__latitude"], row["solar__longitude"])
+    return NoSchedule()

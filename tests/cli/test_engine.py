@@ -1,0 +1,91 @@
+"""plan/apply/export as processes on a file database: exit codes, formats, messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import manage
+from tests.support.processes import process_database
+
+pytestmark = [pytest.mark.db_backend]
+
+TASK = "tasks:\n  beat-{n}:\n    task: project.tasks.heartbeat\n    every: {every}\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with process_database(tmp_path) as url:
+        environment = {"DATABASE_URL": url}
+        assert manage("migrate", "--no-input", "-v", "0", env=environment).returncode == 0
+        yield environment
+
+
+def write(folder: Path, every: int = 30) -> str:
+    folder.mkdir(exist_ok=True)
+    (folder / "s.yaml").write_text(TASK.format(n=1, every=every))
+    return str(folder)
+
+
+def test_plan_apply_plan(tmp_path: Path, env: dict[str, str]) -> None:
+    folder = write(tmp_path / "s")
+    plan = manage("reconcile", "plan", "--path", folder, "--detailed-exitcode", env=env)
+    assert plan.returncode == 2 and "Plan: 1 to create, 0 to update, 0 to delete." in plan.stdout
+    applied = manage("reconcile", "apply", "--path", folder, env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert "Apply complete: 1 created, 0 updated, 0 deleted, 0 unchanged" in applied.stdout
+    again = manage("reconcile", "plan", "--path", folder, "--detailed-exitcode", env=env)
+    assert again.returncode == 0 and "No changes." in again.stdout
+    noop = manage("reconcile", "apply", "--path", folder, env=env)
+    assert "nothing to do, nothing written" in noop.stdout
+
+
+def test_plan_json_contract(tmp_path: Path, env: dict[str, str]) -> None:
+    folder = write(tmp_path / "s")
+    manage("reconcile", "apply", "--path", folder, env=env)
+    write(tmp_path / "s", every=45)
+    payload = json.loads(manage("reconcile", "plan", "--path", folder, "--format", "json", env=env).stdout)
+    assert payload["summary"]["update"] == 1 and payload["summary"]["unchanged"] == 0
+    [change] = payload["changes"]
+    assert change["action"] == "update" and change["name"] == "beat-1"
+    assert change["fields"] == {
+        "schedule": {"old": {"kind": "interval", "every": 30}, "new": {"kind": "interval", "every": 45}}
+    }
+    assert change["source"]["line"] == 2
+
+
+def test_invalid_files_exit_1_and_apply_nothing(tmp_path: Path, env: dict[str, str]) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "s.yaml").write_text("tasks:\n  x:\n    task: project.tasks.heartbeat\n    every: soon\n")
+    result = manage("reconcile", "apply", "--path", str(folder), env=env)
+    assert result.returncode == 1 and "error[bad-duration]" in result.stdout and "Nothing was applied" in result.stdout
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    result = manage("reconcile", "plan", env={"DATABASE_URL": "postgres://nobody@127.0.0.1:1/nowhere"})
+    assert result.returncode == 1
+    assert "the database is unreachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_conflict_exit_1_with_the_names(tmp_path: Path, env: dict[str, str]) -> None:
+    folder = write(tmp_path / "s")
+    code = (
+        "from django_celery_beat.models import *; "
+        "PeriodicTask.objects.create(name='beat-1', task='x', "
+        "interval=IntervalSchedule.objects.create(every=9, period='seconds'))"
+    )
+    assert manage("shell", "-c", code, env=env).returncode == 0
+    plan = manage("reconcile", "plan", "--path", folder, env=env)
+    assert plan.returncode == 1 and "! beat-1 [conflict]" in plan.stdout
+    apply = manage("reconcile", "apply", "--path", folder, env=env)
+    assert apply.returncode == 1 and "beat-1" in apply.stderr and "--adopt" in apply.stderr
+    assert "! beat-1 [conflict]" in apply.stdout  # the refused plan is shown
+    assert manage("reconcile", "apply", "--path", folder, "--adopt", env=env).returncode == 0
+
+
+def test_an_unmigrated_database_says_to_migrate(tmp_path: Path) -> None:
+    result = manage("reconcile", "plan", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    assert result.returncode == 1 and "manage.py migrate" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,117 @@
+"""``reconcile status`` as a process: the table, JSON, one schedule's runs, --fail-on exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import manage
+from tests.support.processes import process_database
+
+pytestmark = [pytest.mark.db_backend]
+
+YAML = """tasks:
+  beat-1:
+    task: project.tasks.heartbeat
+    every: 30s
+  paused:
+    task: project.tasks.heartbeat
+    every: 1m
+    enabled: false
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with process_database(tmp_path) as url:
+        folder = tmp_path / "schedules"
+        folder.mkdir()
+        (folder / "s.yaml").write_text(YAML)
+        environment = {"DATABASE_URL": url, "RECONCILER_SCHEDULES_DIR": str(folder)}
+        assert manage("migrate", "--no-input", "-v", "0", env=environment).returncode == 0
+        assert manage("reconcile", "apply", env=environment).returncode == 0
+        yield environment
+
+
+def test_status_table_json_and_fail_on(env: dict[str, str]) -> None:
+    table = manage("reconcile", "status", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "HEALTH", "LAST", "RUN", "STATE", "NEXT", "RUN", "QUEUE", "TASK"]
+    assert lines[1].split()[:4] == ["beat-1", "never-run", "never", "-"]
+    assert lines[2].split()[:2] == ["paused", "disabled"]
+    assert lines[-1] == "2 schedules: 1 never-run, 1 disabled"
+
+    probe = manage("reconcile", "status", "--format", "json", "--fail-on", "late,never-run", env=env)
+    assert probe.returncode == 1
+    payload = json.loads(probe.stdout)
+    assert payload["counts"] == {"never-run": 1, "disabled": 1}
+    assert [s["health"] for s in payload["schedules"]] == ["never-run", "disabled"]
+    assert manage("reconcile", "status", "--fail-on", "late,failing", env=env).returncode == 0
+
+    one = manage("reconcile", "status", "beat-1", env=env)
+    assert one.returncode == 0 and "no runs recorded" in one.stdout and "grace 60s" in one.stdout
+    assert manage("reconcile", "suspend", "beat-1", "--reason", "incident 42", env=env).returncode == 0
+    suspended = manage("reconcile", "status", "beat-1", env=env)
+    assert suspended.stdout.splitlines()[1].split()[:2] == ["beat-1", "suspended"]
+    assert "suspended since " in suspended.stdout and "`reconcile resume beat-1` ends it" in suspended.stdout
+    assert manage("reconcile", "status", "--fail-on", "suspended", env=env).returncode == 1
+    missing = manage("reconcile", "status", "nope", env=env)
+    assert missing.returncode == 1 and "no schedule named 'nope'" in missing.stderr
+    assert manage("reconcile", "status", "--fail-on", "sideways", env=env).returncode == 2
+
+
+def test_an_unmigrated_database_says_so_in_every_format(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    text = manage("reconcile", "status", env=env)
+    assert text.returncode == 1 and "python manage.py migrate" in text.stderr
+    payload = json.loads(manage("reconcile", "forecast", "--format", "json", env=env).stdout)
+    assert payload["error"]["kind"] == "not-migrated"
+
+
+@pytest.mark.django_db
+def test_without_django_celery_results_status_reports_what_the_rows_say(tmp_path: Path) -> None:
+    """No result store: no exit 1, but the rows' facts and one line naming the [results] extra."""
+    import io
+
+    from django.test import modify_settings
+
+    from reconciler.cli.status import run
+    from reconciler.core.errors import ReconcilerError
+    from reconciler.observe.health import Health
+    from reconciler.operate import suspend
+    from tests.support.engine import apply_yaml
+
+    apply_yaml(tmp_path / "schedules", YAML)
+    suspend("beat-1", reason="incident 42")
+
+    def status(**options: object) -> tuple[int, str]:
+        out = io.StringIO()
+        code = run({"name": None, "format": "text", "fail_on": (), **options}, out)
+        return code, out.getvalue()
+
+    with modify_settings(INSTALLED_APPS={"remove": ["django_celery_results"]}):
+        code, text = status()
+        assert code == 0
+        lines = text.splitlines()
+        assert lines[0].split() == ["NAME", "STATE", "LAST", "SENT", "NEXT", "RUN", "QUEUE", "TASK"]
+        assert lines[1].split()[:2] == ["beat-1", "suspended"]
+        assert lines[2].split()[:2] == ["paused", "disabled"]
+        assert lines[3] == "2 schedules: 1 suspended, 1 disabled"
+        assert lines[4].startswith("run health (ok, late, failing, never-run) needs recorded runs: ")
+        assert "pip install 'django-schedules-reconciler[results]'" in lines[4] and len(lines) == 5
+
+        code, one = status(name="beat-1")
+        assert code == 0 and "`reconcile resume beat-1` ends it" in one
+
+        code, raw = status(format="json", fail_on=(Health.SUSPENDED,))
+        payload = json.loads(raw)
+        assert code == 1 and payload["runs_recorded"] is False and "[results]" in payload["note"]
+        healths = [(s["name"], s["health"]) for s in payload["schedules"]]
+        assert healths == [("beat-1", "suspended"), ("paused", "disabled")]
+
+        with pytest.raises(ReconcilerError, match=r"--fail-on late: run health .* needs recorded runs"):
+            status(fail_on=(Health.LATE,))
+        with pytest.raises(ReconcilerError, match="no schedule named 'nope'"):
+            status(name="nope")

@@ -1,0 +1,200 @@
+"""Lints as a table: a small tree of declarations → the warnings it gets (code, task)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.core.specs import CRON_FIELD_ORDER, Crontab
+from reconciler.declare.document import validate_documents
+from reconciler.declare.lints import Window, lint
+from reconciler.declare.load import load_text
+from reconciler.pipeline import default_registry, validate_paths
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
+
+
+def task(name: str, schedule: str, *, job: str = "project.tasks.heartbeat", extra: str = "") -> str:
+    return f"  {name}:\n    task: {job}\n    {schedule}\n{extra}"
+
+
+def lints_of(body: str, herd_limit: int = 50) -> list[tuple[str, str | None]]:
+    validated = validate_documents([load_text("tasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW)
+    assert not validated.diagnostics, validated.diagnostics
+    return sorted((d.code, d.name) for d in lint(validated.declarations, now=NOW, herd_limit=herd_limit))
+
+
+CASES = [
+    ("every-minute", task("a", 'cron: "* * * * *"'), [("every-minute", "a")]),
+    ("every-minute-of-an-hour", task("a", 'cron: "* 9 * * *"'), [("every-minute", "a")]),
+    ("every-minute-spelled-as-a-step", task("a", 'cron: "*/1 * * * *"'), [("every-minute", "a")]),
+    ("every-minute-ignored", task("a", 'cron: "* * * * *"', extra="    ignore: [every-minute]\n"), []),
+    ("every-minute-interval-is-explicit", task("a", "every: 1m"), []),
+    ("uneven-minute-step", task("a", 'cron: "*/7 * * * *"'), [("uneven-step", "a")]),
+    ("uneven-hour-step", task("a", 'cron: "0 */5 * * *"'), [("uneven-step", "a")]),
+    ("uneven-weekday-step", task("a", 'cron: "0 0 * * */2"'), [("uneven-step", "a")]),
+    ("even-steps", task("a", 'cron: "*/15 */6 * * *"'), []),
+    ("day-of-month-step-not-judged", task("a", 'cron: "0 0 */2 * *"'), []),
+    ("uneven-step-ignored", task("a", 'cron: "*/7 * * * *"', extra="    ignore: [uneven-step]\n"), []),
+    (
+        "overlap-same-cron-twice",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"'),
+        [("overlap", "a"), ("overlap", "b")],
+    ),
+    (
+        "overlap-daily-and-monday",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * mon"'),
+        [("overlap", "a"), ("overlap", "b")],
+    ),
+    (
+        "overlap-beyond-the-week-first-of-month-and-monday",
+        task("a", 'cron: "0 0 1 * *"') + task("b", 'cron: "0 0 * * mon"'),
+        [("overlap", "a"), ("overlap", "b")],
+    ),
+    (
+        "overlap-across-time-zones",
+        task("a", 'cron: "0 9 * * *"', extra="    timezone: Europe/Paris\n")
+        + task("b", 'cron: "0 8 * * *"', extra="    timezone: UTC\n"),
+        [("overlap", "a"), ("overlap", "b")],
+    ),
+    (
+        "overlap-one-off-on-a-cron",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'at: "2031-01-01T03:00:00Z"'),
+        [("overlap", "a"), ("overlap", "b")],
+    ),
+    ("overlap-same-interval", task("a", "every: 5m") + task("b", "every: 300"), [("overlap", "a"), ("overlap", "b")]),
+    ("no-overlap-different-minutes", task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "5 3 * * *"'), []),
+    ("no-overlap-impossible-date", task("a", 'cron: "0 0 31 * *"') + task("b", 'cron: "0 0 * 2,4 *"'), []),
+    (
+        "no-overlap-other-arguments",
+        task("a", 'cron: "0 3 * * *"', extra="    args: [x]\n")
+        + task("b", 'cron: "0 3 * * *"', extra="    args: [y]\n"),
+        [],
+    ),
+    (
+        "no-overlap-other-task",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"', job="project.tasks.cleanup_sessions"),
+        [],
+    ),
+    (
+        "no-overlap-when-disabled",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"', extra="    enabled: false\n"),
+        [],
+    ),
+    (
+        "overlap-ignored-on-one-side",
+        task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"', extra="    ignore: [overlap]\n"),
+        [("overlap", "a")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_lints(body: str, expected: list[tuple[str, str]]) -> None:
+    assert lints_of(body) == expected
+
+
+def herd_tree(count: int, *, ignored: int = 0) -> str:
+    def extra(i: int) -> str:
+        return f"    args: [n{i}]\n" + ("    ignore: [herd]\n" if i < ignored else "")
+
+    return "".join(task(f"t{i:03d}", 'cron: "0 2 * * *"', extra=extra(i)) for i in range(count))
+
+
+@pytest.mark.parametrize(
+    ("count", "ignored", "limit", "expected"),
+    [(50, 0, 50, []), (51, 0, 50, [("herd", "t000")]), (51, 1, 50, []), (4, 0, 3, [("herd", "t000")])],
+    ids=["at-the-limit", "over-the-limit", "one-left-out-with-ignore", "a-lower-limit"],
+)
+def test_herd(count: int, ignored: int, limit: int, expected: list[tuple[str, str]]) -> None:
+    assert lints_of(herd_tree(count, ignored=ignored), herd_limit=limit) == expected
+
+
+def test_herd_names_the_minute_and_the_count() -> None:
+    validated = validate_documents([load_text("tasks:\n" + herd_tree(60), "t.yaml")], default_timezone="UTC", now=NOW)
+    (found,) = lint(validated.declarations, now=NOW)
+    assert found.message.startswith(
+        "60 tasks are due in the same minute, 2026-11-25 02:00 UTC (more than RECONCILER_HERD_LIMIT=50); "
+        "6 other minute(s) of the next 7 days are over it too"
+    )
+
+
+def test_lints_run_in_validation_with_positions_and_the_setting(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.yaml").write_text("tasks:\n" + task("a", 'cron: "*/7 * * * *"') + herd_tree(3))
+    settings.RECONCILER_HERD_LIMIT = 2
+    result = validate_paths([tmp_path], registry=default_registry(), now=NOW)
+    assert result.valid
+    assert [(d.code, d.source.line, d.source.column) for d in result.diagnostics if d.source] == [
+        ("herd", 2, 3), ("uneven-step", 4, 11),  # "a" fires at 02:00 too: with t000..t002, 4 > 2
+    ]
+
+
+def test_an_unknown_code_in_ignore_is_an_error() -> None:
+    body = task("a", 'cron: "0 3 * * *"', extra="    ignore: [every-minutes]\n")
+    validated = validate_documents([load_text("tasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW)
+    assert [d.code for d in validated.diagnostics] == ["schema"]
+    assert "every-minute" in validated.diagnostics[0].message
+
+
+def test_defaults_may_ignore_for_the_whole_file() -> None:
+    body = task("a", 'cron: "* * * * *"')
+    validated = validate_documents(
+        [load_text("defaults:\n  ignore: [every-minute]\ntasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW,
+    )
+    assert lint(validated.declarations, now=NOW) == []
+
+
+def test_validate_reports_lints_and_fails_on_them_only_with_strict(tmp_path: Path) -> None:
+    from tests.support.cli import manage
+
+    tree = tmp_path / "a.yaml"
+    tree.write_text("tasks:\n" + task("a", 'cron: "*/7 * * * *"'))
+    unreachable = {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nope"}
+    lenient = manage("reconcile", "validate", "--path", str(tree), env=unreachable)
+    assert lenient.returncode == 0 and "warning[uneven-step]" in lenient.stdout
+    strict = manage("reconcile", "validate", "--path", str(tree), "--strict", env=unreachable)
+    assert strict.returncode == 1 and "warning[uneven-step]" in strict.stdout
+
+
+def _reference_minutes(schedule: Crontab, now: datetime) -> frozenset[int]:
+    """The firing minutes as the first version of the lint computed them: one real date-time
+    per local moment, every day of the window."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from reconciler.core.specs import CRON_FIELDS
+    from reconciler.declare.lints import HORIZON, _day_matches, _values
+
+    start = now.replace(second=0, microsecond=0)
+    end, zone = start + HORIZON, ZoneInfo(schedule.timezone)
+    fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
+    found = set()
+    day = start.astimezone(zone).date() - timedelta(days=1)
+    while day <= end.astimezone(zone).date():
+        if _day_matches(day, fields):
+            for hour in fields["hour"]:
+                for minute in fields["minute"]:
+                    at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+                    if start <= at < end:
+                        found.add(int(at.timestamp()) // 60)
+        day += timedelta(days=1)
+    return frozenset(found)
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2026, 3, 26, 22, 17, tzinfo=UTC),  # the week Europe springs forward
+    datetime(2026, 10, 22, 0, 0, tzinfo=UTC),  # and falls back
+    datetime(2026, 3, 5, 12, 0, tzinfo=UTC),  # America/New_York springs forward
+    datetime(2026, 4, 1, 0, 0, tzinfo=UTC),  # Australia/Sydney falls back
+    datetime(2026, 6, 1, 0, 0, tzinfo=UTC),  # no change anywhere
+])
+@pytest.mark.parametrize("expression", [
+    "30 2 * * *", "*/7 * * * *", "0 0,1,2,3 * * 0", "15 1-3 25-31 3,10 *", "* 2 * * *", "59 23 * * 1-5",
+])
+@pytest.mark.parametrize("timezone", ["Europe/Paris", "America/New_York", "Australia/Sydney", "UTC", "Asia/Kolkata"])
+def test_firing_minutes_agree_with_one_date_time_per_moment(now: datetime, expression: str, timezone: str) -> None:
+    """The window works on each zone's days in integer minutes; across a change of UTC offset
+    it must give exactly the moments real date-times give."""
+    schedule = Crontab.canonical(timezone, **dict(zip(CRON_FIELD_ORDER, expression.split(), strict=True)))
+    assert Window(now).minutes(schedule) == _reference_minutes(schedule, now)

@@ -1,0 +1,48 @@
+"""The cold path on every core gives exactly what one process gives."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from reconciler.declare import parallel
+from reconciler.pipeline import validate_paths
+from tests.conftest import FIXTURES
+from tests.support.engine import NOW, registry
+
+
+def test_a_pool_of_workers_gives_the_same_result_as_one_process(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for folder in ("valid", "invalid", "hostile"):
+        for path in (FIXTURES / folder).glob("*.yaml"):
+            (tree / f"{folder}-{path.name}").write_bytes(path.read_bytes())
+    monkeypatch.setattr(parallel, "_workers", lambda sources: 1)
+    serial = validate_paths([tree], registry=registry(), now=NOW, use_cache=False)
+    pools: list[int] = []
+    real_pool = parallel.ProcessPoolExecutor
+
+    def pool(workers: int, **kwargs):  # type: ignore[no-untyped-def]
+        pools.append(workers)
+        return real_pool(workers, **kwargs)
+
+    monkeypatch.setattr(parallel, "_workers", lambda sources: 2)  # however many threads the test run has
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", pool)
+    pooled = validate_paths([tree], registry=registry(), now=NOW, use_cache=False)
+    assert pools == [1]  # one worker process; the calling process is the second
+    assert pooled.declared == serial.declared
+    assert pooled.diagnostics == serial.diagnostics and pooled.checked == serial.checked
+
+
+def test_small_trees_and_threaded_callers_stay_in_process(tmp_path: Path) -> None:
+    from reconciler.declare.files import SourceFile
+
+    big = [SourceFile(f"f{i}.yaml", b"x" * 40_000) for i in range(40)]
+    assert parallel._workers(big[:3]) == 1, "too few files to pay for a pool"
+    blocker = threading.Event()
+    thread = threading.Thread(target=blocker.wait)
+    thread.start()
+    try:
+        assert parallel._workers(big) == 1, "never fork a process that runs other threads"
+    finally:
+        blocker.set()
+        thread.join()

@@ -1,0 +1,255 @@
+"""/metrics: who may read it, and what it says, parsed with prometheus-client's own parser."""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery import states
+from django.test import Client
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+from prometheus_client.parser import text_string_to_metric_families
+
+from reconciler.models import ApplyRecord
+from reconciler.observe.views import allowed
+from tests.support.engine import apply_yaml
+from tests.support.observe import record_run
+
+LOOPBACK = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.mark.parametrize(
+    ("addr", "auth", "networks", "token", "ok"),
+    [
+        ("127.0.0.1", "", LOOPBACK, "", True),
+        ("::1", "", LOOPBACK, "", True),
+        ("10.0.0.7", "", LOOPBACK, "", False),
+        ("10.0.0.7", "", ["10.0.0.0/8"], "", True),
+        ("10.0.0.7", "Bearer s3cret", [], "s3cret", True),
+        ("10.0.0.7", "Bearer wrong", [], "s3cret", False),
+        ("10.0.0.7", "Bearer ", [], "", False),  # no token configured: a bearer header proves nothing
+        ("not-an-ip", "", LOOPBACK, "", False),
+        ("::ffff:127.0.0.1", "", LOOPBACK, "", True),  # an IPv4 client of a server bound to [::]
+        ("::ffff:10.0.0.7", "", LOOPBACK, "", False),
+        ("::ffff:10.0.0.7", "", ["10.0.0.0/8"], "", True),
+        ("::ffff:10.0.0.7", "", ["::ffff:10.0.0.0/104"], "", True),  # written as IPv6, still matches
+    ],
+    ids=["loopback", "ipv6-loopback", "other-network", "allowed-network", "token", "wrong-token", "no-token-set",
+         "bad-address", "mapped-loopback", "mapped-other-network", "mapped-allowed-network", "mapped-ipv6-network"],
+)
+def test_who_may_read_the_metrics(addr: str, auth: str, networks: list[str], token: str, ok: bool) -> None:
+    assert allowed(addr, auth, networks, token) is ok
+
+
+YAML = """tasks:
+  beat-a:
+    task: project.tasks.heartbeat
+    every: 30s
+  beat-b:
+    task: project.tasks.heartbeat
+    every: 1h
+  flaky:
+    task: project.tasks.flaky
+    every: 10m
+"""
+
+
+def scrape(client: Client, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200, response.content
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_metrics_of_schedules_applies_and_drift(tmp_path: Path, settings, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_METRICS_TOKEN = "s3cret"
+    settings.RECONCILER_METRICS_ALLOWED_NETWORKS = ["192.168.0.0/16"]
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    ok_at = now - timedelta(seconds=10)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, ok_at)
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("flaky", "project.tasks.flaky", states.SUCCESS, now - timedelta(seconds=50))
+    PeriodicTask.objects.filter(name="beat-b").update(description="edited in the admin")  # drift
+    ApplyRecord.objects.create(started_at=now, outcome="failed")
+
+    client = Client(HTTP_HOST="localhost")
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    with django_assert_max_num_queries(6):
+        m = scrape(client, REMOTE_ADDR="10.9.9.9", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert scrape(client, REMOTE_ADDR="192.168.4.4").keys() == m.keys()
+
+    assert m["reconciler_schedule_last_run_timestamp_seconds"][
+        (("name", "beat-a"), ("task", "project.tasks.heartbeat"))] == pytest.approx(ok_at.timestamp())
+    flaky = (("name", "flaky"), ("task", "project.tasks.flaky"))
+    success_at = (now - timedelta(seconds=50)).timestamp()
+    assert m["reconciler_schedule_last_success_timestamp_seconds"][flaky] == pytest.approx(success_at)
+    next_runs = m["reconciler_schedule_next_run_timestamp_seconds"]
+    assert set(next_runs) == {(("name", n), ("task", t)) for n, t in (
+        ("beat-a", "project.tasks.heartbeat"), ("beat-b", "project.tasks.heartbeat"), ("flaky", "project.tasks.flaky"))}
+    assert m["reconciler_schedule_late"] == {((("name", n),)): 0 for n in ("beat-a", "beat-b", "flaky")}
+    assert m["reconciler_schedule_failing"][(("name", "flaky"),)] == 1
+    assert m["reconciler_schedule_runs_total"] == {
+        (("name", "beat-a"), ("state", "SUCCESS")): 1,
+        (("name", "flaky"), ("state", "FAILURE")): 1,
+        (("name", "flaky"), ("state", "SUCCESS")): 1,
+    }
+    assert m["reconciler_applies_total"][(("outcome", "applied"),)] == 1
+    assert m["reconciler_applies_total"][(("outcome", "failed"),)] == 1
+    assert m["reconciler_drifted_schedules"] == {(): 1}
+    assert m["reconciler_schedules"][(("health", "failing"),)] == 1
+    assert m["reconciler_schedules"][(("health", "never-run"),)] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_suspended_schedule_is_counted_as_suspended(tmp_path: Path) -> None:
+    from reconciler.operate import suspend
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    suspend("flaky", "incident 42", by="alice")
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    assert m["reconciler_schedules"][(("health", "suspended"),)] == 1
+    assert m["reconciler_schedules"][(("health", "disabled"),)] == 0
+    assert m["reconciler_schedules"][(("health", "never-run"),)] == 2
+    assert m["reconciler_schedule_late"][(("name", "flaky"),)] == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_drift_clears_once_git_matches_the_row_and_is_applied(tmp_path: Path) -> None:
+    """The documented alert (reconciler_drifted_schedules > 0) must clear when git is changed to
+    match the edited row: plan and apply then say in sync, and so must the gauge."""
+    from tests.support.engine import plan_yaml
+
+    client = Client(HTTP_HOST="localhost")
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 0}
+    PeriodicTask.objects.filter(name="beat-b").update(description="edited in the admin")
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 1}
+
+    matching = YAML.replace("    every: 1h\n", "    every: 1h\n    description: edited in the admin\n")
+    apply_yaml(tmp_path, matching, now=timezone.now())
+    assert not plan_yaml(tmp_path).has_changes, "git now matches the row: in sync"
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 0}
+    assert PeriodicTask.objects.get(name="beat-b").description == "edited in the admin"
+
+    PeriodicTask.objects.filter(name="beat-a").update(description="edited again")  # a new drift still counts
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_drifted_schedules"] == {(): 1}
+
+
+ACCEPTS = [
+    "", "text/plain;version=0.0.4", "text/plain;version=1.0.0;escaping=allow-utf-8",
+    "application/openmetrics-text", "application/openmetrics-text;version=1.0.0;escaping=underscores",
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8",
+    "application/openmetrics-text;version=1.0.0;escaping=dots",  # through prometheus-client's encoder
+]
+
+
+def _their_encoding(families: list, accept: str) -> tuple[bytes, str]:  # type: ignore[type-arg]
+    """What prometheus-client's own encoder writes for the same families."""
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.registry import Collector, CollectorRegistry
+
+    class Fixed(Collector):
+        def collect(self):  # type: ignore[no-untyped-def]
+            return [family.to_metric() for family in families]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Fixed())
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
+
+
+@pytest.mark.parametrize("accept", ACCEPTS, ids=lambda a: a or "no-accept")
+def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hostile names and tasks (quotes, backslashes, new lines, non-ASCII), every kind of value."""
+    from datetime import UTC, datetime
+
+    from reconciler.observe import metrics
+    from reconciler.observe.health import Health, ScheduleHealth
+    from reconciler.observe.runs import RunSummary
+
+    def health(name: str, task: str, state: Health, **moments: datetime) -> ScheduleHealth:
+        return ScheduleHealth(
+            name=name, task=task, queue="", enabled=True, managed=True, health=state,
+            last_run_at=moments.get("last"), last_state=None, last_success_at=moments.get("success"),
+            next_run_at=moments.get("next"), expected_at=None, grace_seconds=60.0,
+            runs=RunSummary(counts={"SUCCESS": 3, "FAILURE": 12345678}),
+        )
+
+    at = datetime(2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC)
+    schedules = [
+        health('quote"d', "back\\slash", Health.LATE, last=at, success=at, next=at),
+        health("new\nline", "tâche.ünïcode", Health.FAILING, next=datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        health("plain", "project.tasks.heartbeat", Health.OK),
+    ]
+    families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3)]
+    families.append(metrics.Family(  # three labels, not in order: written sorted by name
+        "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
+        ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
+    ))
+    monkeypatch.setattr(metrics, "read_families", lambda: families)
+    assert metrics.render_latest(accept) == _their_encoding(families, accept)
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_scrape_is_byte_for_byte_prometheus_clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.observe import metrics
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, timezone.now() - timedelta(seconds=5))
+    families = metrics.read_families()  # read once: the next run of a due schedule moves with the clock
+    monkeypatch.setattr(metrics, "read_families", lambda: families)
+    for accept in ACCEPTS:
+        assert metrics.render_latest(accept) == _their_encoding(families, accept), accept
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_what_a_scrape_keeps_for_the_next_follows_beat_applies_and_suspensions(tmp_path: Path) -> None:
+    """A scrape keeps each row, each schedule's run summary and each formatted value for the next
+    (keyed on what the database sent): a beat run, another run of the same state, an apply and a
+    suspension between two scrapes in one process must each show in the next scrape."""
+    from reconciler.operate import suspend
+
+    client = Client(HTTP_HOST="localhost")
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    beat_a = (("name", "beat-a"), ("task", "project.tasks.heartbeat"))
+    first = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert beat_a not in first.get("reconciler_schedule_last_run_timestamp_seconds", {})
+    assert first["reconciler_schedules"][(("health", "never-run"),)] == 3
+
+    sent = timezone.now() - timedelta(seconds=20)  # beat sends beat-a, the worker stores its run
+    PeriodicTask.objects.filter(name="beat-a").update(last_run_at=sent, total_run_count=1)
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, sent)
+    ran = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert ran["reconciler_schedule_last_run_timestamp_seconds"][beat_a] == pytest.approx(sent.timestamp())
+    assert ran["reconciler_schedule_next_run_timestamp_seconds"][beat_a] != (
+        first["reconciler_schedule_next_run_timestamp_seconds"][beat_a])
+    assert ran["reconciler_schedule_runs_total"] == {(("name", "beat-a"), ("state", "SUCCESS")): 1}
+    assert ran["reconciler_schedules"][(("health", "never-run"),)] == 2
+
+    again = sent + timedelta(seconds=5)  # same schedule, same state: only the count and the moment move
+    record_run("beat-a", "project.tasks.heartbeat", states.SUCCESS, again)
+    twice = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert twice["reconciler_schedule_runs_total"] == {(("name", "beat-a"), ("state", "SUCCESS")): 2}
+    assert twice["reconciler_schedule_last_run_timestamp_seconds"][beat_a] == pytest.approx(again.timestamp())
+
+    apply_yaml(tmp_path, YAML.replace("project.tasks.flaky", "project.tasks.heartbeat"), now=timezone.now())
+    applied = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert set(applied["reconciler_schedule_next_run_timestamp_seconds"]) == {
+        (("name", n), ("task", "project.tasks.heartbeat")) for n in ("beat-a", "beat-b", "flaky")}
+
+    suspend("beat-a", "incident 42", by="alice")
+    suspended = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert suspended["reconciler_schedules"][(("health", "suspended"),)] == 1
+    assert suspended["reconciler_schedules"][(("health", "ok"),)] == 0
+    assert beat_a not in suspended["reconciler_schedule_next_run_timestamp_seconds"]

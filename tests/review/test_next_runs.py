@@ -1,0 +1,145 @@
+"""Next runs from Celery's own schedule objects, with the clock fixed at the plan's moment."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from reconciler.core.specs import Clocked, Crontab, Interval, Schedule, Solar, TaskSpec
+from reconciler.review.next_runs import next_runs
+
+NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Saturday; Europe/Berlin moves to summer time on Sunday
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+CASES: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
+    ("cron-utc", Crontab("0", "*/6"), {}, ["2026-03-28T18:00:00+00:00", "2026-03-29T00:00:00+00:00",
+                                          "2026-03-29T06:00:00+00:00"]),
+    ("cron-across-summer-time", Crontab("0", "3", timezone="Europe/Berlin"), {},
+     ["2026-03-29T01:00:00+00:00", "2026-03-30T01:00:00+00:00", "2026-03-31T01:00:00+00:00"]),
+    ("cron-weekdays-in-new-york", Crontab("30", "9", day_of_week="1-5", timezone="America/New_York"), {},
+     ["2026-03-30T13:30:00+00:00", "2026-03-31T13:30:00+00:00", "2026-04-01T13:30:00+00:00"]),
+    ("cron-first-of-month", Crontab("0", "0", day_of_month="1"), {},
+     ["2026-04-01T00:00:00+00:00", "2026-05-01T00:00:00+00:00", "2026-06-01T00:00:00+00:00"]),
+    ("interval", Interval(900), {}, ["2026-03-28T12:15:00+00:00", "2026-03-28T12:30:00+00:00",
+                                     "2026-03-28T12:45:00+00:00"]),
+    ("interval-after-start-time", Interval(3600), {"start_time": at("2026-04-01T00:00:00+00:00")},
+     ["2026-04-01T00:00:00+00:00", "2026-04-01T01:00:00+00:00", "2026-04-01T02:00:00+00:00"]),
+    ("cron-after-start-time", Crontab("0", "12"), {"start_time": at("2026-04-01T00:00:00+00:00")},
+     # beat's rule for a row with a start_time: due as soon as it comes, then the cron's slots
+     ["2026-04-01T00:00:00+00:00", "2026-04-01T12:00:00+00:00", "2026-04-02T12:00:00+00:00"]),
+    ("one-off-ahead", Clocked(at("2026-04-01T09:00:00+02:00")), {"one_off": True}, ["2026-04-01T07:00:00+00:00"]),
+    ("one-off-past", Clocked(at("2026-03-01T09:00:00+00:00")), {"one_off": True}, []),
+    ("disabled", Crontab("0", "3"), {"enabled": False}, []),
+]
+
+
+@pytest.mark.parametrize(("schedule", "changes", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_next_runs(schedule: Schedule, changes: dict[str, object], expected: list[str]) -> None:
+    spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), **changes)  # type: ignore[arg-type]
+    assert [r.isoformat() for r in next_runs(spec, NOW)] == expected
+
+
+def test_solar_runs_once_a_day_at_the_event() -> None:
+    spec = TaskSpec("t", "project.tasks.open_garden_lights", Solar("sunset", Decimal("48.8566"), Decimal("2.3522")))
+    runs = next_runs(spec, NOW)
+    assert [r.date().isoformat() for r in runs] == ["2026-03-28", "2026-03-29", "2026-03-30"]
+    assert all(18 <= r.hour <= 19 for r in runs)  # Paris sunset at the end of March, in UTC
+
+
+def test_no_spec_no_runs() -> None:
+    assert next_runs(None, NOW) == ()
+
+
+ODD_NOW = datetime(2026, 3, 28, 3, 11, 28, 975311, tzinfo=UTC)  # a plan's "now" is rarely a whole second
+
+EXACT: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
+    ("cron-07:30-paris-into-summer-time", Crontab("30", "7", timezone="Europe/Paris"), {},
+     ["2026-03-28T06:30:00+00:00", "2026-03-29T05:30:00+00:00", "2026-03-30T05:30:00+00:00"]),
+    ("one-off-at-02:00", Clocked(at("2026-04-02T02:00:00+02:00")), {"one_off": True}, ["2026-04-02T00:00:00+00:00"]),
+    ("interval", Interval(900), {}, ["2026-03-28T03:26:29+00:00", "2026-03-28T03:41:29+00:00",
+                                     "2026-03-28T03:56:29+00:00"]),
+    ("solar", Solar("sunset", Decimal("48.8566"), Decimal("2.3522")), {}, []),
+]
+
+
+@pytest.mark.parametrize(("schedule", "changes", "expected"), [c[1:] for c in EXACT], ids=[c[0] for c in EXACT])
+def test_next_runs_are_the_slots_beat_sends_at(
+    schedule: Schedule, changes: dict[str, object], expected: list[str],
+) -> None:
+    """Whole seconds, each one the second at which the schedule's own ``is_due`` turns true."""
+    from reconciler.review.next_runs import celery_schedule
+    from tests.core.test_timing import assert_beat_sends_at
+
+    spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), **changes)  # type: ignore[arg-type]
+    runs = next_runs(spec, ODD_NOW)
+    if expected:
+        assert [r.isoformat() for r in runs] == expected
+    assert runs and all(r.microsecond == 0 for r in runs)
+    if isinstance(schedule, Crontab | Solar):
+        beat = celery_schedule(schedule, ODD_NOW)
+        previous = ODD_NOW
+        for run in runs:
+            assert_beat_sends_at(beat, previous, run)
+            previous = run
+
+
+class _FrozenClock:
+    """django-celery-beat's ``ModelEntry`` reads ``datetime.datetime.now``: this one is ours."""
+
+    def __init__(self) -> None:
+        import datetime as real
+
+        self.at = NOW
+        clock = self
+
+        class FrozenDatetime(real.datetime):
+            @classmethod
+            def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+                return clock.at.astimezone(tz) if tz else clock.at.replace(tzinfo=None)
+
+        self.module = type("datetime", (), {"datetime": FrozenDatetime, "timedelta": real.timedelta})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "start"),
+    [(Crontab("0", "12"), "2026-04-01T00:00:00+00:00"), (Interval(3600), "2026-04-01T00:00:00+00:00"),
+     (Crontab("30", "7", timezone="Europe/Paris"), "2026-03-27T00:00:00+00:00")],
+    ids=["cron-start-ahead", "interval-start-ahead", "cron-start-past"],
+)
+def test_a_start_time_is_what_beats_model_entry_does(
+    schedule: Schedule, start: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The real ``ModelEntry`` of a row written at NOW (never run), its clock frozen: not due a
+    second before each predicted run, due at it; then beat's own ``next`` records the send."""
+    from django_celery_beat import schedulers
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    from reconciler.pipeline import celery_app
+
+    spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), start_time=at(start))
+    runs = next_runs(spec, NOW)
+    clock = _FrozenClock()
+    monkeypatch.setattr(schedulers, "datetime", clock.module)
+    if isinstance(schedule, Crontab):
+        from zoneinfo import ZoneInfo
+
+        kind = {"crontab": CrontabSchedule(minute=schedule.minute, hour=schedule.hour,
+                                           timezone=ZoneInfo(schedule.timezone))}
+    else:
+        kind = {"interval": IntervalSchedule(every=3600, period="seconds")}
+    model = PeriodicTask(name="t", task="x", start_time=at(start), date_changed=NOW, enabled=True, **kind)
+    entry = schedulers.ModelEntry(model, app=celery_app())
+    assert len(runs) == 3 and (runs[0] == NOW) == (at(start) < NOW)
+    for run in runs:
+        checks = [(run, True)] if run == NOW else [(run - timedelta(seconds=1), False), (run, True)]
+        for moment, due in checks:  # a run due at once is due when the row is written, not before
+            clock.at = moment
+            entry.schedule.nowfun = lambda: clock.at
+            assert entry.is_due()[0] is due, (moment, due)
+        entry = next(entry)  # beat sends it: last_run_at = now
