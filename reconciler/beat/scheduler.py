@@ -29,6 +29,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
 from ..models import ScheduledTask
+from .entry import ScheduledEntry
 
 log = logging.getLogger("reconciler.scheduler")
 SCHEDULE_KINDS = (
@@ -47,6 +48,7 @@ class ReconcilingScheduler(DatabaseScheduler):
     sends tasks; the others stand by and take over within a bounded time when it dies."""
 
     Model = ScheduledTask
+    Entry = ScheduledEntry
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if getattr(settings, "RECONCILER_BEAT_HA", True) else None
