@@ -5,17 +5,18 @@
 # shellcheck shell=bash
 
 apt_install() {
-  # Installs the packages named, only if that upgrades nothing already installed (`apt-get
-  # install` upgrades dependencies that need newer versions: chromium once pulled in systemd).
+  # Installs the packages named and what they depend on, not what they only recommend, and
+  # only if that upgrades nothing already installed (`apt-get install` upgrades dependencies
+  # that need newer versions: chromium's recommends once pulled in a newer systemd).
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
   apt-get update -qq >/dev/null 2>&1 || true
   local upgrades
-  upgrades=$(apt-get install -s --no-upgrade "$@" 2>/dev/null | awk '/^Inst [^ ]+ \[/ {print $2}' | tr '\n' ' ')
+  upgrades=$(apt-get install -s --no-upgrade --no-install-recommends "$@" 2>/dev/null | awk '/^Inst [^ ]+ \[/ {print $2}' | tr '\n' ' ')
   if [ -n "$upgrades" ]; then
     echo "   not installing $*: it would upgrade installed packages: $upgrades" >&2
     return 1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade "$@" >/dev/null 2>&1
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade --no-install-recommends "$@" >/dev/null 2>&1
 }
 
 setup_venv() {
