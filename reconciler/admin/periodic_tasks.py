@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
+from ..core.plan import SUSPENSION
 from ..models import ManagedTask
 from ..observe.sync import STATES, display_path, source_url
 from . import actions as operations
@@ -225,11 +226,10 @@ def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict
     where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
     row = state_of(request).rows.get(obj.name)
     suspension = row.suspension if row else None
-    said = suspension.describe() if suspension else None
     return {
         "where": where, "url": source_url(owned.source_file, owned.source_line),
         "status": state_of(request).label(obj.name), "suspension": suspension,
-        "reasons": tuple(r for r in (row.reasons if row else ()) if not (said and r.startswith(said))),
+        "reasons": tuple(r.words for r in (row.reasons if row else ()) if r.kind not in SUSPENSION),
     }
 
 

@@ -67,7 +67,7 @@ class Row:
             "source_line": st.source_line,
             "source_url": source_url(st.source_file, st.source_line) if st.source_file else None,
             "last_run_at": body["last_run_at"], "next_runs": [moment.isoformat() for moment in self.next_runs],
-            "total_run_count": st.total_run_count, "reasons": list(st.reasons),
+            "total_run_count": st.total_run_count, "reasons": body["reasons"],
             "health": observed.get("health"), "last_run_state": observed.get("last_state"),
             "last_success_at": observed.get("last_success_at"),
         }

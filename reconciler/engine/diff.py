@@ -6,16 +6,18 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from ..core.plan import GRACE_REASON, Action, Change, DiffOptions, FieldChange, Plan
+from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan, Reason, Why, reason
 from ..core.specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
 
 EMPTY = (None, "", "[]", "{}")
 CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
-DRIFT = "drift: reverts a change made outside git (admin, script)"
-BLIND_REASON = (
-    "kept: the rest of its source has errors, so this partial apply cannot tell whether it is "
-    "declared elsewhere; fix them, or apply the whole source"
-)
+DRIFT = reason(Why.DRIFT)
+GRACE = reason(Why.GRACE)
+NO_PRUNE = reason(Why.NO_PRUNE)
+BLIND = reason(Why.BLIND)
+PAST_ONE_OFF = reason(Why.PAST_ONE_OFF)
+ADOPTED = reason(Why.ADOPTED)
+NOT_OWNED = reason(Why.NOT_OWNED)
 BEAT_COPY = "also in CELERY_BEAT_SCHEDULE: beat overwrites this row at every start"
 
 
@@ -54,24 +56,19 @@ def _declared_change(
         return _create(item, options.now)
     desired = desired_spec(item.spec, row, options.now)
     if row.owned is not None and not _same_source(row, options):
-        reason = (f"this name is owned by the schedules source {row.owned.source!r} "
-                  f"({row.owned.source_file}): a name belongs to one source")
-        return _change(Action.CONFLICT, item, row, desired, (reason,))
+        other = reason(Why.OTHER_SOURCE, source=repr(row.owned.source), file=row.owned.source_file)
+        return _change(Action.CONFLICT, item, row, desired, (other,))
     if row.owned is None:
-        action = Action.ADOPT if options.adopt else Action.CONFLICT
-        reason = "taken over in place (--adopt)" if options.adopt else (
-            "a row with this name exists and the reconciler does not own it: "
-            "rename the declaration, delete the row, or apply with --adopt"
-        )
-        return _change(action, item, row, desired, (reason,))
+        action, why = (Action.ADOPT, ADOPTED) if options.adopt else (Action.CONFLICT, NOT_OWNED)
+        return _change(action, item, row, desired, (why,))
     suspension = row.owned.suspension
     if row.spec is desired or row.spec == desired:
         if suspension is None:
             return None
-        return _change(Action.SUSPENDED, item, row, desired, (f"{suspension.describe()}; resume to re-enable",))
-    reasons = (DRIFT,) if row.drifted else ()
+        return _change(Action.SUSPENDED, item, row, desired, (reason(Why.SUSPENDED, suspension=suspension.describe()),))
+    reasons: tuple[Reason, ...] = (DRIFT,) if row.drifted else ()
     if suspension is not None:
-        reasons = (*reasons, f"{suspension.describe()}; written disabled until resumed")
+        reasons = (*reasons, reason(Why.SUSPENDED_UPDATE, suspension=suspension.describe()))
     return _change(Action.UPDATE, item, row, desired, reasons)
 
 
@@ -112,7 +109,7 @@ def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
     past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
-    reasons = ("past one-off: created disabled, not armed",) if past else ()
+    reasons = (PAST_ONE_OFF,) if past else ()
     fields = tuple(
         _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
     )
@@ -122,14 +119,16 @@ def _create(item: DeclaredTask, now: datetime) -> Change:
 def _rename(item: DeclaredTask, old: ActualTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, old, now)
     fields = (FieldChange("name", old.name, item.name), *field_changes(old.spec, desired))
-    reasons = (f"renamed from {old.name}: same row, history kept",)
+    reasons = (reason(Why.RENAMED, old=old.name),)
     return Change(
         Action.RENAME, item.name, desired.task, fields, reasons, item.source,
         pk=old.pk, desired=desired, previous_name=old.name,
     )
 
 
-def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSpec, reasons: tuple[str, ...]) -> Change:
+def _change(
+    action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSpec, reasons: tuple[Reason, ...]
+) -> Change:
     return Change(
         action, item.name, desired.task, field_changes(row.spec, desired), reasons, item.source,
         pk=row.pk, desired=desired,
@@ -138,15 +137,15 @@ def _change(action: Action, item: DeclaredTask, row: ActualTask, desired: TaskSp
 
 def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
     source = row.owned.source_file if row.owned else ""
-    where = f" (was declared in {source})" if source else ""
+    gone = reason(Why.NOT_DECLARED, where=f" (was declared in {source})" if source else "")
     held = options.grace is not None and options.grace.holds(row.name, options.now)
     was = (FieldChange("schedule", row.spec.fields()["schedule"], None),)  # what it was, shown in words
     if options.prune and not held and not options.scope.blind:
-        return Change(Action.DELETE, row.name, row.spec.task, was, reasons=(f"no longer declared{where}",), pk=row.pk)
-    why = GRACE_REASON if options.prune else "kept because of --no-prune"
+        return Change(Action.DELETE, row.name, row.spec.task, was, reasons=(gone,), pk=row.pk)
+    why = GRACE if options.prune else NO_PRUNE
     if options.prune and options.scope.blind:
-        why = BLIND_REASON
-    return Change(Action.RETAIN, row.name, row.spec.task, was, reasons=(f"no longer declared{where}", why), pk=row.pk)
+        why = BLIND
+    return Change(Action.RETAIN, row.name, row.spec.task, was, reasons=(gone, why), pk=row.pk)
 
 
 def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:

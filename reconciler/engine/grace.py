@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..core.plan import GRACE_REASON, Action, Grace, Plan
+from ..core.plan import Action, Grace, Plan, Why
 
 
 class DeletionGrace:
@@ -23,7 +23,7 @@ class DeletionGrace:
 
     def observe(self, plan: Plan, now: datetime) -> None:
         """Remember the names the plan held back; forget those declared again or deleted."""
-        held = [c.name for c in plan.of(Action.RETAIN) if GRACE_REASON in c.reasons]
+        held = [c.name for c in plan.of(Action.RETAIN) if c.has(Why.GRACE)]
         self._missing_since = {name: self._missing_since.get(name, now) for name in held}
 
     def due_in(self, now: datetime) -> float | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ..core.plan import Action, Change, Plan
+from ..core.plan import Action, Change, Plan, Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 
 STATE_OF_ACTION = {
@@ -37,7 +37,7 @@ class TaskStatus:
     next_run_at: datetime | None
     total_run_count: int | None
     source: str | None
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     suspension: Suspension | None = None
     one_off: bool = False
     source_file: str | None = None
@@ -49,7 +49,7 @@ class TaskStatus:
             "managed": self.managed, "enabled": self.enabled,
             "last_run_at": self.last_run_at.isoformat() if self.last_run_at else None,
             "next_run_at": self.next_run_at.isoformat() if self.next_run_at else None,
-            "total_run_count": self.total_run_count, "source": self.source, "reasons": list(self.reasons),
+            "total_run_count": self.total_run_count, "source": self.source, "reasons": [r.words for r in self.reasons],
             "suspended": _suspension_json(self.suspension),
         }
 
@@ -129,8 +129,7 @@ def _state(row: ActualTask | None, change: Change | None, suspension: Suspension
     if suspension is not None:
         return "suspended"  # an update to a suspended row is written disabled: still suspended
     if change is not None:
-        drifted = any(r.startswith("drift") for r in change.reasons)
-        return "drifted" if drifted else STATE_OF_ACTION[change.action]
+        return "drifted" if change.has(Why.DRIFT) else STATE_OF_ACTION[change.action]
     if row is None or row.owned is None:
         return "unmanaged"
     if row.spec.one_off and not row.spec.enabled and row.last_run_at is not None:

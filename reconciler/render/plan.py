@@ -59,7 +59,7 @@ def _text_block(change: Change) -> str:
     lines = [_header(change)]
     for field_change in change.fields:
         lines.extend(_field_lines(change, field_change))
-    lines.extend(f"      # {reason}" for reason in change.reasons)
+    lines.extend(f"      # {reason.words}" for reason in change.reasons)
     return "\n".join(one_line(line) for line in lines)
 
 
@@ -95,7 +95,7 @@ def render_json(plan: Plan) -> str:
 
 def _markdown_row(change: Change) -> str:
     fields = "<br>".join(_markdown_field(change, f) for f in change.fields)
-    notes = "<br>".join(md.text(r) for r in change.reasons)
+    notes = "<br>".join(md.text(r.words) for r in change.reasons)
     details = "<br>".join(part for part in (fields, notes) if part)
     action = f"{md.code(change.action.symbol)} {change.action.value}"
     return f"| {action} | {md.code(change.name)} | {md.code(change.task)} | {details} |"
@@ -142,7 +142,7 @@ def render_github(plan: Plan) -> str:
             if change.source.line:
                 props.append(f"line={change.source.line}")
         props.append(f"title={escape_property(f'{change.action.symbol} {change.action.value} {change.name}')}")
-        details = "; ".join([*(_field_words(change, f) for f in change.fields), *change.reasons])
+        details = "; ".join([*(_field_words(change, f) for f in change.fields), *(r.words for r in change.reasons)])
         lines.append(f"::{level} {','.join(props)}::{escape_data(f'{change.name} ({change.task}) {details}'.strip())}")
     lines.append(summary_line(plan))
     return "\n".join(lines) + "\n"

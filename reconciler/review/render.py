@@ -80,7 +80,7 @@ def _text_block(review: Review, change: Change) -> str:
             lines += _text_runs("next runs before", runs.before, old, review.now)
         if change.action is not Action.DELETE:
             lines += _text_runs("next runs after", runs.after, new, review.now)
-    lines.extend(f"      # {reason}" for reason in change.reasons)
+    lines.extend(f"      # {reason.words}" for reason in change.reasons)
     return "\n".join(lines)
 
 
@@ -185,7 +185,7 @@ def _row(review: Review, change: Change) -> str:
 def _what(change: Change) -> str:
     if change.action is Action.DELETE:
         was = [md.text(f"was: {schedule_words(f.old)}") for f in change.fields if f.field == "schedule"]
-        return "<br>".join([*was, md.text(change.reasons[0]) if change.reasons else "no longer declared"])
+        return "<br>".join([*was, md.text(change.reasons[0].words) if change.reasons else "no longer declared"])
     parts = []
     for f in change.fields:
         if f.field == "schedule":
@@ -239,7 +239,7 @@ def _detail_items(review: Review, change: Change) -> list[str]:
             items.append(f"- next runs before: {_md_runs(runs.before, old, review.now)}")
         if change.action is not Action.DELETE:
             items.append(f"- next runs after: {_md_runs(runs.after, new, review.now)}")
-    items += [f"- _{md.text(r)}_" for r in change.reasons]
+    items += [f"- _{md.text(r.words)}_" for r in change.reasons]
     return items
 
 

@@ -148,7 +148,7 @@ def test_any_column_changed_by_raw_sql_is_drift(
     assert fast == full
     plan = diff(state, fast, DiffOptions(NOW, scope=scope_for([tmp_path])))
     assert [c.name for c in plan.changes] == [name]
-    assert plan.changes[0].reasons[0].startswith("drift")
+    assert plan.changes[0].reasons[0].words.startswith("drift")
 
 
 def test_a_schedule_moved_to_another_row_is_drift(tmp_path: Path) -> None:

@@ -223,7 +223,7 @@ def test_a_past_one_off_is_created_disabled(tmp_path: Path) -> None:
     outcome = apply_yaml(tmp_path, ONE_OFF.format(at=(NOW - timedelta(days=30)).isoformat()))
     task = PeriodicTask.objects.get(name="once")
     assert (task.enabled, task.one_off) == (False, True)
-    assert "not armed" in outcome.result.plan.changes[0].reasons[0]
+    assert "not armed" in outcome.result.plan.changes[0].reasons[0].words
 
 
 def test_schedule_rows_are_shared_reused_and_never_modified(tmp_path: Path) -> None:
@@ -263,7 +263,7 @@ def test_admin_edit_is_drift_and_the_next_apply_reverts_it(tmp_path: Path) -> No
     apply_yaml(tmp_path, DIGEST)
     PeriodicTask.objects.filter(name="digest").update(enabled=False, queue="other")
     [change] = plan_yaml(tmp_path).changes
-    assert change.action is Action.UPDATE and change.reasons[0].startswith("drift")
+    assert change.action is Action.UPDATE and change.reasons[0].words.startswith("drift")
     apply_yaml(tmp_path)
     task = PeriodicTask.objects.get(name="digest")
     assert (task.enabled, task.queue) == (True, "reports")

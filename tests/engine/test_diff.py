@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.plan import GRACE_REASON, Action, DiffOptions, Grace, Scope
+from reconciler.core.plan import Action, DiffOptions, Grace, Scope
 from reconciler.core.specs import (
     ActualState,
     ActualTask,
@@ -22,7 +22,7 @@ from reconciler.core.specs import (
     Suspension,
     TaskSpec,
 )
-from reconciler.engine.diff import DRIFT, diff
+from reconciler.engine.diff import DRIFT, GRACE, diff
 from reconciler.engine.grace import DeletionGrace
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -95,7 +95,7 @@ def test_same_meaning_is_no_change() -> None:
 def test_no_prune_retains_and_says_so() -> None:
     plan = diff(declared(), actual(row(spec())), replace(OPTIONS, prune=False))
     [change] = plan.changes
-    assert change.action is Action.RETAIN and "kept because of --no-prune" in change.reasons
+    assert change.action is Action.RETAIN and "kept because of --no-prune" in [r.words for r in change.reasons]
     assert not plan.has_changes
 
 
@@ -139,7 +139,7 @@ def test_moving_a_one_off_rearms_it() -> None:
 def test_past_one_off_is_created_disabled() -> None:
     [change] = diff(declared(one_off(NOW - timedelta(days=1))), actual(), OPTIONS).changes
     assert change.action is Action.CREATE and change.desired.enabled is False
-    assert "not armed" in change.reasons[0]
+    assert "not armed" in change.reasons[0].words
 
 
 def test_beat_schedule_copy_is_warned_about() -> None:
@@ -220,14 +220,14 @@ def test_a_name_owned_by_another_source_is_a_conflict() -> None:
     plan = diff(declared(spec("x", args="[1]")), actual(sourced(spec("x"), "ops", "ops/a.yaml")),
                 replace(OPTIONS, scope=Scope("billing")))
     [change] = plan.changes
-    assert change.action is Action.CONFLICT and "'ops'" in change.reasons[0]
+    assert change.action is Action.CONFLICT and "'ops'" in change.reasons[0].words
 
 
 def test_grace_holds_a_new_deletion_and_releases_it_after_the_period() -> None:
     rows = actual(row(spec("gone")))
     fresh = diff(declared(), rows, replace(OPTIONS, grace=Grace(10)))
     [held] = fresh.changes
-    assert held.action is Action.RETAIN and GRACE_REASON in held.reasons and not fresh.has_changes
+    assert held.action is Action.RETAIN and GRACE in held.reasons and not fresh.has_changes
     early = Grace(10, (("gone", NOW - timedelta(seconds=9)),))
     assert diff(declared(), rows, replace(OPTIONS, grace=early)).changes[0].action is Action.RETAIN
     late = Grace(10, (("gone", NOW - timedelta(seconds=10)),))
@@ -280,7 +280,7 @@ def test_suspended_row_is_never_enabled(
     assert change.action is action
     assert [(f.field, f.old, f.new) for f in change.fields] == fields
     assert change.desired is not None and change.desired.enabled is False
-    assert any("suspended by alice" in r and "incident 42" in r for r in change.reasons)
+    assert any("suspended by alice" in r.words and "incident 42" in r.words for r in change.reasons)
     assert plan.has_changes is (action is Action.UPDATE)
     assert plan.summary()["suspended"] == (action is Action.SUSPENDED)
 

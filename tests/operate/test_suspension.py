@@ -48,7 +48,7 @@ def test_suspend_disables_and_plan_shows_suspended_not_a_change(folder: Path) ->
     plan = plan_yaml(folder)
     assert [(c.action, c.name) for c in plan.changes] == [(Action.SUSPENDED, "sync")]
     assert not plan.has_changes and plan.summary()["drift"] == 0
-    assert suspension.describe() in plan.changes[0].reasons[0]
+    assert suspension.describe() in plan.changes[0].reasons[0].words
     assert list(OperationRecord.objects.values_list("action", "name", "user", "reason")) == [
         ("suspend", "sync", "alice", "incident 42")
     ]
@@ -67,7 +67,7 @@ def test_re_enabled_in_the_admin_is_disabled_again_by_apply(folder: Path) -> Non
     suspend("sync", "incident 42", now=NOW)
     PeriodicTask.objects.filter(name="sync").update(enabled=True)
     [change] = plan_yaml(folder).changes
-    assert change.action is Action.UPDATE and any(r.startswith("drift") for r in change.reasons)
+    assert change.action is Action.UPDATE and any(r.words.startswith("drift") for r in change.reasons)
     apply_yaml(folder)
     assert not row().enabled
 

@@ -73,9 +73,10 @@ def test_summary_html() -> None:
 
 
 def test_the_database_plan_escapes_names_too() -> None:
-    from reconciler.core.plan import Action, Change, Plan
+    from reconciler.core.plan import Action, Change, Plan, Reason, Why
     from reconciler.render.plan import render_markdown
 
-    text = render_markdown(Plan((Change(Action.DELETE, "x|<!--y", "t`z", reasons=("gone | <b>",)),)))
+    gone = Reason(Why.NOT_DECLARED, "gone | <b>")
+    text = render_markdown(Plan((Change(Action.DELETE, "x|<!--y", "t`z", reasons=(gone,)),)))
     row = next(line for line in text.splitlines() if line.startswith("| `-`"))
     assert row == "| `-` delete | <code>x&#124;&lt;&#33;--y</code> | ``t`z`` | gone \\| &lt;b&gt; |"

@@ -118,7 +118,9 @@ def test_the_plan_uses_the_same_vocabulary_as_the_database_plan(repo: Repo) -> N
     assert [(f.field, f.old["expression"], f.new["expression"]) for f in nightly.fields] == [
         ("schedule", "30 2 * * *", "0 3 * * *")
     ]
-    assert plan.changes[5].reasons == ("no longer declared (was declared in schedules/reports.yaml)",)
+    assert tuple(r.words for r in plan.changes[5].reasons) == (
+        "no longer declared (was declared in schedules/reports.yaml)",
+    )
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "github"])
