@@ -16,7 +16,7 @@ from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
 from ..models import ManagedTask
-from ..observe.sync import STATES, display_path, source_url
+from ..observe.sync import STATES, repository_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
@@ -95,7 +95,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         owned = managed_of(obj)
         if owned is None:
             return "—"
-        where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+        where = repository_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
         link = source_url(owned.source_file, owned.source_line)
         return format_html('<a href="{}">{}</a>', link, breakable(where, "/")) if link else breakable(where, "/")
 
@@ -222,7 +222,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
     """The managed row's banner: where it is declared, its status, its suspension (said once:
     the plan's reasons repeat it, so they are left out here)."""
-    where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+    where = repository_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
     row = state_of(request).rows.get(obj.name)
     suspension = row.suspension if row else None
     said = suspension.describe() if suspension else None

@@ -203,7 +203,7 @@ def with_bookkeeping(page: Sequence[TaskStatus]) -> list[TaskStatus]:
     ]
 
 
-def display_path(file: str) -> str:
+def repository_path(file: str) -> str:
     """A source file as people find it in the repository: relative to
     ``RECONCILER_SOURCE_ROOT`` (default: the project's ``BASE_DIR``) when inside it."""
     from pathlib import Path
@@ -227,4 +227,4 @@ def source_url(file: str, line: int | None) -> str | None:
     template = getattr(settings, "RECONCILER_SOURCE_URL", "")
     if not template or not file:
         return None
-    return str(template).format(path=display_path(file), line=line or 1)
+    return str(template).format(path=repository_path(file), line=line or 1)
