@@ -131,7 +131,7 @@ def beat_entries(folder: Path) -> dict[str, dict[str, Any]]:
     from celery.schedules import crontab, solar
     from django_celery_beat.clockedschedule import clocked
 
-    from reconciler.core.specs import Clocked, Crontab, Interval
+    from reconciler.core.schedule import Clocked, Crontab, Interval
     from reconciler.pipeline import validate_paths
 
     entries = {}

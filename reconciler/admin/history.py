@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from ..core.plan import plan_from_json
 from ..models import ApplyRecord, ManagedTask, OperationRecord
-from ..observe.sync import display_path
+from ..observe.sync import repository_path
 from ..render.plan import render_text
 from .display import breakable, moment
 
@@ -36,7 +36,7 @@ class ManagedTaskAdmin(ReadOnlyAdmin):
 
     @admin.display(description="declared in")
     def declared_in(self, obj: ManagedTask) -> str:
-        path = display_path(obj.source_file)
+        path = repository_path(obj.source_file)
         return f"{path}:{obj.source_line}" if obj.source_line else path
 
 

@@ -17,7 +17,7 @@ from django_celery_beat.models import PeriodicTask
 
 from ..core.plan import SUSPENSION
 from ..models import ManagedTask
-from ..observe.sync import STATES, display_path, source_url
+from ..observe.sync import STATES, repository_path, source_url
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
@@ -96,7 +96,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         owned = managed_of(obj)
         if owned is None:
             return "—"
-        where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+        where = repository_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
         link = source_url(owned.source_file, owned.source_line)
         return format_html('<a href="{}">{}</a>', link, breakable(where, "/")) if link else breakable(where, "/")
 
@@ -223,7 +223,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 def _banner(request: HttpRequest, obj: PeriodicTask, owned: ManagedTask) -> dict[str, Any]:
     """The managed row's banner: where it is declared, its status, its suspension (said once:
     the plan's reasons repeat it, so they are left out here)."""
-    where = display_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
+    where = repository_path(owned.source_file) + (f":{owned.source_line}" if owned.source_line else "")
     row = state_of(request).rows.get(obj.name)
     suspension = row.suspension if row else None
     return {

@@ -23,7 +23,7 @@ from ..observe.sync import (
     STATES,
     TaskStatus,
     current_statuses,
-    display_path,
+    repository_path,
     source_url,
     upcoming_runs,
     with_bookkeeping,
@@ -63,7 +63,7 @@ class Row:
         return {
             "name": st.name, "task": st.task, "schedule": st.schedule, "schedule_words": self.words,
             "state": st.state, "managed": st.managed, "enabled": st.enabled, "suspended": body["suspended"],
-            "source_file": display_path(st.source_file) if st.source_file else None,
+            "source_file": repository_path(st.source_file) if st.source_file else None,
             "source_line": st.source_line,
             "source_url": source_url(st.source_file, st.source_line) if st.source_file else None,
             "last_run_at": body["last_run_at"], "next_runs": [moment.isoformat() for moment in self.next_runs],

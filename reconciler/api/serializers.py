@@ -148,11 +148,6 @@ class ArgumentsRefusedSerializer(serializers.Serializer):
     diagnostics = DiagnosticSerializer(many=True, required=False, help_text="when the arguments do not bind")
 
 
-class PostedFileSerializer(serializers.Serializer):
-    name = serializers.CharField(allow_blank=True)
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
-
-
 class ValidateSerializer(serializers.Serializer):
     """``files``: a mapping of file name to YAML text, or a list of ``{name, text}`` (two files
     may then share a name). Without ``files``: the server's schedules folder."""

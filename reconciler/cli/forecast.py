@@ -125,8 +125,7 @@ def _against(options: dict[str, object], ref: str, hours: float, out: TextIO) ->
 
 def compared(load: LoadChange, label: str) -> str:
     """What the change adds to the load, in words."""
-    from ..render.plan import count
-    from ..render.words import iso
+    from ..render.words import count, iso
 
     before, after = load.before.total, load.after.total
     lines = [f"against {label}: {before:,} → {after:,} runs in the next {load.hours:g} h ({after - before:+,})"]

@@ -3,7 +3,8 @@
 Both sides of a comparison are normalised into these types and compared with ``==``:
 the YAML side (``resolve``) and the database side (``read``). Normalising *both* sides
 is what makes ``1h`` equal ``3600`` and ``00`` equal ``0`` (or ``mon`` equal ``1``), so that
-drift clears and schedule rows are shared instead of piling up.
+drift clears and schedule rows are shared instead of piling up. A spec's schedule is one of
+``core.schedule``'s values.
 
 Nothing here imports Django or pydantic.
 """
@@ -13,38 +14,13 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
-from decimal import Decimal
-from functools import cached_property, lru_cache
+from datetime import UTC, datetime
+from functools import cached_property
 from sys import intern
 from typing import Any
 
-from celery.schedules import crontab_parser
-
 from .diagnostics import SourceRange
-
-# (number of values, first value) of each cron field, as Celery's crontab parses them.
-CRON_FIELDS: dict[str, tuple[int, int]] = {
-    "minute": (60, 0),
-    "hour": (24, 0),
-    "day_of_month": (31, 1),
-    "month_of_year": (12, 1),
-    "day_of_week": (7, 0),
-}
-CRON_FIELD_ORDER = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-SOLAR_EVENTS = (
-    "dawn_astronomical",
-    "dawn_civil",
-    "dawn_nautical",
-    "dusk_astronomical",
-    "dusk_civil",
-    "dusk_nautical",
-    "solar_noon",
-    "sunrise",
-    "sunset",
-)
-SOLAR_PRECISION = Decimal("0.000001")  # SolarSchedule stores DecimalField(decimal_places=6)
-
+from .schedule import Schedule, schedule_fields
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -55,127 +31,6 @@ def canonical_json(value: Any) -> str:
     interned, as the loader does (thousands of declarations repeat a few)."""
     text = _CANONICAL.encode(value)
     return intern(text) if len(text) <= 100 else text
-
-
-@lru_cache(maxsize=4096)
-def canonical_cron_field(field_name: str, raw: str) -> str:
-    """The canonical spelling of one cron field, from the set of values it fires on.
-
-    ``*`` when it covers every value, ``*/n`` for a full-range step, otherwise a sorted
-    list of values and ranges (``1-5,10``). Raises ``ValueError`` (Celery's) when invalid.
-    """
-    size, first = CRON_FIELDS[field_name]
-    values = sorted(crontab_parser(size, first).parse(str(raw).strip()))
-    last = first + size - 1
-    if values == list(range(first, last + 1)):
-        return "*"
-    if len(values) > 2 and values[0] == first:
-        step = values[1] - values[0]
-        if values == list(range(first, last + 1, step)):
-            return f"*/{step}"
-    return ",".join(_ranges(values))
-
-
-def _ranges(values: list[int]) -> list[str]:
-    parts: list[str] = []
-    start = prev = values[0]
-    for value in [*values[1:], None]:
-        if value is not None and value == prev + 1:
-            prev = value
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if value is not None:
-            start = prev = value
-    return parts
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Every N seconds (written as ``IntervalSchedule(every=N, period='seconds')``)."""
-
-    seconds: int
-    kind = "interval"
-
-    def describe(self) -> str:
-        return describe(self)
-
-
-@dataclass(frozen=True)
-class Crontab:
-    minute: str = "*"
-    hour: str = "*"
-    day_of_month: str = "*"
-    month_of_year: str = "*"
-    day_of_week: str = "*"
-    timezone: str = "UTC"
-    kind = "cron"
-
-    @classmethod
-    def canonical(cls, timezone: str, **fields: str) -> Crontab:
-        """Raises ``ValueError`` with Celery's message when a field is invalid."""
-        normalised = {
-            name: canonical_cron_field(name, fields.get(name, "*")) for name in CRON_FIELD_ORDER
-        }
-        return cls(timezone=timezone, **normalised)
-
-    @property
-    def expression(self) -> str:
-        return " ".join(getattr(self, name) for name in CRON_FIELD_ORDER)
-
-    def describe(self) -> str:
-        return describe(self)
-
-
-@dataclass(frozen=True)
-class Clocked:
-    """A one-off moment, always held in UTC."""
-
-    at: datetime
-    # The offset it was declared with, to show it as written; not compared, not digested.
-    shown_in: tzinfo | None = field(default=None, compare=False, repr=False)
-    kind = "at"
-
-    def __post_init__(self) -> None:
-        if self.at.tzinfo is None:
-            raise ValueError("Clocked.at must be timezone-aware")
-        if self.shown_in is None and self.at.utcoffset():
-            object.__setattr__(self, "shown_in", self.at.tzinfo)
-        object.__setattr__(self, "at", self.at.astimezone(UTC))
-
-    def describe(self) -> str:
-        return describe(self)
-
-
-@dataclass(frozen=True)
-class Solar:
-    event: str
-    latitude: Decimal
-    longitude: Decimal
-    kind = "solar"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "latitude", _solar_decimal(self.latitude))
-        object.__setattr__(self, "longitude", _solar_decimal(self.longitude))
-
-    def describe(self) -> str:
-        return describe(self)
-
-
-def _solar_decimal(value: Decimal | float | str) -> Decimal:
-    return Decimal(str(value)).quantize(SOLAR_PRECISION)
-
-
-@dataclass(frozen=True)
-class NoSchedule:
-    """A database row with no (or a dangling) schedule: never declared, always a change."""
-
-    kind = "none"
-
-    def describe(self) -> str:
-        return describe(self)
-
-
-Schedule = Interval | Crontab | Clocked | Solar | NoSchedule
 
 
 @dataclass(frozen=True)
@@ -245,30 +100,6 @@ class TaskSpec:
     def _digest(self) -> str:
         payload = canonical_json({"name": self.name, **self.fields()})
         return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def describe(schedule: Schedule) -> str:
-    """A schedule in our notation (``cron "0 8 * * *" (Europe/Paris)``): ``render.words`` is its one home."""
-    from ..render.words import show_schedule
-
-    return show_schedule(schedule)
-
-
-def schedule_fields(schedule: Schedule) -> dict[str, Any]:
-    if isinstance(schedule, Interval):
-        return {"kind": "interval", "every": schedule.seconds}
-    if isinstance(schedule, Crontab):
-        return {"kind": "cron", "expression": schedule.expression, "timezone": schedule.timezone}
-    if isinstance(schedule, Clocked):
-        return {"kind": "at", "at": schedule.at.isoformat()}
-    if isinstance(schedule, NoSchedule):
-        return {"kind": "none"}
-    return {
-        "kind": "solar",
-        "event": schedule.event,
-        "latitude": str(schedule.latitude),
-        "longitude": str(schedule.longitude),
-    }
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -347,13 +178,3 @@ class ActualState:
     def by_name(self) -> Mapping[str, ActualTask]:
         return {task.name: task for task in self.tasks}
 
-
-_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-
-
-def format_duration(seconds: int) -> str:
-    """3600 → ``1h``; 5400 → ``90m``; the largest unit that divides exactly."""
-    for suffix, size in _UNITS:
-        if seconds % size == 0:
-            return f"{seconds // size}{suffix}"
-    return f"{seconds}s"

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import connections
 from django_celery_beat.models import PeriodicTask
 
-from ..core.specs import CRON_FIELD_ORDER
+from ..core.schedule import CRON_FIELD_ORDER
 from ..models import ManagedTask
 
 # What a row's spec is read from (``read.spec_from_row``), as ORM lookups; the digest covers

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
-from ..core.specs import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar, TaskSpec
+from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.specs import TaskSpec
 from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry

@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..core.diagnostics import Diagnostic, SourceRange, error, warning
-from ..core.specs import Clocked, Crontab, Interval, Schedule, Solar, TaskSpec, canonical_json
+from ..core.schedule import Clocked, Crontab, Interval, Schedule, Solar
+from ..core.specs import TaskSpec, canonical_json
 from . import environments, positions
 from .language import MAX_NAME_LENGTH, SCHEDULE_KEYS, Declaration, Options, cron_fields_of
 from .load import RawDocument

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..core.specs import Clocked, Crontab, Interval, Solar, TaskSpec, format_duration
+from ..core.schedule import Clocked, Crontab, Interval, Solar, format_duration
+from ..core.specs import TaskSpec
 
 BEAT_OWN_PREFIX = "celery."  # rows beat creates itself (celery.backend_cleanup): never exported
 

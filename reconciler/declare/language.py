@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..core.specs import CRON_FIELD_ORDER, SOLAR_EVENTS
+from ..core.schedule import CRON_FIELD_ORDER, SOLAR_EVENTS
 
 # Limits of the columns the declarations are written to (django-celery-beat 2.9), so that
 # whatever validates also applies, on SQLite and PostgreSQL alike.

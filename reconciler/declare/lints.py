@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from celery.schedules import crontab_parser
 
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
-from ..core.specs import CRON_FIELDS, Clocked, Crontab, Schedule, Solar
+from ..core.schedule import CRON_FIELDS, Clocked, Crontab, Schedule, Solar
 
 if TYPE_CHECKING:
     from .document import ValidDeclaration

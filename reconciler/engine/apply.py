@@ -29,18 +29,8 @@ from django_celery_beat.models import (
 from ..core.allocation import paused_gc
 from ..core.errors import RefusedApply
 from ..core.plan import UNSCOPED, Action, Change, DiffOptions, Grace, Plan, Scope
-from ..core.specs import (
-    CRON_FIELD_ORDER,
-    ActualState,
-    Clocked,
-    Crontab,
-    DeclaredState,
-    Interval,
-    NoSchedule,
-    Schedule,
-    Solar,
-    TaskSpec,
-)
+from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.specs import ActualState, DeclaredState, TaskSpec
 from ..db import locking, rowdigest
 from ..db.bulk import insert_rows
 from ..declare.sources import Origin, claim

@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan, Reason, Why, reason
-from ..core.specs import ActualState, ActualTask, Clocked, DeclaredState, DeclaredTask, TaskSpec
+from ..core.schedule import Clocked
+from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec
 
 EMPTY = (None, "", "[]", "{}")
 CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ

@@ -16,21 +16,8 @@ from typing import Any
 
 from django_celery_beat.models import PeriodicTask
 
-from ..core.specs import (
-    CRON_FIELD_ORDER,
-    ActualState,
-    ActualTask,
-    Clocked,
-    Crontab,
-    Interval,
-    NoSchedule,
-    Ownership,
-    Schedule,
-    Solar,
-    Suspension,
-    TaskSpec,
-    canonical_json,
-)
+from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.specs import ActualState, ActualTask, Ownership, Suspension, TaskSpec, canonical_json
 from ..db import rowdigest
 from ..db.rowdigest import ROW_FIELDS
 from ..models import ManagedTask

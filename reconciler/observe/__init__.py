@@ -7,6 +7,8 @@ the API, ``/metrics``) call these functions:
 - health: ``health.read_health(names=None)`` → ``ScheduleHealth`` per schedule (``.to_json()``),
   ``health.health_of(name)``, ``health.names_with(["late"])`` (a filter); ``health.decide`` is
   the pure rule
+- rows: ``rows.read_rows(names=None)`` → a ``Row`` per PeriodicTask (one query); ``expected``:
+  when its next run is due, by Celery's math (``expected.row_math``, kept between reads)
 - forecast: ``forecast.read_forecast(hours)`` → ``Forecast``; ``chart.forecast_svg(forecast, tz)``,
   ``chart.runs_svg(runs)``; staff views ``views.forecast_chart``, ``views.runs_chart``
 - metrics: ``metrics.ReconcilerCollector``, served by ``views.metrics`` (``observe/urls.py``)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from xml.sax.saxutils import escape, quoteattr
 
+from ..render.words import iso
 from .forecast import BusyMinute, Forecast
 from .runs import Run
 
@@ -18,8 +19,7 @@ NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 
 
 def local(moment: datetime, tz: tzinfo) -> str:
-    from ..render.words import iso  # times written one way: ISO 8601, whole seconds
-
+    """Times written one way (``render.words.iso``): ISO 8601, whole seconds."""
     return iso(moment, tz)
 
 

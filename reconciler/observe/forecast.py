@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..core.specs import NoSchedule, TaskSpec
+from ..core.schedule import NoSchedule
+from ..core.specs import TaskSpec
 from ..core.timing import beat_last_run, runs_between, upcoming
 
 BUSIEST = 10

@@ -1,9 +1,9 @@
 """The health of every schedule: ``ok``, ``late``, ``failing``, ``never-run``, ``suspended`` or
 ``disabled``.
 
-``decide`` is the rule, a pure function of plain values. ``expectation`` asks Celery's schedule
-objects when a run was due, counting from the schedule's last recorded run (or, before any,
-from when it was applied). ``read_health`` reads the database in a bounded set of queries.
+``decide`` is the rule, a pure function of plain values. ``observe.expected`` asks Celery's
+schedule objects when a run was due, counting from the schedule's last recorded run (or, before
+any, from when it was applied). ``read_health`` reads the database in a bounded set of queries.
 
 Precedence: suspended (an operator paused it: ``reconcile suspend``; the row is disabled too,
 but the reason is the suspension), then disabled, then late (an expected run is missing: the newest fact), then failing
@@ -18,9 +18,12 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
-from ..core.timing import at_moment, beat_last_run, first_sent, next_after
-from .runs import FAILED_STATES, RunSummary
+from ..core.timing import first_sent
+from .expected import MATH_WINDOW, Expectation, row_math
+from .rows import Row, read_rows
+from .runs import FAILED_STATES, RunSummary, summaries
 
 GRACE_RATIO = 0.5  # default grace: half the period between two runs ...
 GRACE_MIN = timedelta(minutes=1)  # ... at least a minute ...
@@ -82,29 +85,6 @@ def result_retention() -> timedelta | None:
 
 
 @dataclass(frozen=True)
-class Expectation:
-    expected_at: datetime | None
-    period: timedelta | None
-
-
-def expectation(
-    schedule: Any, reference: datetime, now: datetime, start_time: datetime | None = None, *,
-    frozen: Any = None, with_period: bool = True,
-) -> Expectation:
-    """The run that should follow ``reference`` (the last run, or when the schedule was
-    applied), by the schedule's own math; a start time in the future moves it. ``frozen``: the
-    schedule already stopped at ``now`` (``at_moment``), shared by the rows of one schedule."""
-    if start_time is not None and start_time > reference:
-        reference = start_time
-    frozen = frozen if frozen is not None else at_moment(schedule, now)
-    expected = next_after(frozen, now, reference)
-    if expected is None or not with_period:
-        return Expectation(expected, None)
-    following = next_after(frozen, now, expected)  # absolute: the frozen "now" does not move it
-    return Expectation(expected, following - expected if following is not None and following > expected else None)
-
-
-@dataclass(frozen=True)
 class ScheduleHealth:
     """One schedule as ``reconcile status``, the admin, the API and ``/metrics`` show it."""
 
@@ -137,34 +117,6 @@ class ScheduleHealth:
         }
 
 
-@dataclass(frozen=True)
-class Row:
-    """What health needs of one PeriodicTask row (read by ``observe.read``)."""
-
-    name: str
-    task: str
-    queue: str
-    enabled: bool
-    schedule: Any  # Celery's schedule object, or None when the row has none
-    last_sent_at: datetime | None  # beat's PeriodicTask.last_run_at: when it last sent the task
-    changed_at: datetime | None
-    applied_at: datetime | None  # ManagedTask.applied_at, when the reconciler owns the row
-    start_time: datetime | None
-    expires: datetime | None
-    suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
-    schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
-
-
-def reference_time(row: Row, runs: RunSummary, now: datetime, retention: timedelta | None) -> datetime:
-    """Where the expected run is counted from: the last stored run; before any, when the row
-    was applied (or changed), but no earlier than the results' retention (``result_expires``):
-    runs older than that may have been deleted, not missed."""
-    if runs.last_run_at is not None:
-        return runs.last_run_at
-    since = row.applied_at or row.changed_at or now
-    return max(since, now - retention) if retention else since
-
-
 def health_of_row(
     row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None = None,
     frozen: dict[int, Any] | None = None,
@@ -172,7 +124,7 @@ def health_of_row(
     """One schedule's health from its row and its runs: Celery's math (``row_math``), then
     ``decide``. ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read.
 
-    Kept in process for the next reads of the same row and runs (``observe.read`` and
+    Kept in process for the next reads of the same row and runs (``observe.rows`` and
     ``runs.summaries`` keep those objects while the database sends the same values) until
     ``now`` reaches the first moment that can change it (``_computed``); never for an earlier
     ``now``, never across ``row_math``'s quarter of an hour."""
@@ -242,57 +194,12 @@ def _computed(
     ), until
 
 
-MATH_MEMO_SIZE = 200_000  # entries (a few hundred bytes each): emptied when full
-MATH_WINDOW = 900  # seconds: every quarter of an hour (UTC) the memo starts afresh
-_math_memo: dict[tuple[Any, ...], tuple[Expectation, datetime | None]] = {}
-
-
-def row_math(
-    row: Row, runs: RunSummary, now: datetime, with_period: bool, retention: timedelta | None = None,
-    frozen: dict[int, Any] | None = None,
-) -> tuple[Expectation, datetime | None]:
-    """The run expected after the row's reference (``expectation``) and the run due after beat's
-    last send (``next_after``, before ``first_sent``), memoised in process: both are absolute
-    moments, the same at any "now" while the schedule, the reference, the last send and the
-    start time are unchanged — except across a daylight-saving change (Celery's ``remaining``
-    compares the offsets of the last run and of "now"), so the memo is keyed on the quarter of
-    an hour too: zones change their offset only on a quarter hour (UTC). Rows without a
-    ``schedule_key`` (built by hand) are computed every time."""
-    reference = reference_time(row, runs, now, retention)
-    last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
-    key = None
-    if row.schedule_key is not None:
-        window = int(now.timestamp() // MATH_WINDOW)
-        key = (row.schedule_key, reference, last, row.start_time, with_period, window)
-        found = _math_memo.get(key)
-        if found is not None:
-            return found
-    cache = frozen if frozen is not None else {}
-    stopped = cache.get(id(row.schedule))
-    if stopped is None:
-        stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
-    value = (
-        expectation(row.schedule, reference, now, row.start_time, frozen=stopped, with_period=with_period),
-        next_after(stopped, now, last),
-    )
-    if key is not None:
-        if len(_math_memo) >= MATH_MEMO_SIZE:
-            _math_memo.clear()
-        _math_memo[key] = value
-    return value
-
-
 NO_RUNS = RunSummary()  # one object: ``health_of_row``'s memo knows a schedule without runs by it
 
 
 def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
     """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
     the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
-    from django.utils import timezone
-
-    from .rows import read_rows
-    from .runs import summaries
-
     now = now or timezone.now()
     wanted = None if names is None else list(names)
     rows = read_rows(wanted)

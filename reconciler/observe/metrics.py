@@ -16,12 +16,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
 from ..core.allocation import paused_gc
-from .health import Health, ScheduleHealth
+from ..engine.read import read_actual, read_moved_owned
+from ..models import ApplyRecord
+from .health import Health, ScheduleHealth, read_health
 
 Labels = tuple[str, ...]
 
@@ -102,10 +106,6 @@ def apply_families(applies: Mapping[str, int], drifted: int) -> Iterator[Metric]
 
 
 def read_applies() -> dict[str, int]:
-    from django.db.models import Count
-
-    from ..models import ApplyRecord
-
     found = {outcome: 0 for outcome in ApplyRecord.Outcome.values}
     for row in ApplyRecord.objects.order_by().values("outcome").annotate(n=Count("id")):
         found[row["outcome"]] = row["n"]
@@ -116,16 +116,12 @@ def read_drifted() -> int:
     """Owned rows changed outside git since the apply that last wrote or settled them (an apply
     that finds git matching such a row settles it: ``apply.settle_drift``). Only the rows whose
     digest moved are read in full."""
-    from ..engine.read import read_actual, read_moved_owned
-
     moved = read_moved_owned()
     tasks = read_actual().tasks if moved is None else moved
     return sum(1 for task in tasks if task.drifted)
 
 
 def read_families() -> list[Family]:
-    from .health import read_health
-
     return [*schedule_data(read_health()), *apply_data(read_applies(), read_drifted())]
 
 
@@ -147,8 +143,6 @@ def render_latest(accept: str = "") -> tuple[bytes, str]:
     the classic text format, or OpenMetrics when asked for): (body, content type). Written
     here, byte for byte as prometheus-client's encoders write it (at 10,000 schedules their
     sample objects cost more than reading the database); other name escapings go through them."""
-    from prometheus_client.exposition import choose_encoder
-
     encoder, content_type = choose_encoder(accept)
     escaping = getattr(encoder, "keywords", {}).get("escaping", "underscores")
     if escaping in FAST_ESCAPINGS:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ..render.words import iso
 from .health import Health, ScheduleHealth
 from .runs import Run
 
@@ -16,8 +17,6 @@ FORMAT_VERSION = 1
 
 def when(value: datetime | None) -> str:
     """A moment written as everywhere (``render.words.iso``): ISO 8601 in UTC, whole seconds."""
-    from ..render.words import iso
-
     return iso(value, UTC) if value else "-"
 
 

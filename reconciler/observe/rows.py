@@ -6,15 +6,34 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 
 from ..beat.scheduler import SCHEDULE_KINDS, schedule_of
 from ..models import ScheduledTask
-from .health import Row
 
 NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
+
+
+@dataclass(frozen=True)
+class Row:
+    """What health and the forecast need of one PeriodicTask row."""
+
+    name: str
+    task: str
+    queue: str
+    enabled: bool
+    schedule: Any  # Celery's schedule object, or None when the row has none
+    last_sent_at: datetime | None  # beat's PeriodicTask.last_run_at: when it last sent the task
+    changed_at: datetime | None
+    applied_at: datetime | None  # ManagedTask.applied_at, when the reconciler owns the row
+    start_time: datetime | None
+    expires: datetime | None
+    suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
+    schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
 
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",

@@ -15,9 +15,11 @@ from typing import Any
 
 from celery import states
 from django.apps import apps
+from django.conf import settings
 from django.db.models import Count, Max
 
 from ..core.errors import ReconcilerError
+from .rows import raw_rows
 
 FAILED_STATES = frozenset(states.PROPAGATE_STATES)  # FAILURE, REVOKED: Celery's own "it failed"
 RUN_FIELDS = (
@@ -151,10 +153,6 @@ def summaries(names: Iterable[str] | None = None) -> dict[str, RunSummary]:
     (grouped by schedule and state), whatever the number of schedules and runs. A schedule's
     summary is kept by its groups as the database sent them: only the schedules that ran since
     the last read are summarised again."""
-    from django.conf import settings
-
-    from .rows import raw_rows
-
     rows = task_results().objects.exclude(periodic_task_name=None).exclude(periodic_task_name="")
     if names is not None:
         rows = rows.filter(periodic_task_name__in=list(names))

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.plan import Action, Change, Plan, Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
+from ..render.words import show_schedule
 
 STATE_OF_ACTION = {
     Action.CREATE: "pending",
@@ -75,7 +76,7 @@ def statuses(
         state = _state(row, change, suspension)
         source = _where(row.owned) if row is not None and row.owned else None
         result.append(TaskStatus(
-            name=name, task=spec.task, schedule=spec.schedule.describe(), state=state,
+            name=name, task=spec.task, schedule=show_schedule(spec.schedule), state=state,
             managed=bool(row and row.owned), enabled=row.spec.enabled if row else None,
             last_run_at=row.last_run_at if row else None, next_run_at=next_run.get(name),
             total_run_count=row.total_run_count if row else None,
@@ -201,7 +202,7 @@ def with_bookkeeping(page: Sequence[TaskStatus]) -> list[TaskStatus]:
     ]
 
 
-def display_path(file: str) -> str:
+def repository_path(file: str) -> str:
     """A source file as people find it in the repository: relative to
     ``RECONCILER_SOURCE_ROOT`` (default: the project's ``BASE_DIR``) when inside it."""
     from pathlib import Path
@@ -225,4 +226,4 @@ def source_url(file: str, line: int | None) -> str | None:
     template = getattr(settings, "RECONCILER_SOURCE_URL", "")
     if not template or not file:
         return None
-    return str(template).format(path=display_path(file), line=line or 1)
+    return str(template).format(path=repository_path(file), line=line or 1)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from ..core.plan import Action, Change, FieldChange, Plan
 from . import markdown as md
-from .words import change_words, count, cron_words, moment_zone, says_more, show, show_field
+from .words import count, schedule_change_words, show_field
 
-__all__ = ["RENDERERS", "cron_words", "render_json", "render_markdown", "render_text", "show", "summary_line"]
+__all__ = ["RENDERERS", "render_json", "render_markdown", "render_text", "summary_line"]
 
 
 def _shown(change: Change, f: FieldChange) -> str:
@@ -20,14 +20,6 @@ def _shown(change: Change, f: FieldChange) -> str:
     if change.action in (Action.DELETE, Action.RETAIN) and f.new is None:
         return show_field(f.field, f.old, change.desired)
     return f"{show_field(f.field, f.old, change.desired)} → {show_field(f.field, f.new, change.desired)}"
-
-
-def schedule_change_words(change: Change, f: FieldChange) -> str | None:
-    """The schedule's change in words (one way: ``render.words``), or None when they add nothing."""
-    if f.field != "schedule" or not says_more(f.old, f.new):
-        return None
-    old = None if change.action is Action.CREATE else f.old
-    return change_words(old, f.new, shown_in=moment_zone(change.desired, "schedule") if change.desired else None)
 
 
 def _field_lines(change: Change, f: FieldChange) -> list[str]:

@@ -26,7 +26,7 @@ from ..pipeline import (
     schedules_dir,
     validate_paths,
 )
-from ..render.plan import count
+from ..render.words import count
 from .gitref import Snapshot, snapshot
 from .next_runs import next_runs
 

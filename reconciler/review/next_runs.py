@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..core.specs import Clocked, Crontab, Interval, NoSchedule, Solar, TaskSpec
+from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Solar
+from ..core.specs import TaskSpec
 from ..core.timing import at_moment, beat_last_run, upcoming
 from ..render.words import moment_zone
 

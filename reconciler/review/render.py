@@ -8,18 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from ..core.plan import Action, Change
+from ..core.schedule import Clocked
 from ..core.specs import TaskSpec
 from ..observe.forecast import BusyMinute
 from ..render import markdown as md
 from ..render.diagnostics import diagnostic_json
 from ..render.diagnostics import render_markdown as diagnostics_markdown
 from ..render.diagnostics import render_text as diagnostics_text
-from ..render.plan import _field_lines, _header, count, render_github, schedule_change_words
-from ..render.words import change_words, iso, schedule_words, show_field
+from ..render.plan import _field_lines, _header, render_github
+from ..render.words import both_zones, change_words, count, iso, schedule_change_words, schedule_words, show_field
 from .against import NextRuns, Review
 from .comment import MARKER
 from .next_runs import zone_of
-from .words import both_zones, no_runs_reason
 
 COLLAPSE_OVER = 10
 ICONS = {"create": "➕", "update": "🔄", "rename": "🔄", "delete": "➖", "adopt": "🔄", "retain": "⏸️", "conflict": "⛔"}  # noqa: RUF001
@@ -82,6 +82,16 @@ def _text_block(review: Review, change: Change) -> str:
             lines += _text_runs("next runs after", runs.after, new, review.now)
     lines.extend(f"      # {reason.words}" for reason in change.reasons)
     return "\n".join(lines)
+
+
+def no_runs_reason(spec: TaskSpec | None, now: datetime) -> str:
+    if spec is None:
+        return "none: not declared"
+    if isinstance(spec.schedule, Clocked) and spec.schedule.at <= now:
+        return "none: the one-off moment is past"
+    if not spec.enabled:
+        return "none: disabled"
+    return "none"
 
 
 def _text_runs(label: str, runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.specs import Clocked, Crontab, Interval, Solar
+from reconciler.core.schedule import Clocked, Crontab, Interval, Solar
 from reconciler.pipeline import default_registry, validate_paths
 from tests.conftest import FIXTURES
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.specs import Crontab, Interval
+from reconciler.core.schedule import Crontab, Interval
 from reconciler.declare.environments import UnknownEnvironment
 from reconciler.pipeline import plan_paths, validate_paths
 from tests.support.cli import manage

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core.specs import CRON_FIELD_ORDER, Crontab
+from reconciler.core.schedule import CRON_FIELD_ORDER, Crontab
 from reconciler.declare.document import validate_documents
 from reconciler.declare.lints import Window, lint
 from reconciler.declare.load import load_text
@@ -163,7 +163,7 @@ def _reference_minutes(schedule: Crontab, now: datetime) -> frozenset[int]:
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from reconciler.core.specs import CRON_FIELDS
+    from reconciler.core.schedule import CRON_FIELDS
     from reconciler.declare.lints import HORIZON, _day_matches, _values
 
     start = now.replace(second=0, microsecond=0)

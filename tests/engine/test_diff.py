@@ -10,18 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.plan import Action, DiffOptions, Grace, Scope
-from reconciler.core.specs import (
-    ActualState,
-    ActualTask,
-    Clocked,
-    Crontab,
-    DeclaredState,
-    DeclaredTask,
-    Interval,
-    Ownership,
-    Suspension,
-    TaskSpec,
-)
+from reconciler.core.schedule import Clocked, Crontab, Interval
+from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, Suspension, TaskSpec
 from reconciler.engine.diff import DRIFT, GRACE, diff
 from reconciler.engine.grace import DeletionGrace
 
@@ -177,6 +167,7 @@ def test_summary_and_json_contract() -> None:
 
 def test_diff_module_imports_neither_django_nor_pydantic() -> None:
     import reconciler.core.plan as core_plan
+    import reconciler.core.schedule as core_schedule
     import reconciler.core.specs as core_specs
     import reconciler.engine.diff as module
 
@@ -184,7 +175,7 @@ def test_diff_module_imports_neither_django_nor_pydantic() -> None:
     imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m.startswith(("django", "pydantic"))}
-    for local in (core_plan, core_specs):
+    for local in (core_plan, core_specs, core_schedule):
         source = Path(local.__file__).read_text()
         assert "import django" not in source and "from django" not in source
 

@@ -11,7 +11,8 @@ from celery import states
 from celery.schedules import schedule as interval
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
-from reconciler.observe.health import Health, decide, expectation, grace_for, read_health
+from reconciler.observe.expected import expectation
+from reconciler.observe.health import Health, decide, grace_for, read_health
 from tests.support.engine import NOW, apply_yaml
 from tests.support.observe import record_run
 
@@ -157,29 +158,29 @@ def test_the_memoised_math_is_the_math(tmp_path: Path, fixtures_dir: Path, monke
     whose run was recorded in between."""
     from django.utils import timezone
 
-    from reconciler.observe import health
+    from reconciler.observe import expected
 
     apply_yaml(tmp_path, (fixtures_dir / "valid" / "every-form.yaml").read_text(), now=timezone.now())
-    quarter = int(timezone.now().timestamp() // health.MATH_WINDOW + 1) * health.MATH_WINDOW
+    quarter = int(timezone.now().timestamp() // expected.MATH_WINDOW + 1) * expected.MATH_WINDOW
     first, later = (datetime.fromtimestamp(quarter + s, tz=UTC) for s in (60, 60 + 11 * 60))
-    health._math_memo.clear()
+    expected._math_memo.clear()
     assert read_health(now=first)
     record_run("every-int", "project.tasks.heartbeat", states.SUCCESS, first)
     computed: list[int] = []
-    real = health.expectation
-    monkeypatch.setattr(health, "expectation", lambda *a, **k: computed.append(1) or real(*a, **k))
+    real = expected.expectation
+    monkeypatch.setattr(expected, "expectation", lambda *a, **k: computed.append(1) or real(*a, **k))
     memoised = read_health(now=later)
     assert len(computed) == 1, "only the row that ran is computed again"
-    health._math_memo.clear()
+    expected._math_memo.clear()
     fresh = read_health(now=later)
     assert len(fresh) > 10 and memoised == fresh
 
 
 def _fresh(now: datetime) -> tuple:  # type: ignore[type-arg]
-    from reconciler.observe import health
+    from reconciler.observe import expected, health
 
     health._health_memo.clear()
-    health._math_memo.clear()
+    expected._math_memo.clear()
     return read_health(now=now)
 
 

@@ -10,17 +10,8 @@ import pytest
 
 from reconciler.core.diagnostics import SourceRange
 from reconciler.core.plan import DiffOptions
-from reconciler.core.specs import (
-    ActualState,
-    ActualTask,
-    Clocked,
-    Crontab,
-    DeclaredState,
-    DeclaredTask,
-    Interval,
-    Ownership,
-    TaskSpec,
-)
+from reconciler.core.schedule import Clocked, Crontab, Interval
+from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, TaskSpec
 from reconciler.engine.diff import diff
 from reconciler.render.plan import RENDERERS
 from tests.render.test_diagnostics import assert_golden

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.core.specs import Clocked, Crontab, Interval, Schedule, Solar, TaskSpec
+from reconciler.core.schedule import Clocked, Crontab, Interval, Schedule, Solar
+from reconciler.core.specs import TaskSpec
 from reconciler.review.next_runs import next_runs
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Saturday; Europe/Berlin moves to summer time on Sunday
