@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import drop_templates
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
 IN_CI = os.environ.get("CI") == "true"
@@ -46,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
             "UPDATE_GOLDEN is set and CI=true: golden files are regenerated on purpose, on a workstation, "
             "and the diff looked at before it is committed; CI only compares. Unset UPDATE_GOLDEN."
         )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_templates()  # the migrated databases that end-to-end tests copy (tests/support/processes.py)
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m selects: `-m db_backend` must see the implied marker

@@ -85,6 +85,7 @@ def test_a_one_off_runs_exactly_once_across_applies_and_a_beat_restart(tmp_path:
         assert len(stack.runs("heartbeat")) == 1
 
 
+@pytest.mark.only_backend("sqlite")  # the watcher process alone; on PostgreSQL: the outage tests' watchers
 def test_the_watcher_applies_edits_and_survives_an_invalid_one(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, HEARTBEAT.format(label="w1", extra=""))
@@ -170,6 +171,9 @@ def test_beat_starts_on_3000_distinct_schedules_and_sends_a_due_task(tmp_path: P
         assert "loaded 3001 schedule entries" in stack.log("beat").read_text()
 
 
+# The watcher thread writes beside beat's own connection: SQLite's single writer is the risk;
+# beat woken on PostgreSQL is test_beat_and_worker_follow_the_declarations and tests/db/test_wakeup_live.py.
+@pytest.mark.only_backend("sqlite")
 def test_beat_can_watch_the_folder_itself(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker, RECONCILER_BEAT_WATCH="1") as stack:
         declare(stack, HEARTBEAT.format(label="inside-1", extra=""))

@@ -10,17 +10,13 @@ import pytest
 from tests.support.cli import manage
 from tests.support.processes import process_database
 
-pytestmark = [pytest.mark.db_backend]
-
 TASK = "tasks:\n  beat-{n}:\n    task: project.tasks.heartbeat\n    every: {every}\n"
 
 
 @pytest.fixture
 def env(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with process_database(tmp_path) as url:
-        environment = {"DATABASE_URL": url}
-        assert manage("migrate", "--no-input", "-v", "0", env=environment).returncode == 0
-        yield environment
+    with process_database(tmp_path, migrated=True) as url:
+        yield {"DATABASE_URL": url}
 
 
 def write(folder: Path, every: int = 30) -> str:
@@ -29,6 +25,7 @@ def write(folder: Path, every: int = 30) -> str:
     return str(folder)
 
 
+@pytest.mark.db_backend
 def test_plan_apply_plan(tmp_path: Path, env: dict[str, str]) -> None:
     folder = write(tmp_path / "s")
     plan = manage("reconcile", "plan", "--path", folder, "--detailed-exitcode", env=env)
@@ -42,6 +39,7 @@ def test_plan_apply_plan(tmp_path: Path, env: dict[str, str]) -> None:
     assert "nothing to do, nothing written" in noop.stdout
 
 
+@pytest.mark.db_backend
 def test_plan_json_contract(tmp_path: Path, env: dict[str, str]) -> None:
     folder = write(tmp_path / "s")
     manage("reconcile", "apply", "--path", folder, env=env)
@@ -56,6 +54,7 @@ def test_plan_json_contract(tmp_path: Path, env: dict[str, str]) -> None:
     assert change["source"]["line"] == 2
 
 
+@pytest.mark.db_backend
 def test_invalid_files_exit_1_and_apply_nothing(tmp_path: Path, env: dict[str, str]) -> None:
     folder = tmp_path / "s"
     folder.mkdir()
@@ -70,6 +69,7 @@ def test_unreachable_database_is_a_clear_error() -> None:
     assert "the database is unreachable" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.db_backend
 def test_conflict_exit_1_with_the_names(tmp_path: Path, env: dict[str, str]) -> None:
     folder = write(tmp_path / "s")
     code = (

@@ -9,8 +9,6 @@ import pytest
 from tests.support.cli import manage
 from tests.support.processes import process_database
 
-pytestmark = [pytest.mark.db_backend]
-
 YAML = """tasks:
   beat-1:
     task: project.tasks.heartbeat
@@ -24,16 +22,16 @@ YAML = """tasks:
 
 @pytest.fixture
 def env(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with process_database(tmp_path) as url:
+    with process_database(tmp_path, migrated=True) as url:
         folder = tmp_path / "schedules"
         folder.mkdir()
         (folder / "s.yaml").write_text(YAML)
         environment = {"DATABASE_URL": url, "RECONCILER_SCHEDULES_DIR": str(folder)}
-        assert manage("migrate", "--no-input", "-v", "0", env=environment).returncode == 0
         assert manage("reconcile", "apply", env=environment).returncode == 0
         yield environment
 
 
+@pytest.mark.db_backend
 def test_status_table_json_and_fail_on(env: dict[str, str]) -> None:
     table = manage("reconcile", "status", env=env)
     assert table.returncode == 0, table.stderr
@@ -70,6 +68,7 @@ def test_an_unmigrated_database_says_so_in_every_format(tmp_path: Path) -> None:
     assert payload["error"]["kind"] == "not-migrated"
 
 
+@pytest.mark.db_backend
 @pytest.mark.django_db
 def test_without_django_celery_results_status_reports_what_the_rows_say(tmp_path: Path) -> None:
     """No result store: no exit 1, but the rows' facts and one line naming the [results] extra."""

@@ -45,6 +45,7 @@ def start_watch(stack: Stack, *extra: str) -> Path:
     return stack.log("watch")
 
 
+@pytest.mark.only_backend("sqlite")  # the watcher's handling of files; on PostgreSQL: the last test's watcher
 def test_a_file_written_in_two_halves_never_costs_a_row(tmp_path: Path) -> None:
     with live_stack(tmp_path, "memory://") as stack:
         target = stack.schedules / "s.yaml"
@@ -71,6 +72,7 @@ def test_a_file_written_in_two_halves_never_costs_a_row(tmp_path: Path) -> None:
         assert rows(stack)["alpha"] == before["alpha"]
 
 
+@pytest.mark.only_backend("sqlite")  # as above
 def test_a_removed_folder_keeps_every_row_until_it_comes_back(tmp_path: Path) -> None:
     with live_stack(tmp_path, "memory://") as stack:
         (stack.schedules / "s.yaml").write_text(FULL)

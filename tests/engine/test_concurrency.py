@@ -71,18 +71,8 @@ def in_write_transaction(url: str) -> bool:
 
 @pytest.fixture
 def database(tmp_path: Path):  # type: ignore[no-untyped-def]
-    with process_database(tmp_path) as url:
-        env = {**os.environ, "DATABASE_URL": url}
-        migrate = subprocess.run(
-            [sys.executable, str(REPO / "manage.py"), "migrate", "--no-input", "-v", "0"],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr
-        yield url, env
+    with process_database(tmp_path, migrated=True) as url:
+        yield url, {**os.environ, "DATABASE_URL": url}
 
 
 def declare(parent: Path, text: str) -> Path:

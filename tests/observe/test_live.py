@@ -19,7 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.processes import REPO, Stack, live_stack, wait_for
 from tests.support.tcp_proxy import _free_port
 
-pytestmark = [pytest.mark.db_backend, pytest.mark.services]
+# Health's and the metrics' SQL run on both backends in-process (test_health.py, test_metrics.py); here
+# real processes on SQLite, where the worker's result rows and beat's bookkeeping share one file's writer.
+pytestmark = [pytest.mark.db_backend, pytest.mark.services, pytest.mark.only_backend("sqlite")]
 
 GRACE = 2  # seconds (RECONCILER_HEALTH_GRACE)
 TOKEN = "scrape-me"

@@ -9,7 +9,9 @@ import pytest
 
 from tests.support.processes import Stack, live_stack, wait_for
 
-pytestmark = [pytest.mark.db_backend, pytest.mark.services]
+# The suspension's SQL runs on both backends (tests/operate/test_suspension.py); this is beat's reaction to
+# it, on PostgreSQL, woken by the suspending UPDATE's notification (the marker poll: tests/beat/test_live.py).
+pytestmark = [pytest.mark.db_backend, pytest.mark.services, pytest.mark.only_backend("postgresql")]
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 YAML = """tasks:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,25 +21,82 @@ REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
 
 
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+# The pass's backend -> a database migrated once per session (an SQLite file, a PostgreSQL
+# database name) that each migrated process database is copied from: a `manage.py migrate`
+# costs a Django start-up and some seconds of CPU, and most end-to-end tests need one.
+_TEMPLATES: dict[str, str] = {}
+
+
 @contextmanager
-def process_database(tmp_path: Path) -> Iterator[str]:
+def process_database(tmp_path: Path, *, migrated: bool = False) -> Iterator[str]:
     """A database URL that other processes can open: the backend of the current test run
-    (DATABASE_URL), as a new SQLite file or a new PostgreSQL database dropped afterwards."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    (DATABASE_URL), as a new SQLite file or a new PostgreSQL database dropped afterwards.
+    ``migrated``: a copy of the session's migrated template, as `migrate` would leave it."""
+    if not _on_postgresql():
+        path = tmp_path / "live.sqlite3"
+        if migrated:
+            shutil.copyfile(_template(), path)
+        yield f"sqlite:///{path}"
         return
     import psycopg
 
     name = f"reconciler_live_{uuid.uuid4().hex[:8]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    template = f' TEMPLATE "{_template()}"' if migrated else ""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
     try:
         yield f"postgres://postgres@127.0.0.1:5432/{name}"
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _on_postgresql() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith("postgres")
+
+
+def _template() -> str:
+    """The session's migrated database for this pass, made on first use."""
+    vendor = "postgresql" if _on_postgresql() else "sqlite"
+    if vendor in _TEMPLATES:
+        return _TEMPLATES[vendor]
+    if vendor == "sqlite":
+        path = Path(tempfile.mkdtemp(prefix="reconciler-template-")) / "migrated.sqlite3"
+        _TEMPLATES[vendor] = str(path)
+        migrate(f"sqlite:///{path}")
+        return str(path)
+    import psycopg
+
+    name = f"reconciler_template_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    _TEMPLATES[vendor] = name  # dropped at the session's end, even if the migrate below fails
+    migrate(f"postgres://postgres@127.0.0.1:5432/{name}")
+    return name
+
+
+def migrate(database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "manage.py"), "migrate", "--no-input", "-v", "0"], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def drop_templates() -> None:
+    """At the session's end (tests/conftest.py): remove the migrated templates."""
+    while _TEMPLATES:
+        vendor, template = _TEMPLATES.popitem()
+        if vendor == "sqlite":
+            shutil.rmtree(Path(template).parent, ignore_errors=True)
+            continue
+        import psycopg
+
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
 
 
 @dataclass
@@ -122,7 +181,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
 
 @contextmanager
 def live_stack(tmp_path: Path, broker_url: str, **extra_env: str) -> Iterator[Stack]:
-    with process_database(tmp_path) as database_url:
+    with process_database(tmp_path, migrated=True) as database_url:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -136,8 +195,6 @@ def live_stack(tmp_path: Path, broker_url: str, **extra_env: str) -> Iterator[St
         env.pop("DJANGO_SETTINGS_MODULE", None)
         stack = Stack(tmp_path, env)
         stack.schedules.mkdir()
-        migrated = stack.manage("migrate", "--no-input", "-v", "0")
-        assert migrated.returncode == 0, migrated.stderr
         try:
             yield stack
         finally:
