@@ -18,7 +18,7 @@ from .resolve import Registry
 @lru_cache(maxsize=1)
 def code_fingerprint() -> bytes:
     """A hash of the reconciler package's own modules (migrations, admin and API aside)."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root).as_posix()
