@@ -10,7 +10,7 @@ from tests.support.cli import REPO
 
 def run(*paths: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    code = "import sys; from reconciler.standalone import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from reconciler.cli.schema_check import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, *paths], cwd=REPO, env=env, capture_output=True, text=True, check=False
     )
@@ -25,7 +25,7 @@ def test_language_errors_found_without_django() -> None:
 
 def test_example_schedules_pass_and_django_is_not_imported() -> None:
     code = (
-        "import sys; from reconciler.standalone import main; rc = main(['schedules']); "
+        "import sys; from reconciler.cli.schema_check import main; rc = main(['schedules']); "
         "sys.exit(rc or ('django.conf' in sys.modules and 3))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
