@@ -21,7 +21,7 @@ TARGET_S = 1.0
 
 
 def bomb(levels: int, width: int = 10) -> str:
-    """``width ** levels`` values once expanded (the bomb of tests/test_load.py)."""
+    """``width ** levels`` values once expanded (the bomb of tests/declare/test_safe_yaml.py)."""
     lines = ["tasks:", "  a:", "    task: project.tasks.heartbeat", "    every: 30s", "    kwargs:"]
     lines.append(f"      l0: &l0 [{', '.join(['x'] * width)}]")
     lines += [f"      l{i}: &l{i} [{', '.join(['*l' + str(i - 1)] * width)}]" for i in range(1, levels)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.diagnostics import has_errors, sort_diagnostics
 from ..core.errors import ReconcilerError
-from ..declare.document import validate_documents
+from ..declare.across import validate_documents
 from ..declare.load import load_paths
 from ..render.diagnostics import RENDERERS
 

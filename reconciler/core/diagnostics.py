@@ -1,8 +1,9 @@
 """Diagnostics are data: collected by every phase, sorted, rendered; never raised."""
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -47,9 +48,6 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
-    def at(self, source: SourceRange) -> Diagnostic:
-        return replace(self, source=source)
-
     def sort_key(self) -> tuple[str, int, int, str, str]:
         src = self.source
         return (
@@ -75,3 +73,12 @@ def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> tuple[Diagnostic, ...
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.is_error for d in diagnostics)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the choices close to a mistyped ``word`` (or starting with it), or None."""
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=3, cutoff=0.6) or [
+        choice for choice in options if word and choice.startswith(word)
+    ][:3]
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else None

@@ -34,6 +34,8 @@ class PathNotFound(ReconcilerError):
     """A schedules path that does not exist: a typo must never look like an empty folder."""
 
     exit_code = EXIT_USAGE
+
+
 class UnknownName(ReconcilerError):
     """An operation named a schedule (or a task) that does not exist."""
 

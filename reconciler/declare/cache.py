@@ -4,7 +4,7 @@ file's content, so that an unchanged file is not parsed again.
 The key of an entry is a hash of everything its result depends on: the file's bytes and
 displayed name, the reconciler's own code (every module of the package: a rule that changes
 is a key that changes), the Celery registry (every task name, signature and type hint, an
-Enum's members and a Literal's values included: ``hint_fingerprint``), the default time zone
+Enum's members and a Literal's values included: ``cache_key``), the default time zone
 and the environment. Only files without errors are stored (an error is found again, never
 replayed); what depends on the moment of the run (``past-one-off``) or on other files
 (duplicate names, renames, lints) is computed at every run. An entry that cannot be read is
@@ -18,11 +18,9 @@ file renamed over), so processes that share the folder never read half an entry.
 from __future__ import annotations
 
 import contextlib
-import enum
 import hashlib
 import json
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -35,6 +33,7 @@ from typing import Any
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
 from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
 from ..core.specs import TaskSpec
+from .cache_key import code_fingerprint, registry_fingerprint
 from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
@@ -48,8 +47,6 @@ class ValidationCache:
     def __init__(self, folder: Path, context: bytes) -> None:
         self.folder = folder
         self.context = context
-        self.hits = 0
-        self.misses = 0
 
     @classmethod
     def open(
@@ -77,11 +74,7 @@ class ValidationCache:
             found = decode(json.loads(self._path(source).read_bytes()))
         except Exception:  # missing, truncated, unreadable, from another version: a miss
             found = None
-        if found is None or found.name != source.name:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return found
+        return found if found is not None and found.name == source.name else None
 
     def put(self, source: SourceFile, result: FileResult) -> None:
         """Best effort: a folder that cannot be written, or a value JSON cannot hold, only
@@ -243,60 +236,3 @@ def _iso(value: datetime | None) -> str | None:
 
 def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text is not None else None
-
-
-# -- the key -------------------------------------------------------------------------------
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> bytes:
-    """A hash of the reconciler package's own modules (migrations, admin and API aside)."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root).as_posix()
-        if relative.startswith(("migrations/", "admin", "api/")):
-            continue
-        digest.update(relative.encode() + b"\0" + path.read_bytes())
-    return digest.digest()
-
-
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def registry_fingerprint(registry: Registry) -> bytes:
-    """Names, signatures (defaults included) and hints, as text without the memory addresses
-    that some defaults print (``<function f at 0x7f…>``): the same in every process."""
-    digest = hashlib.sha256()
-    for name in sorted(registry.signatures):
-        hints = sorted((key, hint_fingerprint(value)) for key, value in registry.hints.get(name, {}).items())
-        digest.update(_ADDRESS.sub("", f"{name}\0{registry.signatures[name]}\0{hints}\n").encode())
-    return digest.digest()
-
-
-def hint_fingerprint(hint: Any, seen: frozenset[int] = frozenset()) -> str:
-    """What a type hint accepts, as text: ``repr`` says ``<enum 'Color'>`` whatever its members,
-    so an Enum is spelled with its members and values, a generic with its arguments (a Literal's
-    values), a class with fields (dataclass, TypedDict, NamedTuple, pydantic model) with them."""
-    if id(hint) in seen:
-        return _ADDRESS.sub("", repr(hint))
-    seen = seen | {id(hint)}
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        members = ", ".join(f"{name}={member.value!r}" for name, member in hint.__members__.items())
-        return f"{hint.__module__}.{hint.__qualname__}({members})"
-    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
-    if origin is not None:
-        inner = ", ".join(hint_fingerprint(argument, seen) for argument in arguments)
-        return f"{hint_fingerprint(origin, seen)}[{inner}]"
-    if isinstance(hint, type) and hint.__module__ != "builtins":
-        return _class_fingerprint(hint, seen)
-    return _ADDRESS.sub("", repr(hint))
-
-
-def _class_fingerprint(cls: type, seen: frozenset[int]) -> str:
-    fields: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        fields.update(getattr(klass, "__annotations__", {}) or {})
-    described = ", ".join(f"{name}: {hint_fingerprint(value, seen)}" for name, value in fields.items())
-    extra = [repr(getattr(cls, attribute)) for attribute in ("__required_keys__", "model_fields",
-                                                             "__dataclass_fields__") if hasattr(cls, attribute)]
-    return _ADDRESS.sub("", f"{cls.__module__}.{cls.__qualname__}{{{described}}}{''.join(extra)}")

@@ -9,6 +9,8 @@ from typing import Any
 
 from django_celery_beat.models import PeriodicTask
 
+from .tree import celery_app, default_registry
+
 
 @dataclass(frozen=True)
 class TaskEntry:
@@ -27,8 +29,6 @@ class TaskEntry:
 
 def catalogue(app: Any = None, *, include_celery: bool = False) -> tuple[TaskEntry, ...]:
     """Every registered task, sorted by name (Celery's own ``celery.*`` tasks only on request)."""
-    from .tree import celery_app, default_registry
-
     app = app or celery_app()
     registry = default_registry()
     used: dict[str, list[str]] = {}

@@ -14,14 +14,15 @@ override naming a schedule still wins) — otherwise it could never take effect.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..core.diagnostics import Diagnostic
+from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
 from ..core.errors import ReconcilerError
+from .language import SCHEDULE_KEYS
+from .positions import KEY
 
 ENV_KEYS = ("environments", "overrides")
-SCHEDULE_KEYS = ("cron", "every", "at", "solar")
 
 
 class UnknownEnvironment(ReconcilerError):
@@ -43,8 +44,6 @@ class Environments:
 
 def select(names: Sequence[str], active: str | None, *, need_active: bool) -> Environments:
     """Check the active name against the configured ones; plan and apply need one."""
-    from .document import did_you_mean
-
     known = tuple(names)
     if active and active not in known:
         hint = did_you_mean(active, known) or (f"one of: {', '.join(known)}" if known else
@@ -94,54 +93,55 @@ def with_default_schedule(
     return {k: v for k, v in body.items() if k not in (*SCHEDULE_KEYS, "timezone")}
 
 
-def problems(keys: dict[str, Any], names: tuple[str, ...], path: tuple[Any, ...], here: Any) -> list[Diagnostic]:
+def problems(keys: dict[str, Any], names: tuple[str, ...], path: tuple[Any, ...], file: str) -> list[Diagnostic]:
     """Unknown environment names in ``environments`` and ``overrides`` (with a did-you-mean);
-    environment keys where no environments are configured."""
+    environment keys where no environments are configured. ``path``: where ``keys`` are in ``file``."""
     if "overrides" not in keys and "environments" not in keys:
         return []
-    from .document import did_you_mean
-    from .positions import KEY
-
     found: list[Diagnostic] = []
     present = [key for key in ENV_KEYS if keys.get(key) is not None]
     if present and not names:
-        return [here.error(
-            "unknown-environment", f"{present[0]} is used, but no environments are configured",
+        return [_error(
+            file, "unknown-environment", f"{present[0]} is used, but no environments are configured",
             (*path, present[0], KEY), hint="list them in settings.RECONCILER_ENVIRONMENTS",
         )]
     limit = keys.get("environments")
     if limit is not None and not (isinstance(limit, list) and all(isinstance(n, str) for n in limit)):
-        found.append(here.error("schema", "environments is a list of environment names", (*path, "environments")))
+        found.append(_error(file, "schema", "environments is a list of environment names", (*path, "environments")))
     elif isinstance(limit, list):
-        found += [_unknown(name, names, (*path, "environments", i), here, did_you_mean)
+        found += [_unknown(name, names, (*path, "environments", i), file)
                   for i, name in enumerate(limit) if name not in names]
     overrides = keys.get("overrides")
     if overrides is not None and not isinstance(overrides, dict):
-        found.append(here.error("schema", "overrides maps environment names to keys", (*path, "overrides")))
+        found.append(_error(file, "schema", "overrides maps environment names to keys", (*path, "overrides")))
     elif isinstance(overrides, dict):
         for name, extra in overrides.items():
             if name not in names:
-                found.append(_unknown(name, names, (*path, "overrides", name, KEY), here, did_you_mean))
+                found.append(_unknown(name, names, (*path, "overrides", name, KEY), file))
             elif not isinstance(extra, dict):
-                found.append(here.error("schema", f"overrides.{name} is a mapping of keys",
-                                        (*path, "overrides", name)))
+                found.append(_error(file, "schema", f"overrides.{name} is a mapping of keys",
+                                    (*path, "overrides", name)))
             elif any(key in extra for key in ENV_KEYS):
-                found.append(here.error("schema", "an override cannot contain environments or overrides",
-                                        (*path, "overrides", name)))
+                found.append(_error(file, "schema", "an override cannot contain environments or overrides",
+                                    (*path, "overrides", name)))
     return found
 
 
-def _unknown(name: Any, names: tuple[str, ...], path: tuple[Any, ...], here: Any, did_you_mean: Any) -> Diagnostic:
-    return here.error(
-        "unknown-environment", f"unknown environment {name!r}", path,
+def _unknown(name: Any, names: tuple[str, ...], path: tuple[Any, ...], file: str) -> Diagnostic:
+    return _error(
+        file, "unknown-environment", f"unknown environment {name!r}", path,
         hint=did_you_mean(str(name), names) or f"one of: {', '.join(names)}",
     )
+
+
+def _error(file: str, code: str, message: str, path: tuple[Any, ...], hint: str | None = None) -> Diagnostic:
+    """Positioned later, from ``path`` (``positions.place``)."""
+    return error(code, message, source=SourceRange(file), path=path, hint=hint)
 
 
 def merge_checked(per_environment: Iterable[tuple[str | None, Sequence[Diagnostic]]]) -> list[Diagnostic]:
     """The diagnostics of every environment's check, once each: a problem found in only some
     environments says in which."""
-    from dataclasses import replace
 
     runs = list(per_environment)
     where: dict[Diagnostic, list[str]] = {}

@@ -1,4 +1,5 @@
-"""Files → raw documents, on the fast path: PyYAML's C parser with the safe constructor.
+"""Files → raw documents: each file's bytes decoded and loaded (``safe_yaml``), on the fast
+path; every problem (unreadable, not UTF-8, not YAML, refused) becomes a diagnostic.
 
 Positions are *not* kept here (see ``positions``); the only extra work on the fast path is
 noticing duplicate mapping keys, which PyYAML would otherwise silently overwrite.
@@ -8,43 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from sys import intern
 from typing import Any
 
 import yaml
 
 from ..core.diagnostics import Diagnostic, SourceRange, error
 from .files import MAX_FILE_BYTES, SourceFile, read_source, read_sources
-
-try:
-    from yaml.cyaml import CParser as _Parser
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.loader import Composer, Parser, Reader, Scanner
-
-    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
-
-MAX_EXPANDED_NODES = 1_000_000  # nodes of a document once every alias is expanded
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class _Refused(yaml.MarkedYAMLError):
-    """A document refused before it is built: its own diagnostic code, at the node's position."""
-
-    def __init__(self, code: str, problem: str, node: yaml.Node) -> None:
-        super().__init__(problem=problem, problem_mark=node.start_mark)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class DuplicateKey:
-    key: str
-    first: tuple[int, int]
-    second: tuple[int, int]
+from .safe_yaml import MAX_EXPANDED_NODES, DuplicateKey, Refused, line_column, load_yaml
 
 
 @dataclass(frozen=True)
@@ -57,191 +28,6 @@ class RawDocument:
     duplicates: tuple[DuplicateKey, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     task_marks: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
-
-
-class _Constructor(yaml.constructor.SafeConstructor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.duplicates: list[DuplicateKey] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        for key, _ in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                raise _Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key)
-        keys = [key.value for key, _ in node.value if key.tag != _MERGE_TAG]
-        if len(set(keys)) != len(keys):
-            self._record_duplicates(node)
-        return super().construct_mapping(node, deep=deep)
-
-    def _record_duplicates(self, node: yaml.MappingNode) -> None:
-        seen: dict[str, yaml.Node] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            first = seen.setdefault(key_node.value, key_node)
-            if first is not key_node:
-                self.duplicates.append(DuplicateKey(
-                    key_node.value, _mark(first.start_mark), _mark(key_node.start_mark)
-                ))
-
-
-_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
-_SCALAR_TAGS_LIMIT = 200_000
-
-
-class _Resolver(yaml.resolver.Resolver):
-    """PyYAML's resolver with a memo of plain scalars' tags: keys and most values repeat
-    across thousands of declarations, and the regex tests are the parser's hottest path."""
-
-    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _SCALAR_TAGS.get(key)  # type: ignore[arg-type]
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)
-            if len(_SCALAR_TAGS) < _SCALAR_TAGS_LIMIT:
-                _SCALAR_TAGS[key] = tag  # type: ignore[index]
-        return tag
-
-
-_STR = "tag:yaml.org,2002:str"
-_SC = yaml.constructor.SafeConstructor
-# Scalar constructors that return a value directly (no generator, no recursion).
-_PLAIN_SCALARS = {
-    "tag:yaml.org,2002:int": _SC.construct_yaml_int,
-    "tag:yaml.org,2002:bool": _SC.construct_yaml_bool,
-    "tag:yaml.org,2002:null": _SC.construct_yaml_null,
-    "tag:yaml.org,2002:float": _SC.construct_yaml_float,
-    "tag:yaml.org,2002:timestamp": _SC.construct_yaml_timestamp,
-}
-_MAP = "tag:yaml.org,2002:map"
-_INTERNED = 100  # strings up to this length are interned: keys, task names and queues repeat
-# thousands of times in a large tree (one object each: less memory, smaller transfers)
-_SEQ = "tag:yaml.org,2002:seq"
-
-
-class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-type]
-    """The C parser composes the node tree; plain strings, mappings and sequences are built
-    here directly, and every other node (ints, booleans, timestamps, merge keys, unknown
-    tags) goes through PyYAML's ``SafeConstructor`` exactly as ``yaml.safe_load`` would.
-    Collections are memoised by node, so aliases share one object (no alias bombs)."""
-
-    def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
-        _Constructor.__init__(self)
-        _Resolver.__init__(self)
-        self._built: dict[int, Any] = {}
-        self._duplicates_seen: set[int] = set()
-
-    def load_single(self, *, may_alias: bool = True, max_nodes: int = MAX_EXPANDED_NODES) -> Any:
-        node = self.get_single_node()
-        if node is not None and may_alias:
-            check_expansion(node, max_nodes)
-        self.task_marks = _task_marks(node)
-        return None if node is None else self._build(node)
-
-    def _build(self, node: yaml.Node) -> Any:
-        cls = node.__class__
-        if cls is yaml.ScalarNode:
-            if node.tag == _STR:
-                value = node.value
-                return intern(value) if len(value) <= _INTERNED else value
-            plain = _PLAIN_SCALARS.get(node.tag)
-            try:
-                return plain(self, node) if plain else self.construct_object(node, deep=True)
-            except (ValueError, OverflowError) as exc:  # 5,000-digit integers, year 0 ...
-                problem = (f"an integer of {len(node.value):,} digits is too long to read"
-                           if "integer string conversion" in str(exc) else f"this value cannot be read: {exc}")
-                raise _Refused("yaml-value", problem, node) from None
-        built = self._built.get(id(node))
-        if built is not None:
-            return built
-        if cls is yaml.MappingNode and node.tag == _MAP:
-            built = self._build_mapping(node)
-        elif cls is yaml.SequenceNode and node.tag == _SEQ:
-            built = []
-            self._built[id(node)] = built
-            built.extend(self._build(item) for item in node.value)
-        else:
-            built = self.construct_object(node, deep=True)
-        self._built[id(node)] = built
-        return built
-
-    def _build_mapping(self, node: yaml.MappingNode) -> Any:
-        for key, _ in node.value:
-            if key.__class__ is not yaml.ScalarNode:
-                raise _Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key)
-        if any(key.tag == _MERGE_TAG for key, _ in node.value):
-            return self.construct_object(node, deep=True)
-        result: dict[Any, Any] = {}
-        self._built[id(node)] = result
-        for key_node, value_node in node.value:
-            key = self._build(key_node)
-            if key in result and id(node) not in self._duplicates_seen:
-                self._duplicates_seen.add(id(node))
-                self._record_duplicates(node)
-            result[key] = self._build(value_node)
-        return result
-
-
-def check_expansion(root: yaml.Node, max_nodes: int) -> None:
-    """Refuse a node graph that is recursive, or whose aliases expand past ``max_nodes``.
-
-    The loader builds shared objects for aliases, but everything downstream (the schema,
-    JSON encoding, the database) sees the expanded tree: a few hundred bytes of nested
-    aliases expand to billions of nodes. The expanded size is counted on the node graph,
-    memoised per node, so the check is linear in the file, whatever the expansion.
-    """
-    sizes: dict[int, int] = {}
-    ancestors: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        key = id(node)
-        if finished:
-            ancestors.discard(key)
-            size = 1 + sum(sizes[id(child)] for child in _children(node))
-            if size > max_nodes:
-                raise _Refused(
-                    "alias-expansion", f"aliases expand this document past {max_nodes:,} values; "
-                    "schedules need no such structure: write the values out or use fewer aliases", node,
-                )
-            sizes[key] = size
-        elif key in ancestors:
-            raise _Refused("recursive-alias", "this alias refers to a node that contains it (a recursive "
-                           "structure), which JSON arguments cannot hold", node)
-        elif key not in sizes:
-            children = _children(node)
-            if not children:
-                sizes[key] = 1
-                continue
-            ancestors.add(key)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [item for pair in node.value for item in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _task_marks(root: yaml.Node | None) -> dict[str, tuple[int, int]]:
-    """Line and column of every task name: ownership records where each task is declared,
-    and the node tree the C parser composed already holds it (no second pass)."""
-    if not isinstance(root, yaml.MappingNode):
-        return {}
-    for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "tasks" and isinstance(value, yaml.MappingNode):
-            return {k.value: _mark(k.start_mark) for k, _ in value.value if isinstance(k, yaml.ScalarNode)}
-    return {}
-
-
-def _mark(mark: yaml.Mark) -> tuple[int, int]:
-    return mark.line + 1, mark.column + 1
 
 
 def parse_source(source: SourceFile) -> RawDocument:
@@ -263,19 +49,16 @@ def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, name: str | None =
 
 
 def load_text(text: str, name: str, *, max_nodes: int = MAX_EXPANDED_NODES) -> RawDocument:
-    loader = _Loader(text)
     try:
-        data = loader.load_single(may_alias="&" in text, max_nodes=max_nodes)
-    except _Refused as exc:
-        line, column = _mark(exc.problem_mark) if exc.problem_mark else (None, None)
+        loaded = load_yaml(text, max_nodes=max_nodes)
+    except Refused as exc:
+        line, column = line_column(exc.problem_mark) if exc.problem_mark else (None, None)
         return _failed(name, error(exc.code, str(exc.problem), source=SourceRange(name, line, column)), text)
     except yaml.MarkedYAMLError as exc:
         return _failed(name, _syntax_error(name, exc), text)
     except (yaml.YAMLError, RecursionError) as exc:
         return _failed(name, error("yaml-syntax", str(exc) or "recursive structure", source=SourceRange(name)), text)
-    finally:
-        loader.dispose()
-    return RawDocument(name, data, text, tuple(loader.duplicates), task_marks=loader.task_marks)
+    return RawDocument(name, loaded.data, text, loaded.duplicates, task_marks=loaded.task_marks)
 
 
 def load_paths(paths: Iterable[Path]) -> Iterator[RawDocument]:
@@ -284,15 +67,13 @@ def load_paths(paths: Iterable[Path]) -> Iterator[RawDocument]:
     return (parse_source(source) for source in read_sources(paths))
 
 
-
-
 def _failed(name: str, diagnostic: Diagnostic, text: str = "") -> RawDocument:
     return RawDocument(name, None, text, diagnostics=(diagnostic,))
 
 
 def _syntax_error(name: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    line, column = _mark(mark) if mark else (None, None)
+    line, column = line_column(mark) if mark else (None, None)
     problem = exc.problem or "invalid YAML"
     if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in problem:
         return error(

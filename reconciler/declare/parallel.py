@@ -1,6 +1,6 @@
 """Parse and validate many files on every core: the cold path of a large tree.
 
-Each file is parsed and validated on its own (``validate.validate_document``); only the
+Each file is parsed and validated on its own (``document.validate_document``); only the
 checks across files need them all, and they run in the calling process afterwards. The
 calling process works too, on the chunks no worker has started yet: its results need no
 transfer (pickling results back costs about as much as validating them). Workers are forked

@@ -10,7 +10,7 @@ from ..core.diagnostics import Diagnostic, SourceRange
 
 try:
     from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 KEY = "<key>"  # a path ending in KEY points at the mapping key itself, not its value
@@ -20,7 +20,6 @@ class PositionIndex:
     """Finds the node at a key path in one file's text."""
 
     def __init__(self, text: str) -> None:
-        self._lines = text.splitlines()
         try:
             self._root: yaml.Node | None = yaml.compose(text, Loader=_Loader)
         except yaml.YAMLError:
@@ -45,9 +44,6 @@ class PositionIndex:
         if key_node is not None and isinstance(node, yaml.CollectionNode) and not node.flow_style:
             node = key_node
         return node.start_mark.line + 1, node.start_mark.column + 1
-
-    def line_text(self, line: int) -> str | None:
-        return self._lines[line - 1] if 0 < line <= len(self._lines) else None
 
 
 def _child(node: yaml.Node, step: Any) -> tuple[yaml.Node | None, yaml.Node] | None:
@@ -92,3 +88,9 @@ def place(diagnostic: Diagnostic, text: str) -> Diagnostic:
     snippet = lines[source.line - 1] if source.line and 0 < source.line <= len(lines) else None
     d = diagnostic  # built directly: dataclasses.replace costs more than the placing (thousands of lints)
     return Diagnostic(d.severity, d.code, d.message, source, d.name, d.hint, d.path, snippet)
+
+
+def place_in(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
+    """``place`` with the text of the diagnostic's file, when ``texts`` has it."""
+    source = diagnostic.source
+    return place(diagnostic, texts[source.file]) if source is not None and source.file in texts else diagnostic

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.diagnostics import Diagnostic, SourceRange, error
+from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
 from ..core.specs import DeclaredState, DeclaredTask
 from .arguments import Hints, first_mismatch, resolved_hints
 from .arguments import bind_problem as argument_problem
-from .document import ValidDeclaration, did_you_mean
+from .document import ValidDeclaration
 from .positions import KEY
 
 

@@ -1,7 +1,8 @@
 """The validate phase over a whole tree: every file read once, unchanged files from the
 validation cache, the others parsed and validated (on every core when it pays), resolved
 against the Celery registry, checked across files and, for ``validate``, linted; in every
-environment of the project, the active one's declarations kept.
+environment of the project, the active one's declarations kept. One file's own step is
+``document``; the checks across files are ``across``.
 """
 from __future__ import annotations
 
@@ -13,17 +14,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from ..core.allocation import paused_gc
 from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.specs import DeclaredState, DeclaredTask
+from .across import combine
 from .cache import ValidationCache
-from .document import FileResult, combine
+from .document import FileResult
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import HERD_LIMIT, lint
 from .parallel import Context, validate_sources
+from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
 
 
@@ -51,9 +56,6 @@ def schedules_dir() -> Path:
 
 def celery_app() -> Any:
     """The project's Celery app: ``RECONCILER_CELERY_APP`` ("module:attribute") or Celery's current app."""
-    from celery import current_app
-    from django.utils.module_loading import import_string
-
     dotted = getattr(settings, "RECONCILER_CELERY_APP", None)
     if dotted:
         return import_string(dotted.replace(":", "."))
@@ -129,7 +131,7 @@ def _validate_once(
     declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
     limit = getattr(settings, "RECONCILER_HERD_LIMIT", HERD_LIMIT)
     warnings = lint(validated.declarations, now=now, herd_limit=limit) if lints else []
-    diagnostics = (*validated.diagnostics, *(_place(d, validated.texts) for d in (*problems, *warnings)))
+    diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:
         _remember(cache, fresh, validated.files, diagnostics)
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
@@ -148,10 +150,3 @@ def _remember(
             for declaration in result.declarations:
                 declaration.spec.digest()  # stored with it: what read compares rows with
             cache.put(source, result)
-
-
-def _place(diagnostic: Diagnostic, texts: dict[str, str]) -> Diagnostic:
-    from .positions import place
-
-    source = diagnostic.source
-    return place(diagnostic, texts[source.file]) if source and source.file in texts else diagnostic

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..core.diagnostics import Diagnostic, SourceRange
 from ..core.plan import Action, Change, DiffOptions, Plan
 from ..core.specs import ActualState, ActualTask, Ownership, TaskSpec
-from ..declare.document import validate_documents
+from ..declare.across import validate_documents
 from ..declare.resolve import Registry
 from ..engine.diff import desired_spec, diff
 from ..observe.forecast import LoadChange, load_change

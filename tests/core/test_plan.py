@@ -20,17 +20,8 @@ from reconciler.core.plan import (
     plan_from_json,
     read_reason,
 )
-from reconciler.core.specs import (
-    ActualState,
-    ActualTask,
-    Clocked,
-    DeclaredState,
-    DeclaredTask,
-    Interval,
-    Ownership,
-    Suspension,
-    TaskSpec,
-)
+from reconciler.core.schedule import Clocked, Interval
+from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, Suspension, TaskSpec
 from reconciler.engine.diff import diff
 from reconciler.engine.grace import DeletionGrace
 from reconciler.observe.sync import statuses

@@ -138,23 +138,6 @@ def test_valid_tree_produces_canonical_specs(registry) -> None:
     assert "from-a-nested-yml-file" in specs
 
 
-def test_past_one_off_is_a_warning_and_is_not_armed(registry) -> None:
-    result = validate_paths([FIXTURES / "valid" / "past-one-off.yaml"], registry=registry, now=NOW)
-    assert result.valid
-    [diagnostic] = result.diagnostics
-    assert (diagnostic.severity.value, diagnostic.code, diagnostic.source.line) == ("warning", "past-one-off", 4)
-    assert result.declared.tasks[0].spec.one_off
-
-
-def test_name_declared_in_two_files_reports_both_places(tmp_path: Path, registry) -> None:
-    body = "tasks:\n  shared-name:\n    task: project.tasks.heartbeat\n    every: 30\n"
-    (tmp_path / "a.yaml").write_text(body)
-    (tmp_path / "b.yaml").write_text("# other\n" + body)
-    result = validate_paths([tmp_path], registry=registry, now=NOW)
-    places = [(Path(d.source.file).name, d.source.line, d.code) for d in result.diagnostics]
-    assert places == [("a.yaml", 2, "duplicate-name"), ("b.yaml", 3, "duplicate-name")]
-
-
 def test_bound_task_self_is_not_an_argument(registry) -> None:
     signature = registry.signatures["project.tasks.generate_report"]
     assert list(signature.parameters) == ["report", "recipients"]
@@ -193,20 +176,6 @@ def test_unsafe_tag_is_never_executed(tmp_path: Path, registry) -> None:
     result = validate_paths([tmp_path], registry=registry, now=NOW)
     assert [d.code for d in result.diagnostics] == ["unsafe-tag"]
     assert not marker.exists()
-
-
-@pytest.mark.parametrize(
-    ("yaml_value", "needle"),
-    [("on", "boolean"), ("yes", "boolean"), ("010", "number"), ("2030-01-01", "date")],
-    ids=["on", "yes", "octal", "date"],
-)
-def test_yaml11_surprises_say_to_quote(tmp_path: Path, registry, yaml_value: str, needle: str) -> None:
-    (tmp_path / "s.yaml").write_text(
-        f"tasks:\n  t:\n    task: project.tasks.heartbeat\n    every: 30\n    description: {yaml_value}\n"
-    )
-    result = validate_paths([tmp_path], registry=registry, now=NOW)
-    [diagnostic] = result.diagnostics
-    assert needle in diagnostic.message and "quote" in diagnostic.message
 
 
 def test_defaults_timezone_is_not_forced_on_interval_tasks(tmp_path: Path, registry) -> None:

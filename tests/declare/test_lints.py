@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.schedule import CRON_FIELD_ORDER, Crontab
-from reconciler.declare.document import validate_documents
+from reconciler.declare.across import validate_documents
 from reconciler.declare.lints import Window, lint
 from reconciler.declare.load import load_text
 from reconciler.pipeline import default_registry, validate_paths

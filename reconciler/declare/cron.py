@@ -1,0 +1,84 @@
+"""The ``cron`` field: a 5-field string or a mapping of fields (``CronFields``), parsed by
+Celery's own crontab (what beat runs), so that what validates is what fires.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Annotated, Any
+
+from celery.schedules import crontab
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic_core import PydanticCustomError
+
+from ..core.schedule import CRON_FIELD_ORDER
+from .fields import as_text, yaml_surprise
+
+
+class CronFields(BaseModel):
+    """``cron`` as a mapping; an omitted field means every value (``*``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minute: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    hour: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    day_of_month: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    month_of_year: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+    day_of_week: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
+
+
+def _cron_field_text(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return as_text(value)
+
+
+def cron_fields_of(value: str | CronFields) -> dict[str, str]:
+    if isinstance(value, CronFields):
+        return value.model_dump()
+    parts = value.split()
+    if len(parts) != 5:
+        raise PydanticCustomError(
+            "bad-cron",
+            "a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
+            "got {count} in {value}",
+            {"count": len(parts), "value": repr(value)},
+        )
+    return dict(zip(CRON_FIELD_ORDER, parts, strict=True))
+
+
+@lru_cache(maxsize=4096)
+def check_cron(minute: str, hour: str, day_of_month: str, month_of_year: str, day_of_week: str) -> None:
+    """Parse with Celery's own crontab (what beat runs) and compute a next run, so that an
+    expression that can never fire (the 31st of February) is refused, not only parsed."""
+    try:
+        schedule = crontab(
+            minute=minute, hour=hour, day_of_month=day_of_month,
+            month_of_year=month_of_year, day_of_week=day_of_week,
+        )
+        schedule.remaining_estimate(datetime(2024, 1, 1))
+    except (ValueError, RuntimeError) as exc:
+        raise PydanticCustomError("bad-cron", "invalid cron: {error}", {"error": str(exc)}) from None
+
+
+def _cron(value: Any) -> str | CronFields:
+    if isinstance(value, dict):
+        value = CronFields.model_validate(value)
+    elif isinstance(value, str):
+        if len(value) > 1000:
+            raise PydanticCustomError("bad-cron", "a cron expression of {length:,} characters is not one",
+                                      {"length": len(value)})
+        value = " ".join(value.split())
+    elif not isinstance(value, CronFields):
+        raise PydanticCustomError(
+            "bad-cron", "cron is a 5-field string such as \"30 2 * * mon-fri\" or a mapping of fields, "
+            "got {kind}{why}", {"kind": type(value).__name__, "why": yaml_surprise(value)},
+        )
+    check_cron(**cron_fields_of(value))
+    return value
+
+
+Cron = Annotated[
+    str | CronFields,
+    BeforeValidator(_cron),
+]
