@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from django.conf import settings
-
+from ..conf import conf
 from ..core.timing import at_moment, beat_last_run, first_sent, next_after
 from .runs import FAILED_STATES, RunSummary
 
@@ -67,7 +66,7 @@ def grace_for(period: timedelta | None, fixed: float | None = None) -> timedelta
 
 
 def configured_grace() -> float | None:
-    value = getattr(settings, "RECONCILER_HEALTH_GRACE", None)
+    value = conf.HEALTH_GRACE
     return None if value is None else float(value)
 
 
