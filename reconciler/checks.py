@@ -23,6 +23,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from .conf import conf, folder_name, import_path, schedules_dir
 from .core.errors import ReconcilerError
 from .core.extras import install_hint, installed
 
@@ -45,7 +46,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             "USE_TZ is False: schedules, one-off moments and the apply history are time-zone aware.",
             hint="Set USE_TZ = True (Django's default since 5.0).", id="reconciler.E002",
         ))
-    if getattr(settings, "RECONCILER_BEAT_WATCH", False) and not installed("watchdog"):
+    if conf.BEAT_WATCH and not installed("watchdog"):
         problems.append(Error(
             "RECONCILER_BEAT_WATCH is on but watchdog is not installed.",
             hint=install_hint("watch"), id="reconciler.E004",
@@ -64,8 +65,6 @@ def _uses_postgresql() -> bool:
 
 @register(TAG)
 def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from .pipeline import schedules_dir
-
     folder = schedules_dir()
     if folder.exists():  # a folder, or a single file
         return []
@@ -80,8 +79,7 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A fallback name (the folder's path) can stand for another project's folder over a shared
     database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
-    from .declare.sources import explicit_name, folder_name
-    from .pipeline import schedules_dir
+    from .declare.sources import explicit_name
 
     if explicit_name():
         return []
@@ -119,10 +117,10 @@ def _celery_app() -> tuple[Any, CheckMessage | None]:
     from celery import _state
     from django.utils.module_loading import import_string
 
-    dotted = getattr(settings, "RECONCILER_CELERY_APP", None)
+    dotted = conf.CELERY_APP
     if dotted:
         try:
-            return import_string(str(dotted).replace(":", ".")), None
+            return import_string(import_path(str(dotted))), None
         except ImportError as exc:
             return None, Error(
                 f"RECONCILER_CELERY_APP = {dotted!r} cannot be imported: {exc}",

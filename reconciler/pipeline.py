@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connections
 
+from .conf import conf, schedules_dir
 from .core.errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .core.plan import Action, DiffOptions, Grace, Plan, Scope
 from .core.specs import ActualState
@@ -30,7 +31,6 @@ from .declare.tree import (  # the validate phase; re-exported: every shell impo
     default_registry,
     environments_for,
     paused_gc,
-    schedules_dir,
     validate_paths,
 )
 from .engine.apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply
@@ -74,9 +74,6 @@ def plan_paths(
         return PlanResult(validation, diff(validation.declared, actual, options), actual)
 
 
-MEMO_SECONDS = 5.0  # RECONCILER_PLAN_MEMO_SECONDS: the safety net of ``current_plan``
-
-
 @dataclass(frozen=True)
 class _Memo:
     key: tuple[object, ...]
@@ -101,7 +98,7 @@ def current_plan(using: str = "default") -> PlanResult:
     fields on SQLite (on PostgreSQL migration 0008's trigger moves beat's change marker), a
     clocked moment passing — is seen once the seconds are over."""
     global _memo
-    seconds = float(getattr(settings, "RECONCILER_PLAN_MEMO_SECONDS", MEMO_SECONDS))
+    seconds = float(conf.PLAN_MEMO_SECONDS)
     if seconds <= 0:
         return plan_paths(using=using)
     with database_errors():
@@ -246,14 +243,14 @@ def database_errors() -> Iterator[None]:
 def apply_options_from_settings() -> ApplyOptions:
     """Apply options for the unattended shells (beat start-up, the watcher inside beat)."""
     return ApplyOptions(
-        prune=getattr(settings, "RECONCILER_PRUNE", True),
-        adopt=getattr(settings, "RECONCILER_ADOPT", False),
+        prune=conf.PRUNE,
+        adopt=conf.ADOPT,
     )
 
 
 def delete_grace(seconds: float | None = None) -> float:
     """The watcher's deletion grace: given, or ``RECONCILER_WATCH_DELETE_GRACE`` (10 s)."""
-    return float(seconds if seconds is not None else getattr(settings, "RECONCILER_WATCH_DELETE_GRACE", 10.0))
+    return float(seconds if seconds is not None else conf.WATCH_DELETE_GRACE)
 
 
 def reconcile_once(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.generics import GenericAPIView
@@ -17,16 +16,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from ..conf import conf
 from .errors import PayloadTooLarge, exception_handler
 from .permissions import VIEW, HasPermission, IsAuthenticated
 
-MAX_BODY = 1024 * 1024  # RECONCILER_API_MAX_BODY: bytes of a posted request body
 MAX_BODY_DEPTH = 100  # arrays and objects inside one another in a posted body
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 def max_body() -> int:
-    return int(getattr(settings, "RECONCILER_API_MAX_BODY", MAX_BODY))
+    return int(conf.API_MAX_BODY)
 
 
 def nesting_depth(value: Any) -> int:

@@ -26,6 +26,7 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Interval
 from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from ..conf import conf
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
 from ..models import ScheduledTask
@@ -51,7 +52,7 @@ class ReconcilingScheduler(DatabaseScheduler):
     Entry = ScheduledEntry
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if getattr(settings, "RECONCILER_BEAT_HA", True) else None
+        self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if conf.BEAT_HA else None
         self._active = False
         self._listener: Listener | None = None
         self._closed = False
@@ -105,12 +106,12 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._heap = None
 
     def setup_schedule(self) -> None:
-        if getattr(settings, "RECONCILER_APPLY_ON_BEAT_START", True):
+        if conf.APPLY_ON_BEAT_START:
             self.apply_declarations_on_start()
         super().setup_schedule()
-        if getattr(settings, "RECONCILER_BEAT_LISTEN", True) and Listener.available():
+        if conf.BEAT_LISTEN and Listener.available():
             self._listener = Listener().start()
-        if getattr(settings, "RECONCILER_BEAT_WATCH", False):
+        if conf.BEAT_WATCH:
             self._start_watcher()
 
     def apply_declarations_on_start(self) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from ..conf import conf, default_source_name, folder_name, schedules_dir
 from ..core.errors import ReconcilerError, RefusedApply
 from ..core.plan import Scope
 from .files import display_path
@@ -37,32 +38,12 @@ class Origin:
     identity: str  # "" when the name is explicit (RECONCILER_SOURCE_NAME)
 
 
-def default_source_name() -> str:
-    from .tree import schedules_dir
-
-    return str(getattr(settings, "RECONCILER_SOURCE_NAME", "") or folder_name(schedules_dir()))
-
-
 def explicit_name() -> str:
-    return str(getattr(settings, "RECONCILER_SOURCE_NAME", "") or "")
-
-
-def folder_name(folder: Path) -> str:
-    """A name for a folder that does not depend on the working directory."""
-    real = folder.resolve()
-    base = getattr(settings, "BASE_DIR", None)
-    if base is not None:
-        try:
-            return real.relative_to(Path(base).resolve()).as_posix() or real.name
-        except ValueError:
-            pass
-    return real.name
+    return str(conf.SOURCE_NAME or "")
 
 
 def scope_for(paths: Sequence[Path] | None) -> Scope:
     """The scope of an apply of ``paths`` (None: the configured folder, whole)."""
-    from .tree import schedules_dir
-
     configured = schedules_dir().resolve()
     if not paths:
         return Scope(default_source_name())
@@ -93,8 +74,6 @@ def _scope_of(path: Path, configured: Path) -> Scope:
 def origin_for(paths: Sequence[Path] | None) -> Origin:
     """The source of an apply of ``paths`` (None: the configured folder), with its whole folder:
     the configured folder for paths inside it, else the folder given or a file's folder."""
-    from .tree import schedules_dir
-
     configured = schedules_dir().resolve()
     roots = {_root_of(path.resolve(), configured) for path in paths or [configured]}
     root = min(roots)  # scope_for has refused paths of several sources

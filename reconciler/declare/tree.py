@@ -6,8 +6,6 @@ environment of the project, the active one's declarations kept. One file's own s
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from celery import current_app
-from django.conf import settings
 from django.utils.module_loading import import_string
 
+from ..conf import conf, import_path, schedules_dir
 from ..core.allocation import paused_gc
 from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.specs import DeclaredState, DeclaredTask
@@ -26,7 +24,7 @@ from .cache import ValidationCache
 from .document import FileResult
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
-from .lints import HERD_LIMIT, lint
+from .lints import lint
 from .parallel import Context, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
@@ -46,19 +44,11 @@ class ValidationResult:
         return not has_errors(self.diagnostics)
 
 
-def schedules_dir() -> Path:
-    """``RECONCILER_SCHEDULES_DIR`` (default ``schedules``); a relative path is resolved against
-    ``BASE_DIR`` (when the project defines it), not against the current directory."""
-    folder = Path(getattr(settings, "RECONCILER_SCHEDULES_DIR", "schedules"))
-    base = getattr(settings, "BASE_DIR", None)
-    return folder if folder.is_absolute() or base is None else Path(base) / folder
-
-
 def celery_app() -> Any:
     """The project's Celery app: ``RECONCILER_CELERY_APP`` ("module:attribute") or Celery's current app."""
-    dotted = getattr(settings, "RECONCILER_CELERY_APP", None)
+    dotted = conf.CELERY_APP
     if dotted:
-        return import_string(dotted.replace(":", "."))
+        return import_string(import_path(dotted))
     return current_app._get_current_object()
 
 
@@ -80,15 +70,13 @@ def validate_paths(
 
 
 def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
-    names = tuple(getattr(settings, "RECONCILER_ENVIRONMENTS", None) or ())
-    return select(names, explicit or getattr(settings, "RECONCILER_ENV", None) or None, need_active=need_active)
+    names = tuple(conf.ENVIRONMENTS or ())
+    return select(names, explicit or conf.ENV or None, need_active=need_active)
 
 
 def cache_dir() -> Path | None:
     """``RECONCILER_CACHE_DIR``; ``None`` (or ``False``) there turns the cache off."""
-    if not hasattr(settings, "RECONCILER_CACHE_DIR"):
-        return Path(tempfile.gettempdir()) / f"reconciler-cache-{os.getuid()}"
-    configured = settings.RECONCILER_CACHE_DIR
+    configured = conf.CACHE_DIR
     return Path(configured) if configured else None
 
 
@@ -129,7 +117,7 @@ def _validate_once(
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]
     declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
-    limit = getattr(settings, "RECONCILER_HERD_LIMIT", HERD_LIMIT)
+    limit = conf.HERD_LIMIT
     warnings = lint(validated.declarations, now=now, herd_limit=limit) if lints else []
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:

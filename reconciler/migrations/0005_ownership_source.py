@@ -1,10 +1,10 @@
 from django.db import migrations, models
 
+from reconciler.conf import default_source_name
+
 
 def claim_for_default_source(apps, schema_editor):  # type: ignore[no-untyped-def]
     """Rows owned before sources existed belong to the configured schedules folder."""
-    from ..declare.sources import default_source_name
-
     ManagedTask = apps.get_model("reconciler", "ManagedTask")
     ManagedTask.objects.using(schema_editor.connection.alias).filter(source="").update(
         source=default_source_name()

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
+from ..conf import conf
 from ..core.timing import first_sent
 from .expected import MATH_WINDOW, Expectation, row_math
 from .rows import Row, read_rows
@@ -70,7 +70,7 @@ def grace_for(period: timedelta | None, fixed: float | None = None) -> timedelta
 
 
 def configured_grace() -> float | None:
-    value = getattr(settings, "RECONCILER_HEALTH_GRACE", None)
+    value = conf.HEALTH_GRACE
     return None if value is None else float(value)
 
 

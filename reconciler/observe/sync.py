@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ..conf import conf
 from ..core.plan import Action, Change, Plan, Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 from ..render.words import show_schedule
@@ -209,7 +210,7 @@ def repository_path(file: str) -> str:
 
     from django.conf import settings
 
-    root = getattr(settings, "RECONCILER_SOURCE_ROOT", None) or getattr(settings, "BASE_DIR", None)
+    root = conf.SOURCE_ROOT or getattr(settings, "BASE_DIR", None)
     if not file or root is None:
         return file
     try:
@@ -221,9 +222,7 @@ def repository_path(file: str) -> str:
 def source_url(file: str, line: int | None) -> str | None:
     """The link to a declaration: ``RECONCILER_SOURCE_URL`` with ``{path}`` and ``{line}``
     (for example ``https://git.example.com/ops/app/blob/main/{path}#L{line}``), or None."""
-    from django.conf import settings
-
-    template = getattr(settings, "RECONCILER_SOURCE_URL", "")
+    template = conf.SOURCE_URL
     if not template or not file:
         return None
     return str(template).format(path=repository_path(file), line=line or 1)

@@ -9,12 +9,11 @@ import ipaddress
 import math
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-DEFAULT_NETWORKS = ("127.0.0.0/8", "::1/128")
+from ..conf import conf
 
 
 def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token: str) -> bool:
@@ -39,8 +38,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     require("metrics", "the /metrics endpoint")
     from .metrics import render_latest
 
-    networks = getattr(settings, "RECONCILER_METRICS_ALLOWED_NETWORKS", DEFAULT_NETWORKS)
-    token = getattr(settings, "RECONCILER_METRICS_TOKEN", "") or ""
+    networks = conf.METRICS_ALLOWED_NETWORKS
+    token = conf.METRICS_TOKEN or ""
     if not allowed(request.META.get("REMOTE_ADDR", ""), request.headers.get("Authorization", ""), networks, token):
         return HttpResponse("forbidden: not an allowed network and no valid bearer token\n", status=403,
                             content_type="text/plain")
