@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,8 @@ from django.db.models import Model
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
-from ..core.specs import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.specs import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar, TaskSpec
+from ..core.timing import at_moment, beat_last_run, upcoming
 
 if TYPE_CHECKING:
     from django_celery_beat.models import PeriodicTask
@@ -163,3 +165,29 @@ def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
         if row_id not in built:
             built[row_id] = schedule_of(rows[row_id])
         task.__dict__["prebuilt_schedule"] = built[row_id]
+
+
+# -- a declaration's next runs: its row as apply writes it, its schedule as beat builds it ----
+
+def celery_schedule(schedule: Schedule, moment: datetime) -> Any:
+    """The Celery schedule object beat would run for this declared schedule, its clock stopped
+    at ``moment``."""
+    return at_moment(schedule_of(kind_of(schedule).row_of(schedule)), moment)
+
+
+COUNT = 3
+
+
+def next_runs(spec: TaskSpec | None, now: datetime, count: int = COUNT) -> tuple[datetime, ...]:
+    """The next ``count`` runs of ``spec`` as a row written at ``now`` (never run yet): exact
+    slots in whole seconds (UTC); ``()`` when none. As beat: an interval counts from the row's
+    change, a ``start_time`` holds every run back until it comes (and then one is due at once).
+    A disabled task, a deleted one and a past one-off have none."""
+    if spec is None or not spec.enabled or isinstance(spec.schedule, NoSchedule):
+        return ()
+    schedule = spec.schedule
+    if isinstance(schedule, Clocked) and schedule.at <= now:
+        return ()  # a past one-off is written disabled
+    last = beat_last_run(None, now, now, spec.start_time)
+    count = 1 if isinstance(schedule, Clocked) else count
+    return upcoming(celery_schedule(schedule, now), last, now, count, start_time=spec.start_time)
