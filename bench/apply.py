@@ -164,7 +164,7 @@ def bulk_create_lower_bound(folder: Path):  # type: ignore[no-untyped-def]
     already there, left by update_from_dict): the floor for writing these rows at all."""
     from django_celery_beat.models import PeriodicTask
 
-    from reconciler.engine.apply import ensure_schedules, task_row
+    from reconciler.engine.write import ensure_schedules, task_row
     from reconciler.pipeline import validate_paths
 
     specs = [t.spec for t in validate_paths([folder]).declared.tasks]

@@ -1,5 +1,5 @@
 """``/api/schedules/``: each schedule's status and health (list and detail), its runs, and the
-operations on one schedule: run now, suspend, resume. Thin shells over ``reconciler.status``,
+operations on one schedule: run now, suspend, resume. Thin shells over ``reconciler.observe.sync``,
 ``reconciler.observe`` and ``reconciler.operate``."""
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ plus what a schedules-as-code team needs from beat.
   the declarative replacement for the one-way ``CELERY_BEAT_SCHEDULE`` copy. With
   ``RECONCILER_BEAT_WATCH`` it also watches the folder and applies every change.
 - It loads the schedule in a bounded number of queries, whatever its size (one query for
-  the tasks, one per schedule kind), builds each schedule object once per schedule row, and
+  the tasks, one per schedule kind: ``kinds.load_enabled``), builds each schedule object once
+  per schedule row, and
   skips no due task: no "hour window" pre-filter (django-celery-beat #875, #894, #916, #956),
   no expression that grows with the number of rows (Django #36116 on SQLite).
 - It reloads only when the ``PeriodicTasks`` marker moved, plus the parent's periodic
@@ -18,27 +19,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
-from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
-from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from ..conf import conf
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
 from ..models import ScheduledTask
 from .entry import ScheduledEntry
+from .kinds import load_enabled
 
 log = logging.getLogger("reconciler.scheduler")
-SCHEDULE_KINDS = (
-    ("interval", IntervalSchedule),
-    ("crontab", CrontabSchedule),
-    ("solar", SolarSchedule),
-    ("clocked", ClockedSchedule),
-)
 
 
 STANDBY_POLL = 1.0  # seconds between a standby's attempts to take the lock
@@ -165,58 +157,3 @@ class ReconcilingScheduler(DatabaseScheduler):
                 log.warning("skipping %s: its schedule or arguments cannot be read", model.name)
         log.info("loaded %d schedule entries in %.3f s", len(entries), time.perf_counter() - started)
         return entries
-
-
-def load_enabled(model: type[ScheduledTask]) -> list[ScheduledTask]:
-    """Every enabled task with its schedule row, in 1 + 4 queries: the schedule rows of each
-    kind come from a sub-select (constant-size SQL), each schedule object is built once."""
-    # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
-    # refuses past ~1,000 distinct rows (Django #36116).
-    tasks = list(model.objects.filter(enabled=True).order_by())
-    for field, schedule_model in SCHEDULE_KINDS:
-        _attach(tasks, field, schedule_model, model)
-    return tasks
-
-
-def _attach(tasks: list[ScheduledTask], field: str, schedule_model: Any, model: type[ScheduledTask]) -> None:
-    column = f"{field}_id"
-    if not any(getattr(task, column) is not None for task in tasks):
-        return
-    used = model.objects.filter(enabled=True, **{f"{column}__isnull": False}).values(column)
-    rows = {row.pk: row for row in schedule_model.objects.filter(pk__in=used)}
-    built: dict[int, Any] = {}
-    for task in tasks:
-        row_id = getattr(task, column)
-        if row_id is None or row_id not in rows:
-            continue
-        task._state.fields_cache[field] = rows[row_id]
-        if row_id not in built:
-            built[row_id] = schedule_of(rows[row_id])
-        task.__dict__["prebuilt_schedule"] = built[row_id]
-
-
-class MemoCrontab(TzAwareCrontab):
-    """django-celery-beat's TzAwareCrontab, with each field's expansion memoised: tens of
-    thousands of rows spell their fields with a few dozen distinct strings."""
-
-    @staticmethod
-    def _expand_cronspec(cronspec: Any, max_: int, min_: int = 0) -> set[Any]:
-        if isinstance(cronspec, str):
-            return set(_expand(cronspec, max_, min_))
-        return TzAwareCrontab._expand_cronspec(cronspec, max_, min_)
-
-
-@lru_cache(maxsize=4096)
-def _expand(cronspec: str, max_: int, min_: int) -> frozenset[int]:
-    return frozenset(TzAwareCrontab._expand_cronspec(cronspec, max_, min_))
-
-
-def schedule_of(row: Any) -> Any:
-    """What ``row.schedule`` returns, built once per row (and, for a crontab, parsed once
-    instead of twice: the model's property builds a naive crontab it then discards)."""
-    if isinstance(row, CrontabSchedule) and getattr(settings, "DJANGO_CELERY_BEAT_TZ_AWARE", True):
-        return MemoCrontab(
-            minute=row.minute, hour=row.hour, day_of_week=row.day_of_week,
-            day_of_month=row.day_of_month, month_of_year=row.month_of_year, tz=row.timezone,
-        )
-    return row.schedule

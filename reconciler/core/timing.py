@@ -4,9 +4,11 @@ time of the run that follows ``last_run_at`` — crontab time zones and DST, sol
 clocked moments included — without reimplementing any of that arithmetic.
 
 ``upcoming`` is the one home of next runs: the plan, ``plan --against``, status, the API, the
-admin, the forecast and the metrics all ask it. A run is the exact slot — the first whole
-second at which the schedule's own ``is_due`` is true — in UTC: never "now plus a remaining
-estimate" read from a clock that has moved on since (that gave 06:29:59.97 for 06:30)."""
+admin, the forecast, the lints and the metrics all ask it (a declaration through
+``beat.kinds.next_runs``: the schedule object beat would build for the row apply writes).
+A run is the exact slot — the first whole second at which the schedule's own ``is_due`` is
+true — in UTC: never "now plus a remaining estimate" read from a clock that has moved on
+since (that gave 06:29:59.97 for 06:30)."""
 from __future__ import annotations
 
 import copy

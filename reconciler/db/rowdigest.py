@@ -24,19 +24,23 @@ from typing import Any
 from django.db import connections
 from django_celery_beat.models import PeriodicTask
 
-from ..core.schedule import CRON_FIELD_ORDER
+from ..beat.kinds import BY_FIELD
 from ..models import ManagedTask
+
+# The text hashed is a stored format (``ManagedTask.row_digest``): its columns keep the order
+# they were first digested in, or every stored digest goes stale (each row then read in full at
+# every plan until it is next written). The kinds table says which columns; these two, in what
+# order (tests/db/test_rowdigest.py checks that each names every kind once).
+SCHEDULE_RELATIONS = ("interval", "crontab", "clocked", "solar")  # the foreign keys
+_COLUMN_ORDER = ("interval", "clocked", "solar", "crontab")  # the schedule rows' columns
 
 # What a row's spec is read from (``read.spec_from_row``), as ORM lookups; the digest covers
 # exactly these, plus the schedule foreign keys. Beat's own columns are left out.
 ROW_FIELDS = (
     "name", "task", "args", "kwargs", "enabled", "one_off", "description", "queue", "exchange",
     "routing_key", "priority", "headers", "expire_seconds", "expires", "start_time",
-    "interval__every", "interval__period", "clocked__clocked_time",
-    "solar__event", "solar__latitude", "solar__longitude", "crontab__timezone",
-    *(f"crontab__{name}" for name in CRON_FIELD_ORDER),
+    *(f"{kind.field}__{column}" for kind in map(BY_FIELD.__getitem__, _COLUMN_ORDER) for column in kind.columns),
 )
-SCHEDULE_RELATIONS = ("interval", "crontab", "clocked", "solar")
 BATCH = 500  # ids per statement when rows are read by id: under SQLite's variable limit
 
 

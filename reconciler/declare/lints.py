@@ -139,7 +139,8 @@ class Window:
         if isinstance(schedule, Clocked):
             return frozenset([_minute(schedule.at)] if self.start <= schedule.at < self.end else [])
         if isinstance(schedule, Solar):
-            from ..review.next_runs import celery_schedule
+            # Here, not at the top: declare/ imports without Django set up (the schema check).
+            from ..beat.kinds import celery_schedule
 
             moments = _solar_moments(celery_schedule(schedule, self.start), self.start, self.end)
             return frozenset(_minute(at) for at in moments)

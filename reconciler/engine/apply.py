@@ -1,8 +1,7 @@
 """Plan → database: one transaction, bulk queries, beat notified once.
 
 Under the reconcile lock the actual state is read again and diffed, so what is written is
-always computed from the state it is written over (never a stale plan). Only the fields
-the reconciler manages are written; beat's own (``last_run_at``, ``total_run_count``) never.
+always computed from the state it is written over (never a stale plan); ``write`` writes it.
 Nothing is written when nothing changed: not even ``PeriodicTasks.last_update``, whose every
 bump makes each running beat reload its whole schedule.
 """
@@ -10,41 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from django.db import transaction
-from django.db.models import Model
-from django_celery_beat.models import (
-    ClockedSchedule,
-    CrontabSchedule,
-    IntervalSchedule,
-    PeriodicTask,
-    PeriodicTasks,
-    SolarSchedule,
-)
 
 from ..core.allocation import paused_gc
 from ..core.errors import RefusedApply
-from ..core.plan import UNSCOPED, Action, Change, DiffOptions, Grace, Plan, Scope
-from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.plan import UNSCOPED, Action, DiffOptions, Grace, Plan, Scope
 from ..core.specs import ActualState, DeclaredState, TaskSpec
 from ..db import locking, rowdigest
-from ..db.bulk import insert_rows
 from ..declare.sources import Origin, claim
 from ..models import ApplyRecord, ManagedTask
 from . import history
 from .diff import diff
 from .read import read_actual
-
-BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
-SCHEDULE_FIELDS = ("interval", "crontab", "solar", "clocked")
-MANAGED_FIELDS = (
-    "name", "task", *SCHEDULE_FIELDS, "args", "kwargs", "queue", "exchange", "routing_key", "headers",
-    "priority", "expires", "expire_seconds", "one_off", "start_time", "enabled", "description", "date_changed",
-)
+from .write import BATCH, write
 
 
 @dataclass(frozen=True)
@@ -146,181 +127,6 @@ def settle_drift(actual: ActualState, plan: Plan, declared: Mapping[str, TaskSpe
     if settled:
         ManagedTask.objects.using(using).bulk_update(settled, ["spec_hash", "row_digest"], batch_size=BATCH)
         rowdigest.record(using)
-
-
-def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
-    """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker.
-
-    An adopted row whose fields already equal the declaration gets its ownership row only:
-    its ``date_changed`` must not move (beat takes it as the last run of a task that never
-    ran, so touching it would postpone the first run of an interval task)."""
-    writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
-    rewrites = [c for c in writes if c.action is not Action.CREATE and (c.fields or c.action is not Action.ADOPT)]
-    schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
-    created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
-    _update_tasks(rewrites, schedule_ids, using, now)
-    _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
-    _own(writes, created, using, now, revision, source)
-    if writes:
-        rowdigest.record(using)
-    if created or rewrites or plan.of(Action.DELETE):
-        mark_changed(using, now)
-
-
-def mark_changed(using: str, now: datetime) -> None:
-    """Tell every running beat to reload: django-celery-beat's change marker (what its poll
-    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``)."""
-    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
-
-
-# -- schedules ---------------------------------------------------------------------------
-
-ScheduleIds = dict[Schedule, tuple[str, int]]
-
-
-def ensure_schedules(schedules: Iterable[Schedule], using: str) -> ScheduleIds:
-    """Reuse identical schedule rows (shared, never modified); create the missing in bulk."""
-    wanted = set(schedules)
-    ids: ScheduleIds = {}
-    for kind in (Interval, Crontab, Clocked, Solar):
-        needed = {s for s in wanted if isinstance(s, kind)}
-        if needed:
-            ids.update(_ensure_kind(kind, needed, using))
-    return ids
-
-
-def _ensure_kind(kind: type, needed: set[Any], using: str) -> ScheduleIds:
-    model, field_name, to_spec, to_row = _SCHEDULE_KINDS[kind]
-    existing: ScheduleIds = {}
-    for row in model.objects.using(using).order_by("-pk"):
-        spec = to_spec(row)
-        if spec in needed:
-            existing[spec] = (field_name, row.pk)  # the lowest pk wins among identical rows
-    missing = sorted(needed - existing.keys(), key=repr)
-    rows = [to_row(spec) for spec in missing]
-    model.objects.using(using).bulk_create(rows, batch_size=BATCH)
-    existing.update({spec: (field_name, row.pk) for spec, row in zip(missing, rows, strict=True)})
-    return existing
-
-
-def _interval_spec(row: IntervalSchedule) -> Schedule | None:
-    from .read import PERIOD_SECONDS
-
-    seconds = row.every * PERIOD_SECONDS.get(row.period, 1)
-    return Interval(int(seconds)) if seconds == int(seconds) else None
-
-
-def _crontab_spec(row: CrontabSchedule) -> Schedule | None:
-    try:
-        return Crontab.canonical(str(row.timezone), **{name: getattr(row, name) for name in CRON_FIELD_ORDER})
-    except ValueError:
-        return None
-
-
-_SCHEDULE_KINDS: dict[type, tuple[type[Model], str, Callable[[Any], Any], Callable[[Any], Model]]] = {
-    Interval: (
-        IntervalSchedule, "interval", _interval_spec,
-        lambda s: IntervalSchedule(every=s.seconds, period=IntervalSchedule.SECONDS),
-    ),
-    Crontab: (
-        CrontabSchedule, "crontab", _crontab_spec,
-        lambda s: CrontabSchedule(timezone=s.timezone, **{n: getattr(s, n) for n in CRON_FIELD_ORDER}),
-    ),
-    Clocked: (
-        ClockedSchedule, "clocked", lambda row: Clocked(row.clocked_time),
-        lambda s: ClockedSchedule(clocked_time=s.at),
-    ),
-    Solar: (
-        SolarSchedule, "solar", lambda row: Solar(row.event, row.latitude, row.longitude),
-        lambda s: SolarSchedule(event=s.event, latitude=s.latitude, longitude=s.longitude),
-    ),
-}
-
-
-# -- periodic tasks ----------------------------------------------------------------------
-
-def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
-    """The managed columns of a PeriodicTask, with PeriodicTask.save()'s invariants: exactly
-    one schedule, clocked only with one_off, never both expires and expire_seconds, empty
-    routing fields as NULL."""
-    if isinstance(spec.schedule, NoSchedule):
-        raise ValueError(f"{spec.name}: a declared task always has a schedule")
-    field_name, schedule_id = schedule_ids[spec.schedule]
-    return {
-        "name": spec.name, "task": spec.task,
-        **{f"{name}_id": schedule_id if name == field_name else None for name in SCHEDULE_FIELDS},
-        "args": spec.args, "kwargs": spec.kwargs, "queue": spec.queue or None, "exchange": spec.exchange or None,
-        "routing_key": spec.routing_key or None, "headers": spec.headers, "priority": spec.priority,
-        "expires": spec.expires_at, "expire_seconds": spec.expire_seconds,
-        "one_off": spec.one_off or isinstance(spec.schedule, Clocked), "start_time": spec.start_time,
-        "enabled": spec.enabled, "description": spec.description, "date_changed": now,
-    }
-
-
-def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime, pk: int | None = None) -> PeriodicTask:
-    return PeriodicTask(pk=pk, **task_values(spec, schedule_ids, now))
-
-
-def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
-    rows = [task_values(c.desired, ids, now) for c in changes if c.desired]
-    if not rows:
-        return {}
-    columns = [*rows[0], "last_run_at", "total_run_count"]
-    values = [(*row.values(), None, 0) for row in rows]
-    returned = insert_rows(PeriodicTask, columns, values, using, returning=("name", "id"))
-    if returned:
-        return dict(returned)
-    created: dict[str, int] = {}
-    names = [row["name"] for row in rows]
-    for start in range(0, len(names), BATCH):
-        batch = names[start:start + BATCH]
-        created.update(PeriodicTask.objects.using(using).filter(name__in=batch).values_list("name", "pk"))
-    return created
-
-
-def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
-    rows = [task_row(c.desired, ids, now, pk=c.pk) for c in changes if c.desired]
-    PeriodicTask.objects.using(using).bulk_update(rows, MANAGED_FIELDS, batch_size=BATCH)
-
-
-def _delete_tasks(pks: list[int], using: str) -> None:
-    """Raw deletes: ``QuerySet.delete()`` would load every row and send a post_delete signal
-    per row, each bumping the beat marker. Ownership rows go first (they reference the task)."""
-    for start in range(0, len(pks), BATCH):
-        batch = pks[start:start + BATCH]
-        ManagedTask.objects.using(using).filter(periodic_task_id__in=batch)._raw_delete(using)
-        PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
-
-
-OWNERSHIP_COLUMNS = (
-    "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
-    "row_digest",
-)
-
-
-def _own(
-    changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str, owner: str,
-) -> None:
-    fresh: list[tuple[Any, ...]] = []
-    known: list[tuple[Any, ...]] = []
-    for change in changes:
-        assert change.desired is not None
-        source = change.source
-        values = (
-            change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            change.desired.digest(), now, revision, owner, rowdigest.PENDING,
-        )
-        (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
-    _insert_ownership(fresh, using)
-    ManagedTask.objects.using(using).bulk_update(
-        [ManagedTask(**dict(zip(OWNERSHIP_COLUMNS, values, strict=True))) for values in known],
-        list(OWNERSHIP_COLUMNS[1:]), batch_size=BATCH,
-    )
-
-
-def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
-    if rows:
-        insert_rows(ManagedTask, OWNERSHIP_COLUMNS, rows, using)
 
 
 # -- history -----------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The database → the actual state: every PeriodicTask as a canonical TaskSpec, with its
 ownership. Two queries whatever the number of rows (one join, one ownership read).
 
-Rows are normalised exactly like declarations (``specs``), so that ``00`` equals ``0`` and a
-``1 hours`` interval equals ``3600 seconds``. A row that cannot be normalised (invalid JSON
-arguments, an unparsable cron field, no schedule) keeps its raw values: it compares unequal
-to any declaration and the next apply rewrites it.
+Rows are normalised exactly like declarations (``specs``; a schedule by ``beat.kinds``), so
+that ``00`` equals ``0`` and a ``1 hours`` interval equals ``3600 seconds``. A row that cannot
+be normalised (invalid JSON arguments, an unparsable cron field, no schedule) keeps its raw
+values: it compares unequal to any declaration and the next apply rewrites it.
 """
 from __future__ import annotations
 
@@ -16,14 +16,12 @@ from typing import Any
 
 from django_celery_beat.models import PeriodicTask
 
-from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..beat.kinds import JOIN_COLUMNS, spec_of_join
+from ..core.schedule import Schedule
 from ..core.specs import ActualState, ActualTask, Ownership, Suspension, TaskSpec, canonical_json
 from ..db import rowdigest
 from ..db.rowdigest import ROW_FIELDS
 from ..models import ManagedTask
-
-PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1, "microseconds": 1e-6}
-
 
 _FIELDS = ("pk", *ROW_FIELDS, "last_run_at", "total_run_count")
 FULL_READ_SHARE = 0.3  # past this share of rows to read in full, one query for all is cheaper
@@ -169,35 +167,8 @@ def _json_text(raw: str | None, empty: str) -> str:
         return raw
 
 
-_SCHEDULE_COLUMNS = (
-    "interval__every", "interval__period", *(f"crontab__{name}" for name in CRON_FIELD_ORDER), "crontab__timezone",
-    "clocked__clocked_time", "solar__event", "solar__latitude", "solar__longitude",
-)
-
-
-_schedule_values = itemgetter(*_SCHEDULE_COLUMNS)
+_schedule_values = itemgetter(*JOIN_COLUMNS)
 
 
 def _schedule(row: dict[str, Any]) -> Schedule:
-    return _schedule_of(_schedule_values(row))
-
-
-@lru_cache(maxsize=65536)
-def _schedule_of(values: tuple[Any, ...]) -> Schedule:
-    """Memoised by the schedule row's values: rows share schedule rows."""
-    row = dict(zip(_SCHEDULE_COLUMNS, values, strict=True))
-    if row["interval__every"] is not None:
-        seconds = row["interval__every"] * PERIOD_SECONDS.get(row["interval__period"], 1)
-        return Interval(int(seconds)) if seconds == int(seconds) else NoSchedule()
-    if row["crontab__minute"] is not None:
-        fields = {name: row[f"crontab__{name}"] for name in CRON_FIELD_ORDER}
-        timezone = str(row["crontab__timezone"] or "UTC")  # a ZoneInfo from the field: its key
-        try:
-            return Crontab.canonical(timezone, **fields)
-        except ValueError:
-            return Crontab(timezone=timezone, **fields)
-    if row["clocked__clocked_time"] is not None:
-        return Clocked(row["clocked__clocked_time"])
-    if row["solar__event"] is not None:
-        return Solar(row["solar__event"], row["solar__latitude"], row["solar__longitude"])
-    return NoSchedule()
+    return spec_of_join(_schedule_values(row))

@@ -1,4 +1,4 @@
-"""Every run due in a window, by Celery's own schedule math (``schedule_math``: time zones, DST,
+"""Every run due in a window, by Celery's own schedule math (``core.timing``: time zones, DST,
 solar events, one-offs), counted per minute, with the busiest minutes and the schedules that
 pile up there. ``forecast`` works on plain (name, schedule, first run) triples; ``read_forecast``
 reads the enabled rows (two queries) and asks when beat will next send each."""
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..beat.kinds import celery_schedule, next_runs
 from ..core.schedule import NoSchedule
 from ..core.specs import TaskSpec
 from ..core.timing import beat_last_run, runs_between, upcoming
@@ -123,14 +124,12 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
 
 def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:
     """The next ``hours`` of declarations, with no database: each enabled task from its first
-    run as a new row (``review.next_runs``, the same slots plan --against shows)."""
+    run as a new row (``beat.kinds.next_runs``, the same slots plan --against shows)."""
     start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
     return tally({spec.name: _declared_minutes(spec, now, start, end) for spec in specs}, start, end)
 
 
 def _declared_minutes(spec: TaskSpec, now: datetime, start: datetime, end: datetime) -> list[int]:
-    from ..review.next_runs import celery_schedule, next_runs
-
     if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
         return []
     first = next_runs(spec, now, 1)

@@ -1,7 +1,7 @@
 """PeriodicTask rows as health and forecasts need them, in one query whatever their number: a
 join of the tasks with their schedule rows and their ownership (with suspensions), read as
 values. Each schedule object is built once per schedule row's values
-(``reconciler.scheduler.schedule_of``, as beat builds it) and kept for the next read."""
+(``beat.kinds.schedule_of``, as beat builds it) and kept for the next read."""
 from __future__ import annotations
 
 import itertools
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ..beat.scheduler import SCHEDULE_KINDS, schedule_of
+from ..beat.kinds import KINDS, schedule_of
 from ..models import ScheduledTask
 
 NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
@@ -38,11 +38,11 @@ class Row:
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
                "managed_by__applied_at", "managed_by__suspended_at")
-KIND_FIELDS = {kind: tuple(f.attname for f in model._meta.concrete_fields) for kind, model in SCHEDULE_KINDS}
+KIND_FIELDS = {kind.field: tuple(f.attname for f in kind.model._meta.concrete_fields) for kind in KINDS}
 KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
 }
-MODELS = dict(SCHEDULE_KINDS)
+MODELS = {kind.field: kind.model for kind in KINDS}
 COLUMNS = (*TASK_FIELDS, *(column for _, columns in KIND_COLUMNS.values() for column in columns))
 KIND_SPANS = {  # kind -> where its id and its columns are in a row of ``COLUMNS``
     kind: (COLUMNS.index(id_column), COLUMNS.index(columns[0]), COLUMNS.index(columns[0]) + len(columns))

@@ -1,7 +1,7 @@
 """Each schedule's status, for people: in sync, drifted, pending, suspended, completed
 (a one-off that has fired), orphaned, conflict or unmanaged, with its last and next run.
 ``statuses`` is pure; ``upcoming_runs`` asks beat's own
-schedule objects when each enabled task is due (``observe.schedule_math.upcoming``)."""
+schedule objects when each enabled task is due (``core.timing.upcoming``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -9,9 +9,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from ..beat.kinds import FIELDS, load_enabled
 from ..conf import conf
 from ..core.plan import Action, Change, Plan, Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
+from ..core.timing import beat_last_run, upcoming
+from ..models import ScheduledTask
 from ..render.words import show_schedule
 
 STATE_OF_ACTION = {
@@ -151,26 +154,16 @@ def _where(owned: Ownership) -> str:
     return f"{owned.source_file}:{owned.source_line}" if owned.source_line else owned.source_file
 
 
-def next_runs(now: datetime) -> dict[str, datetime]:
-    """When each enabled task is next due, by the same schedule objects beat uses."""
-    return {name: runs[0] for name, runs in upcoming_runs(now, 1).items()}
-
-
 def upcoming_runs(
     now: datetime, count: int = 3, names: Sequence[str] | None = None,
 ) -> dict[str, tuple[datetime, ...]]:
     """The next ``count`` moments each enabled task (or each of ``names``: a page's, in one
     query per 500 names) is due: exact slots by beat's own schedule objects, through
-    ``schedule_math.upcoming`` (the one home of next runs)."""
-    from ..beat.scheduler import SCHEDULE_KINDS, load_enabled
-    from ..core.timing import beat_last_run, upcoming
-    from ..models import ScheduledTask
-
-
+    ``core.timing.upcoming`` (the one home of next runs)."""
     if names is None:
         models = load_enabled(ScheduledTask)
     else:
-        query = ScheduledTask.objects.filter(enabled=True).select_related(*(kind for kind, _ in SCHEDULE_KINDS))
+        query = ScheduledTask.objects.filter(enabled=True).select_related(*FIELDS)
         unique = sorted(set(names))
         models = [model for start in range(0, len(unique), 500)
                   for model in query.filter(name__in=unique[start:start + 500])]

@@ -27,10 +27,10 @@ from ..core.plan import DiffOptions, Plan, Scope
 from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Suspension
 from ..db import locking
 from ..declare.resolve import Registry
-from ..engine.apply import mark_changed, write
 from ..engine.diff import diff
 from ..engine.history import git_revision
 from ..engine.read import read_one
+from ..engine.write import mark_changed, write
 from ..models import ManagedTask, OperationRecord
 
 LOCK_TIMEOUT = 30.0

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from ..beat.kinds import next_runs
 from ..core.diagnostics import Diagnostic, SourceRange
 from ..core.plan import Action, Change, DiffOptions, Plan
 from ..core.specs import ActualState, ActualTask, Ownership, TaskSpec
@@ -28,7 +29,6 @@ from ..pipeline import (
 )
 from ..render.words import count
 from .gitref import Snapshot, snapshot
-from .next_runs import next_runs
 
 LOAD_HOURS = 24  # the window whose busiest minute a review compares
 # A change shows its next runs when it starts, stops or moves a task.

@@ -16,10 +16,18 @@ from ..render.diagnostics import diagnostic_json
 from ..render.diagnostics import render_markdown as diagnostics_markdown
 from ..render.diagnostics import render_text as diagnostics_text
 from ..render.plan import _field_lines, _header, render_github
-from ..render.words import both_zones, change_words, count, iso, schedule_change_words, schedule_words, show_field
+from ..render.words import (
+    both_zones,
+    change_words,
+    count,
+    iso,
+    moment_zone,
+    schedule_change_words,
+    schedule_words,
+    show_field,
+)
 from .against import NextRuns, Review
 from .comment import MARKER
-from .next_runs import zone_of
 
 COLLAPSE_OVER = 10
 ICONS = {"create": "➕", "update": "🔄", "rename": "🔄", "delete": "➖", "adopt": "🔄", "retain": "⏸️", "conflict": "⛔"}  # noqa: RUF001
@@ -97,7 +105,7 @@ def no_runs_reason(spec: TaskSpec | None, now: datetime) -> str:
 def _text_runs(label: str, runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> list[str]:
     if not runs:
         return [f"      {label + ':':<18}{no_runs_reason(spec, now)}"]
-    zone = zone_of(spec)
+    zone = moment_zone(spec, "schedule")
     lines = []
     for i, run in enumerate(runs):
         local, utc = both_zones(run, zone)
@@ -137,8 +145,8 @@ def review_json(review: Review) -> dict[str, Any]:
 def _runs_json(review: Review, change: Change, runs: NextRuns) -> dict[str, list[str]]:
     old, new = _specs(review, change)
     return {
-        "before": [iso(r, zone_of(old)) for r in runs.before],
-        "after": [iso(r, zone_of(new)) for r in runs.after],
+        "before": [iso(r, moment_zone(old, "schedule")) for r in runs.before],
+        "after": [iso(r, moment_zone(new, "schedule")) for r in runs.after],
     }
 
 
@@ -200,7 +208,7 @@ def _what(change: Change) -> str:
     for f in change.fields:
         if f.field == "schedule":
             old = None if change.action is Action.CREATE else f.old
-            parts.append(md.text(change_words(old, f.new, shown_in=zone_of(change.desired))))
+            parts.append(md.text(change_words(old, f.new, shown_in=moment_zone(change.desired, "schedule"))))
         elif change.action is Action.CREATE:
             continue
         elif f.field == "name":
@@ -217,7 +225,7 @@ def _next_cell(review: Review, change: Change) -> str:
         return "—"
     if not runs.after:
         return md.text(no_runs_reason(change.desired, review.now))
-    local, utc = both_zones(runs.after[0], zone_of(change.desired))
+    local, utc = both_zones(runs.after[0], moment_zone(change.desired, "schedule"))
     return md.text(local) + (f"<br>{md.text(utc)}" if utc else "")
 
 
@@ -256,7 +264,7 @@ def _detail_items(review: Review, change: Change) -> list[str]:
 def _md_runs(runs: tuple[datetime, ...], spec: TaskSpec | None, now: datetime) -> str:
     if not runs:
         return md.text(no_runs_reason(spec, now))
-    zone = zone_of(spec)
+    zone = moment_zone(spec, "schedule")
     shown = []
     for run in runs:
         local, utc = both_zones(run, zone)

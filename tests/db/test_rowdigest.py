@@ -193,3 +193,18 @@ def test_many_rows_to_read_fall_back_to_one_full_read(tmp_path: Path) -> None:
         state = read_actual("default", specs)
     assert len(queries) == 3  # the heads, then ownership and rows as ``read_actual()`` reads them
     assert state == read_actual("default") != ActualState()
+
+
+def test_the_digested_columns_are_the_kinds_tables_in_their_stored_order() -> None:
+    """The text hashed is a stored format: the same columns, in the order every stored digest
+    was computed with (else each owned row would be read in full until it is next written)."""
+    from reconciler.beat.kinds import KINDS
+
+    assert rowdigest.SCHEDULE_RELATIONS == ("interval", "crontab", "clocked", "solar")
+    assert sorted(rowdigest.SCHEDULE_RELATIONS) == sorted(kind.field for kind in KINDS)
+    assert rowdigest.ROW_FIELDS[15:] == (
+        "interval__every", "interval__period", "clocked__clocked_time", "solar__event", "solar__latitude",
+        "solar__longitude", "crontab__timezone", "crontab__minute", "crontab__hour", "crontab__day_of_month",
+        "crontab__month_of_year", "crontab__day_of_week",
+    )
+    assert sorted(rowdigest.ROW_FIELDS[15:]) == sorted(f"{k.field}__{c}" for k in KINDS for c in k.columns)

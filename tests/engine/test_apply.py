@@ -272,12 +272,12 @@ def test_admin_edit_is_drift_and_the_next_apply_reverts_it(tmp_path: Path) -> No
 def test_a_crash_in_the_middle_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     apply_yaml(tmp_path, interval_tasks(5))
     before = snapshot()
-    from reconciler.engine import apply as apply_module
+    from reconciler.engine import write as write_module
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated crash after the task rows were written")
 
-    monkeypatch.setattr(apply_module, "_own", explode)
+    monkeypatch.setattr(write_module, "_own", explode)
     with pytest.raises(RuntimeError, match="simulated crash"):
         apply_yaml(tmp_path, interval_tasks(8).replace("every: 60", "every: 61"))
     assert snapshot() == before

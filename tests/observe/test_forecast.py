@@ -15,7 +15,7 @@ from celery.schedules import schedule as interval
 from django_celery_beat.clockedschedule import clocked
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
-from reconciler.beat.scheduler import MemoCrontab
+from reconciler.beat.kinds import MemoCrontab
 from reconciler.core.timing import at_moment, next_after
 from reconciler.observe.chart import forecast_svg, forecast_text
 from reconciler.observe.forecast import forecast

@@ -1,4 +1,7 @@
-"""Next runs from Celery's own schedule objects, with the clock fixed at the plan's moment."""
+"""The table of schedule kinds, on a real database: each kind's spec → row → spec round trip,
+and the Celery schedule it builds for a row is the one django-celery-beat's own ``ModelEntry``
+builds. Then a declaration's next runs, from that same schedule object with the clock fixed
+at the plan's moment."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -6,12 +9,65 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django_celery_beat.models import PeriodicTask
 
+from reconciler.beat.kinds import (
+    BY_FIELD,
+    JOIN_COLUMNS,
+    KINDS,
+    celery_schedule,
+    kind_of,
+    next_runs,
+    schedule_of,
+    spec_of_join,
+)
 from reconciler.core.schedule import Clocked, Crontab, Interval, Schedule, Solar
 from reconciler.core.specs import TaskSpec
-from reconciler.review.next_runs import next_runs
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # Saturday; Europe/Berlin moves to summer time on Sunday
+
+SPECS: list[tuple[str, Schedule]] = [
+    ("interval", Interval(900)),
+    ("crontab", Crontab("30", "7", day_of_week="1-5", timezone="Europe/Paris")),
+    ("solar", Solar("sunset", Decimal("48.8566"), Decimal("2.3522"))),
+    ("clocked", Clocked(datetime(2026, 4, 1, 7, 0, tzinfo=UTC))),
+]
+
+
+def test_the_table_has_each_kind_of_django_celery_beat_once() -> None:
+    assert [kind.field for kind in KINDS] == ["interval", "crontab", "solar", "clocked"]
+    assert {kind.field for kind in KINDS} == {
+        f.name for f in PeriodicTask._meta.get_fields() if f.is_relation and f.name in BY_FIELD
+    }
+    assert all(PeriodicTask._meta.get_field(kind.field).related_model is kind.model for kind in KINDS)
+    assert [kind_of(spec).field for _, spec in SPECS] == [name for name, _ in SPECS]
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+@pytest.mark.parametrize("spec", [c[1] for c in SPECS], ids=[c[0] for c in SPECS])
+def test_a_kind_round_trips_and_builds_what_beat_runs(spec: Schedule) -> None:
+    from django_celery_beat.models import PeriodicTask as Task
+    from django_celery_beat.schedulers import ModelEntry
+
+    from reconciler.core.timing import at_moment, next_after
+    from reconciler.pipeline import celery_app
+
+    kind = kind_of(spec)
+    row = kind.row_of(spec)
+    row.save()
+    saved = kind.model._default_manager.get(pk=row.pk)
+    assert kind.spec_of_row(saved) == spec
+    task = Task.objects.create(name="t", task="project.tasks.heartbeat", one_off=kind.field == "clocked",
+                               **{kind.field: saved})
+    joined = Task.objects.filter(pk=task.pk).values_list(*JOIN_COLUMNS).get()
+    assert spec_of_join(joined) == spec, "read: the row joined with its schedule row"
+    ours = schedule_of(saved)
+    beats = ModelEntry(task, app=celery_app()).schedule
+    assert isinstance(ours, type(beats)) and ours == beats
+    moment = datetime(2026, 3, 28, 3, 11, 28, tzinfo=UTC)
+    assert next_after(at_moment(ours, moment), moment, moment) == next_after(at_moment(beats, moment), moment, moment)
+    assert celery_schedule(spec, moment) == beats
 
 
 def at(text: str) -> datetime:
@@ -74,7 +130,7 @@ def test_next_runs_are_the_slots_beat_sends_at(
     schedule: Schedule, changes: dict[str, object], expected: list[str],
 ) -> None:
     """Whole seconds, each one the second at which the schedule's own ``is_due`` turns true."""
-    from reconciler.review.next_runs import celery_schedule
+    from reconciler.beat.kinds import celery_schedule
     from tests.core.test_timing import assert_beat_sends_at
 
     spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), **changes)  # type: ignore[arg-type]

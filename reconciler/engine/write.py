@@ -1,0 +1,167 @@
+"""Plan → rows, inside apply's transaction: the schedule rows (shared, never modified), the
+``PeriodicTask`` rows, their ownership, the row digests, and beat's change marker.
+
+Only the fields the reconciler manages are written; beat's own (``last_run_at``,
+``total_run_count``) never. Bulk statements throughout: a whole tree is a few dozen queries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+from ..beat.kinds import FIELDS, KINDS, Kind
+from ..core.plan import Action, Change, Plan
+from ..core.schedule import Clocked, NoSchedule, Schedule
+from ..core.specs import TaskSpec
+from ..db import rowdigest
+from ..db.bulk import insert_rows
+from ..models import ManagedTask
+
+BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
+MANAGED_FIELDS = (
+    "name", "task", *FIELDS, "args", "kwargs", "queue", "exchange", "routing_key", "headers",
+    "priority", "expires", "expire_seconds", "one_off", "start_time", "enabled", "description", "date_changed",
+)
+
+
+def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
+    """Write a plan inside the caller's transaction: schedules, tasks, ownership, marker.
+
+    An adopted row whose fields already equal the declaration gets its ownership row only:
+    its ``date_changed`` must not move (beat takes it as the last run of a task that never
+    ran, so touching it would postpone the first run of an interval task)."""
+    writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
+    rewrites = [c for c in writes if c.action is not Action.CREATE and (c.fields or c.action is not Action.ADOPT)]
+    schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
+    created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
+    _update_tasks(rewrites, schedule_ids, using, now)
+    _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
+    _own(writes, created, using, now, revision, source)
+    if writes:
+        rowdigest.record(using)
+    if created or rewrites or plan.of(Action.DELETE):
+        mark_changed(using, now)
+
+
+def mark_changed(using: str, now: datetime) -> None:
+    """Tell every running beat to reload: django-celery-beat's change marker (what its poll
+    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``)."""
+    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+ScheduleIds = dict[Schedule, tuple[str, int]]
+
+
+def ensure_schedules(schedules: Iterable[Schedule], using: str) -> ScheduleIds:
+    """Reuse identical schedule rows (shared, never modified); create the missing in bulk."""
+    wanted = set(schedules)
+    ids: ScheduleIds = {}
+    for kind in KINDS:
+        needed = {s for s in wanted if isinstance(s, kind.spec)}
+        if needed:
+            ids.update(_ensure_kind(kind, needed, using))
+    return ids
+
+
+def _ensure_kind(kind: Kind, needed: set[Any], using: str) -> ScheduleIds:
+    existing: ScheduleIds = {}
+    for row in kind.model._default_manager.using(using).order_by("-pk"):
+        spec = kind.spec_of_row(row)
+        if spec in needed:
+            existing[spec] = (kind.field, row.pk)  # the lowest pk wins among identical rows
+    missing = sorted(needed - existing.keys(), key=repr)
+    rows = [kind.row_of(spec) for spec in missing]
+    kind.model._default_manager.using(using).bulk_create(rows, batch_size=BATCH)
+    existing.update({spec: (kind.field, row.pk) for spec, row in zip(missing, rows, strict=True)})
+    return existing
+
+
+# -- periodic tasks ----------------------------------------------------------------------
+
+def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
+    """The managed columns of a PeriodicTask, with PeriodicTask.save()'s invariants: exactly
+    one schedule, clocked only with one_off, never both expires and expire_seconds, empty
+    routing fields as NULL."""
+    if isinstance(spec.schedule, NoSchedule):
+        raise ValueError(f"{spec.name}: a declared task always has a schedule")
+    field_name, schedule_id = schedule_ids[spec.schedule]
+    return {
+        "name": spec.name, "task": spec.task,
+        **{f"{name}_id": schedule_id if name == field_name else None for name in FIELDS},
+        "args": spec.args, "kwargs": spec.kwargs, "queue": spec.queue or None, "exchange": spec.exchange or None,
+        "routing_key": spec.routing_key or None, "headers": spec.headers, "priority": spec.priority,
+        "expires": spec.expires_at, "expire_seconds": spec.expire_seconds,
+        "one_off": spec.one_off or isinstance(spec.schedule, Clocked), "start_time": spec.start_time,
+        "enabled": spec.enabled, "description": spec.description, "date_changed": now,
+    }
+
+
+def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime, pk: int | None = None) -> PeriodicTask:
+    return PeriodicTask(pk=pk, **task_values(spec, schedule_ids, now))
+
+
+def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
+    rows = [task_values(c.desired, ids, now) for c in changes if c.desired]
+    if not rows:
+        return {}
+    columns = [*rows[0], "last_run_at", "total_run_count"]
+    values = [(*row.values(), None, 0) for row in rows]
+    returned = insert_rows(PeriodicTask, columns, values, using, returning=("name", "id"))
+    if returned:
+        return dict(returned)
+    created: dict[str, int] = {}
+    names = [row["name"] for row in rows]
+    for start in range(0, len(names), BATCH):
+        batch = names[start:start + BATCH]
+        created.update(PeriodicTask.objects.using(using).filter(name__in=batch).values_list("name", "pk"))
+    return created
+
+
+def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
+    rows = [task_row(c.desired, ids, now, pk=c.pk) for c in changes if c.desired]
+    PeriodicTask.objects.using(using).bulk_update(rows, MANAGED_FIELDS, batch_size=BATCH)
+
+
+def _delete_tasks(pks: list[int], using: str) -> None:
+    """Raw deletes: ``QuerySet.delete()`` would load every row and send a post_delete signal
+    per row, each bumping the beat marker. Ownership rows go first (they reference the task)."""
+    for start in range(0, len(pks), BATCH):
+        batch = pks[start:start + BATCH]
+        ManagedTask.objects.using(using).filter(periodic_task_id__in=batch)._raw_delete(using)
+        PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
+
+
+OWNERSHIP_COLUMNS = (
+    "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
+    "row_digest",
+)
+
+
+def _own(
+    changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str, owner: str,
+) -> None:
+    fresh: list[tuple[Any, ...]] = []
+    known: list[tuple[Any, ...]] = []
+    for change in changes:
+        assert change.desired is not None
+        source = change.source
+        values = (
+            change.pk or created[change.name], source.file if source else "", source.line if source else None,
+            change.desired.digest(), now, revision, owner, rowdigest.PENDING,
+        )
+        (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
+    _insert_ownership(fresh, using)
+    ManagedTask.objects.using(using).bulk_update(
+        [ManagedTask(**dict(zip(OWNERSHIP_COLUMNS, values, strict=True))) for values in known],
+        list(OWNERSHIP_COLUMNS[1:]), batch_size=BATCH,
+    )
+
+
+def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
+    if rows:
+        insert_rows(ManagedTask, OWNERSHIP_COLUMNS, rows, using)
