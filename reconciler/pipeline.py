@@ -21,9 +21,10 @@ from django.db import connections
 from .conf import conf, schedules_dir
 from .core.errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .core.plan import Action, DiffOptions, Grace, Plan, Scope
+from .core.source import Origin
 from .core.specs import ActualState
 from .declare.resolve import Registry
-from .declare.sources import Origin, claim, origin_for, scope_for
+from .declare.sources import origin_for, scope_for
 from .declare.tree import (  # the validate phase; re-exported: every shell imports them from here
     ValidationResult,
     cache_dir,
@@ -38,6 +39,7 @@ from .engine.diff import diff
 from .engine.grace import DeletionGrace
 from .engine.history import git_revision
 from .engine.read import read_actual
+from .engine.sources import claim
 from .render.diagnostics import render_text
 
 __all__ = [

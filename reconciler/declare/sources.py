@@ -13,29 +13,20 @@ and an apply or plan from another folder under the same name is refused. The ori
 folder inside ``BASE_DIR`` (the same on every machine and checkout); a folder outside it is
 recorded by its absolute path, unless its name is set explicitly (``RECONCILER_SOURCE_NAME``):
 an explicit name is recorded as ``""``, a promise that it names one folder wherever it lives.
+Recording and checking that origin is the apply's (``engine.sources``).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 
 from ..conf import conf, default_source_name, folder_name, schedules_dir
-from ..core.errors import ReconcilerError, RefusedApply
+from ..core.errors import ReconcilerError
 from ..core.plan import Scope
+from ..core.source import Origin
 from .files import display_path
-
-
-@dataclass(frozen=True)
-class Origin:
-    """The source an apply of some paths writes for: its name, its whole folder, its identity."""
-
-    name: str
-    folder: Path
-    identity: str  # "" when the name is explicit (RECONCILER_SOURCE_NAME)
 
 
 def explicit_name() -> str:
@@ -103,38 +94,3 @@ def project_package() -> str:
     services apart whose schedules folders have the same relative path."""
     module = str(getattr(settings, "SETTINGS_MODULE", "") or "")
     return module.split(".", 1)[0]
-
-
-def describe_identity(identity: str) -> str:
-    if not identity:
-        return "a folder named explicitly by RECONCILER_SOURCE_NAME"
-    package, sep, relative = identity.partition(":")
-    if sep and not identity.startswith("/"):
-        return f"the folder {relative}/ of the project {package!r} (relative to its BASE_DIR)"
-    return f"the folder {identity}"
-
-
-def claim(origin: Origin, using: str, now: datetime, *, record: bool) -> None:
-    """Refuse when ``origin.name`` already stands for another folder; record it when it is new
-    (``record``: an apply; a plan or a dry run only checks). An explicit name is the project
-    saying "this folder is that source": it takes the name over (a release directory outside
-    ``BASE_DIR`` that moved, a fallback name made explicit)."""
-    from ..models import ScheduleSource
-
-    found = ScheduleSource.objects.using(using).filter(name=origin.name).values_list("origin", flat=True).first()
-    if found == origin.identity:
-        return
-    if found is not None and origin.identity:
-        where = describe_identity(origin.identity)
-        where += "" if origin.identity == origin.folder.as_posix() else f" ({origin.folder})"
-        raise RefusedApply(
-            f"the schedules source name {origin.name!r} already stands for {describe_identity(found)}; "
-            f"this run is from {where}. Nothing was changed: "
-            "one name for two folders would make each apply delete the other's rows. Name them apart: set "
-            "RECONCILER_SOURCE_NAME to a name of its own in each project (an explicit name is not tied to a "
-            "path, so a folder outside BASE_DIR may move), or apply the folder the name stands for."
-        )
-    if record:
-        ScheduleSource.objects.using(using).update_or_create(
-            name=origin.name, defaults={"origin": origin.identity, "recorded_at": now},
-        )

@@ -18,13 +18,14 @@ from django.db import transaction
 from ..core.allocation import paused_gc
 from ..core.errors import RefusedApply
 from ..core.plan import UNSCOPED, Action, DiffOptions, Grace, Plan, Scope
+from ..core.source import Origin
 from ..core.specs import ActualState, DeclaredState, TaskSpec
 from ..db import locking, rowdigest
-from ..declare.sources import Origin, claim
 from ..models import ApplyRecord, ManagedTask
 from . import history
 from .diff import diff
 from .read import read_actual
+from .sources import claim
 from .write import BATCH, write
 
 
