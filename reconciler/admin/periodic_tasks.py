@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from ..core.plan import SUSPENSION
+from ..core.reasons import SUSPENSION
 from ..models import ManagedTask
 from ..observe.sync import STATES, repository_path, source_url
 from . import actions as operations

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..beat.kinds import FIELDS, load_enabled
 from ..conf import conf
-from ..core.plan import Action, Change, Plan, Reason, Why
+from ..core.plan import Action, Change, Plan
+from ..core.reasons import Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 from ..core.timing import beat_last_run, upcoming
 from ..models import ScheduledTask
