@@ -41,7 +41,8 @@ def moment(text: str) -> datetime:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     from ..review.against import plan_against
-    from ..review.render import RENDERERS, render_markdown
+    from ..review.markdown import render_markdown
+    from ..review.render import RENDERERS
 
     now = options.get("now")
     fmt = str(options["format"])
