@@ -13,6 +13,7 @@ class ReconcilerConfig(AppConfig):
         # Our models point at django-celery-beat's: without its app Django would stop on a
         # traceback about PeriodicTask's app_label. Say what to do instead.
         if not self.apps.is_installed("django_celery_beat"):
+            # (b) not at the top: Django imports this module while it populates its registry.
             from .checks import beat_app_missing
 
             problem = beat_app_missing()
@@ -20,4 +21,4 @@ class ReconcilerConfig(AppConfig):
         super().import_models()
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks  # noqa: F401  (b) registers the system checks once the registry is ready

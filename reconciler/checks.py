@@ -26,6 +26,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from .conf import conf, folder_name, import_path, schedules_dir
 from .core.errors import ReconcilerError
 from .core.extras import install_hint, installed
+from .declare.sources import explicit_name
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 TAG = "reconciler"
@@ -79,8 +80,6 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A fallback name (the folder's path) can stand for another project's folder over a shared
     database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
-    from .declare.sources import explicit_name
-
     if explicit_name():
         return []
     name = folder_name(schedules_dir())

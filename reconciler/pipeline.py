@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from .conf import conf, schedules_dir
 from .core.errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
@@ -40,6 +41,7 @@ from .engine.grace import DeletionGrace
 from .engine.history import git_revision
 from .engine.read import read_actual
 from .engine.sources import claim
+from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
 from .render.diagnostics import render_text
 
 __all__ = [
@@ -152,10 +154,6 @@ def database_marker(using: str = "default") -> tuple[object, ...]:
     ``total_run_count``, ``date_changed``, written after every send): a busy beat would end the
     memo at every request; the pages read their own rows' bookkeeping fresh
     (``status.with_bookkeeping``)."""
-    from django_celery_beat.models import PeriodicTask, PeriodicTasks
-
-    from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
-
     connection = connections[using]
     q = connection.ops.quote_name
 

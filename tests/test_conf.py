@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from reconciler import conf as conf_module
 from reconciler.conf import PREFIX, SETTINGS, Computed, conf, default_source_name, import_path, schedules_dir
-from reconciler.declare.lints import HERD_LIMIT
+from reconciler.declare.lint_herd import HERD_LIMIT
 from tests.support.cli import REPO
 
 PACKAGE = REPO / "reconciler"

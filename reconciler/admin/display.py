@@ -9,11 +9,12 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from ..render.words import iso
+
 
 def moment(value: datetime | None, *, empty: str = "—") -> str:
     if value is None:
         return empty
-    from ..render.words import iso
 
     return iso(value, timezone.get_current_timezone())
 

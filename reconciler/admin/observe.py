@@ -20,6 +20,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ..observe.chart import forecast_svg, runs_svg
+from ..observe.forecast import read_forecast
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
 from ..observe.runs import count_runs, last_runs, results_available
 from ..render.words import iso
@@ -95,10 +97,6 @@ def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
 
 
 def _runs_svg(name: str) -> str:
-    from django.utils import timezone
-
-    from ..observe.chart import runs_svg
-
     return runs_svg(last_runs(name, 50), tz=timezone.get_current_timezone())
 
 
@@ -137,11 +135,6 @@ def _span(hours: int) -> str:
 
 
 def _forecast_svg(hours: int) -> str:
-    from django.utils import timezone
-
-    from ..observe.chart import forecast_svg
-    from ..observe.forecast import read_forecast
-
     return forecast_svg(read_forecast(hours), timezone.get_current_timezone(), f"Runs per minute, next {hours} h")
 
 

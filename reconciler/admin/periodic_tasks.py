@@ -15,9 +15,10 @@ from django.utils.html import format_html
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
 
-from ..core.plan import SUSPENSION
+from ..core.reasons import SUSPENSION
 from ..models import ManagedTask
 from ..observe.sync import STATES, repository_path, source_url
+from ..render.words import iso
 from . import actions as operations
 from . import catalogue
 from . import observe as observed
@@ -121,8 +122,6 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     @admin.display(description="next run")
     def next_run(self, obj: PeriodicTask) -> str:
         """The exact slot, written as everywhere (``render.words.iso``): in the cron's zone, else the site's."""
-        from ..render.words import iso
-
         due = obj._reconciler_state.next_run.get(obj.name)  # type: ignore[attr-defined]
         if due is None:
             return "—"

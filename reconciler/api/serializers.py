@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from ..observe.health import Health
 from ..observe.sync import STATES
+from ..operate.run import eta_problem
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -128,8 +129,6 @@ class AwareDateTimeField(serializers.DateTimeField):
     UTC or as the server's zone."""
 
     def enforce_timezone(self, value: datetime) -> datetime:
-        from ..operate.run import eta_problem
-
         problem = eta_problem(value)
         if problem:
             raise serializers.ValidationError(problem)

@@ -24,9 +24,12 @@ from typing import Any
 from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
 
 from ..conf import conf
+from ..core.extras import require
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
+from ..engine.grace import DeletionGrace
 from ..models import ScheduledTask
+from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
 from .entry import ScheduledEntry
 from .kinds import load_enabled
 
@@ -108,20 +111,14 @@ class ReconcilingScheduler(DatabaseScheduler):
 
     def apply_declarations_on_start(self) -> None:
         """Apply the schedules folder; on any problem beat still starts, on the last good state."""
-        from ..pipeline import apply_options_from_settings, reconcile_once, schedules_dir
-
         try:
             reconcile_once([schedules_dir()], apply_options_from_settings(), lambda line: log.info("%s", line))
         except Exception:
             log.exception("applying the declarations at beat start failed; running on the database as it is")
 
     def _start_watcher(self) -> None:
-        from ..core.extras import require
-        from ..engine.grace import DeletionGrace
-        from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
-
         require("watch", "RECONCILER_BEAT_WATCH")
-        from ..declare.watch import watch
+        from ..declare.watch import watch  # (a) watchdog: the [watch] extra, checked just above
 
         paths = [schedules_dir()]
         stop = threading.Event()

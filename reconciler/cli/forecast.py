@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, DatabaseUnavailable, NotMigrated, ReconcilerError
 from ..core.specs import TaskSpec
+from ..engine.diff import desired_spec
 from ..observe.chart import forecast_json, forecast_svg, forecast_text
 from ..observe.forecast import BusyMinute, Forecast, LoadChange, declared_forecast, read_forecast
 from ..pipeline import ValidationResult, database_errors, validate_paths
+from ..render.words import count, iso
 from .common import UsageError, add_format, add_path, failure_json, render_invalid
 
 HELP = "every run due in the next hours: runs per minute and the busiest minutes (text, json, svg)"
@@ -93,12 +95,12 @@ def _from_database(hours: float) -> Forecast:
 
 def _as_applied(validation: ValidationResult, now: datetime) -> list[TaskSpec]:
     """The declarations as apply would write them as new rows (a past one-off is not armed)."""
-    from ..engine.diff import desired_spec
-
     return [desired_spec(t.spec, None, now) for t in validation.declared.tasks]
 
 
 def _against(options: dict[str, object], ref: str, hours: float, out: TextIO) -> int:
+    # Start-up, not (a)/(b)/(c): every `manage.py reconcile` subcommand imports this module to build
+    # its parser, and the review package (git, an HTTP client) adds ~20 ms that only --against needs.
     from ..review.against import plan_against
 
     fmt = str(options["format"])
@@ -125,8 +127,6 @@ def _against(options: dict[str, object], ref: str, hours: float, out: TextIO) ->
 
 def compared(load: LoadChange, label: str) -> str:
     """What the change adds to the load, in words."""
-    from ..render.words import count, iso
-
     before, after = load.before.total, load.after.total
     lines = [f"against {label}: {before:,} → {after:,} runs in the next {load.hours:g} h ({after - before:+,})"]
 

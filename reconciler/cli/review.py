@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from ..core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..pipeline import environments_for
+from ..render.markdown import code
 from .common import failure_json
 
 
@@ -40,8 +41,11 @@ def moment(text: str) -> datetime:
 
 
 def run(options: dict[str, object], out: TextIO) -> int:
+    # Start-up, not (a)/(b)/(c): every `manage.py reconcile` subcommand imports this module to build
+    # its parser, and the review package (git, an HTTP client) adds ~20 ms that only --against needs.
     from ..review.against import plan_against
-    from ..review.render import RENDERERS, render_markdown
+    from ..review.markdown import render_markdown
+    from ..review.render import RENDERERS
 
     now = options.get("now")
     fmt = str(options["format"])
@@ -82,8 +86,7 @@ def render_each(reviews: dict[str | None, Any], render: Callable[[Any], str], fm
         sections = {env: json.loads(render(review)) for env, review in reviews.items()}
         return json.dumps({"format_version": 1, "environments": sections}, indent=2, ensure_ascii=False) + "\n"
     if fmt == "markdown":
-        from ..render.markdown import code
-        from ..review.comment import MARKER
+        from ..review.comment import MARKER  # start-up, as in run()
 
         body = "\n".join(
             f"#### Environment {code(str(env), in_table=False)}\n\n{render(r).replace(MARKER, '').strip()}\n"

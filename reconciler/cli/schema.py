@@ -7,6 +7,7 @@ from typing import TextIO
 
 from ..core.errors import EXIT_OK
 from ..declare.language import json_schema
+from ..pipeline import default_registry
 
 HELP = "print the JSON Schema of the schedule language"
 
@@ -21,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: dict[str, object], out: TextIO) -> int:
     names = None
     if options.get("with_tasks"):
-        from ..pipeline import default_registry
-
         names = default_registry().names
     out.write(json.dumps(json_schema(names), indent=2) + "\n")
     return EXIT_OK

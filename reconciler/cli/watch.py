@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     require("watch", "reconcile watch")
-    from ..declare.watch import WatchOptions, watch  # watchdog: the [watch] extra
+    from ..declare.watch import WatchOptions, watch  # (a) watchdog: the [watch] extra, checked just above
 
     paths: list[Path] = options.get("path") or [schedules_dir()]  # type: ignore[assignment]
     for path in paths:

@@ -18,6 +18,8 @@ import threading
 
 from django.db import connections
 
+from .lease import conninfo
+
 log = logging.getLogger("reconciler.beat")
 CHANNEL = "reconciler_schedules"  # also frozen in migration 0008's triggers
 
@@ -61,8 +63,6 @@ class Listener:
 
     def _listen(self) -> None:
         import psycopg
-
-        from .lease import conninfo
 
         with psycopg.connect(conninfo(self.using), autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan, Reason, Why, reason
+from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan
+from ..core.reasons import Reason, Why, reason
 from ..core.schedule import Clocked
 from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec
 

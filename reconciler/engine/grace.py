@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..core.plan import Action, Grace, Plan, Why
+from ..core.plan import Action, Grace, Plan
+from ..core.reasons import Why
 
 
 class DeletionGrace:

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from ..beat.kinds import celery_schedule, next_runs
 from ..core.schedule import NoSchedule
 from ..core.specs import TaskSpec
 from ..core.timing import beat_last_run, runs_between, upcoming
+from .rows import read_rows
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -106,10 +109,6 @@ def _busiest(counts: list[int], where: dict[str, list[int]], start: datetime) ->
 
 def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     """The next ``hours`` of every enabled schedule, from when beat will next send it."""
-    from django.utils import timezone
-
-    from .rows import read_rows
-
     now = now or timezone.now()
     entries = []
     for row in read_rows(enabled_only=True):

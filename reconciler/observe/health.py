@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from ..conf import conf
 from ..core.timing import first_sent
+from ..pipeline import celery_app
 from .expected import MATH_WINDOW, Expectation, row_math
 from .rows import Row, read_rows
 from .runs import FAILED_STATES, RunSummary, summaries
@@ -76,8 +77,6 @@ def configured_grace() -> float | None:
 
 def result_retention() -> timedelta | None:
     """How long the result store keeps runs (Celery's ``result_expires``), if it deletes them."""
-    from ..pipeline import celery_app
-
     value = celery_app().conf.result_expires
     if value is None:
         return None

@@ -11,10 +11,13 @@ from typing import Any
 
 from ..beat.kinds import FIELDS, load_enabled
 from ..conf import conf
-from ..core.plan import Action, Change, Plan, Reason, Why
+from ..core.plan import Action, Change, Plan
+from ..core.reasons import Reason, Why
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
 from ..core.timing import beat_last_run, upcoming
+from ..engine.read import read_actual
 from ..models import ScheduledTask
+from ..pipeline import current_plan
 from ..render.words import show_schedule
 
 STATE_OF_ACTION = {
@@ -112,8 +115,6 @@ def current_statuses(using: str = "default") -> Current:
     """``statuses`` of the memoised plan, themselves built once per plan (10,000 statuses and
     specs cost tens of milliseconds): the same object while ``current_plan`` returns the same."""
     global _current
-    from ..engine.read import read_actual
-    from ..pipeline import current_plan
 
     result = current_plan(using)
     found = _current

@@ -11,9 +11,14 @@ from collections.abc import Sequence
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from ..conf import conf
+from ..core.extras import require
+from .chart import forecast_svg, runs_svg
+from .forecast import read_forecast
+from .runs import last_runs
 
 
 def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token: str) -> bool:
@@ -33,10 +38,8 @@ def allowed(remote_addr: str, authorization: str, networks: Sequence[str], token
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    from ..core.extras import require
-
     require("metrics", "the /metrics endpoint")
-    from .metrics import render_latest
+    from .metrics import render_latest  # (a) prometheus_client: the [metrics] extra, checked just above
 
     networks = conf.METRICS_ALLOWED_NETWORKS
     token = conf.METRICS_TOKEN or ""
@@ -51,11 +54,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def forecast_chart(request: HttpRequest) -> HttpResponse:
     """The next ``?hours=`` (default 24) as an SVG chart, for the admin's forecast page."""
-    from django.utils import timezone
-
-    from .chart import forecast_svg
-    from .forecast import read_forecast
-
     hours, problem = chart_hours(request.GET.get("hours"))
     if problem:
         return HttpResponse(problem + "\n", status=400, content_type="text/plain")
@@ -83,11 +81,6 @@ def chart_hours(raw: str | None) -> tuple[float, str | None]:
 @staff_member_required
 def runs_chart(request: HttpRequest, name: str) -> HttpResponse:
     """A schedule's last runs (durations, outcomes) as a small SVG chart, for its admin page."""
-    from django.utils import timezone
-
-    from .chart import runs_svg
-    from .runs import last_runs
-
     if "\x00" in name:  # no schedule's name (and the database refuses it in a query)
         return HttpResponse("no schedule's name contains a NUL character\n", status=404, content_type="text/plain")
     svg = runs_svg(last_runs(name, 50), tz=timezone.get_current_timezone())

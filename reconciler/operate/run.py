@@ -17,6 +17,7 @@ from django_celery_beat.models import PeriodicTask
 from ..core.errors import OperationRefused, UnknownName
 from ..declare.arguments import argument_problem as check
 from ..models import OperationRecord
+from ..pipeline import celery_app
 
 if TYPE_CHECKING:
     from ..declare.resolve import Registry
@@ -117,8 +118,6 @@ def run_task(run: AdHocRun, *, by: str = "", app: Any = None, using: str = "defa
 
 
 def _app() -> Any:
-    from ..pipeline import celery_app
-
     return celery_app()
 
 

@@ -32,6 +32,7 @@ from ..engine.history import git_revision
 from ..engine.read import read_one
 from ..engine.write import mark_changed, write
 from ..models import ManagedTask, OperationRecord
+from ..pipeline import schedules_dir, validate_paths
 
 LOCK_TIMEOUT = 30.0
 
@@ -92,8 +93,6 @@ def resume(
     now: datetime | None = None, using: str = "default",
 ) -> ResumeResult:
     """Clear the suspension and write that one declaration, as apply would, in one transaction."""
-    from ..pipeline import schedules_dir, validate_paths
-
     now = now or datetime.now(UTC)
     folders = list(paths or [schedules_dir()])
     validation = validate_paths(folders, registry=registry, now=now, require_env=True)

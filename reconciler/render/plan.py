@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ..core.plan import Action, Change, FieldChange, Plan
 from . import markdown as md
+from .diagnostics import escape_data, escape_property
 from .words import count, schedule_change_words, show_field
 
 __all__ = ["RENDERERS", "render_json", "render_markdown", "render_text", "summary_line"]
@@ -123,8 +124,6 @@ def _field_words(change: Change, f: FieldChange) -> str:
 def render_github(plan: Plan) -> str:
     """GitHub Actions workflow commands: each change as a notice on its declaration's line
     (a conflict as an error), then the summary line."""
-    from .diagnostics import escape_data, escape_property
-
     lines = []
     for change in plan.changes:
         level = "error" if change.action is Action.CONFLICT else "notice"

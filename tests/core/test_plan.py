@@ -7,19 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.core.plan import (
-    WORDS,
-    Action,
-    Change,
-    DiffOptions,
-    Grace,
-    Plan,
-    Reason,
-    Scope,
-    Why,
-    plan_from_json,
-    read_reason,
-)
+from reconciler.core.plan import Action, Change, DiffOptions, Grace, Plan, Scope, plan_from_json
+from reconciler.core.reasons import WORDS, Reason, Why, read_reason
 from reconciler.core.schedule import Clocked, Interval
 from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, Suspension, TaskSpec
 from reconciler.engine.diff import diff

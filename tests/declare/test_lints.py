@@ -8,7 +8,8 @@ import pytest
 
 from reconciler.core.schedule import CRON_FIELD_ORDER, Crontab
 from reconciler.declare.across import validate_documents
-from reconciler.declare.lints import Window, lint
+from reconciler.declare.firing import Window
+from reconciler.declare.lints import lint
 from reconciler.declare.load import load_text
 from reconciler.pipeline import default_registry, validate_paths
 
@@ -164,15 +165,15 @@ def _reference_minutes(schedule: Crontab, now: datetime) -> frozenset[int]:
     from zoneinfo import ZoneInfo
 
     from reconciler.core.schedule import CRON_FIELDS
-    from reconciler.declare.lints import HORIZON, _day_matches, _values
+    from reconciler.declare.firing import HORIZON, day_matches, field_values
 
     start = now.replace(second=0, microsecond=0)
     end, zone = start + HORIZON, ZoneInfo(schedule.timezone)
-    fields = {name: _values(name, getattr(schedule, name)) for name in CRON_FIELDS}
+    fields = {name: field_values(name, getattr(schedule, name)) for name in CRON_FIELDS}
     found = set()
     day = start.astimezone(zone).date() - timedelta(days=1)
     while day <= end.astimezone(zone).date():
-        if _day_matches(day, fields):
+        if day_matches(day, fields):
             for hour in fields["hour"]:
                 for minute in fields["minute"]:
                     at = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)

@@ -73,7 +73,8 @@ def test_summary_html() -> None:
 
 
 def test_the_database_plan_escapes_names_too() -> None:
-    from reconciler.core.plan import Action, Change, Plan, Reason, Why
+    from reconciler.core.plan import Action, Change, Plan
+    from reconciler.core.reasons import Reason, Why
     from reconciler.render.plan import render_markdown
 
     gone = Reason(Why.NOT_DECLARED, "gone | <b>")

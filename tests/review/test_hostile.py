@@ -17,7 +17,8 @@ from markdown_it import MarkdownIt
 from reconciler.pipeline import default_registry
 from reconciler.review.against import plan_against
 from reconciler.review.comment import MARKER, comment_body
-from reconciler.review.render import RENDERERS, render_markdown
+from reconciler.review.markdown import render_markdown
+from reconciler.review.render import RENDERERS
 from tests.support.gitrepo import Repo
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, 123456, tzinfo=UTC)

@@ -15,8 +15,10 @@ import pytest
 
 from reconciler.pipeline import default_registry
 from reconciler.review.against import Review, plan_against
+from reconciler.review.comment import MARKER
 from reconciler.review.gitref import GitError
-from reconciler.review.render import COLLAPSE_OVER, MARKER, RENDERERS
+from reconciler.review.markdown import COLLAPSE_OVER
+from reconciler.review.render import RENDERERS
 from tests.render.test_diagnostics import assert_golden
 from tests.support.cli import REPO
 from tests.support.gitrepo import Repo

@@ -1,0 +1,46 @@
+"""The herd lint: too many tasks due in the same minute."""
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..core.diagnostics import Diagnostic
+from ..core.schedule import Schedule
+from .firing import Window
+from .lint_warning import silenced, warn
+
+if TYPE_CHECKING:
+    from .document import ValidDeclaration
+
+HERD_LIMIT = 50
+
+
+def herd(declarations: Sequence[ValidDeclaration], window: Window, limit: int) -> list[Diagnostic]:
+    by_schedule: dict[Schedule, list[ValidDeclaration]] = defaultdict(list)
+    for d in declarations:
+        if d.spec.enabled and not silenced(d, "herd"):
+            by_schedule[d.spec.schedule].append(d)
+    due: Counter[int] = Counter()
+    for schedule, tasks in by_schedule.items():
+        for minute in window.minutes(schedule):
+            due[minute] += len(tasks)
+    crowded = [minute for minute, count in due.items() if count > limit]
+    if not crowded:
+        return []
+    peak = min(crowded, key=lambda m: (-due[m], m))
+    there = heapq.nsmallest(
+        3, (d for s, tasks in by_schedule.items() if peak in window.minutes(s) for d in tasks),
+        key=lambda d: (d.file, d.source.line or 0, d.name),
+    )
+    at = datetime.fromtimestamp(peak * 60, UTC)
+    others = f"; {len(crowded) - 1} other minute(s) of the next 7 days are over it too" if len(crowded) > 1 else ""
+    return [warn(
+        "herd", there[0],
+        f"{due[peak]} tasks are due in the same minute, {at:%Y-%m-%d %H:%M} UTC (more than "
+        f"RECONCILER_HERD_LIMIT={limit}){others}; among them {', '.join(repr(d.name) for d in there[:3])}",
+        "spread the schedules over several minutes, raise RECONCILER_HERD_LIMIT, "
+        "or leave a task out of the count with ignore: [herd]",
+    )]
