@@ -122,7 +122,10 @@ def skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 def redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    """Redis database 15, or one of its own for each pytest-xdist worker (gw1: 14 …): a test's
+    ``flushdb`` never empties another worker's queue."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    return os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - worker}")
 
 
 @pytest.fixture
