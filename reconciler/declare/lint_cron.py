@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..core.diagnostics import Diagnostic
 from ..core.schedule import CRON_FIELDS, Crontab
-from .lint_warning import silenced, warn
+from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
     from .document import ValidDeclaration

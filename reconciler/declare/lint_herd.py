@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..core.diagnostics import Diagnostic
 from ..core.schedule import Schedule
 from .firing import Window
-from .lint_warning import silenced, warn
+from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
     from .document import ValidDeclaration

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from ..core.diagnostics import Diagnostic
 from ..core.schedule import CRON_FIELDS, Clocked, Crontab, Schedule
 from .firing import Window, day_matches, field_values
-from .lint_warning import silenced, warn
+from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
     from .document import ValidDeclaration
