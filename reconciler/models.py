@@ -34,6 +34,9 @@ class ManagedTask(models.Model):
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_by = models.CharField(max_length=150, blank=True, db_default="")
     suspend_reason = models.TextField(blank=True, db_default="")
+    # The run-time policy last applied (``core.policy.Policy.to_json``: its non-default options,
+    # '' for none). Beat reads it with the rows; it is part of ``spec_hash``, not of the row digest.
+    policy = models.TextField(blank=True, db_default="")
 
     class Meta:
         verbose_name = "managed task"
@@ -125,6 +128,76 @@ class OperationRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at.replace(microsecond=0).isoformat()} {self.action} {self.name or self.task}"
+
+
+class RunLease(models.Model):
+    """The latest run our beat sent of a schedule whose policy tracks runs (``overlap`` other
+    than allow, or a ``max_runtime``), by the schedule's name. Beat writes it at each send; the
+    worker's signals mark it started and finished (``runtime.signals``). While it is neither
+    finished nor expired the run is queued or running: ``overlap`` holds the next send back.
+    The lease expires ``max_runtime`` after the send, and again after the start, so that a run
+    whose worker was killed blocks the schedule for a bounded time (docs/policies.md)."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    task_id = models.CharField("Celery task id", max_length=255)
+    scheduled_time = models.DateTimeField(help_text="the slot the run serves")
+    sent_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="busy until finished or until this moment")
+    outcome = models.CharField(max_length=16, blank=True, help_text="success, failure, revoked; '' while not finished")
+    pending_slot = models.DateTimeField(
+        null=True, blank=True, help_text="overlap: queue_one: the slot of the one run waiting behind this one",
+    )
+
+    class Meta:
+        verbose_name = "run lease"
+        verbose_name_plural = "run leases"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.task_id}"
+
+
+class SkippedRun(models.Model):
+    """A run beat did not send, and why: one row per decision (a catch-up that drops twelve
+    missed slots is one row with ``count`` 12). Kept ``RECONCILER_SKIP_RETENTION``; the totals
+    that Prometheus reads are in ``SkipTotal`` and never shrink."""
+
+    class Reason(models.TextChoices):
+        OVERLAP = "overlap"  # the previous run was still queued or running
+        CATCHUP = "catchup"  # a slot missed while no beat was scheduling, dropped by the catch-up policy
+
+    name = models.CharField(max_length=200)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    slot = models.DateTimeField(help_text="the (latest) slot not sent")
+    first_slot = models.DateTimeField(null=True, blank=True, help_text="the earliest, when several")
+    count = models.PositiveIntegerField(default=1)
+    at = models.DateTimeField(help_text="when beat decided")
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("-at", "-id")
+        indexes = (models.Index(fields=("name", "at")),)
+        verbose_name = "skipped run"
+        verbose_name_plural = "skipped runs"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.reason} x{self.count}"
+
+
+class SkipTotal(models.Model):
+    """Runs not sent since the table was created, per schedule and reason: a counter."""
+
+    name = models.CharField(max_length=200)
+    reason = models.CharField(max_length=16, choices=SkippedRun.Reason.choices)
+    total = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("name", "reason"), name="skip_total_name_reason"),)
+        verbose_name = "skip total"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.reason}: {self.total}"
 
 
 class ScheduledTask(PeriodicTask):

@@ -20,6 +20,7 @@ from sys import intern
 from typing import Any
 
 from .diagnostics import SourceRange
+from .policy import DEFAULT_POLICY, Policy
 from .schedule import Schedule, schedule_fields
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -59,6 +60,7 @@ class TaskSpec:
     expire_seconds: int | None = None
     expires_at: datetime | None = None
     start_time: datetime | None = None
+    policy: Policy = DEFAULT_POLICY  # run-time options (``core.policy``); kept in ownership, not the row
 
     def fields(self) -> dict[str, Any]:
         """Field name → a plain, JSON-able value; the unit of field-by-field diffs.
@@ -83,6 +85,7 @@ class TaskSpec:
             "expire_seconds": self.expire_seconds,
             "expires": _iso(self.expires_at),
             "start_time": _iso(self.start_time),
+            **self.policy.fields(),  # only options that differ from their default
         }
 
     def digest(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan
+from ..core.policy import value_of
 from ..core.reasons import Reason, Why, reason
 from ..core.schedule import Clocked
 from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec
@@ -151,5 +152,9 @@ def _undeclared_change(row: ActualTask, options: DiffOptions) -> Change:
 
 
 def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:
+    """Field by field; a policy option that one side leaves out has its default there."""
     before, after = old.fields(), new.fields()
-    return tuple(FieldChange(k, before[k], after[k]) for k in sorted(after) if before[k] != after[k])
+    if before.keys() == after.keys():
+        return tuple(FieldChange(k, before[k], after[k]) for k in sorted(after) if before[k] != after[k])
+    changes = ((k, value_of(before, k), value_of(after, k)) for k in sorted(before.keys() | after.keys()))
+    return tuple(FieldChange(k, was, now) for k, was, now in changes if was != now)
