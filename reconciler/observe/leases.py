@@ -20,6 +20,7 @@ from ..core.policy import Policy
 from ..models import ManagedTask, RunLease
 from .rows import NAME_BATCH
 
+RUN_STATES = ("queued", "running", "finished")
 LEASE_FIELDS = ("name", "task_id", "scheduled_time", "sent_at", "started_at", "finished_at", "expires_at",
                 "outcome", "pending_slot")
 

@@ -17,6 +17,7 @@ from django.db.models import Max, Sum
 
 from ..models import SkippedRun, SkipTotal
 
+REASONS = tuple(SkippedRun.Reason.values)  # overlap, catchup
 RECENT = timedelta(hours=24)  # what ``reconcile status`` and the API count as recent skips
 SKIP_FIELDS = ("name", "reason", "slot", "first_slot", "count", "at", "detail")
 
