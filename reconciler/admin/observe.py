@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
@@ -25,6 +26,7 @@ from ..observe.chart import forecast_svg, runs_svg
 from ..observe.forecast import read_forecast
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
 from ..observe.leases import RunState, read_runs
+from ..observe.render import ago
 from ..observe.runs import count_runs, last_runs, results_available
 from ..observe.skips import Skip, count_skips, last_skips
 from ..render.words import iso
@@ -33,8 +35,8 @@ from .display import moment
 RUNS_SHOWN = 20
 SKIPS_SHOWN = 20
 REASONS = {  # SkippedRun.reason -> what it means, for the page
-    "overlap": "overlap: the previous run was still queued or running",
-    "catchup": "catch-up: missed while no beat was scheduling",
+    "overlap": "the previous run was still queued or running",
+    "catchup": "a slot missed while no beat was scheduling, dropped by the catch-up policy",
 }
 FORECAST_HOURS = (6, 24, 48, 168)
 
@@ -113,15 +115,16 @@ def tracked_context(row: Any) -> dict[str, Any] | None:
     if run is None and not skipped:
         return None
     return {
-        "run": _run_cells(run) if run is not None else None,
+        "run": _run_cells(run, now) if run is not None else None,
         "skipped": [_skip_cells(skip) for skip in skipped],
         "total": count_skips(row.name) if len(skipped) == SKIPS_SHOWN else len(skipped),
     }
 
 
-def _run_cells(run: RunState) -> dict[str, Any]:
+def _run_cells(run: RunState, now: datetime) -> dict[str, Any]:
     return {
-        "state": run.state, "since": moment(run.since), "task_id": run.task_id, "slot": moment(run.scheduled_time),
+        "state": run.state, "since": moment(run.since), "ago": ago(run.since, now), "task_id": run.task_id,
+        "slot": moment(run.scheduled_time),
         "outcome": run.outcome, "running_long": run.running_long, "max_runtime": run.max_runtime,
         "pending_slot": moment(run.pending_slot, empty=""), "expires": moment(run.expires_at),
     }
