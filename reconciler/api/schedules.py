@@ -1,7 +1,6 @@
-"""``/api/schedules/``: each schedule's status and health (list and detail: with its tracked run
-and the runs beat skipped), its runs, its skipped runs, and the operations on one schedule: run
-now, suspend, resume. Thin shells over ``reconciler.observe.sync``,
-``reconciler.observe`` and ``reconciler.operate``."""
+"""``/api/schedules/``: each schedule's status and health (the detail: with its tracked run and skips),
+its runs, its skipped runs, and the operations on one schedule: run now, suspend, resume. Thin
+shells over ``reconciler.observe.sync``, ``reconciler.observe`` and ``reconciler.operate``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
