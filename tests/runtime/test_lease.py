@@ -121,3 +121,30 @@ def test_a_held_run_is_ready_when_the_lease_expires() -> None:
 def test_without_max_runtime_the_lease_lives_the_time_limit_or_an_hour() -> None:
     assert lease.lifetime(Policy(overlap="skip", time_limit=90)) == timedelta(seconds=90)
     assert lease.lifetime(Policy(overlap="skip")) == timedelta(seconds=lease.FALLBACK_LIFETIME)
+
+
+@pytest.fixture
+def listener():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from reconciler.db.lease import conninfo
+    from reconciler.db.wakeup import CHANNEL
+
+    with psycopg.connect(conninfo("default"), autocommit=True) as conn:
+        conn.execute(f"LISTEN {CHANNEL}")
+        yield lambda: [n.payload for n in conn.notifies(timeout=0.5)]
+
+
+@pytest.mark.django_db(transaction=True)  # a NOTIFY is delivered at commit
+@pytest.mark.only_backend("postgresql")  # LISTEN/NOTIFY; SQLite's beat polls while a run is held
+def test_a_finish_wakes_beat_only_when_a_run_waits_behind_it(listener) -> None:  # type: ignore[no-untyped-def]
+    alone = lease.claim("alone", T0, QUEUE, T0)
+    assert lease.finished(alone, "alone", "success", at(1))
+    assert listener() == [], "nothing waits: beat has nothing to do early"
+
+    running = lease.claim("sync", T0, QUEUE, T0)
+    lease.hold("sync", at(60))
+    assert lease.finished(running, "sync", "success", at(70))
+    assert listener() == ["run-finished:sync"]
+    assert not lease.finished(running, "sync", "failure", at(71))
+    assert listener() == [], "a second end of the same run is no news"
