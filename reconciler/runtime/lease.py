@@ -3,8 +3,10 @@ sends a run, the worker's signals mark that run started and finished, and while 
 finished nor expired the schedule is busy. Every write is one statement, so that two beats (a
 failover), several workers and a late signal of an older run never interleave into a wrong
 state: the claim is an upsert that only takes a free lease, the worker's updates match the
-run's ``task_id``. Plain SQL where the ORM cannot say it (``ON CONFLICT … WHERE … RETURNING``),
-the same text on PostgreSQL and SQLite (3.35 and later).
+run's ``task_id``. Plain SQL where the ORM cannot say it (``ON CONFLICT … WHERE … RETURNING``,
+SQLite 3.35 and later too). On PostgreSQL a write made outside the caller's transaction commits
+without waiting for the disk (``db.durability``): that flush was most of a tracked run's cost
+(bench/overlap_lease.py).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from django.db.models import DurationField, ExpressionWrapper, F, Value
 from django.db.models.fields import DateTimeField
 
 from ..core.policy import Policy
+from ..db.durability import relaxed_from
 from ..db.wakeup import CHANNEL
 from ..models import RunLease
 
@@ -57,12 +60,14 @@ def _upsert(name: str, slot: datetime, policy: Policy, now: datetime, *, only_if
     moment = connection.ops.adapt_datetimefield_value
     task_id = str(uuid.uuid4())
     values = [name, task_id, moment(slot), moment(now), None, None, moment(now + lifetime(policy)), "", None]
+    relaxed = relaxed_from(using)
+    row_source = f"SELECT {', '.join(['%s'] * 9)} FROM {relaxed}" if relaxed else f"VALUES ({', '.join(['%s'] * 9)})"
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _COLUMNS[1:])
     condition = ""
     if only_if_free:
         condition = f" WHERE {table}.{quote('finished_at')} IS NOT NULL OR {table}.{quote('expires_at')} <= %s"
         values.append(moment(now))
-    sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in _COLUMNS)}) VALUES ({', '.join(['%s'] * 9)}) "
+    sql = (f"INSERT INTO {table} ({', '.join(quote(c) for c in _COLUMNS)}) {row_source} "
            f"ON CONFLICT ({quote('name')}) DO UPDATE SET {updates}{condition} RETURNING {quote('task_id')}")
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
@@ -80,10 +85,20 @@ def hold(name: str, slot: datetime, using: str = "default") -> bool:
 def started(task_id: str, name: str, now: datetime, using: str = "default") -> bool:
     """The worker began the run: the lease now expires one lifetime after the start (the
     lifetime the claim gave it: ``expires_at - sent_at``). False: not the lease's run."""
-    lifetime_given = ExpressionWrapper(F("expires_at") - F("sent_at"), output_field=DurationField())
-    expires = ExpressionWrapper(Value(now, output_field=DateTimeField()) + lifetime_given,
-                                output_field=DateTimeField())
-    return bool(_current(name, task_id, using).update(started_at=now, expires_at=expires))
+    connection = connections[using]
+    relaxed = relaxed_from(using)
+    if relaxed is None:
+        lifetime_given = ExpressionWrapper(F("expires_at") - F("sent_at"), output_field=DurationField())
+        expires = ExpressionWrapper(Value(now, output_field=DateTimeField()) + lifetime_given,
+                                    output_field=DateTimeField())
+        return bool(_current(name, task_id, using).update(started_at=now, expires_at=expires))
+    quote = connection.ops.quote_name
+    started_at, expires_at, sent_at = quote("started_at"), quote("expires_at"), quote("sent_at")
+    sql = (f"UPDATE {quote(RunLease._meta.db_table)} SET {started_at} = %s, "
+           f"{expires_at} = %s + ({expires_at} - {sent_at}) FROM {relaxed} WHERE {_current_sql(quote)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, now, name, task_id])
+        return bool(cursor.rowcount)
 
 
 def finished(task_id: str, name: str, outcome: str, now: datetime, using: str = "default") -> bool:
@@ -95,10 +110,10 @@ def finished(task_id: str, name: str, outcome: str, now: datetime, using: str = 
     if connection.vendor != "postgresql":
         return bool(_current(name, task_id, using).update(finished_at=now, outcome=outcome))
     quote = connection.ops.quote_name
-    table = quote(RunLease._meta.db_table)
-    sql = (f"WITH done AS (UPDATE {table} SET {quote('finished_at')} = %s, {quote('outcome')} = %s "
-           f"WHERE {quote('name')} = %s AND {quote('task_id')} = %s AND {quote('finished_at')} IS NULL "
-           f"RETURNING {quote('pending_slot')}) "
+    relaxed = relaxed_from(using)
+    source = f"FROM {relaxed} " if relaxed else ""
+    sql = (f"WITH done AS (UPDATE {quote(RunLease._meta.db_table)} SET {quote('finished_at')} = %s, "
+           f"{quote('outcome')} = %s {source}WHERE {_current_sql(quote)} RETURNING {quote('pending_slot')}) "
            f"SELECT count(*), count(pg_notify(%s, %s)) FILTER (WHERE {quote('pending_slot')} IS NOT NULL) FROM done")
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, outcome, name, task_id, CHANNEL, f"run-finished:{name}"])
@@ -121,6 +136,11 @@ def pending(now: datetime, using: str = "default") -> list[tuple[str, datetime, 
     rows = RunLease.objects.using(using).filter(pending_slot__isnull=False)
     return sorted((name, slot, finished_at is not None or expires_at <= now) for name, slot, finished_at, expires_at
                   in rows.values_list("name", "pending_slot", "finished_at", "expires_at"))
+
+
+def _current_sql(quote: Any) -> str:
+    """The lease's own run, unfinished: ``name`` and ``task_id`` as parameters."""
+    return f"{quote('name')} = %s AND {quote('task_id')} = %s AND {quote('finished_at')} IS NULL"
 
 
 def _current(name: str, task_id: str, using: str) -> Any:

@@ -148,3 +148,19 @@ def test_a_finish_wakes_beat_only_when_a_run_waits_behind_it(listener) -> None: 
     assert listener() == ["run-finished:sync"]
     assert not lease.finished(running, "sync", "failure", at(71))
     assert listener() == [], "a second end of the same run is no news"
+
+
+@pytest.mark.django_db(transaction=True)  # each write its own transaction, as in beat and the worker
+@pytest.mark.only_backend("postgresql")  # asynchronous commit is PostgreSQL's
+def test_on_their_own_the_writes_commit_asynchronously_and_the_setting_does_not_leak() -> None:
+    from django.db import connection
+
+    task_id = lease.claim_if_free("sync", T0, SKIP, T0)
+    assert task_id is not None and lease.claim_if_free("sync", at(1), SKIP, at(1)) is None
+    assert lease.started(task_id, "sync", at(100))
+    assert (row().started_at, row().expires_at) == (at(100), at(700))
+    assert lease.finished(task_id, "sync", "success", at(200))
+    assert (row().outcome, row().finished_at) == ("success", at(200))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on", "only each lease write's own transaction commits asynchronously"
