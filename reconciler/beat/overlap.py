@@ -34,6 +34,11 @@ class Overlap:
         self._held: set[str] | None = None  # None: not read from the database yet
         self._pruned_at: datetime | None = None
 
+    def reload(self) -> None:
+        """Read the held runs from the database again at the next ``due_pending``: call it when
+        this beat starts scheduling (taking over from another replica, which may have held some)."""
+        self._held = None
+
     def admit(self, name: str, policy: Policy, slot: datetime, now: datetime) -> str | None:
         """Just before beat sends `slot` of a schedule whose policy.tracks_runs: the task_id to send with
         (lease claimed), or None: not sent (overlap skip → SkippedRun recorded; queue_one → held as pending, or

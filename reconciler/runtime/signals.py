@@ -24,7 +24,8 @@ from . import lease
 log = logging.getLogger("reconciler.runtime")
 DISPATCH = "reconciler.runtime.signals"  # the dispatch_uid prefix: connected once per process
 SUCCESS, FAILURE, REVOKED = "success", "failure", "revoked"
-_NOT_AN_END = frozenset({"RETRY"})  # postrun of a run that retries: it runs again, same task id
+_NOT_AN_END = frozenset({"RETRY"})  # a run that retries runs again: same task id, same headers
+_OUTCOMES = {"SUCCESS": SUCCESS, "REVOKED": REVOKED}  # any other end state is a failure
 
 
 def schedule_of(request: Any) -> str | None:
@@ -46,7 +47,7 @@ def on_postrun(sender: Any = None, task_id: str | None = None, task: Any = None,
                **_: Any) -> None:
     name = schedule_of(getattr(task, "request", None))
     if name and task_id and state not in _NOT_AN_END:
-        _safely(lease.finished, task_id, name, SUCCESS if state == "SUCCESS" else FAILURE, timezone.now())
+        _safely(lease.finished, task_id, name, _OUTCOMES.get(state or "", FAILURE), timezone.now())
 
 
 def on_failure(sender: Any = None, task_id: str | None = None, **_: Any) -> None:

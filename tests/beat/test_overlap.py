@@ -100,6 +100,17 @@ def test_a_standby_taking_over_sends_the_run_the_failed_beat_held() -> None:
     assert [(n, s) for n, s, _ in standby.due_pending(at(71), {"sync": policy})] == [("sync", at(60))]
 
 
+def test_a_standby_that_read_nothing_held_reads_again_when_it_takes_over() -> None:
+    policy, standby = POLICIES["queue_one"], Overlap()
+    assert standby.due_pending(T0, {"sync": policy}) == [] and standby.wait() is None
+    first = Overlap().admit("sync", policy, T0, T0)  # the active beat sends, then holds one, then dies
+    assert first is not None
+    Overlap().admit("sync", policy, at(60), at(60))
+    lease.finished(first, "sync", "success", at(70))
+    standby.reload()  # it took the beat lock
+    assert [(n, s) for n, s, _ in standby.due_pending(at(71), {"sync": policy})] == [("sync", at(60))]
+
+
 def test_a_held_run_of_a_schedule_no_longer_queue_one_is_not_sent() -> None:
     beat, policy = Overlap(), POLICIES["queue_one"]
     first = beat.admit("sync", policy, T0, T0)

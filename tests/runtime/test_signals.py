@@ -48,7 +48,9 @@ def claimed() -> None:
                             expires_at=T0 + lease.lifetime(Policy(overlap="skip", max_runtime=60)))
 
 
-POSTRUN_CASES = [("SUCCESS", "success"), ("FAILURE", "failure"), ("REVOKED", "failure"), ("RETRY", "")]
+POSTRUN_CASES = [
+    ("SUCCESS", "success"), ("FAILURE", "failure"), ("REVOKED", "revoked"), ("IGNORED", "failure"), ("RETRY", ""),
+]
 
 
 @pytest.mark.django_db
