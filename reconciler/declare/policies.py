@@ -88,17 +88,18 @@ def _jitter_problem(jitter: int | None, schedule: Schedule) -> str | None:
     if period is None or jitter < period:
         return None
     return (f"jitter ({format_duration(jitter)}) must be shorter than the schedule's shortest period: "
-            f"{what} ({format_duration(period)}); a run would be sent after the next slot")
+            f"{what.format(format_duration(period))}; a run would be sent after the next slot")
 
 
 def shortest_period(schedule: Schedule) -> tuple[int | None, str]:
-    """The shortest time between two slots of ``schedule``, in seconds, and that in words."""
+    """The shortest time between two slots of ``schedule``, in seconds, and that in words (a
+    format string for the duration)."""
     if isinstance(schedule, Interval):
-        return schedule.seconds, "its interval"
+        return schedule.seconds, "its interval is {}"
     if isinstance(schedule, Crontab):
         gap = shortest_cron_gap(schedule.minute, schedule.hour, schedule.day_of_week, schedule.day_of_month,
                                 schedule.month_of_year)
-        return gap, "the shortest gap between two of its times, outside daylight-saving changes"
+        return gap, "two of its times are as little as {} apart (daylight-saving changes aside)"
     if isinstance(schedule, Solar):
-        return SOLAR_PERIOD, "a solar event comes about once a day"
+        return SOLAR_PERIOD, "a solar event comes about once a day ({})"
     return None, ""
