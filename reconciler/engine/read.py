@@ -18,8 +18,8 @@ from typing import Any
 from django_celery_beat.models import PeriodicTask
 
 from ..beat.kinds import JOIN_COLUMNS, spec_of_join
-from ..core.schedule import Schedule
 from ..core.policy import Policy
+from ..core.schedule import Schedule
 from ..core.specs import ActualState, ActualTask, Ownership, Suspension, TaskSpec, canonical_json
 from ..db import rowdigest
 from ..db.rowdigest import ROW_FIELDS
