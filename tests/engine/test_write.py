@@ -53,7 +53,9 @@ def test_a_policy_change_is_an_update_in_words_and_moves_the_marker(tmp_path: Pa
     plan = plan_yaml(tmp_path)
     (change,) = plan.changes
     assert change.action is Action.UPDATE
-    assert [(f.field, f.old, f.new) for f in change.fields] == [("max_runtime", None, 600), ("overlap", "allow", "skip")]
+    assert [(f.field, f.old, f.new) for f in change.fields] == [
+        ("max_runtime", None, 600), ("overlap", "allow", "skip"),
+    ]
     text = render_text(plan)
     assert "      max_runtime: (none) → 10m\n" in text and "      overlap: allow → skip\n" in text
     fields = json.loads(render_json(plan))["changes"][0]["fields"]
