@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from django_celery_beat.schedulers import ModelEntry
 from django_celery_beat.utils import NEVER_CHECK_TIMEOUT
 
 from ..core.policy import DEFAULT_POLICY, Policy
-from ..core.sends import Decision, due, starting_point
+from ..core.sends import SCHEDULED_TIME, Decision, due, scheduled_time, starting_point
 from ..core.timing import at_moment
 
 BEAT_COLUMNS = ("last_run_at", "total_run_count")  # ``save_fields`` less ``no_changes``, not a column
@@ -89,6 +90,23 @@ class ScheduledEntry(ModelEntry):
         return self.__class__(self.model, app=self.app, policy=self.policy, catching_up=False)
 
     next = __next__
+
+    def message(self, slot: datetime, task_id: str | None = None) -> ScheduledEntry:
+        """A copy of this entry that sends the run of ``slot``: headers ``scheduled_time`` and
+        ``periodic_task_name``, the policy's ``time_limit`` and ``scheduled_time_kwarg``, the
+        task id the overlap lease was claimed for."""
+        moment = scheduled_time(slot)
+        options = dict(self.options)
+        options["headers"] = {**options.get("headers", {}), SCHEDULED_TIME: moment, "periodic_task_name": self.name}
+        if self.policy.time_limit:
+            options["time_limit"] = self.policy.time_limit
+        if task_id is not None:
+            options["task_id"] = task_id
+        sendable = copy.copy(self)
+        sendable.options = options
+        if self.policy.scheduled_time_kwarg:
+            sendable.kwargs = {**self.kwargs, self.policy.scheduled_time_kwarg: moment}
+        return sendable
 
     def save(self) -> None:
         """An ``UPDATE`` sends no ``post_save``: the change marker stays put, as ``no_changes`` asks."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -33,6 +33,12 @@ from .policy import DEFAULT_POLICY, Policy
 from .timing import SECOND, at_moment, slot_after
 
 SCAN = 1000  # crontab and solar slots walked one by one before jumping (a minute cron: 16 hours)
+SCHEDULED_TIME = "scheduled_time"  # the message header every send of our beat carries (and run now)
+
+
+def scheduled_time(moment: datetime) -> str:
+    """A run's scheduled time as it travels: ISO 8601 in UTC, with its offset."""
+    return moment.astimezone(UTC).isoformat()
 
 
 @dataclass(frozen=True)
