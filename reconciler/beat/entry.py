@@ -16,7 +16,6 @@
 """
 from __future__ import annotations
 
-import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,8 +101,8 @@ class ScheduledEntry(ModelEntry):
             options["time_limit"] = self.policy.time_limit
         if task_id is not None:
             options["task_id"] = task_id
-        sendable = copy.copy(self)
-        sendable.options = options
+        sendable = object.__new__(type(self))  # not copy.copy: ScheduleEntry's __reduce__ rebuilds a bare entry
+        sendable.__dict__.update(self.__dict__, options=options)
         if self.policy.scheduled_time_kwarg:
             sendable.kwargs = {**self.kwargs, self.policy.scheduled_time_kwarg: moment}
         return sendable
