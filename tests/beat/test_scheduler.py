@@ -243,7 +243,7 @@ def test_overlap_skip_sends_no_run_while_the_previous_one_is_going() -> None:
     minutely_row("tracked", now - timedelta(seconds=90), Policy(overlap="skip", max_runtime=600))
     first = Capturing(app=app, lazy=True)
     ticked(first)
-    [(_, at, _, task_id)] = first.sent
+    [(_, _, _, task_id)] = first.sent
     assert task_id is not None and RunLease.objects.get(name="tracked").task_id == task_id
     first.close()
     PeriodicTask.objects.filter(name="tracked").update(last_run_at=now - timedelta(seconds=90))
