@@ -143,7 +143,7 @@ class ReconcilingScheduler(DatabaseScheduler):
             task_id = self._overlap.admit(entry.name, entry.policy, slot, now)
             if task_id is None:
                 return False
-        log.info("sending due task %s (%s) for %s", entry.name, entry.task, slot.isoformat())
+        log.info("Sending due task %s (%s) for %s", entry.name, entry.task, slot.isoformat())  # Celery's words
         try:
             self.apply_async(entry.message(slot, task_id), producer=producer, advance=False)
         except Exception:
