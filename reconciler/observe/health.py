@@ -24,7 +24,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..conf import conf
-from ..core.timing import first_sent
+from ..core.timing import whole_second
 from ..pipeline import celery_app
 from .expected import MATH_WINDOW, Expectation, row_math
 from .leases import RunState, read_runs
@@ -161,7 +161,7 @@ def _with_run(health: ScheduleHealth, run: RunState | None) -> ScheduleHealth:
 def _still_counted_alike(
     row: Row, runs: RunSummary, now: datetime, retention: timedelta | None, until: datetime | None,
 ) -> datetime | None:
-    """``until``, or earlier while ``reference_time`` and ``beat_last_run`` give the same moments
+    """``until``, or earlier while ``reference_time`` and ``starting_point`` give the same moments
     at a later "now" (None when they move with it: a row with neither a send nor a change, a
     schedule without runs counted from the retention's start)."""
     if until is None or (row.last_sent_at is None and row.changed_at is None):
@@ -192,7 +192,7 @@ def _computed(
     until: datetime | None = FOREVER
     if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
         expected, first = row_math(row, runs, now, fixed_grace is None, retention, frozen)
-        next_run = first_sent(first, now, row.start_time) if first is not None else None
+        next_run = whole_second(first) if first is not None else None
         until = None if first is not None and first <= now else min(first or FOREVER, row.expires or FOREVER)
         until = _still_counted_alike(row, runs, now, retention, until)
     grace = grace_for(expected.period, fixed_grace)
