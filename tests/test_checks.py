@@ -26,6 +26,7 @@ OURS.conf.beat_scheduler = "reconciler.scheduler:ReconcilingScheduler"
 OURS.conf.broker_url = "redis://127.0.0.1:6379/0"
 HERE = __name__
 POLICIES = str(Path(__file__).parent / "fixtures" / "policies")  # declarations with run-time policies
+NO_POLICIES = str(Path(__file__).parent / "fixtures" / "valid")  # declarations without any
 
 
 class OurSubclass(ReconcilingScheduler):
@@ -44,8 +45,13 @@ CASES: dict[str, tuple[dict[str, Any], set[str], list[str]]] = {
     "beat-watch-without-watchdog": ({"RECONCILER_BEAT_WATCH": True}, {"watchdog"}, ["reconciler.E004"]),
     "postgresql-without-psycopg": ({"DATABASES": POSTGRES}, {"psycopg"}, ["reconciler.E005"]),
     "schedules-folder-missing": ({"RECONCILER_SCHEDULES_DIR": "/nonexistent/schedules"}, set(), ["reconciler.W001"]),
-    "beat-scheduler-persistent": ({"RECONCILER_CELERY_APP": f"{HERE}:PERSISTENT"}, set(), ["reconciler.W003"]),
-    "beat-scheduler-database": ({"RECONCILER_CELERY_APP": f"{HERE}:DATABASE"}, set(), []),
+    "beat-scheduler-persistent": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:PERSISTENT", "RECONCILER_SCHEDULES_DIR": NO_POLICIES}, set(),
+        ["reconciler.W003"],
+    ),
+    "beat-scheduler-database": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": NO_POLICIES}, set(), [],
+    ),
     "beat-scheduler-ours": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, set(), []),
     "redis-broker-without-client": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, {"redis"}, ["reconciler.W004"]),
     "source-name-only-a-fallback": ({"RECONCILER_SOURCE_NAME": ""}, set(), ["reconciler.W006"]),
