@@ -11,13 +11,14 @@ tick. docs/policies.md has the rules and their failure modes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from ..conf import conf
 from ..core.policy import Policy
+from ..core.sends import Dropped
 from ..models import SkippedRun
 from ..runtime import lease, skips
 
@@ -88,11 +89,13 @@ class Overlap:
         """How soon beat should call due_pending again: 1.0 while a run is held, else None."""
         return PENDING_POLL if self._held is None or self._held else None
 
-    def skip_catchup(self, name: str, slots: Sequence[datetime], now: datetime) -> None:
+    def skip_catchup(self, name: str, dropped: Dropped, now: datetime) -> None:
         """Missed slots the catch-up policy drops: one SkippedRun (reason catchup) for them all."""
-        if slots:
-            skips.record(name, SkippedRun.Reason.CATCHUP, slots, now, using=self.using)
-            log.info("%s: %d missed run(s) not sent (catch-up policy)", name, len(slots))
+        detail = "count estimated: the missed slots were too many to walk one by one" if dropped.estimated else ""
+        skips.record_span(
+            name, SkippedRun.Reason.CATCHUP, dropped.first, dropped.last, dropped.count, now, detail, using=self.using,
+        )
+        log.info("%s: %d missed run(s) not sent (catch-up policy)", name, dropped.count)
 
     def _remember(self, name: str) -> None:
         if self._held is not None:

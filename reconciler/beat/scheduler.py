@@ -25,15 +25,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any
 
 from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
 
 from ..conf import conf
 from ..core.extras import require
-from ..core.sends import Dropped
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
 from ..engine.grace import DeletionGrace
@@ -127,7 +125,7 @@ class ReconcilingScheduler(DatabaseScheduler):
             return
         now = datetime.now(UTC)
         if decision.dropped is not None:
-            self._overlap.skip_catchup(entry.name, DroppedSlots(decision.dropped), now)
+            self._overlap.skip_catchup(entry.name, decision.dropped, now)
         sent = sum(self._send(entry, send.slot, now, producer) for send in decision.sends)
         if not sent:  # the entry moved on all the same: persist its last run now too
             self._tasks_since_sync += 1
@@ -228,31 +226,3 @@ class ReconcilingScheduler(DatabaseScheduler):
                 log.warning("skipping %s: its schedule or arguments cannot be read", model.name)
         log.info("loaded %d schedule entries in %.3f s", len(entries), time.perf_counter() - started)
         return entries
-
-
-class DroppedSlots(Sequence[datetime]):
-    """Slots a catch-up dropped, as ``Overlap.skip_catchup`` takes them, without listing what
-    can be millions (an every-second schedule after a month down): its length is the count, and
-    iterating it gives the two ends only — all that the skip record reads (len, min, max)."""
-
-    def __init__(self, dropped: Dropped) -> None:
-        self.dropped = dropped
-
-    def __len__(self) -> int:
-        return self.dropped.count
-
-    def __iter__(self) -> Iterator[datetime]:
-        yield self.dropped.first
-        if self.dropped.count > 1:
-            yield self.dropped.last
-
-    @overload
-    def __getitem__(self, index: int) -> datetime: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[datetime]: ...
-    def __getitem__(self, index: int | slice) -> datetime | Sequence[datetime]:
-        if index in (0, -self.dropped.count):
-            return self.dropped.first
-        if index in (-1, self.dropped.count - 1):
-            return self.dropped.last
-        raise IndexError("only the ends of the dropped slots are known")

@@ -17,13 +17,21 @@ def record(name: str, reason: str, slots: Sequence[datetime], at: datetime, deta
     several) and the schedule's total for the reason moved by as many; nothing for no slot."""
     if not slots:
         return None
-    latest, earliest = max(slots), min(slots)
+    return record_span(name, reason, min(slots), max(slots), len(slots), at, detail, using)
+
+
+def record_span(name: str, reason: str, first: datetime, last: datetime, count: int, at: datetime,
+                detail: str = "", using: str = "default") -> SkippedRun | None:
+    """``record`` for ``count`` slots known by their ends only (a catch-up after a month down
+    drops millions of an every-second schedule's slots: none is listed)."""
+    if count < 1:
+        return None
     with transaction.atomic(using=using):
         skipped = SkippedRun.objects.using(using).create(
-            name=name, reason=reason, slot=latest, first_slot=earliest if len(slots) > 1 else None,
-            count=len(slots), at=at, detail=detail,
+            name=name, reason=reason, slot=last, first_slot=first if count > 1 else None,
+            count=count, at=at, detail=detail,
         )
-        _add_to_total(name, reason, len(slots), using)
+        _add_to_total(name, reason, count, using)
     return skipped
 
 

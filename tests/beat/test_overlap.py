@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from reconciler.beat.overlap import PENDING_POLL, Overlap
 from reconciler.core.policy import Policy
+from reconciler.core.sends import Dropped
 from reconciler.models import RunLease, SkippedRun, SkipTotal
 from reconciler.runtime import lease
 
@@ -140,19 +141,24 @@ def test_send_failed_frees_the_lease() -> None:
 
 
 def test_skip_catchup_records_the_dropped_slots_as_one_row() -> None:
-    Overlap().skip_catchup("sync", [T0, at(900), at(1800)], at(4000))
-    Overlap().skip_catchup("sync", [], at(4000))
+    Overlap().skip_catchup("sync", Dropped(T0, at(1800), 3), at(4000))
     got = SkippedRun.objects.get()
-    assert (got.reason, got.count, got.slot, got.first_slot) == ("catchup", 3, at(1800), T0)
+    assert (got.reason, got.count, got.slot, got.first_slot, got.detail) == ("catchup", 3, at(1800), T0, "")
+
+
+def test_an_estimated_catchup_count_says_so() -> None:
+    Overlap().skip_catchup("sync", Dropped(T0, at(86400 * 30), 2_592_000, estimated=True), at(86400 * 31))
+    got = SkippedRun.objects.get()
+    assert got.count == 2_592_000 and "estimated" in got.detail
 
 
 @override_settings(RECONCILER_SKIP_RETENTION=3600)
 def test_beat_prunes_old_skip_records_at_most_once_an_hour() -> None:
     beat = Overlap()
-    beat.skip_catchup("old", [T0], T0)
+    beat.skip_catchup("old", Dropped(T0, T0, 1), T0)
     beat.due_pending(at(3601), {})
     assert not SkippedRun.objects.filter(name="old").exists()
-    beat.skip_catchup("newer", [T0], T0)
+    beat.skip_catchup("newer", Dropped(T0, T0, 1), T0)
     beat.due_pending(at(3700), {})  # pruned 99 s ago: not again
     assert SkippedRun.objects.filter(name="newer").exists()
     beat.due_pending(at(3601 + 3600), {})
