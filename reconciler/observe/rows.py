@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 
 from ..beat.kinds import KINDS, schedule_of
+from ..core.calendar import NO_CALENDAR, Calendar
+from ..core.monitor import NO_MONITOR, Monitor
 from ..core.policy import DEFAULT_POLICY, Policy
 from ..models import ScheduledTask
 
@@ -36,10 +38,14 @@ class Row:
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
     schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
     policy: Policy = DEFAULT_POLICY  # ManagedTask.policy: what beat does with catch-up, jitter, overlap
+    monitor: Monitor = NO_MONITOR  # ManagedTask.monitor: its grace, thresholds, owner and severity
+    calendar: Calendar = NO_CALENDAR  # ManagedTask.calendar: its end (until, max_runs) tells health it is complete
+    total_run_count: int = 0  # beat's count of its sends (PeriodicTask.total_run_count)
 
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
-               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy")
+               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy", "managed_by__monitor",
+               "managed_by__calendar", "total_run_count")
 KIND_FIELDS = {kind.field: tuple(f.attname for f in kind.model._meta.concrete_fields) for kind in KINDS}
 KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
@@ -120,12 +126,13 @@ def raw_rows(query: Any) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ..
 
 def _row(task: tuple[Any, ...]) -> Row:
     (_, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at,
-     policy) = task[:len(TASK_FIELDS)]
+     policy, monitor, calendar, total_run_count) = task[:len(TASK_FIELDS)]
     serial, schedule = _schedule(task)
     return Row(
         name=name, task=task_name, queue=queue or "", enabled=enabled, schedule=schedule, last_sent_at=last_run_at,
         changed_at=date_changed, applied_at=applied_at, start_time=start_time, expires=expires,
         suspended_at=suspended_at, schedule_key=serial, policy=Policy.from_json(policy),
+        monitor=Monitor.from_json(monitor), calendar=Calendar.from_json(calendar), total_run_count=total_run_count or 0,
     )
 
 
