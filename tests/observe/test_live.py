@@ -76,7 +76,8 @@ def scrape(port: int, token: str | None = None) -> dict[str, dict[tuple[tuple[st
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+            labels = tuple(sorted((k, v) for k, v in sample.labels.items() if v != ""))  # empty: no label
+            found.setdefault(sample.name, {})[labels] = sample.value
     return found
 
 

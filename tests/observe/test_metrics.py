@@ -11,10 +11,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.core.monitor import Monitor
 from reconciler.models import ApplyRecord
 from reconciler.observe.views import allowed
 from tests.support.engine import apply_yaml
-from tests.support.observe import record_run
+from tests.support.observe import record_run, set_monitor
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
@@ -56,12 +57,15 @@ YAML = """tasks:
 
 
 def scrape(client: Client, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Samples by name and labels, as Prometheus stores them: a label with an empty value (the
+    owner and severity of a schedule that declares none) is no label."""
     response = client.get("/metrics", **headers)
     assert response.status_code == 200, response.content
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(response.content.decode()):
         for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+            labels = tuple(sorted((k, v) for k, v in sample.labels.items() if v != ""))
+            found.setdefault(sample.name, {})[labels] = sample.value
     return found
 
 
@@ -176,22 +180,23 @@ def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeyp
     from reconciler.observe.health import Health, ScheduleHealth
     from reconciler.observe.runs import RunSummary
 
-    def health(name: str, task: str, state: Health, **moments: datetime) -> ScheduleHealth:
+    def health(name: str, task: str, state: Health, owner: str = "", **moments: datetime) -> ScheduleHealth:
         return ScheduleHealth(
             name=name, task=task, queue="", enabled=True, managed=True, health=state,
             last_run_at=moments.get("last"), last_state=None, last_success_at=moments.get("success"),
             next_run_at=moments.get("next"), expected_at=None, grace_seconds=60.0,
             runs=RunSummary(counts={"SUCCESS": 3, "FAILURE": 12345678}),
+            monitor=Monitor(owner=owner, severity="pa\\ge" if owner else ""),
         )
 
     at = datetime(2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC)
     schedules = [
-        health('quote"d', "back\\slash", Health.LATE, last=at, success=at, next=at),
+        health('quote"d', "back\\slash", Health.LATE, 'team-"ü"\n', last=at, success=at, next=at),
         health("new\nline", "tâche.ünïcode", Health.FAILING, next=datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
         health("plain", "project.tasks.heartbeat", Health.OK),
     ]
     families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3),
-                *metrics.skip_data([('quote"d', "overlap", 3), ("new\nline", "catchup", 12)])]
+                *metrics.skip_data([('quote"d', "overlap", 3), ("new\nline", "catchup", 12)], schedules)]
     families.append(metrics.Family(  # three labels, not in order: written sorted by name
         "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
         ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
@@ -282,3 +287,37 @@ def test_running_long_and_skipped_runs_in_a_scrape(tmp_path: Path) -> None:
     SkippedRun.objects.all().delete()  # the retention prunes the decisions, never the counters
     assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_schedule_skipped_total"] == (
         m["reconciler_schedule_skipped_total"])
+
+
+PER_SCHEDULE = (
+    "reconciler_schedule_last_run_timestamp_seconds", "reconciler_schedule_last_success_timestamp_seconds",
+    "reconciler_schedule_next_run_timestamp_seconds", "reconciler_schedule_late", "reconciler_schedule_failing",
+    "reconciler_schedule_running_long", "reconciler_schedule_runs_total", "reconciler_schedule_skipped_total",
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_owner_and_severity_label_every_per_schedule_metric_in_a_scrape(tmp_path: Path) -> None:
+    """The monitor's owner and severity (``ManagedTask.monitor``) on every sample of a schedule,
+    with its thresholds applied to the failing gauge."""
+    from tests.support.observe import record_skip
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    set_monitor("flaky", owner="team-billing", severity="page", failure_threshold=2)
+    set_monitor("beat-a", owner="team-ops")
+    record_run("flaky", "project.tasks.flaky", states.SUCCESS, now - timedelta(seconds=50))
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-a", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_skip("flaky", "overlap", now - timedelta(minutes=1), now - timedelta(minutes=1))
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))
+    assert m["reconciler_schedule_failing"] == {
+        billing: 0, (("name", "beat-a"), ("owner", "team-ops")): 1, (("name", "beat-b"),): 0}  # 1 failure of 2
+    for name in PER_SCHEDULE:
+        flaky = [labels for labels in m[name] if ("name", "flaky") in labels]
+        assert flaky and all(set(billing) <= set(labels) for labels in flaky), name
+    assert m["reconciler_schedule_skipped_total"] == {tuple(sorted((*billing, ("reason", "overlap")))): 1}
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=2))
+    assert scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")["reconciler_schedule_failing"][billing] == 1
