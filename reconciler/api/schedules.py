@@ -17,8 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..core.errors import UnknownName
+from ..core.monitor import NO_MONITOR, Monitor
 from ..observe.health import Health, ScheduleHealth, read_health
 from ..observe.leases import read_runs
+from ..observe.rows import read_monitors
 from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..observe.skips import last_skips, recent_skips, skip_of, skipped_queryset
 from ..observe.sync import (
@@ -58,9 +60,10 @@ class Row:
     words: str
     next_runs: tuple[datetime, ...]
     health: ScheduleHealth | None = None  # None: no row in the database yet, or no result store
+    monitor: Monitor = NO_MONITOR  # as applied (ownership), or as declared for a schedule not applied yet
 
     def to_json(self) -> dict[str, Any]:
-        st, health = self.status, self.health
+        st, health, monitor = self.status, self.health, self.monitor
         body = st.to_json()
         observed = health.to_json() if health is not None else {}
         return {
@@ -73,6 +76,9 @@ class Row:
             "total_run_count": st.total_run_count, "reasons": body["reasons"],
             "health": observed.get("health"), "last_run_state": observed.get("last_state"),
             "last_success_at": observed.get("last_success_at"),
+            "owner": monitor.owner or None, "severity": monitor.severity or None, "grace": monitor.grace,
+            "grace_seconds": observed.get("grace_seconds"), "failure_threshold": monitor.failure_threshold,
+            "recovery_threshold": monitor.recovery_threshold,
         }
 
 
@@ -104,9 +110,21 @@ def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, Schedul
         if healths is None:
             healths = read_healths(names, listing.now) if names else {}
     return [
-        Row(st, _words(listing.specs[st.name].schedule), upcoming.get(st.name, ()), healths.get(st.name))
+        Row(st, _words(listing.specs[st.name].schedule), upcoming.get(st.name, ()), (found := healths.get(st.name)),
+            found.monitor if found is not None else _declared_monitor(listing, st.name))
         for st in page
     ]
+
+
+def _declared_monitor(listing: Listing, name: str) -> Monitor:
+    return getattr(listing.specs.get(name), "monitor", NO_MONITOR)
+
+
+def monitors_of(listing: Listing, names: list[str]) -> dict[str, Monitor]:
+    """Each schedule's monitor: as applied (ownership: one query per 500 names), else as declared."""
+    with database_errors():
+        applied = read_monitors(names) if names else {}
+    return {name: applied.get(name) or _declared_monitor(listing, name) for name in names}
 
 
 def read_healths(names: list[str] | None, now: datetime) -> dict[str, ScheduleHealth]:
@@ -143,6 +161,8 @@ class ScheduleList(ReconcilerView):
                              description="computed from the stored runs; rows without a health never match"),
             OpenApiParameter("managed", OpenApiTypes.BOOL),
             OpenApiParameter("task", OpenApiTypes.STR, description="the Celery task name"),
+            OpenApiParameter("owner", OpenApiTypes.STR, description="the owner its monitor names (monitor: owner)"),
+            OpenApiParameter("severity", OpenApiTypes.STR, description="its monitor's severity"),
         ],
         responses={200: s.ScheduleSerializer(many=True), 400: s.ErrorSerializer, 404: s.ErrorSerializer,
                    422: s.ValidationSerializer, **ERRORS},
@@ -156,6 +176,7 @@ class ScheduleList(ReconcilerView):
             raise ValidationError({"health": [f"one of {', '.join(HEALTHS)}"]})
         managed = _boolean(request.query_params.get("managed"), "managed")
         task = request.query_params.get("task") or None
+        owner, severity = request.query_params.get("owner") or None, request.query_params.get("severity") or None
         listing = schedule_statuses()
         wanted = [
             st for st in listing.statuses
@@ -163,6 +184,12 @@ class ScheduleList(ReconcilerView):
             and (managed is None or st.managed is managed)
             and (task is None or st.task == task)
         ]
+        if owner is not None or severity is not None:
+            monitors = monitors_of(listing, [st.name for st in wanted])
+            wanted = [
+                st for st in wanted if (owner is None or monitors[st.name].owner == owner)
+                and (severity is None or monitors[st.name].severity == severity)
+            ]
         healths = None
         if wanted_health is not None:  # health is computed, not stored: every candidate's is read
             with database_errors():

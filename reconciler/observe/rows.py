@@ -16,7 +16,7 @@ from ..beat.kinds import KINDS, schedule_of
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.monitor import NO_MONITOR, Monitor
 from ..core.policy import DEFAULT_POLICY, Policy
-from ..models import ScheduledTask
+from ..models import ManagedTask, ScheduledTask
 
 NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
 
@@ -91,6 +91,19 @@ def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) ->
     if names is not None:
         found.sort(key=lambda item: item[1].name)
     return [row for _, row in found]
+
+
+def read_monitors(names: Sequence[str] | None = None) -> dict[str, Monitor]:
+    """The monitor of every owned schedule that has one (``ManagedTask.monitor``), by name: one
+    query (one per ``NAME_BATCH`` names asked for)."""
+    query = ManagedTask.objects.exclude(monitor="").values_list("periodic_task__name", "monitor")
+    if names is None:
+        return {name: Monitor.from_json(stored) for name, stored in query}
+    unique = sorted(set(names))
+    return {
+        name: Monitor.from_json(stored) for start in range(0, len(unique), NAME_BATCH)
+        for name, stored in query.filter(periodic_task__name__in=unique[start:start + NAME_BATCH])
+    }
 
 
 def _queries(names: Sequence[str] | None, enabled_only: bool) -> list[Any]:
