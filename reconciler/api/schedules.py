@@ -1,6 +1,6 @@
 """``/api/schedules/``: each schedule's status and health (the detail: with its tracked run and skips),
-its runs, its skipped runs, and the operations on one schedule: run now, suspend, resume. Thin
-shells over ``reconciler.observe.sync``, ``reconciler.observe`` and ``reconciler.operate``."""
+its runs, its skipped runs (the operations on one schedule: ``api.operations``). Thin shells over
+``reconciler.observe.sync`` and ``reconciler.observe``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,7 +10,6 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -32,14 +31,12 @@ from ..observe.sync import (
     upcoming_runs,
     with_bookkeeping,
 )
-from ..operate import resume, run_schedule, suspend
 from ..pipeline import database_errors
 from ..render.words import schedule_words
 from . import serializers as s
-from .base import ReconcilerView, who
+from .base import ReconcilerView
 from .errors import Unprocessable
 from .openapi import extend_schema
-from .permissions import RUN, SUSPEND
 from .validation import validation_json
 
 ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}
@@ -263,65 +260,7 @@ class ScheduleSkippedRuns(ReconcilerView):
         return self.get_paginated_response([skip_of(values).to_json() for values in page or ()])
 
 
-class RunSchedule(ReconcilerView):
-    """Send the schedule's task now, exactly as beat would send it."""
-
-    permission = RUN
-
-    @extend_schema(
-        operation_id="schedules_run", parameters=[NAME], request=None,
-        responses={202: s.SentSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        with database_errors():
-            task_id = run_schedule(name, by=who(request))
-            task = _task_of(name)
-        return Response({"name": name, "task": task, "id": task_id, "eta": None}, status=status.HTTP_202_ACCEPTED)
-
-
 def _exists(name: str) -> bool:
     from django_celery_beat.models import PeriodicTask
 
     return bool(PeriodicTask.objects.filter(name=name).exists())
-
-
-def _task_of(name: str) -> str:
-    from django_celery_beat.models import PeriodicTask
-
-    return str(PeriodicTask.objects.filter(name=name).values_list("task", flat=True).first() or "")
-
-
-class SuspendSchedule(ReconcilerView):
-    """Pause a managed schedule (disabled until resumed, whatever git declares)."""
-
-    permission = SUSPEND
-
-    @extend_schema(
-        operation_id="schedules_suspend", parameters=[NAME], request=s.SuspendSerializer,
-        responses={200: s.SuspendedSerializer, 400: s.ErrorSerializer, 404: s.ErrorSerializer,
-                   409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        body = s.SuspendSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        with database_errors():
-            suspension = suspend(name, body.validated_data["reason"], by=who(request))
-        return Response({
-            "name": name,
-            "suspended": {"at": suspension.at.isoformat(), "by": suspension.by, "reason": suspension.reason},
-        })
-
-
-class ResumeSchedule(ReconcilerView):
-    """End a suspension: the row is written as git declares it, at once."""
-
-    permission = SUSPEND
-
-    @extend_schema(
-        operation_id="schedules_resume", parameters=[NAME], request=None,
-        responses={200: s.ResumedSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        with database_errors():
-            result = resume(name, by=who(request))
-        return Response({"name": name, "declared": result.declared, "plan": result.plan.to_json()})
