@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery import states
@@ -321,3 +322,84 @@ def test_owner_and_severity_label_every_per_schedule_metric_in_a_scrape(tmp_path
     assert m["reconciler_schedule_skipped_total"] == {tuple(sorted((*billing, ("reason", "overlap")))): 1}
     record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=2))
     assert scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")["reconciler_schedule_failing"][billing] == 1
+
+
+def _doc_yaml(heading: str) -> Any:
+    """The YAML block under a heading of docs/observe.md, parsed."""
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "observe.md").read_text()
+    section = text[text.index(heading):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None, heading
+    return yaml.safe_load(block.group(1))
+
+
+def _route(route: dict[str, Any], labels: dict[str, str]) -> str:
+    """Alertmanager's choice: the first child route whose matchers all match (a missing label is
+    ""; ``=~`` is anchored), else this route's receiver."""
+    import re
+
+    for child in route.get("routes", ()):
+        matched = True
+        for matcher in child["matchers"]:
+            found = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher)
+            assert found is not None, matcher
+            name, op, value = found.groups()
+            have = labels.get(name, "")
+            ok = re.fullmatch(value, have) is not None if op == "=~" else (have == value) == (op == "=")
+            matched = matched and ok
+        if matched:
+            return _route(child, labels) if child.get("routes") else str(child["receiver"])
+    return str(route["receiver"])
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_the_documented_alert_rules_and_route_use_what_a_scrape_exposes(tmp_path: Path) -> None:
+    """docs/observe.md: the rules' metrics and labels exist in a real scrape; the route sends a
+    failing team-billing `page` schedule to its pager, its other alerts to its chat, and alerts
+    of schedules with no owner (and about the reconciler) to the platform."""
+    import re
+
+    from tests.support.observe import record_skip
+
+    rules = _doc_yaml("### Example alert rules")["groups"][0]["rules"]
+    alertmanager = _doc_yaml("### An Alertmanager route by owner")
+    assert {r["name"] for r in alertmanager["receivers"]} >= {"platform", "billing-pager", "billing-chat"}
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    set_monitor("flaky", owner="team-billing", severity="page")
+    set_monitor("beat-a", owner="team-billing")
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-a", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-b", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_skip("flaky", "overlap", now, now)
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    labels_seen = {name for samples in m.values() for labels in samples for name, _ in labels}
+    for rule in rules:
+        assert rule["alert"] and rule["expr"]
+        for metric in re.findall(r"\breconciler_[a-z_]+", rule["expr"]):
+            assert metric in m, (rule["alert"], metric)
+        templates = " ".join([*rule.get("labels", {}).values(), *rule.get("annotations", {}).values()])
+        assert set(re.findall(r"\$labels\.(\w+)", templates)) <= labels_seen, rule["alert"]
+    matchers = [mt for route in alertmanager["route"]["routes"] for mt in route["matchers"]]
+    assert {re.match(r"\w+", mt).group(0) for mt in matchers} <= labels_seen  # type: ignore[union-attr]
+    assert set(alertmanager["route"]["group_by"]) - {"alertname"} <= labels_seen
+
+    def alert(series: tuple[tuple[str, str], ...], name: str) -> dict[str, str]:
+        labels = {"alertname": name, **dict(series)}
+        labels.setdefault("severity", "warning")  # the rules' template
+        return labels
+
+    failing = {dict(series)["name"]: series for series, value in m["reconciler_schedule_failing"].items() if value}
+    assert set(failing) == {"flaky", "beat-a", "beat-b"}
+    route = alertmanager["route"]
+    assert _route(route, alert(failing["flaky"], "ScheduleFailing")) == "billing-pager"
+    assert _route(route, alert(failing["beat-a"], "ScheduleFailing")) == "billing-chat"
+    assert _route(route, alert(failing["beat-b"], "ScheduleFailing")) == "platform"
+    assert _route(route, {"alertname": "SchedulesDrifted", "severity": "warning"}) == "platform"
+    assert _route(route, {"alertname": "ScheduleLate", "owner": "team-ops", "severity": "page"}) == "on-call-pager"
