@@ -134,6 +134,17 @@ def test_failing_late_linked_runs_and_metrics_with_real_processes(tmp_path: Path
             "reconciler_schedule_last_run_timestamp_seconds"]
         assert metrics["reconciler_applies_total"][(("outcome", "applied"),)] >= 1
 
+        claim = (  # the monitor an apply of `monitor: {owner: team-billing, severity: page}` stores
+            "from reconciler.models import ManagedTask;"
+            "ManagedTask.objects.filter(periodic_task__name='flaky')"
+            ".update(monitor='{\"owner\":\"team-billing\",\"severity\":\"page\"}')"
+        )
+        assert stack.manage("shell", "-c", claim).returncode == 0
+        billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))
+        assert scrape(port, TOKEN)["reconciler_schedule_failing"][billing] == 1
+        assert status(stack, "--owner", "team-billing", "--fail-on", "failing")[0] == 1
+        assert status(stack, "--owner", "team-ops", "--fail-on", "failing,late")[0] == 0
+
         stack.stop("beat")
         time.sleep(2 + GRACE + 1)  # the longest period (twin-b, 2 s), the grace, a margin
         stopped = healths(stack)
