@@ -30,6 +30,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.schedule import CRON_FIELD_ORDER
+from ..core.sends import period_of
 from ..core.timing import SECOND, at_moment, slot_after
 
 SEARCH_LIMIT = 10_000  # excluded slots in a row before the search gives up (after day/hour jumps)
@@ -157,6 +158,8 @@ class CalendarSchedule:
         self.exclusions = Exclusions.of(calendar, zone)
         self.until = datetime.fromisoformat(calendar.until).astimezone(UTC) if calendar.until else None
         self.tz = getattr(parts[0], "tz", None)
+        every = getattr(parts[0], "run_every", None)  # an interval's: ``core.sends.baseline`` anchors at start_time
+        self.anchor_every = every if isinstance(every, timedelta) else None
         self._nowfun: Callable[[], datetime] | None = None
         self._stopped: State | None = None
 
@@ -177,7 +180,7 @@ class CalendarSchedule:
     def _state(self) -> State:
         if self._stopped is not None:
             return self._stopped
-        now = self.now()
+        now = self.now().astimezone(UTC)  # in UTC: adding to a zone's time is wall-clock arithmetic
         memo: Memo = [None] * len(self.parts)
         state = (now, [at_moment(part, now) for part in self.parts], memo)
         if self._nowfun is not None:  # a stopped clock: the parts' answers hold until it moves
@@ -187,35 +190,35 @@ class CalendarSchedule:
     # -- what beat and ``core.timing`` ask --------------------------------------------------------
 
     def next_slot(self, last: datetime) -> datetime | None:
-        """The first slot strictly after ``last`` that the calendar runs (UTC, whole seconds)."""
+        """The first slot strictly after ``last`` that the calendar runs (UTC, whole seconds).
+        Each part walks from its own cursor: past an excluded stretch, a crontab resumes after
+        it, an interval on its own grid (its slots stay anchored where they were)."""
         now, frozen, memo = self._state()
-        cursor = last
+        answers = [self._after(now, frozen, memo, index, last) for index in range(len(frozen))]
         for _ in range(SEARCH_LIMIT):
-            candidate = self._union_after(now, frozen, memo, cursor)
+            candidate = min((answer for answer in answers if answer is not None), default=None)
             if candidate is None or (self.until is not None and candidate > self.until):
                 return None
             resume = self.exclusions.resume_after(candidate) if not self.exclusions.empty else None
             if resume is None:
                 return candidate
-            cursor = resume
+            for index, answer in enumerate(answers):
+                if answer is not None and answer <= resume:
+                    period = period_of(frozen[index])
+                    cursor = resume if period is None else answer + period * ((resume - answer) // period)
+                    answers[index] = self._after(now, frozen, memo, index, cursor)
         return None
 
     @staticmethod
-    def _union_after(
-        now: datetime, frozen: list[Any], memo: Memo, last: datetime) -> datetime | None:
-        """The earliest slot of any part strictly after ``last``; each part's previous answer is
-        reused while it still follows ``last`` (a walk asks each slot once)."""
-        best: datetime | None = None
-        for index, part in enumerate(frozen):
-            known = memo[index]
-            if known is not None and known[0] <= last and (known[1] is None or known[1] > last):
-                following = known[1]
-            else:
-                following = slot_after(part, now, last)
-                memo[index] = (last, following)
-            if following is not None and (best is None or following < best):
-                best = following
-        return best
+    def _after(now: datetime, frozen: list[Any], memo: Memo, index: int, last: datetime) -> datetime | None:
+        """A part's slot strictly after ``last``; its previous answer is reused while it still
+        follows ``last`` (a walk asks each slot once)."""
+        known = memo[index]
+        if known is not None and known[0] <= last and (known[1] is None or known[1] > last):
+            return known[1]
+        following = slot_after(frozen[index], now, last)
+        memo[index] = (last, following)
+        return following
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta | None:
         following = self.next_slot(last_run_at)

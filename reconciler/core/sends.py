@@ -93,7 +93,7 @@ def baseline(schedule: Any, changed_at: datetime, start_time: datetime | None) -
     ``start_time``; a clocked moment is its own anchor."""
     if start_time is None or hasattr(schedule, "clocked_time"):
         return changed_at
-    period = getattr(schedule, "run_every", None)
+    period = getattr(schedule, "anchor_every", getattr(schedule, "run_every", None))  # a calendar: its interval's
     if isinstance(period, timedelta) and period > timedelta(0):
         if start_time > changed_at:
             return start_time - period
