@@ -228,6 +228,11 @@ def _timeline(
     decision = due(frozen, last, now, policy, name, catching_up=True)
     yield from decision.sends
     jitter, current = policy.jitter_offset(name), decision.last
+    walk = getattr(frozen, "slots_after", None)  # a calendar walks its own slots (beat.calendar)
+    if walk is not None:
+        for slot in walk(current):
+            yield Send(slot, slot + jitter)
+        return
     period = period_of(frozen)
     following = slot_after(frozen, now, current)
     while following is not None:

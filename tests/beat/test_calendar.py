@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from reconciler.beat.calendar import CalendarSchedule, Exclusions, date_ranges
+from reconciler.beat.calendar import CalendarSchedule
+from reconciler.beat.exclusions import Exclusions, date_ranges
 from reconciler.beat.kinds import celery_schedule, next_runs
 from reconciler.core.calendar import NO_CALENDAR, Calendar
 from reconciler.core.schedule import Crontab, Interval
