@@ -44,7 +44,7 @@ def main() -> None:
         return
     os.environ["BENCH_REPEAT"] = str(options.repeat)
     for backend in options.backends.split(","):
-        print(f"\n{backend} (forecast of the next 24 hours, best of {options.repeat})")
+        print(f"\n{backend} (forecast of the next 24 hours: CPU ms, best of {options.repeat})")
         for size in (int(s) for s in options.sizes.split(",")):
             m = run_child(__file__, backend, size)
             ratio = m["with"]["seconds"] / m["without"]["seconds"]
