@@ -431,4 +431,7 @@ def test_a_schedules_own_grace_and_its_end(tmp_path: Path, settings) -> None:  #
         "beat-a": "late", "beat-b": "ok", "flaky": "complete", "paused": "complete", "reports": "complete",
     }
     assert (found["beat-a"].grace_seconds, found["beat-b"].grace_seconds) == (10, 600)
-    assert str(read_health(["reports"], now=later - timedelta(minutes=2))[0].health) == "never-run"
+    # Before until, but its next slot falls after it: no run is left, so it is complete already.
+    assert str(read_health(["reports"], now=later - timedelta(minutes=2))[0].health) == "complete"
+    set_calendar("reports", until=(later + timedelta(days=400)).isoformat())
+    assert str(read_health(["reports"], now=later)[0].health) == "never-run"
