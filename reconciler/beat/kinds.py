@@ -19,12 +19,14 @@ from django.db.models import Model
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.policy import Policy
 from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
 from ..core.sends import Send, baseline, timeline
 from ..core.specs import TaskSpec
 from ..core.timing import at_moment, whole_second
 from ..models import ManagedTask
+from .calendar import calendar_schedule
 
 if TYPE_CHECKING:
     from django_celery_beat.models import PeriodicTask
@@ -144,10 +146,12 @@ def schedule_of(row: Any) -> Any:
 
 
 def load_enabled(model: type[PeriodicTask]) -> list[Any]:
-    """Every enabled task with its schedule row and run-time policy, in 1 + 4 + 1 queries: the
-    schedule rows of each kind come from a sub-select (constant-size SQL), each schedule object
-    is built once and kept as the task's ``prebuilt_schedule`` (``models.ScheduledTask``); its
-    policy (``ManagedTask.policy``) is the task's ``run_policy`` (the default when none)."""
+    """Every enabled task with its schedule row, run-time policy and calendar, in 1 + 4 + 1
+    queries: the schedule rows of each kind come from a sub-select (constant-size SQL), each
+    schedule object is built once and kept as the task's ``prebuilt_schedule``
+    (``models.ScheduledTask``); its policy (``ManagedTask.policy``) is the task's ``run_policy``,
+    its calendar (``ManagedTask.calendar``) its ``run_calendar`` (the defaults when none), and a
+    calendar wraps the prebuilt schedule (``calendar.calendar_schedule``)."""
     # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
     # refuses past ~1,000 distinct rows (Django #36116).
     tasks = list(model.objects.filter(enabled=True).order_by())
@@ -161,15 +165,25 @@ POLICY_BATCH = 500  # tasks asked by primary key in one query (SQLite's variable
 
 
 def attach_policies(tasks: list[Any]) -> None:
-    """Set each task's ``run_policy`` from its ownership row (the default without one): one
-    query for the enabled tasks' policies, or one per ``POLICY_BATCH`` tasks when fewer."""
-    query = ManagedTask.objects.exclude(policy="").values_list("periodic_task_id", "policy")
+    """Set each task's ``run_policy`` and ``run_calendar`` from its ownership row (the defaults
+    without one), and wrap its prebuilt schedule in its calendar: one query for the enabled
+    tasks' options, or one per ``POLICY_BATCH`` tasks when fewer."""
+    query = ManagedTask.objects.exclude(policy="", calendar="").values_list("periodic_task_id", "policy", "calendar")
     if len(tasks) > POLICY_BATCH:
-        stored = dict(query.filter(periodic_task__enabled=True))
+        stored = {pk: options for pk, *options in query.filter(periodic_task__enabled=True)}
     else:
-        stored = dict(query.filter(periodic_task_id__in=[task.pk for task in tasks]))
+        stored = {pk: options for pk, *options in query.filter(periodic_task_id__in=[task.pk for task in tasks])}
+    wrapped: dict[tuple[int, str], Any] = {}  # (the schedule object's id, the calendar's JSON) -> wrapper
     for task in tasks:
-        task.run_policy = Policy.from_json(stored.get(task.pk))
+        policy, calendar = stored.get(task.pk, ("", ""))
+        task.run_policy = Policy.from_json(policy)
+        task.run_calendar = Calendar.from_json(calendar)
+        prebuilt = task.__dict__.get("prebuilt_schedule")
+        if calendar and prebuilt is not None:
+            key = (id(prebuilt), calendar)
+            if key not in wrapped:
+                wrapped[key] = calendar_schedule(prebuilt, task.run_calendar, MemoCrontab)
+            task.__dict__["prebuilt_schedule"] = wrapped[key]
 
 
 def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
@@ -191,10 +205,11 @@ def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
 
 # -- a declaration's next runs: its row as apply writes it, its schedule as beat builds it ----
 
-def celery_schedule(schedule: Schedule, moment: datetime) -> Any:
-    """The Celery schedule object beat would run for this declared schedule, its clock stopped
-    at ``moment``."""
-    return at_moment(schedule_of(kind_of(schedule).row_of(schedule)), moment)
+def celery_schedule(schedule: Schedule, moment: datetime, calendar: Calendar = NO_CALENDAR) -> Any:
+    """The Celery schedule object beat would run for this declared schedule (and its calendar),
+    its clock stopped at ``moment``."""
+    built = schedule_of(kind_of(schedule).row_of(schedule))
+    return at_moment(calendar_schedule(built, calendar, MemoCrontab), moment)
 
 
 COUNT = 3
@@ -209,7 +224,7 @@ def timeline_of(spec: TaskSpec | None, now: datetime) -> Iterator[Send]:
     schedule = spec.schedule
     if isinstance(schedule, Clocked) and schedule.at <= now:
         return iter(())  # a past one-off is written disabled
-    frozen = celery_schedule(schedule, now)
+    frozen = celery_schedule(schedule, now, spec.calendar)
     return timeline(frozen, baseline(frozen, now, spec.start_time), now, spec.policy, spec.name, frozen)
 
 
