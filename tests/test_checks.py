@@ -86,7 +86,9 @@ def test_the_policy_check_names_the_declarations_and_the_setting() -> None:
                 "RECONCILER_SOURCE_NAME": "demo"}
     with override_settings(**settings):
         [message] = run_checks(tags=[checks.TAG])
-    assert message.msg.startswith("2 declaration(s) use a run-time policy (heartbeat, sync-inventory-main)")
+    assert message.msg.startswith(
+        "2 declaration(s) use a run-time policy or a calendar (heartbeat, sync-inventory-main)",
+    )
     assert "django_celery_beat.schedulers:DatabaseScheduler" in message.msg
     assert 'CELERY_BEAT_SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"' in message.hint
     assert "-S reconciler.scheduler:ReconcilingScheduler" in message.hint

@@ -10,7 +10,9 @@ docs/calendars.md.
 """
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
@@ -18,8 +20,11 @@ from pydantic_core import PydanticCustomError
 
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.diagnostics import did_you_mean
+from ..core.monitor import NO_MONITOR
+from ..core.policy import DEFAULT_POLICY
 from ..core.regions import countries, country_code, subdivision_code
 from ..core.schedule import Clocked, Crontab, Schedule
+from ..core.specs import TaskSpec
 from .cron import MAX_CRONS, Cron, CronFields, expressions_of
 from .fields import as_text, shown, yaml_surprise
 from .positions import KEY
@@ -213,3 +218,40 @@ def _overlapping_days(written: list[str]) -> list[tuple[tuple[Any, ...], str]]:
 def _span(text: str) -> tuple[str, str]:
     first, _, last = text.partition("..")
     return first, last or first
+
+
+HORIZON = timedelta(days=366)  # a calendar with no run in this long, where its schedule has some, never runs
+
+
+def never_runs(spec: TaskSpec, now: datetime) -> tuple[str, str] | None:
+    """(the option at fault, why) when the calendar leaves no run of a schedule that has some in
+    the next ``HORIZON``: every one excluded, or ``until`` before the first. Judged by beat's own
+    schedule objects (``beat.kinds.next_runs``: the calendar wraps the row's schedule), not by a
+    second evaluation here. An ``until`` already past is the warning ``past-until`` instead."""
+    calendar = spec.calendar
+    if isinstance(spec.schedule, Clocked) or not (calendar.until or calendar.holidays or calendar.exclude_dates
+                                                  or calendar.exclude_cron):
+        return None
+    if calendar.until is not None and datetime.fromisoformat(calendar.until) <= now:
+        return None
+    return _never_runs(replace(spec, name="", enabled=True, policy=DEFAULT_POLICY, monitor=NO_MONITOR), now)
+
+
+@lru_cache(maxsize=1024)  # a tree repeats a few calendars; ``now`` is one per run
+def _never_runs(spec: TaskSpec, now: datetime) -> tuple[str, str] | None:
+    from ..beat.kinds import next_runs  # not at the top: declare/ imports without Django set up
+
+    end = now + HORIZON
+    plain = next_runs(replace(spec, calendar=replace(spec.calendar, holidays=None, exclude_dates=(),
+                                                     exclude_cron=(), until=None)), now, 1)
+    if not plain or plain[0] > end:
+        return None  # the schedule itself has no run to exclude in that time
+    found = next_runs(spec, now, 1)
+    if found and found[0] <= end:
+        return None
+    until = spec.calendar.until
+    if until is not None and datetime.fromisoformat(until) < plain[0]:
+        return "until", (f"this schedule never runs: until ({until}) comes before its first run "
+                         f"({plain[0].isoformat()})")
+    return "exclude", (f"this schedule never runs: exclude leaves out every one of its runs in the next "
+                       f"{HORIZON.days} days (the first would be {plain[0].isoformat()})")
