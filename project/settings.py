@@ -135,6 +135,7 @@ RECONCILER_SCHEDULES_DIR = os.environ.get("RECONCILER_SCHEDULES_DIR", str(BASE_D
 RECONCILER_SOURCE_NAME = os.environ.get("RECONCILER_SOURCE_NAME", "")  # "": named after the folder
 RECONCILER_CACHE_DIR = VAR_DIR / "cache"  # what validation derives from each unchanged file
 RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
+RECONCILER_APPLY_ON_BEAT_START = os.environ.get("RECONCILER_APPLY_ON_BEAT_START", "1") == "1"
 # Several deployments from one schedules folder: the names, and the one this process is.
 RECONCILER_ENVIRONMENTS = [name for name in os.environ.get("RECONCILER_ENVIRONMENTS", "").split(",") if name]
 RECONCILER_ENV = os.environ.get("RECONCILER_ENV") or None

@@ -6,7 +6,7 @@ arithmetic). Beat and every prediction read it the same way (docs/calendars.md):
 
 - **Slots.** The union of the row's schedule and the calendar's other crons (``also_cron``,
   Celery's ``TzAwareCrontab`` in the row's time zone, as beat builds them: DST is theirs).
-- **Exclusions.** A slot is not run when its date, read in the calendar's ``zone``, is a public
+- **Exclusions** (``beat.exclusions``). A slot is not run when its date, read in the calendar's ``zone``, is a public
   holiday (the ``holidays`` library, memoised per country, subdivision and year) or in an
   excluded date or range, or when an excluded cron (Celery's own expansion of its fields, day
   of month AND day of week as Celery) matches its local minute. The search for the next slot
@@ -16,136 +16,25 @@ arithmetic). Beat and every prediction read it the same way (docs/calendars.md):
 """
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
 from celery import schedules
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.schedule import CRON_FIELD_ORDER
+from ..core.sends import period_of
 from ..core.timing import SECOND, at_moment, slot_after
+from .exclusions import Day, Exclusions
 
 SEARCH_LIMIT = 10_000  # excluded slots in a row before the search gives up (after day/hour jumps)
 NEVER = 86400.0 * 365  # seconds: ``is_due``'s next check when no slot follows
 
 Memo = list[tuple[datetime, datetime | None] | None]  # per part: (asked after, its answer)
 State = tuple[datetime, list[Any], Memo]  # a stopped clock's moment, its parts stopped there, their memo
-
-
-@lru_cache(maxsize=1024)
-def holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
-    """The public holidays of a country (and subdivision) in a year; none for a code the
-    ``holidays`` library does not know (validation refuses those)."""
-    try:
-        return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year))
-    except (NotImplementedError, KeyError, ValueError):
-        return frozenset()
-
-
-@dataclass(frozen=True)
-class CronMatch:
-    """An excluded cron, expanded by Celery's crontab parser."""
-
-    minute: frozenset[int]
-    hour: frozenset[int]
-    day_of_month: frozenset[int]
-    month_of_year: frozenset[int]
-    day_of_week: frozenset[int]  # 0 = Sunday, as Celery
-
-    def matches(self, local: datetime) -> bool:
-        return (
-            local.minute in self.minute and local.hour in self.hour and local.day in self.day_of_month
-            and local.month in self.month_of_year and local.isoweekday() % 7 in self.day_of_week
-        )
-
-    @property
-    def whole_hours(self) -> bool:
-        return len(self.minute) == 60
-
-    @property
-    def whole_days(self) -> bool:
-        return self.whole_hours and len(self.hour) == 24
-
-
-@lru_cache(maxsize=1024)
-def cron_match(expression: str) -> CronMatch:
-    """A 5-field cron (minute hour day-of-month month day-of-week), expanded; ``ValueError``
-    (Celery's) when invalid."""
-    fields = dict(zip(CRON_FIELD_ORDER, expression.split(), strict=True))
-    parsed = schedules.crontab(**fields)
-    return CronMatch(*(frozenset(getattr(parsed, name)) for name in CRON_FIELD_ORDER))
-
-
-def date_ranges(specs: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """``"2026-12-24"`` or ``"2026-12-26..2027-01-02"`` (inclusive) as sorted, merged
-    (first, last) day ordinals."""
-    spans: list[tuple[int, int]] = []
-    for spec in specs:
-        start, _, end = spec.partition("..")
-        spans.append((date.fromisoformat(start).toordinal(), date.fromisoformat(end or start).toordinal()))
-    merged: list[tuple[int, int]] = []
-    for first, last in sorted(spans):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return tuple(merged)
-
-
-@dataclass(frozen=True)
-class Exclusions:
-    """What a calendar excludes, compiled once per calendar."""
-
-    zone: tzinfo
-    holidays: tuple[str, str | None] | None
-    ranges: tuple[tuple[int, int], ...]
-    starts: tuple[int, ...]  # each range's first ordinal, for ``bisect``
-    crons: tuple[CronMatch, ...]
-
-    @classmethod
-    def of(cls, calendar: Calendar, zone: tzinfo) -> Exclusions:
-        ranges = date_ranges(calendar.exclude_dates)
-        crons = tuple(cron_match(expression) for expression in calendar.exclude_cron)
-        return cls(zone, calendar.holiday_country, ranges, tuple(first for first, _ in ranges), crons)
-
-    @property
-    def empty(self) -> bool:
-        return self.holidays is None and not self.ranges and not self.crons
-
-    def resume_after(self, slot: datetime) -> datetime | None:
-        """None when ``slot`` (UTC) runs; else the moment to look for slots strictly after:
-        the end of the excluded day, range or hour (the last second before it), or the slot."""
-        local = slot.astimezone(self.zone)
-        day = local.date()
-        ordinal = day.toordinal()
-        at = bisect_right(self.starts, ordinal) - 1
-        if at >= 0 and self.ranges[at][1] >= ordinal:
-            return self._day_end(date.fromordinal(self.ranges[at][1]), slot)
-        if self.holidays is not None and day in holiday_dates(*self.holidays, day.year):
-            return self._day_end(day, slot)
-        for cron in self.crons:
-            if cron.matches(local):
-                if cron.whole_days:
-                    return self._day_end(day, slot)
-                if cron.whole_hours:
-                    return self._hour_end(local, slot)
-                return slot
-        return None
-
-    def _day_end(self, day: date, slot: datetime) -> datetime:
-        following = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.zone).astimezone(UTC)
-        return max(following - SECOND, slot)
-
-    def _hour_end(self, local: datetime, slot: datetime) -> datetime:
-        wall = local.replace(tzinfo=None, minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        return max(wall.replace(tzinfo=self.zone).astimezone(UTC) - SECOND, slot)
 
 
 class CalendarSchedule:
@@ -157,6 +46,8 @@ class CalendarSchedule:
         self.exclusions = Exclusions.of(calendar, zone)
         self.until = datetime.fromisoformat(calendar.until).astimezone(UTC) if calendar.until else None
         self.tz = getattr(parts[0], "tz", None)
+        every = getattr(parts[0], "run_every", None)  # an interval's: ``core.sends.baseline`` anchors at start_time
+        self.anchor_every = every if isinstance(every, timedelta) else None
         self._nowfun: Callable[[], datetime] | None = None
         self._stopped: State | None = None
 
@@ -177,7 +68,7 @@ class CalendarSchedule:
     def _state(self) -> State:
         if self._stopped is not None:
             return self._stopped
-        now = self.now()
+        now = self.now().astimezone(UTC)  # in UTC: adding to a zone's time is wall-clock arithmetic
         memo: Memo = [None] * len(self.parts)
         state = (now, [at_moment(part, now) for part in self.parts], memo)
         if self._nowfun is not None:  # a stopped clock: the parts' answers hold until it moves
@@ -188,34 +79,86 @@ class CalendarSchedule:
 
     def next_slot(self, last: datetime) -> datetime | None:
         """The first slot strictly after ``last`` that the calendar runs (UTC, whole seconds)."""
+        return next(self.slots_after(last), None)
+
+    def slots_after(self, last: datetime) -> Iterator[datetime]:
+        """Every slot after ``last`` the calendar runs, in order (``core.sends.timeline`` walks
+        it). Each part walks from its own cursor: past an excluded stretch a crontab resumes
+        after it, an interval on its own grid (its slots stay anchored where they were, and
+        follow by arithmetic, as ``core.sends`` counts a plain interval's). A local day's
+        verdict on its date is kept while the walk is inside it."""
         now, frozen, memo = self._state()
-        cursor = last
-        for _ in range(SEARCH_LIMIT):
-            candidate = self._union_after(now, frozen, memo, cursor)
-            if candidate is None or (self.until is not None and candidate > self.until):
-                return None
-            resume = self.exclusions.resume_after(candidate) if not self.exclusions.empty else None
+        periods = [period_of(part) for part in frozen]
+        answers = [self._after(now, frozen, memo, index, last) for index in range(len(frozen))]
+        if len(frozen) == 1 and periods[0] is not None:
+            yield from self._interval_slots(answers[0], periods[0])
+            return
+        exclusions, until = self.exclusions, self.until
+        check = not exclusions.empty
+        day = Day(last, last, None, None, ())
+        excluded = 0
+        while True:
+            candidate = min((answer for answer in answers if answer is not None), default=None)
+            if candidate is None or (until is not None and candidate > until):
+                return
+            resume = None
+            if check:
+                if not day.start <= candidate < day.end:
+                    day = exclusions.day_of(candidate)
+                resume = (
+                    max(day.resume, candidate) if day.resume is not None else exclusions.cron_resume(candidate, day)
+                )
             if resume is None:
-                return candidate
-            cursor = resume
-        return None
+                excluded = 0
+                yield candidate
+                resume = candidate
+            else:
+                excluded += 1
+                if excluded > SEARCH_LIMIT:
+                    return
+            for index, answer in enumerate(answers):
+                if answer is not None and answer <= resume:
+                    period = periods[index]
+                    answers[index] = (
+                        answer + period * ((resume - answer) // period + 1) if period is not None
+                        else self._after(now, frozen, memo, index, resume)
+                    )
+
+    def _interval_slots(self, first: datetime | None, period: timedelta) -> Iterator[datetime]:
+        """``slots_after`` for an interval alone: its grid by arithmetic, a day that runs and
+        that no cron excludes yielded at once, excluded days jumped."""
+        exclusions, until, slot = self.exclusions, self.until, first
+        excluded = 0
+        while slot is not None and (until is None or slot <= until):
+            day = exclusions.day_of(slot)
+            if day.resume is None and not day.crons:
+                stop = day.end if until is None else min(day.end, until + SECOND)
+                while slot < stop:
+                    yield slot
+                    slot += period
+                excluded = 0
+                continue
+            resume = max(day.resume, slot) if day.resume is not None else exclusions.cron_resume(slot, day)
+            if resume is None:
+                excluded = 0
+                yield slot
+                slot += period
+            else:
+                excluded += 1
+                if excluded > SEARCH_LIMIT:
+                    return
+                slot += period * ((resume - slot) // period + 1)
 
     @staticmethod
-    def _union_after(
-        now: datetime, frozen: list[Any], memo: Memo, last: datetime) -> datetime | None:
-        """The earliest slot of any part strictly after ``last``; each part's previous answer is
-        reused while it still follows ``last`` (a walk asks each slot once)."""
-        best: datetime | None = None
-        for index, part in enumerate(frozen):
-            known = memo[index]
-            if known is not None and known[0] <= last and (known[1] is None or known[1] > last):
-                following = known[1]
-            else:
-                following = slot_after(part, now, last)
-                memo[index] = (last, following)
-            if following is not None and (best is None or following < best):
-                best = following
-        return best
+    def _after(now: datetime, frozen: list[Any], memo: Memo, index: int, last: datetime) -> datetime | None:
+        """A part's slot strictly after ``last``; its previous answer is reused while it still
+        follows ``last`` (a walk asks each slot once)."""
+        known = memo[index]
+        if known is not None and known[0] <= last and (known[1] is None or known[1] > last):
+            return known[1]
+        following = slot_after(frozen[index], now, last)
+        memo[index] = (last, following)
+        return following
 
     def remaining_estimate(self, last_run_at: datetime) -> timedelta | None:
         following = self.next_slot(last_run_at)

@@ -6,6 +6,9 @@
   once), the first evaluation since this beat started scheduling applies the catch-up policy,
   every send of a slot waits for the policy's jitter. ``decision`` keeps what the last
   evaluation decided: the scheduler sends it (``ReconcilingScheduler.apply_entry``).
+- **Complete.** A calendar's ``max_runs`` counts the row's sends (``total_run_count``): no
+  evaluation sends more than the runs left, and once none is left the row is disabled, as
+  django-celery-beat disables a fired one-off (the count stays: it is what says "complete").
 - **Last run.** ``__next__`` stores the slot served as ``last_run_at``, not the wall clock:
   slots never drift, and a beat taking over starts from exactly what was served.
 - **Save.** django-celery-beat's ``ModelEntry.save`` reads the row, sets beat's columns on it
@@ -20,9 +23,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import schedules
+from django_celery_beat.models import PeriodicTasks
 from django_celery_beat.schedulers import ModelEntry
 from django_celery_beat.utils import NEVER_CHECK_TIMEOUT
 
+from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.policy import DEFAULT_POLICY, Policy
 from ..core.sends import SCHEDULED_TIME, Decision, due, scheduled_time, starting_point
 from ..core.timing import at_moment
@@ -33,6 +38,7 @@ REENABLE_CHECK = 5.0  # seconds: django-celery-beat's delay before a disabled en
 
 class ScheduledEntry(ModelEntry):
     policy: Policy = DEFAULT_POLICY
+    calendar: Calendar = NO_CALENDAR  # its ``max_runs`` (the rest is in the schedule object)
     catching_up: bool = True  # until its first evaluation finds nothing due, or it moves on
     decision: Decision | None = None
 
@@ -42,6 +48,7 @@ class ScheduledEntry(ModelEntry):
         ran = model.last_run_at
         super().__init__(model, app=app)
         self.policy = policy if policy is not None else getattr(model, "run_policy", DEFAULT_POLICY)
+        self.calendar = getattr(model, "run_calendar", NO_CALENDAR)
         self.catching_up = catching_up
         if getattr(self, "schedule", None) is not None:  # ModelEntry disabled a row without one
             start = starting_point(self.schedule, ran, model.date_changed, model.start_time, self.now())
@@ -64,22 +71,41 @@ class ScheduledEntry(ModelEntry):
             model.enabled, model.total_run_count, model.no_changes = False, 0, False
             model.save()
             return schedules.schedstate(False, NEVER_CHECK_TIMEOUT)
+        if self.calendar.complete(model.total_run_count):
+            self._complete(model)
+            return schedules.schedstate(False, NEVER_CHECK_TIMEOUT)
         return self.evaluate(now)
+
+    def _complete(self, model: Any) -> None:
+        """Disable a row whose ``max_runs`` are sent: one ``UPDATE`` of ``enabled`` (not the whole
+        row, which an apply may have changed since it was read), and the change marker moves so
+        that every beat drops it."""
+        model.enabled = False
+        type(model)._default_manager.filter(pk=model.pk).update(enabled=False)
+        PeriodicTasks.update_changed()
 
     def evaluate(self, now: datetime) -> schedules.schedstate:
         """``core.sends.due`` at ``now``; the decision is kept for the send and ``__next__``."""
-        decision = due(at_moment(self.schedule, now), self.last_run_at, now, self.policy, self.name, self.catching_up)
+        decision = due(
+            at_moment(self.schedule, now), self.last_run_at, now, self.policy, self.name, self.catching_up,
+            self.remaining,
+        )
         self.decision = decision
         if not decision.due:
             self.catching_up = False
         wait = decision.wait(now)
         return schedules.schedstate(decision.due, NEVER_CHECK_TIMEOUT if wait is None else wait)
 
+    @property
+    def remaining(self) -> int | None:
+        """The runs left (``max_runs`` less the sends made), None without a limit."""
+        return self.calendar.remaining(self.model.total_run_count)
+
     def __next__(self) -> ScheduledEntry:
         """The entry after this evaluation's sends: its last run is the latest slot served."""
         decision = self.decision if self.decision is not None else due(
             at_moment(self.schedule, self.now()), self.last_run_at, self.now(), self.policy, self.name,
-            self.catching_up,
+            self.catching_up, self.remaining,
         )
         self.decision = decision
         self.catching_up = False

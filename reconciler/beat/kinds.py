@@ -178,8 +178,13 @@ def attach_policies(tasks: list[Any]) -> None:
         policy, calendar = stored.get(task.pk, ("", ""))
         task.run_policy = Policy.from_json(policy)
         task.run_calendar = Calendar.from_json(calendar)
-        prebuilt = task.__dict__.get("prebuilt_schedule")
-        if calendar and prebuilt is not None:
+        prebuilt = task.__dict__.get("prebuilt_schedule") if calendar else None
+        if calendar and prebuilt is None:  # loaded without ``load_enabled``: its own schedule object
+            try:
+                prebuilt = task.schedule
+            except Exception:  # no schedule row: ModelEntry disables it
+                prebuilt = None
+        if prebuilt is not None:
             key = (id(prebuilt), calendar)
             if key not in wrapped:
                 wrapped[key] = calendar_schedule(prebuilt, task.run_calendar, MemoCrontab)
@@ -217,7 +222,8 @@ COUNT = 3
 
 def timeline_of(spec: TaskSpec | None, now: datetime) -> Iterator[Send]:
     """Every send of ``spec`` as a row written at ``now`` (never run yet): ``core.sends``'s
-    timeline from the row's baseline, with its policy (jitter). A disabled task, a deleted one
+    timeline from the row's baseline, with its policy (jitter) and calendar (at most
+    ``max_runs``). A disabled task, a deleted one
     and a past one-off have none."""
     if spec is None or not spec.enabled or isinstance(spec.schedule, NoSchedule):
         return iter(())
@@ -225,7 +231,8 @@ def timeline_of(spec: TaskSpec | None, now: datetime) -> Iterator[Send]:
     if isinstance(schedule, Clocked) and schedule.at <= now:
         return iter(())  # a past one-off is written disabled
     frozen = celery_schedule(schedule, now, spec.calendar)
-    return timeline(frozen, baseline(frozen, now, spec.start_time), now, spec.policy, spec.name, frozen)
+    start = baseline(frozen, now, spec.start_time)
+    return timeline(frozen, start, now, spec.policy, spec.name, frozen, spec.calendar.remaining(0))
 
 
 def next_runs(spec: TaskSpec | None, now: datetime, count: int = COUNT) -> tuple[datetime, ...]:

@@ -28,5 +28,13 @@ class Calendar(OptionSet):
         country, _, subdivision = self.holidays.partition("-")
         return country, subdivision or None
 
+    def remaining(self, sent: int | None) -> int | None:
+        """The runs left after ``sent`` sends (beat's ``total_run_count``); None: no limit."""
+        return None if self.max_runs is None else max(self.max_runs - (sent or 0), 0)
+
+    def complete(self, sent: int | None) -> bool:
+        """``max_runs`` reached: the schedule is complete (disabled, like a fired one-off)."""
+        return self.remaining(sent) == 0
+
 
 NO_CALENDAR = Calendar()

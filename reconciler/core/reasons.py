@@ -15,6 +15,7 @@ class Why(Enum):
     SUSPENDED = "suspended"              # paused by an operator, equal to git otherwise
     SUSPENDED_UPDATE = "suspended-update"  # an update to a paused row: written disabled
     PAST_ONE_OFF = "past-one-off"
+    PAST_UNTIL = "past-until"            # a calendar whose ``until`` has passed: written disabled
     RENAMED = "renamed"
     ADOPTED = "adopted"
     NOT_OWNED = "not-owned"              # conflict: a row the reconciler does not own
@@ -34,6 +35,7 @@ WORDS = {
     Why.SUSPENDED: "{suspension}; resume to re-enable",
     Why.SUSPENDED_UPDATE: "{suspension}; written disabled until resumed",
     Why.PAST_ONE_OFF: "past one-off: created disabled, not armed",
+    Why.PAST_UNTIL: "ended: its until ({until}) has passed, written disabled",
     Why.RENAMED: "renamed from {old}: same row, history kept",
     Why.ADOPTED: "taken over in place (--adopt)",
     Why.NOT_OWNED: (

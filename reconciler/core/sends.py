@@ -15,6 +15,8 @@ The rules (docs/policies.md):
   scheduling were missed: ``catchup`` skip sends none, once the latest, all each one (oldest
   first) inside ``catchup_window``, at most ``catchup_max``. The rest are dropped (recorded).
   Afterwards an evaluation sends one run for the latest due slot, as Celery does.
+- **Remaining runs.** A calendar's ``max_runs`` less the sends already made (``remaining``):
+  no evaluation sends more, and a timeline ends there (beat then disables the row: complete).
 - **Bounded.** An interval's missed slots are counted by arithmetic; a crontab's or solar
   schedule's are walked one by one up to ``SCAN`` slots, then the walk jumps to just before
   "now" and walks the tail exactly: the count of the slots jumped over is then estimated from
@@ -91,7 +93,7 @@ def baseline(schedule: Any, changed_at: datetime, start_time: datetime | None) -
     ``start_time``; a clocked moment is its own anchor."""
     if start_time is None or hasattr(schedule, "clocked_time"):
         return changed_at
-    period = getattr(schedule, "run_every", None)
+    period = getattr(schedule, "anchor_every", getattr(schedule, "run_every", None))  # a calendar: its interval's
     if isinstance(period, timedelta) and period > timedelta(0):
         if start_time > changed_at:
             return start_time - period
@@ -167,22 +169,24 @@ def _jump(
     return _Missed(count + rest.count, first, merged, rest.estimated)
 
 
-def _wanted(policy: Policy, catching_up: bool) -> int:
+def _wanted(policy: Policy, catching_up: bool, remaining: int | None) -> int:
     """How many runs an evaluation may send for its due slots."""
-    if not catching_up:
-        return 1
-    return {"skip": 0, "once": 1}.get(policy.catchup, policy.effective_catchup_max)
+    wanted = {"skip": 0, "once": 1}.get(policy.catchup, policy.effective_catchup_max) if catching_up else 1
+    return wanted if remaining is None else min(wanted, max(remaining, 0))
 
 
 def due(
     frozen: Any, last: datetime, now: datetime, policy: Policy = DEFAULT_POLICY, name: str = "",
-    catching_up: bool = False,
+    catching_up: bool = False, remaining: int | None = None,
 ) -> Decision:
     """The decision of an evaluation at ``now`` of a schedule (stopped at ``now``: ``at_moment``)
     last served at ``last``; ``catching_up``: its first evaluation since this beat started
-    scheduling, when the catch-up policy applies to what is due."""
+    scheduling, when the catch-up policy applies to what is due; ``remaining``: the runs left
+    (a calendar's ``max_runs``), None for no limit."""
+    if remaining is not None and remaining <= 0:
+        return Decision((), None, last, None)
     jitter = policy.jitter_offset(name)
-    wanted = _wanted(policy, catching_up)
+    wanted = _wanted(policy, catching_up, remaining)
     missed = _missed(frozen, now, last, now - jitter, wanted + 1)
     if not missed.count:
         return Decision((), None, last, _next_at(frozen, now, last, jitter))
@@ -207,15 +211,28 @@ def _next_at(frozen: Any, now: datetime, last: datetime, jitter: timedelta) -> d
 
 def timeline(
     schedule: Any, last: datetime, now: datetime, policy: Policy = DEFAULT_POLICY, name: str = "",
-    frozen: Any = None,
+    frozen: Any = None, remaining: int | None = None,
 ) -> Iterator[Send]:
     """Every send of a beat that starts scheduling at ``now`` a row whose timeline starts at
-    ``last`` (``starting_point``): the catch-up at ``now``, then each slot at slot + jitter.
+    ``last`` (``starting_point``): the catch-up at ``now``, then each slot at slot + jitter;
+    at most ``remaining`` sends when it is not None (a calendar's ``max_runs``).
     ``frozen``: the schedule already stopped at ``now`` (shared across a read's rows)."""
+    sends = _timeline(schedule, last, now, policy, name, frozen)
+    return sends if remaining is None else islice(sends, max(remaining, 0))
+
+
+def _timeline(
+    schedule: Any, last: datetime, now: datetime, policy: Policy, name: str, frozen: Any,
+) -> Iterator[Send]:
     frozen = frozen if frozen is not None else at_moment(schedule, now)
     decision = due(frozen, last, now, policy, name, catching_up=True)
     yield from decision.sends
     jitter, current = policy.jitter_offset(name), decision.last
+    walk = getattr(frozen, "slots_after", None)  # a calendar walks its own slots (beat.calendar)
+    if walk is not None:
+        for slot in walk(current):
+            yield Send(slot, slot + jitter)
+        return
     period = period_of(frozen)
     following = slot_after(frozen, now, current)
     while following is not None:
@@ -226,7 +243,7 @@ def timeline(
 
 def predict(
     schedule: Any, last: datetime, now: datetime, count: int = 3, policy: Policy = DEFAULT_POLICY, name: str = "",
-    frozen: Any = None,
+    frozen: Any = None, remaining: int | None = None,
 ) -> tuple[Send, ...]:
     """The next ``count`` sends of a beat starting now (``timeline``)."""
-    return tuple(islice(timeline(schedule, last, now, policy, name, frozen), max(count, 0)))
+    return tuple(islice(timeline(schedule, last, now, policy, name, frozen, remaining), max(count, 0)))

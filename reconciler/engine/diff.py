@@ -69,6 +69,8 @@ def _declared_change(
             return None
         return _change(Action.SUSPENDED, item, row, desired, (reason(Why.SUSPENDED, suspension=suspension.describe()),))
     reasons: tuple[Reason, ...] = (DRIFT,) if row.drifted else ()
+    if row.spec.enabled and not desired.enabled and _ended(item.spec, options.now):
+        reasons = (*reasons, _past_until(item.spec))
     if suspension is not None:
         reasons = (*reasons, reason(Why.SUSPENDED_UPDATE, suspension=suspension.describe()))
     return _change(Action.UPDATE, item, row, desired, reasons)
@@ -86,14 +88,31 @@ def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> T
     A suspended row (an operator's override) is written disabled, whatever git declares.
     A one-off whose moment has passed and is unchanged is left as beat left it: after it
     fires, beat disables it, and re-enabling it would fire it again at once. A new or moved
-    moment that is already past is written disabled (not armed).
+    moment that is already past is written disabled (not armed). A calendar works the same
+    way: once beat has sent its ``max_runs`` (the row's count) the row stays as beat left it,
+    disabled, until ``max_runs`` is raised above that count; an ``until`` already past is
+    written disabled.
     """
     if row is not None and row.owned is not None and row.owned.suspension is not None:
         return replace(_armed(declared, row, now), enabled=False)
     return _armed(declared, row, now)
 
 
+def _ended(declared: TaskSpec, now: datetime) -> bool:
+    """A calendar whose ``until`` has passed: nothing more to send."""
+    until = declared.calendar.until
+    return until is not None and datetime.fromisoformat(until) <= now
+
+
+def _past_until(declared: TaskSpec) -> Reason:
+    return reason(Why.PAST_UNTIL, until=str(declared.calendar.until))
+
+
 def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
+    if declared.enabled and (_ended(declared, now) or (
+        row is not None and not row.spec.enabled and declared.calendar.complete(row.total_run_count)
+    )):
+        return replace(declared, enabled=False)
     if not (declared.one_off and isinstance(declared.schedule, Clocked)):
         return declared
     moment_past = declared.schedule.at <= now
@@ -111,7 +130,7 @@ def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
     past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
-    reasons = (PAST_ONE_OFF,) if past else ()
+    reasons = (PAST_ONE_OFF,) if past else (_past_until(item.spec),) if _ended(item.spec, now) else ()
     fields = tuple(
         _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
     )

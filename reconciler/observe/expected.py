@@ -72,8 +72,8 @@ def row_math(
     key = None
     if row.schedule_key is not None:
         window = int(now.timestamp() // MATH_WINDOW)
-        key = (row.schedule_key, row.name, row.policy, reference, row.last_sent_at, row.changed_at, row.start_time,
-               with_period, window)
+        key = (row.schedule_key, row.name, row.policy, row.remaining, reference, row.last_sent_at, row.changed_at,
+               row.start_time, with_period, window)
         found = _math_memo.get(key)
         if found is not None and now < found[2]:
             return found[0], found[1]
@@ -82,7 +82,7 @@ def row_math(
     if stopped is None:
         stopped = cache[id(row.schedule)] = at_moment(row.schedule, now)
     last = starting_point(stopped, row.last_sent_at, row.changed_at, row.start_time, now)
-    sends = predict(stopped, last, now, 1, row.policy, row.name, frozen=stopped)
+    sends = predict(stopped, last, now, 1, row.policy, row.name, frozen=stopped, remaining=row.remaining)
     following = sends[0].at if sends else None
     jitter = row.policy.jitter_offset(row.name)
     expected = expectation(

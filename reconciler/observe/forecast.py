@@ -133,7 +133,7 @@ def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
 def _row_sends(row: Row, now: datetime) -> Iterator[Send]:
     """Every send of a row by a beat starting now (``core.sends.timeline``)."""
     last = starting_point(row.schedule, row.last_sent_at, row.changed_at, row.start_time, now)
-    return timeline(row.schedule, last, now, row.policy, row.name)
+    return timeline(row.schedule, last, now, row.policy, row.name, remaining=row.remaining)
 
 
 def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:

@@ -12,7 +12,9 @@ from typing import Any
 
 from django.conf import settings
 
-from ..beat.kinds import KINDS, schedule_of
+from ..beat.calendar import calendar_schedule
+from ..beat.kinds import KINDS, MemoCrontab, schedule_of
+from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.policy import DEFAULT_POLICY, Policy
 from ..models import ScheduledTask
 
@@ -36,10 +38,18 @@ class Row:
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
     schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
     policy: Policy = DEFAULT_POLICY  # ManagedTask.policy: what beat does with catch-up, jitter, overlap
+    calendar: Calendar = NO_CALENDAR  # ManagedTask.calendar: ``schedule`` is already wrapped in it
+    sent_count: int = 0  # beat's PeriodicTask.total_run_count: what a calendar's ``max_runs`` counts
+
+    @property
+    def remaining(self) -> int | None:
+        """The runs left before the calendar is complete; None without ``max_runs``."""
+        return self.calendar.remaining(self.sent_count)
 
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
-               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy")
+               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy", "managed_by__calendar",
+               "total_run_count")
 KIND_FIELDS = {kind.field: tuple(f.attname for f in kind.model._meta.concrete_fields) for kind in KINDS}
 KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
@@ -55,6 +65,7 @@ KIND_SPANS = {  # kind -> where its id and its columns are in a row of ``COLUMNS
 BUILT_SIZE = 100_000  # schedule objects kept between reads: emptied when full
 _built: dict[tuple[Any, ...], tuple[int, Any]] = {}  # a schedule row's values -> (serial, schedule object)
 _serials = itertools.count()  # never reused: a serial names one schedule row's values for ever
+_wrapped: dict[tuple[int, str], tuple[int, Any]] = {}  # (serial, calendar JSON) -> (its serial, the wrapper)
 
 
 ROWS_SIZE = 200_000  # rows kept between reads, by their values as the database sent them: emptied when full
@@ -70,6 +81,7 @@ def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) ->
     beat ran a few rows converts only those."""
     if len(_built) >= BUILT_SIZE:
         _built.clear()
+        _wrapped.clear()
     if len(_rows) >= ROWS_SIZE:
         _rows.clear()
     context = id(getattr(settings, "_wrapped", settings))
@@ -120,13 +132,26 @@ def raw_rows(query: Any) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ..
 
 def _row(task: tuple[Any, ...]) -> Row:
     (_, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at,
-     policy) = task[:len(TASK_FIELDS)]
-    serial, schedule = _schedule(task)
+     policy, calendar, total_run_count) = task[:len(TASK_FIELDS)]
+    serial, schedule = _with_calendar(*_schedule(task), calendar or "")
     return Row(
         name=name, task=task_name, queue=queue or "", enabled=enabled, schedule=schedule, last_sent_at=last_run_at,
         changed_at=date_changed, applied_at=applied_at, start_time=start_time, expires=expires,
         suspended_at=suspended_at, schedule_key=serial, policy=Policy.from_json(policy),
+        calendar=Calendar.from_json(calendar), sent_count=total_run_count or 0,
     )
+
+
+def _with_calendar(serial: int | None, schedule: Any, calendar: str) -> tuple[int | None, Any]:
+    """The schedule object wrapped in the row's calendar (``beat.calendar``, as beat wraps it),
+    built once per schedule and calendar, with a serial of its own."""
+    if not calendar or serial is None or schedule is None:
+        return serial, schedule
+    key = (serial, calendar)
+    found = _wrapped.get(key)
+    if found is None:
+        found = _wrapped[key] = (next(_serials), calendar_schedule(schedule, Calendar.from_json(calendar), MemoCrontab))
+    return found
 
 
 def _schedule(task: tuple[Any, ...]) -> tuple[int | None, Any]:

@@ -175,7 +175,8 @@ def upcoming_runs(
         try:
             schedule = model.schedule
             last = starting_point(schedule, model.last_run_at, model.date_changed, model.start_time, now)
-            sends = predict(schedule, last, now, count, model.run_policy, model.name)
+            remaining = model.run_calendar.remaining(model.total_run_count)
+            sends = predict(schedule, last, now, count, model.run_policy, model.name, remaining=remaining)
             runs = tuple(whole_second(send.at) for send in sends)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue

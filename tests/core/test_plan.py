@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from reconciler.core.calendar import Calendar
 from reconciler.core.plan import Action, Change, DiffOptions, Grace, Plan, Scope, plan_from_json
 from reconciler.core.reasons import WORDS, Reason, Why, read_reason
 from reconciler.core.schedule import Clocked, Interval
@@ -43,6 +44,7 @@ SCENARIOS = [
     (Why.SUSPENDED_UPDATE, declared(spec(args="[2]")), (row(spec(enabled=False), suspension=PAUSE),),
      DiffOptions(NOW)),
     (Why.PAST_ONE_OFF, declared(PAST), (), DiffOptions(NOW)),
+    (Why.PAST_UNTIL, declared(spec(calendar=Calendar(until="2026-01-01T00:00:00+00:00"))), (), DiffOptions(NOW)),
     (Why.RENAMED, declared(spec("b"), renamed_from="a"), (row(spec()),), DiffOptions(NOW)),
     (Why.ADOPTED, declared(spec()), (row(spec(), owned=False),), DiffOptions(NOW, adopt=True)),
     (Why.NOT_OWNED, declared(spec()), (row(spec(), owned=False),), DiffOptions(NOW)),

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.calendar import Calendar
 from reconciler.core.plan import Action, DiffOptions, Grace, Scope
+from reconciler.core.reasons import Why
 from reconciler.core.schedule import Clocked, Crontab, Interval
 from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, Suspension, TaskSpec
 from reconciler.engine.diff import DRIFT, GRACE, diff
@@ -130,6 +132,42 @@ def test_past_one_off_is_created_disabled() -> None:
     [change] = diff(declared(one_off(NOW - timedelta(days=1))), actual(), OPTIONS).changes
     assert change.action is Action.CREATE and change.desired.enabled is False
     assert "not armed" in change.reasons[0].words
+
+
+def counted(s: TaskSpec, sent: int) -> ActualTask:
+    return replace(row(s), total_run_count=sent)
+
+
+CAMPAIGN = Calendar(max_runs=2)
+
+
+@pytest.mark.parametrize(("declared_max", "row_enabled", "sent", "enabled"), [
+    (2, False, 2, False),  # complete: left as beat left it, no change
+    (5, False, 2, True),  # max_runs raised above the count: armed again
+    (2, True, 1, True),  # runs left
+    (2, True, 2, True),  # not yet disabled by beat: left for beat to complete
+], ids=["complete-stays-disabled", "raised-rearms", "runs-left", "beat-completes-it"])
+def test_a_calendar_completed_by_max_runs_stays_disabled(
+    declared_max: int, row_enabled: bool, sent: int, enabled: bool,
+) -> None:
+    want = spec(calendar=Calendar(max_runs=declared_max))
+    have = counted(spec(calendar=CAMPAIGN, enabled=row_enabled), sent)
+    plan = diff(declared(want), actual(have), OPTIONS)
+    desired = plan.changes[0].desired if plan.changes else None
+    assert (desired.enabled if desired else row_enabled) is enabled
+    if not enabled:
+        assert plan.changes == ()
+
+
+def test_a_past_until_is_written_disabled_and_says_why() -> None:
+    ended = spec(calendar=Calendar(until=(NOW - timedelta(days=1)).isoformat()))
+    [created] = diff(declared(ended), actual(), OPTIONS).changes
+    assert created.desired.enabled is False and [r.kind for r in created.reasons] == [Why.PAST_UNTIL]
+    [updated] = diff(declared(ended), actual(row(replace(ended, enabled=True))), OPTIONS).changes
+    assert updated.desired.enabled is False and Why.PAST_UNTIL in [r.kind for r in updated.reasons]
+    assert diff(declared(ended), actual(row(replace(ended, enabled=False))), OPTIONS).changes == ()
+    ahead = spec(calendar=Calendar(until=(NOW + timedelta(days=1)).isoformat()))
+    assert diff(declared(ahead), actual(), OPTIONS).changes[0].desired.enabled is True
 
 
 def test_beat_schedule_copy_is_warned_about() -> None:
