@@ -20,8 +20,6 @@ from pydantic_core import PydanticCustomError
 
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.diagnostics import did_you_mean
-from ..core.monitor import NO_MONITOR
-from ..core.policy import DEFAULT_POLICY
 from ..core.regions import countries, country_code, subdivision_code
 from ..core.schedule import Clocked, Crontab, Schedule
 from ..core.specs import TaskSpec
@@ -234,21 +232,24 @@ def never_runs(spec: TaskSpec, now: datetime) -> tuple[str, str] | None:
         return None
     if calendar.until is not None and datetime.fromisoformat(calendar.until) <= now:
         return None
-    return _never_runs(replace(spec, name="", enabled=True, policy=DEFAULT_POLICY, monitor=NO_MONITOR), now)
+    return _never_runs(spec.schedule, calendar, spec.start_time, now)
 
 
 @lru_cache(maxsize=1024)  # a tree repeats a few calendars; ``now`` is one per run
-def _never_runs(spec: TaskSpec, now: datetime) -> tuple[str, str] | None:
+def _never_runs(
+    schedule: Schedule, calendar: Calendar, start_time: datetime | None, now: datetime,
+) -> tuple[str, str] | None:
     from ..beat.kinds import next_runs  # not at the top: declare/ imports without Django set up
 
+    spec = TaskSpec(name="", task="", schedule=schedule, start_time=start_time, calendar=calendar)
     end = now + HORIZON
-    plain = next_runs(replace(spec, calendar=replace(spec.calendar, holidays=None, exclude_dates=(),
-                                                     exclude_cron=(), until=None)), now, 1)
-    if not plain or plain[0] > end:
-        return None  # the schedule itself has no run to exclude in that time
     found = next_runs(spec, now, 1)
     if found and found[0] <= end:
-        return None
+        return None  # the common case: one question
+    plain = next_runs(replace(spec, calendar=replace(calendar, holidays=None, exclude_dates=(), exclude_cron=(),
+                                                     until=None)), now, 1)
+    if not plain or plain[0] > end:
+        return None  # the schedule itself has no run to exclude in that time
     until = spec.calendar.until
     if until is not None and datetime.fromisoformat(until) < plain[0]:
         return "until", (f"this schedule never runs: until ({until}) comes before its first run "
