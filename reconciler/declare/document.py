@@ -173,7 +173,7 @@ def _declaration(
         return None, pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
     broken = [here.error(policies.CODE, message, (*origins.path_of((key,)), KEY), name=name)
-              for key, message in policies.problems(spec.policy, spec.schedule)]
+              for key, message in policies.problems(spec.policy, spec.schedule, spec.calendar.also_cron)]
     broken += [here.error(calendars.CODE, message, origins.path_of(loc), name=name)
                for loc, message in calendars.problems(model, spec.schedule)]
     if broken:
