@@ -8,7 +8,7 @@ id and a hint when the project starts, not as a traceback at first use. See docs
 | reconciler.E003 | error | RECONCILER_CELERY_APP cannot be imported |
 | reconciler.E004 | error | RECONCILER_BEAT_WATCH without watchdog (the [watch] extra) |
 | reconciler.E005 | error | PostgreSQL without psycopg 3 (the [postgres] extra) |
-| reconciler.E006 | error | declarations use a run-time policy but beat's scheduler is not ours |
+| reconciler.E006 | error | declarations use a run-time policy or a calendar but beat's scheduler is not ours |
 | reconciler.W001 | warning | the schedules folder does not exist |
 | reconciler.W002 | warning | no Celery app is loaded: no task can be found |
 | reconciler.W003 | warning | beat's scheduler does not read the database (silence it when beat gets ``-S``) |
@@ -28,7 +28,7 @@ from .conf import conf, folder_name, import_path, schedules_dir
 from .core.errors import ReconcilerError
 from .core.extras import install_hint, installed
 from .declare.sources import explicit_name
-from .declare.tree import policy_users
+from .declare.tree import scheduler_users
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 TAG = "reconciler"
@@ -160,23 +160,25 @@ def _scheduler_problem(name: str) -> CheckMessage | None:
 
 
 def _policy_problem(name: str) -> CheckMessage | None:
-    """Run-time policies (overlap, catch-up, jitter, the scheduled time …) are applied by our
-    scheduler alone: under another, beat would quietly ignore them. The declarations are read
+    """Run-time policies (overlap, catch-up, jitter, the scheduled time …) and calendars (more
+    crons, exclusions, an end) are applied by our scheduler alone: under another, beat would
+    quietly ignore them (and run a calendar's first cron only). The declarations are read
     (without the registry) only when the configured scheduler is not ours."""
     if _is_ours(name):
         return None
     try:
-        names = policy_users()
+        names = scheduler_users()
     except ReconcilerError:  # an unknown RECONCILER_ENV: the commands say so
         return None
     if not names:
         return None
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return Error(
-        f"{len(names)} declaration(s) use a run-time policy ({shown}), which only the reconciler's scheduler "
-        f"applies, but Celery beat's scheduler is {name or 'not set'}: beat would ignore the policies.",
+        f"{len(names)} declaration(s) use a run-time policy or a calendar ({shown}), which only the reconciler's "
+        f"scheduler applies, but Celery beat's scheduler is {name or 'not set'}: beat would ignore the policies "
+        "and run a calendar's first cron alone.",
         hint=f'Set CELERY_BEAT_SCHEDULER = "{SCHEDULER}" (the Celery app\'s beat_scheduler), and start beat '
-        f"without -S or with -S {SCHEDULER}. See docs/policies.md.", id="reconciler.E006",
+        f"without -S or with -S {SCHEDULER}. See docs/policies.md and docs/calendars.md.", id="reconciler.E006",
     )
 
 

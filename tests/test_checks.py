@@ -26,6 +26,7 @@ OURS.conf.beat_scheduler = "reconciler.scheduler:ReconcilingScheduler"
 OURS.conf.broker_url = "redis://127.0.0.1:6379/0"
 HERE = __name__
 POLICIES = str(Path(__file__).parent / "fixtures" / "policies")  # declarations with run-time policies
+CALENDARS = str(Path(__file__).parent / "fixtures" / "calendars")  # a calendar; a monitor alone (beat ignores it)
 NO_POLICIES = str(Path(__file__).parent / "fixtures" / "valid")  # declarations without any
 
 
@@ -63,6 +64,13 @@ CASES: dict[str, tuple[dict[str, Any], set[str], list[str]]] = {
         ["reconciler.W003", "reconciler.E006"],
     ),
     "policies-under-ours": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(), []),
+    "calendars-under-the-stock-scheduler": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": CALENDARS}, set(),
+        ["reconciler.E006"],
+    ),
+    "calendars-under-ours": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:OURS", "RECONCILER_SCHEDULES_DIR": CALENDARS}, set(), [],
+    ),
     "policies-under-a-subclass-of-ours": (
         {"RECONCILER_CELERY_APP": f"{HERE}:SUBCLASS", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(), [],
     ),
@@ -86,10 +94,22 @@ def test_the_policy_check_names_the_declarations_and_the_setting() -> None:
                 "RECONCILER_SOURCE_NAME": "demo"}
     with override_settings(**settings):
         [message] = run_checks(tags=[checks.TAG])
-    assert message.msg.startswith("2 declaration(s) use a run-time policy (heartbeat, sync-inventory-main)")
+    assert message.msg.startswith(
+        "2 declaration(s) use a run-time policy or a calendar (heartbeat, sync-inventory-main)",
+    )
     assert "django_celery_beat.schedulers:DatabaseScheduler" in message.msg
     assert 'CELERY_BEAT_SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"' in message.hint
     assert "-S reconciler.scheduler:ReconcilingScheduler" in message.hint
+
+
+def test_the_calendar_check_names_only_the_calendars() -> None:
+    """A monitor alone needs no scheduler of ours: health reads it, beat does not."""
+    settings = {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": CALENDARS,
+                "RECONCILER_SOURCE_NAME": "demo"}
+    with override_settings(**settings):
+        [message] = run_checks(tags=[checks.TAG])
+    assert message.msg.startswith("1 declaration(s) use a run-time policy or a calendar (digest)")
+    assert "run a calendar's first cron alone" in message.msg and "docs/calendars.md" in message.hint
 
 
 def test_missing_extra_hint_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

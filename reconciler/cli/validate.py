@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..declare.tree import needs_our_scheduler
 from ..pipeline import ValidationResult, validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown, scheduler_notice
 from .common import add_format, add_path, failure_json
@@ -33,7 +34,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
         return exc.exit_code
     out.write(RENDERERS[fmt](result.diagnostics, checked=result.checked))
     if fmt != "json":
-        out.write(scheduler_notice(policy_names(result), github=fmt == "github"))
+        out.write(scheduler_notice(scheduler_names(result), github=fmt == "github"))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
@@ -43,6 +44,6 @@ def run(options: dict[str, object], out: TextIO) -> int:
     return EXIT_OK if result.valid else EXIT_ERROR
 
 
-def policy_names(result: ValidationResult) -> list[str]:
-    """The valid declarations (of the active environment) with a run-time policy."""
-    return [task.name for task in result.declared.tasks if not task.spec.policy.is_default]
+def scheduler_names(result: ValidationResult) -> list[str]:
+    """The valid declarations (of the active environment) with a run-time policy or a calendar."""
+    return [task.name for task in result.declared.tasks if needs_our_scheduler(task.spec)]

@@ -1,6 +1,7 @@
 """Files validated on their own → the tree's declarations: plus the checks across files
-(duplicate names, renames) and what depends on the moment of the run (past one-offs), which
-no file's cached result may hold. The validate phase as a whole is ``tree``.
+(duplicate names, renames) and what depends on the moment of the run (past one-offs, a
+calendar's end already past, a calendar that never runs from now on), which no file's cached
+result may hold. The validate phase as a whole is ``tree``.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 from ..core.diagnostics import Diagnostic, SourceRange, error, warning
 from ..core.schedule import Clocked
+from . import calendars
 from .document import FileResult, ValidDeclaration, validate_document
 from .load import RawDocument
 from .positions import KEY, place_in
@@ -48,7 +50,10 @@ def combine(
     everything = [*fresh, *known]
     texts = {result.name: text for result, text in everything}
     declarations = [d for result, _ in everything for d in result.declarations]
-    across = [*_duplicate_names(declarations), *_bad_renames(declarations), *_past_one_offs(declarations, now)]
+    across = [
+        *_duplicate_names(declarations), *_bad_renames(declarations), *_past_one_offs(declarations, now),
+        *_calendar_ends(declarations, now),
+    ]
     diagnostics = [*(d for result, _ in everything for d in result.diagnostics), *(place_in(d, texts) for d in across)]
     seen = sum(result.seen for result, _ in everything)
     return Validated(tuple(declarations), tuple(diagnostics), texts, seen, tuple(result for result, _ in fresh))
@@ -111,3 +116,24 @@ def _past_one_offs(declarations: list[ValidDeclaration], now: datetime) -> list[
         for d in declarations
         if d.at_path is not None and isinstance(d.spec.schedule, Clocked) and d.spec.schedule.at <= now
     ]
+
+
+def _calendar_ends(declarations: list[ValidDeclaration], now: datetime) -> list[Diagnostic]:
+    """A warning per calendar whose ``until`` is past (as a past one-off: written disabled, nothing
+    sent), an error per calendar that never runs from now on (``calendars.never_runs``)."""
+    found = []
+    for d in declarations:
+        until = d.spec.calendar.until
+        if until is not None and datetime.fromisoformat(until) <= now:
+            found.append(warning(
+                "past-until", f"until {until} is already past: this schedule sends nothing more (it is written "
+                "disabled)", source=SourceRange(d.file), path=d.path_of(("until",)), name=d.name,
+                hint="remove the declaration, or move until",
+            ))
+            continue
+        never = calendars.never_runs(d.spec, now)
+        if never is not None:
+            key, message = never
+            found.append(error(calendars.CODE, message, source=SourceRange(d.file), path=(*d.path_of((key,)), KEY),
+                               name=d.name))
+    return found

@@ -30,7 +30,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..core.calendar import Calendar
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
+from ..core.monitor import Monitor
+from ..core.options import OptionSet
 from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
 from ..core.specs import TaskSpec
@@ -39,7 +42,7 @@ from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
 
-FORMAT = b"reconciler-validation-cache-3"
+FORMAT = b"reconciler-validation-cache-4"
 SUFFIX = ".json"
 _warned: set[str] = set()
 
@@ -160,17 +163,20 @@ def _declaration(d: ValidDeclaration) -> list[Any]:
     return [
         values, _schedule(spec.schedule), times, spec.digest(), source, list(d.args), d.kwargs, d.renamed_from,
         d.at_path, list(d.ignore), [[key, list(path)] for key, path in d.moved], spec.policy.to_json(),
+        spec.calendar.to_json(), spec.monitor.to_json(),
     ]
 
 
 def _declaration_from(raw: list[Any]) -> ValidDeclaration:
     """Built as pickle built them (``__new__`` and the instance's fields, no ``__init__``):
     tens of thousands per warm run. The values are the frozen instances' own, as stored."""
-    values, schedule, times, digest, source, args, kwargs, renamed_from, at_path, ignore, moved, policy = raw
+    values, schedule, times, digest, source, args, kwargs, renamed_from, at_path, ignore, moved, *options = raw
+    policy, calendar, monitor = options
     spec = _new(TaskSpec, zip(_SPEC_FIELDS, values, strict=True))
     spec.__dict__.update(
         schedule=_schedule_from(tuple(schedule)), expires_at=_moment(times[0]), start_time=_moment(times[1]),
-        policy=_policy_from(policy), _digest=digest,
+        policy=_options_from(Policy, policy), calendar=_options_from(Calendar, calendar),
+        monitor=_options_from(Monitor, monitor), _digest=digest,
     )
     return _new(ValidDeclaration, {
         "spec": spec, "source": _new(SourceRange, zip(_SOURCE_FIELDS, source, strict=True)), "args": tuple(args),
@@ -203,9 +209,9 @@ def _schedule(schedule: Schedule) -> list[Any]:
     return ["none"]
 
 
-@lru_cache(maxsize=4096)  # a tree repeats a few policies (most: none)
-def _policy_from(stored: str) -> Policy:
-    return Policy.from_json(stored)
+@lru_cache(maxsize=4096)  # a tree repeats a few policies, calendars and monitors (most: none)
+def _options_from(kind: type[OptionSet], stored: str) -> Any:
+    return kind.from_json(stored)
 
 
 @lru_cache(maxsize=4096)  # a tree repeats a few schedules many times; they are immutable

@@ -1,5 +1,6 @@
 """The ``cron`` field: a 5-field string or a mapping of fields (``CronFields``), parsed by
-Celery's own crontab (what beat runs), so that what validates is what fires.
+Celery's own crontab (what beat runs), so that what validates is what fires; or a list of
+them (``Crons``), whose union is the schedule (a calendar: docs/calendars.md).
 """
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from celery.schedules import crontab
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from pydantic_core import PydanticCustomError
 
 from ..core.schedule import CRON_FIELD_ORDER
@@ -82,3 +83,27 @@ Cron = Annotated[
     str | CronFields,
     BeforeValidator(_cron),
 ]
+
+
+MAX_CRONS = 50  # in a ``cron:`` list, and in ``exclude: cron:``: beat evaluates each of them at every tick
+ONE_CRON, CRON_LIST = "one-cron", "cron-list"  # the union's tags (pydantic puts them in an error's location)
+
+
+def _one_or_list(value: Any) -> str:
+    return CRON_LIST if isinstance(value, list | tuple) else ONE_CRON
+
+
+CronList = Annotated[
+    list[Cron],
+    Field(min_length=1, max_length=MAX_CRONS, description=f"1 to {MAX_CRONS} crons"),
+]
+Crons = Annotated[
+    Annotated[Cron, Tag(ONE_CRON)] | Annotated[CronList, Tag(CRON_LIST)],
+    Discriminator(_one_or_list),
+]
+"""``cron:``: one cron, or a list of them (their union: the first is the row's crontab)."""
+
+
+def expressions_of(value: str | CronFields | list[str | CronFields]) -> list[dict[str, str]]:
+    """The fields of each cron of a ``cron:`` value, in the order written."""
+    return [cron_fields_of(item) for item in (value if isinstance(value, list) else [value])]

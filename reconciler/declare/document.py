@@ -19,11 +19,12 @@ from ..core.diagnostics import Diagnostic, SourceRange, error
 from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, Schedule, Solar
 from ..core.specs import TaskSpec, canonical_json
-from . import environments, policies
-from .cron import cron_fields_of
+from . import calendars, environments, policies
+from .cron import expressions_of
 from .fields import MAX_NAME_LENGTH, yaml_surprise
 from .language import DECLARATION_KEYS, SCHEDULE_KEYS, Declaration, Options
 from .load import RawDocument
+from .monitoring import monitor_of
 from .positions import KEY, place_in
 from .problems import FileProblems, Origins, pydantic_problems
 
@@ -171,10 +172,12 @@ def _declaration(
     except ValidationError as exc:
         return None, pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
-    broken = policies.problems(spec.policy, spec.schedule)
+    broken = [here.error(policies.CODE, message, (*origins.path_of((key,)), KEY), name=name)
+              for key, message in policies.problems(spec.policy, spec.schedule, spec.calendar.also_cron)]
+    broken += [here.error(calendars.CODE, message, origins.path_of(loc), name=name)
+               for loc, message in calendars.problems(model, spec.schedule)]
     if broken:
-        return None, [here.error(policies.CODE, message, (*origins.path_of((key,)), KEY), name=name)
-                      for key, message in broken]
+        return None, broken
     at_path = origins.path_of(("at",)) if model.at is not None else None
     declaration = ValidDeclaration(
         spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path, tuple(model.ignore or ()),
@@ -188,18 +191,19 @@ def _merge_defaults(defaults: dict[str, Any], body: dict[str, Any]) -> dict[str,
         return body
     if any(key in body for key in SCHEDULE_KEYS):  # a task's own schedule replaces a default one whole
         defaults = {k: v for k, v in defaults.items() if k not in SCHEDULE_KEYS}
-    merged = {**defaults, **body}
-    if "cron" not in merged and "timezone" not in body:
+    merged = environments.merged(defaults, body)
+    if "cron" not in merged and "exclude" not in merged and "timezone" not in body:
         merged.pop("timezone", None)  # a file-wide cron time zone says nothing to other schedules
     return merged
 
 
 def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
     one_off = model.at is not None
+    schedule = _schedule(model, default_timezone)
     return TaskSpec(
         name=name,
         task=model.task,
-        schedule=_schedule(model, default_timezone),
+        schedule=schedule,
         args=canonical_json(model.args),
         kwargs=canonical_json(model.kwargs),
         enabled=model.enabled,  # a past one-off is not armed: decided by the diff, against the row
@@ -214,6 +218,8 @@ def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
         expires_at=model.expires if isinstance(model.expires, datetime) else None,
         start_time=model.start_time,
         policy=policy_of(model),
+        calendar=calendars.calendar_of(model, schedule),
+        monitor=monitor_of(model.monitor),
     )
 
 
@@ -226,8 +232,8 @@ def policy_of(model: Options) -> Policy:
 
 
 def _schedule(model: Declaration, default_timezone: str) -> Schedule:
-    if model.cron is not None:
-        return Crontab.canonical(model.timezone or default_timezone, **cron_fields_of(model.cron))
+    if model.cron is not None:  # a list: its first cron (the others are the calendar's)
+        return Crontab.canonical(model.timezone or default_timezone, **expressions_of(model.cron)[0])
     if model.every is not None:
         return Interval(model.every)
     if model.at is not None:

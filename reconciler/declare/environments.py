@@ -7,7 +7,8 @@ environment with ``overrides: {staging: {enabled: false}}``. An override that na
 schedule replaces the schedule whole (one schedule per task still holds).
 
 Precedence, most specific last: the file's defaults, their override for the environment,
-the task's own keys, the task's override for the environment. One exception: a schedule in
+the task's own keys, the task's override for the environment; each key replaces the one
+before it whole, but ``monitor``, merged key by key (a file's owner, a task's grace). One exception: a schedule in
 the defaults' override replaces every task's own schedule in that environment (a task's own
 override naming a schedule still wins) — otherwise it could never take effect.
 """
@@ -23,6 +24,7 @@ from .language import SCHEDULE_KEYS
 from .positions import KEY
 
 ENV_KEYS = ("environments", "overrides")
+MERGED_MAPPINGS = frozenset({"monitor"})  # merged key by key, not replaced whole (an owner set once for a file)
 
 
 class UnknownEnvironment(ReconcilerError):
@@ -75,7 +77,16 @@ def in_environment(keys: dict[str, Any], env: str | None) -> tuple[dict[str, Any
     if names_schedule(extra):
         for key in (*SCHEDULE_KEYS, "timezone"):
             base.pop(key, None)
-    return {**base, **extra}, extra
+    return merged(base, extra), extra
+
+
+def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra``'s keys over ``base``'s; a mapping of ``MERGED_MAPPINGS`` in both, key by key."""
+    both = {**base, **extra}
+    for key in MERGED_MAPPINGS:
+        if isinstance(base.get(key), dict) and isinstance(extra.get(key), dict):
+            both[key] = {**base[key], **extra[key]}
+    return both
 
 
 def names_schedule(keys: dict[str, Any]) -> bool:

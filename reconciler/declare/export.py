@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..core.monitor import Monitor
 from ..core.policy import DURATION_OPTIONS
 from ..core.schedule import Clocked, Crontab, Interval, Solar, format_duration
 from ..core.specs import TaskSpec
@@ -49,6 +50,10 @@ def declaration_for(spec: TaskSpec) -> tuple[dict[str, Any], list[str]]:
     if spec.start_time is not None:
         body["start_time"] = spec.start_time.isoformat()
     body.update(_policy(spec))
+    body.update(_calendar(spec, lost))
+    monitor = _monitor(spec)
+    if monitor:
+        body["monitor"] = monitor
     return body, lost
 
 
@@ -60,12 +65,49 @@ def _policy(spec: TaskSpec) -> dict[str, Any]:
     }
 
 
+def _calendar(spec: TaskSpec, lost: list[str]) -> dict[str, Any]:
+    """The calendar's options as the language writes them (its crons: ``_schedule``)."""
+    calendar = spec.calendar
+    body: dict[str, Any] = {}
+    exclude: dict[str, Any] = {}
+    if calendar.holiday_country is not None:
+        country, subdivision = calendar.holiday_country
+        exclude["holidays"] = {"country": country, **({"subdivision": subdivision} if subdivision else {})}
+    if calendar.exclude_dates:
+        exclude["dates"] = list(calendar.exclude_dates)
+    if calendar.exclude_cron:
+        exclude["cron"] = list(calendar.exclude_cron)
+    if exclude:
+        body["exclude"] = exclude
+        zone = calendar.zone or "UTC"
+        if not isinstance(spec.schedule, Crontab) and zone != "UTC":
+            body["timezone"] = zone
+        elif isinstance(spec.schedule, Crontab) and zone != spec.schedule.timezone:
+            lost.append(f"exclusions read in {zone}, not in the cron's {spec.schedule.timezone} (the language "
+                        "reads them in the cron's)")
+    if calendar.also_cron and not isinstance(spec.schedule, Crontab):
+        lost.append("more crons on a schedule that is not a cron")
+    if calendar.until is not None:
+        body["until"] = calendar.until
+    if calendar.max_runs is not None:
+        body["max_runs"] = calendar.max_runs
+    return body
+
+
+def _monitor(spec: TaskSpec) -> dict[str, Any]:
+    return {
+        key.removeprefix(Monitor.PREFIX): format_duration(value) if key == "monitor.grace" else value
+        for key, value in spec.monitor.fields().items()
+    }
+
+
 def _schedule(spec: TaskSpec) -> dict[str, Any]:
     schedule = spec.schedule
     if isinstance(schedule, Interval):
         return {"every": format_duration(schedule.seconds)}
     if isinstance(schedule, Crontab):
-        return {"cron": schedule.expression, "timezone": schedule.timezone}
+        crons = [schedule.expression, *spec.calendar.also_cron]
+        return {"cron": crons if len(crons) > 1 else schedule.expression, "timezone": schedule.timezone}
     if isinstance(schedule, Clocked):
         return {"at": schedule.at.isoformat()}
     if not isinstance(schedule, Solar):

@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..core.schedule import SOLAR_EVENTS
-from .cron import Cron
+from .calendars import Exclude
+from .cron import Crons
 from .fields import (
     DURATION_HELP,
     MAX_NAME_LENGTH,
+    MAX_SECONDS,
     Args,
     AwareDateTime,
     ColumnText,
@@ -30,6 +32,7 @@ from .fields import (
     Text,
     TimeZoneName,
 )
+from .monitoring import Monitor
 from .policies import Catchup, CatchupMax, Identifier, Overlap
 
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
@@ -96,13 +99,26 @@ class Options(BaseModel):
     scheduled_time_kwarg: Identifier | None = Field(
         default=None, description="the slot's time (ISO 8601) is also passed as this keyword argument",
     )
+    # The calendar (core.calendar, docs/calendars.md), with a ``cron:`` list; its rules: calendars.problems.
+    exclude: Exclude | None = Field(
+        default=None, description="public holidays, days and crons with no run (in the schedule's time zone)",
+    )
+    until: AwareDateTime | None = Field(default=None, description="no run after this moment (with its UTC offset)")
+    max_runs: Annotated[int, Field(ge=1, le=MAX_SECONDS, strict=True)] | None = Field(
+        default=None, description="then the schedule is complete, as a fired one-off",
+    )
+    monitor: Monitor | None = Field(
+        default=None, description="how health watches it: grace, thresholds, owner, severity (docs/observe.md)",
+    )
 
 
 class Declaration(Options):
     """One task: a registered Celery task name and exactly one schedule."""
 
     task: TaskName = Field(description="a registered Celery task name")
-    cron: Cron | None = Field(default=None, description="5-field crontab string or a mapping of fields")
+    cron: Crons | None = Field(
+        default=None, description="5-field crontab string or a mapping of fields, or a list of them (their union)",
+    )
     every: Duration | None = Field(default=None, description=DURATION_HELP)
     at: AwareDateTime | None = Field(default=None, description="a one-off moment with its UTC offset")
     solar: Solar | None = None
@@ -128,9 +144,11 @@ class Declaration(Options):
 
     @model_validator(mode="after")
     def _timezone_only_with_cron(self) -> Declaration:
-        if self.timezone is not None and self.cron is None and "timezone" in self.model_fields_set:
+        named = self.timezone is not None and "timezone" in self.model_fields_set
+        if named and self.cron is None and self.exclude is None:
             raise PydanticCustomError(
-                "schema", "timezone applies to cron schedules only (at carries its own UTC offset)"
+                "schema", "timezone applies to cron schedules, and to the days of exclude (at carries its own "
+                "UTC offset)",
             )
         return self
 

@@ -9,6 +9,9 @@ docs/policies.md.
 from __future__ import annotations
 
 import keyword
+from datetime import timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
@@ -16,9 +19,9 @@ from pydantic_core import PydanticCustomError
 
 from ..core.diagnostics import did_you_mean
 from ..core.policy import CATCHUP, OVERLAP, Policy
-from ..core.schedule import Clocked, Crontab, Interval, Schedule, Solar, format_duration
+from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, Schedule, Solar, format_duration
 from .fields import shown
-from .firing import shortest_cron_gap
+from .firing import GAP_DAYS, GAP_REFERENCE, day_matches, field_values, shortest_cron_gap
 
 MAX_CATCHUP_MAX = 1000
 SOLAR_PERIOD = 86400  # a solar event comes about once a day
@@ -56,8 +59,9 @@ def _identifier(value: Any) -> str:
 Identifier = Annotated[str, BeforeValidator(_identifier), Field(json_schema_extra={"pattern": r"^[A-Za-z_]\w*$"})]
 
 
-def problems(policy: Policy, schedule: Schedule) -> list[tuple[str, str]]:
-    """(the offending option, why) for each rule ``policy`` breaks on ``schedule``."""
+def problems(policy: Policy, schedule: Schedule, also_cron: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(the offending option, why) for each rule ``policy`` breaks on ``schedule`` (and the
+    other crons of a ``cron:`` list: ``also_cron``)."""
     declared = policy.fields()
     if isinstance(schedule, Clocked):
         return [(key, f"{key} makes no sense for a one-off (`at`): it runs once, at its moment, "
@@ -75,20 +79,39 @@ def problems(policy: Policy, schedule: Schedule) -> list[tuple[str, str]]:
                                         "(catchup: skip catches nothing up)"))
     if policy.catchup_max is not None and policy.catchup != "all":
         found.append(("catchup_max", f"catchup_max applies only with catchup: all (here: {policy.catchup})"))
-    jitter = _jitter_problem(policy.jitter, schedule)
+    jitter = _jitter_problem(policy.jitter, schedule, also_cron)
     if jitter:
         found.append(("jitter", jitter))
     return found
 
 
-def _jitter_problem(jitter: int | None, schedule: Schedule) -> str | None:
+def _jitter_problem(jitter: int | None, schedule: Schedule, also_cron: tuple[str, ...]) -> str | None:
     if jitter is None:
         return None
     period, what = shortest_period(schedule)
+    if also_cron and isinstance(schedule, Crontab):
+        period = shortest_union_gap((schedule.expression, *also_cron))
     if period is None or jitter < period:
         return None
     return (f"jitter ({format_duration(jitter)}) must be shorter than the schedule's shortest period: "
             f"{what.format(format_duration(period))}; a run would be sent after the next slot")
+
+
+@lru_cache(maxsize=1024)
+def shortest_union_gap(expressions: tuple[str, ...]) -> int | None:
+    """``firing.shortest_cron_gap`` for the union of several crons (a ``cron:`` list): each
+    day of four years, the times of the crons that match it, merged."""
+    crons = [dict(zip(CRON_FIELD_ORDER, e.split(), strict=True)) for e in expressions]
+    parsed = [({name: field_values(name, c[name]) for name in ("day_of_month", "month_of_year", "day_of_week")},
+               sorted(h * 60 + m for h in field_values("hour", c["hour"]) for m in field_values("minute", c["minute"])))
+              for c in crons]
+    minutes: list[int] = []
+    for n in range(GAP_DAYS):
+        day = GAP_REFERENCE + timedelta(days=n)
+        times = {t for fields, day_times in parsed if day_matches(day, fields) for t in day_times}
+        minutes.extend(n * 1440 + t for t in sorted(times))
+    gaps = [later - earlier for earlier, later in pairwise(minutes)]
+    return min(gaps) * 60 if gaps else None
 
 
 def shortest_period(schedule: Schedule) -> tuple[int | None, str]:

@@ -11,12 +11,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
-from .cron import CronFields
-from .language import DECLARATION_KEYS, OPTION_KEYS, Solar
+from .calendars import Exclude, Holidays
+from .cron import CRON_LIST, ONE_CRON, CronFields
+from .environments import MERGED_MAPPINGS
+from .language import DECLARATION_KEYS, OPTION_KEYS, Monitor, Solar
 from .positions import KEY
 
 OWN_CODES = frozenset({
-    "bad-cron", "bad-duration", "bad-timezone", "naive-datetime", "schedule-count", "schema",
+    "bad-calendar", "bad-cron", "bad-duration", "bad-timezone", "naive-datetime", "schedule-count", "schema",
 })
 
 
@@ -50,14 +52,15 @@ class Origins:
     defaults: dict[str, Any]
 
     def path_of(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-        key = loc[0] if loc else None
-        if key in self.override:
+        if not loc:
+            return ("tasks", self.name)
+        if _written(self.override, loc):
             return ("tasks", self.name, "overrides", self.env, *loc)
-        if key is None or key in self.own:
+        if _written(self.own, loc):
             return ("tasks", self.name, *loc)
-        if key in self.default_override:
+        if _written(self.default_override, loc):
             return ("defaults", "overrides", self.env, *loc)
-        if key in self.defaults:
+        if _written(self.defaults, loc):
             return ("defaults", *loc)
         return ("tasks", self.name, *loc)
 
@@ -69,6 +72,16 @@ class Origins:
         home = ("tasks", self.name)
         found = ((key, self.path_of((key,))[:-1]) for key in merged)
         return tuple((key, prefix) for key, prefix in found if prefix != home)
+
+
+def _written(layer: dict[str, Any], loc: tuple[Any, ...]) -> bool:
+    """Whether ``layer`` writes the key at ``loc``; in a mapping merged key by key
+    (``monitor``), the key inside it."""
+    key = loc[0]
+    if key not in layer:
+        return False
+    inner = layer[key]
+    return key not in MERGED_MAPPINGS or len(loc) < 2 or not isinstance(inner, dict) or loc[1] in inner
 
 
 def pydantic_problems(
@@ -84,7 +97,10 @@ def pydantic_problems(
 
 
 def _is_pydantic_tag(step: Any) -> bool:
-    return isinstance(step, str) and ("[" in step or step in {"str", "CronFields", "int", "constrained-int"})
+    return isinstance(step, str) and ("[" in step or step in _TAGS)
+
+
+_TAGS = frozenset({"str", "CronFields", "int", "constrained-int", ONE_CRON, CRON_LIST})
 
 
 def _problem(
@@ -107,9 +123,10 @@ def _problem(
 
 
 def _allowed_at(loc: tuple[Any, ...]) -> tuple[str, ...]:
-    parent = loc[-2] if len(loc) >= 2 else None
-    if parent == "cron":
-        return tuple(CronFields.model_fields)
-    if parent == "solar":
-        return tuple(Solar.model_fields)
-    return OPTION_KEYS
+    """The keys allowed in the mapping of an unknown key: the nearest named parent (a list
+    item of ``cron`` is a cron)."""
+    parent = next((step for step in reversed(loc[:-1]) if isinstance(step, str)), None)
+    models: dict[str | None, Any] = {
+        "cron": CronFields, "solar": Solar, "exclude": Exclude, "holidays": Holidays, "monitor": Monitor,
+    }
+    return tuple(models[parent].model_fields) if parent in models else OPTION_KEYS

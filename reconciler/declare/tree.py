@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 from ..conf import conf, import_path, schedules_dir
 from ..core.allocation import paused_gc
 from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
-from ..core.specs import DeclaredState, DeclaredTask
+from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from .across import combine
 from .cache import ValidationCache
 from .document import FileResult, validate_document
@@ -75,10 +75,15 @@ def environments_for(explicit: str | None, *, need_active: bool) -> Environments
     return select(names, explicit or conf.ENV or None, need_active=need_active)
 
 
-def policy_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
-    """The declarations with a run-time policy (in any environment), which only our scheduler
-    applies: the files loaded and validated on their own, without the Celery registry or the
-    cache (the system check's question, asked when beat's scheduler is not ours)."""
+def needs_our_scheduler(spec: TaskSpec) -> bool:
+    """Whether only our scheduler runs ``spec`` as declared: a run-time policy, a calendar."""
+    return not (spec.policy.is_default and spec.calendar.is_default)
+
+
+def scheduler_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
+    """The declarations with a run-time policy or a calendar (in any environment), which only
+    our scheduler applies: the files loaded and validated on their own, without the Celery
+    registry or the cache (the system check's question, asked when beat's scheduler is not ours)."""
     roots = list(paths or [schedules_dir()])
     if not all(root.exists() for root in roots):
         return ()
@@ -91,7 +96,7 @@ def policy_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
         for declaration in validate_document(
             document, default_timezone="UTC", now=now, env=env, environments=envs.names,
         ).declarations
-        if not declaration.spec.policy.is_default
+        if needs_our_scheduler(declaration.spec)
     }
     return tuple(sorted(names))
 

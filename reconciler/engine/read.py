@@ -18,6 +18,9 @@ from typing import Any
 from django_celery_beat.models import PeriodicTask
 
 from ..beat.kinds import JOIN_COLUMNS, spec_of_join
+from ..core.calendar import Calendar
+from ..core.monitor import Monitor
+from ..core.options import OptionSet
 from ..core.policy import Policy
 from ..core.schedule import Schedule
 from ..core.specs import ActualState, ActualTask, Ownership, Suspension, TaskSpec, canonical_json
@@ -124,14 +127,15 @@ _OWNERSHIP_FIELDS = rowdigest.OWNERSHIP_FIELDS
 def _ownership(row: dict[str, Any]) -> Ownership:
     return Ownership(
         row["spec_hash"], row["source_file"], row["source_line"], row["source"], suspension=_suspension(row),
-        policy=_policy(row["policy"]),
+        policy=_options(Policy, row["policy"]), calendar=_options(Calendar, row["calendar"]),
+        monitor=_options(Monitor, row["monitor"]),
     )
 
 
 @lru_cache(maxsize=4096)
-def _policy(stored: str | None) -> Policy:
-    """Memoised: a tree repeats a few policies (most rows: none)."""
-    return Policy.from_json(stored)
+def _options(kind: type[OptionSet], stored: str | None) -> Any:
+    """Memoised: a tree repeats a few policies, calendars and monitors (most rows: none)."""
+    return kind.from_json(stored)
 
 
 def _suspension(row: dict[str, Any]) -> Suspension | None:
@@ -141,10 +145,11 @@ def _suspension(row: dict[str, Any]) -> Suspension | None:
 
 
 def _actual(row: dict[str, Any], owned: Ownership | None) -> ActualTask:
-    """The row's spec; its policy is not in the row but in ownership (a row not owned: none)."""
+    """The row's spec; its policy, calendar and monitor are not in the row but in ownership (a
+    row not owned: none)."""
     spec = spec_from_row(row)
-    if owned is not None and not owned.policy.is_default:
-        spec = replace(spec, policy=owned.policy)
+    if owned is not None and not (owned.policy.is_default and owned.calendar.is_default and owned.monitor.is_default):
+        spec = replace(spec, policy=owned.policy, calendar=owned.calendar, monitor=owned.monitor)
     return ActualTask(row["pk"], spec, row["last_run_at"], row["total_run_count"], owned)
 
 

@@ -138,7 +138,7 @@ def _delete_tasks(pks: list[int], using: str) -> None:
 
 OWNERSHIP_COLUMNS = (
     "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
-    "row_digest", "policy",
+    "row_digest", "policy", "calendar", "monitor",
 )
 
 
@@ -153,6 +153,7 @@ def _own(
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
             change.desired.digest(), now, revision, owner, rowdigest.PENDING, change.desired.policy.to_json(),
+            change.desired.calendar.to_json(), change.desired.monitor.to_json(),
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)

@@ -12,16 +12,24 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery.schedules import crontab_parser
+
 from ..core.plan import Action, Change, FieldChange
 from ..core.policy import DURATION_OPTIONS
-from ..core.schedule import Schedule, format_duration, schedule_fields
+from ..core.regions import region_name
+from ..core.schedule import CRON_FIELD_ORDER, CRON_FIELDS, Schedule, format_duration, schedule_fields
 from ..core.specs import TaskSpec
 
-MOMENT_FIELDS = frozenset({"start_time", "expires"})
-POLICY_WORDS: dict[str, Callable[[Any], str]] = {
+MOMENT_FIELDS = frozenset({"start_time", "expires", "until"})
+POLICY_WORDS: dict[str, Callable[[Any], str]] = {  # options shown as they are written (``10m``, ``skip``)
     **dict.fromkeys(DURATION_OPTIONS, format_duration),
     **dict.fromkeys(("overlap", "catchup", "scheduled_time_kwarg", "catchup_max"), str),
+    **dict.fromkeys(("holidays", "zone", "max_runs"), str),
+    "monitor.grace": format_duration,
+    **dict.fromkeys(("monitor.failure_threshold", "monitor.recovery_threshold", "monitor.owner",
+                     "monitor.severity"), str),
 }
+MAX_TIMES = 12  # times of day a cron list is put in words with ("3 times a day: …"), else each cron's words
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:
@@ -79,11 +87,64 @@ def change_words(old: Any, new: Any, *, shown_in: tzinfo | None = None) -> str:
 
 
 def schedule_change_words(change: Change, f: FieldChange) -> str | None:
-    """A plan's schedule change in words (``change_words``), or None when they add nothing."""
+    """A plan's schedule change in words (``change_words``), or a calendar's
+    (``calendar_change_words``), or None when they add nothing."""
+    if f.field in CALENDAR_WORDS:
+        return calendar_change_words(change, f)
     if f.field != "schedule" or not says_more(f.old, f.new):
         return None
     old = None if change.action is Action.CREATE else f.old
     return change_words(old, f.new, shown_in=moment_zone(change.desired, "schedule") if change.desired else None)
+
+
+def calendar_change_words(change: Change, f: FieldChange) -> str | None:
+    """A calendar option's change in words: a cron list as a whole (the declaration's, as it
+    will be), exclusions as "except …"."""
+    if f.field == "also_cron":
+        spec = change.desired
+        if spec is None or schedule_fields(spec.schedule).get("kind") != "cron":
+            return None
+        first = schedule_fields(spec.schedule)
+        return f"{cron_list_words((first['expression'], *spec.calendar.also_cron))} ({first['timezone']} time)"
+    old, new = (CALENDAR_WORDS[f.field](v) if v else "(none)" for v in (f.old, f.new))
+    return new if change.action is Action.CREATE else f"{old} → {new}"
+
+
+def cron_list_words(expressions: tuple[str, ...] | list[str]) -> str:
+    """A union of crons in words: ``2 times a weekday: 09:00, 14:30`` when they share their days
+    and each names its times, else each cron's words."""
+    parts = [dict(zip(CRON_FIELD_ORDER, e.split(), strict=True)) for e in expressions]
+    days = {(p["day_of_month"], p["month_of_year"], p["day_of_week"]) for p in parts}
+    times = sorted({t for p in parts for t in _times(p["minute"], p["hour"])})
+    if len(days) != 1 or not times or len(times) > MAX_TIMES or any(
+            not _times(p["minute"], p["hour"]) for p in parts):
+        return "; ".join(cron_words(e) for e in expressions)
+    day_of_month, month, day_of_week = days.pop()
+    shown = ", ".join(f"{h:02d}:{m:02d}" for h, m in times)
+    if (day_of_month, month) == ("*", "*") and day_of_week in ("*", "1-5"):
+        return f"{count(len(times), 'time')} a {'day' if day_of_week == '*' else 'weekday'}: {shown}"
+    when = cron_words(f"0 0 {day_of_month} {month} {day_of_week}").removeprefix("At 00:00, ")
+    return f"{count(len(times), 'time')} a day, {when}: {shown}"
+
+
+def _times(minute: str, hour: str) -> list[tuple[int, int]]:
+    """The (hour, minute) a cron's fields name, or [] when they name more than ``MAX_TIMES``."""
+    minutes, hours = (sorted(crontab_parser(CRON_FIELDS[name][0], CRON_FIELDS[name][1]).parse(value))
+                      for name, value in (("minute", minute), ("hour", hour)))
+    return [(h, m) for h in hours for m in minutes] if len(minutes) * len(hours) <= MAX_TIMES else []
+
+
+def _days(value: Any) -> str:
+    spans = [span.replace("..", " to ") for span in value]
+    return "except " + (", ".join(spans[:-1]) + " and " + spans[-1] if len(spans) > 1 else spans[0])
+
+
+CALENDAR_WORDS: dict[str, Callable[[Any], str]] = {
+    "also_cron": str,  # the whole list instead: ``calendar_change_words``
+    "holidays": lambda code: f"except public holidays in {region_name(code)}",
+    "exclude_dates": _days,
+    "exclude_cron": lambda crons: "except " + "; ".join(cron_words(c)[:1].lower() + cron_words(c)[1:] for c in crons),
+}
 
 
 def _zone(value: Any) -> str | None:
@@ -130,7 +191,7 @@ def show(value: Any, *, zone: tzinfo | None = None, moment: bool = False) -> str
 
 def show_field(field: str, value: Any, spec: TaskSpec | None) -> str:
     """A field's value shown in the zone of ``spec`` (the declaration's, when there is one); a
-    policy option as it is written (``10m``, ``skip``)."""
+    policy, calendar or monitor option as it is written (``10m``, ``skip``, ``FR``)."""
     if field in POLICY_WORDS and value is not None:
         return POLICY_WORDS[field](value)
     return show(value, zone=moment_zone(spec, field), moment=field in MOMENT_FIELDS)

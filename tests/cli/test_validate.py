@@ -63,7 +63,7 @@ def test_validate_names_the_declarations_that_need_our_scheduler() -> None:
     result = manage("reconcile", "validate", "--path", "tests/fixtures/policies", env=UNREACHABLE_DB)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == (
-        "notice: 2 declaration(s) use a run-time policy, which only beat's scheduler "
+        "notice: 2 declaration(s) use a run-time policy or a calendar, which only beat's scheduler "
         "reconciler.scheduler:ReconcilingScheduler applies (CELERY_BEAT_SCHEDULER, or beat -S): "
         "heartbeat, sync-inventory-main"
     )

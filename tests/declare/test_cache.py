@@ -75,6 +75,28 @@ def test_a_policy_comes_from_the_cache_whole(tree: Path) -> None:
     assert (policy.overlap, policy.max_runtime, policy.jitter) == ("skip", 600, 60)
 
 
+
+def test_a_calendar_and_a_monitor_come_from_the_cache_whole(tree: Path) -> None:
+    (tree / "f1.yaml").write_text(good(1).replace('cron: "1 3 * * *"', 'cron: ["1 3 * * *", "0 12 * * 1-5"]') + (
+        "    exclude: {holidays: {country: FR}, dates: [\"2026-12-24\"]}\n    max_runs: 4\n"
+        "    monitor: {owner: ops, grace: 5m}\n"
+    ))
+    reg = app_with(report)
+    cold, warm = run(tree, reg), run(tree, reg)
+    assert warm.cached == 3 and warm.declared == cold.declared
+    spec = next(t.spec for t in warm.declared.tasks if t.name == "nightly-1")
+    assert (spec.calendar.also_cron, spec.calendar.holidays, spec.calendar.max_runs) == (("0 12 * * 1-5",), "FR", 4)
+    assert (spec.monitor.owner, spec.monitor.grace) == ("ops", 300)
+
+
+def test_a_calendar_that_ends_is_judged_at_each_run_not_cached(tree: Path) -> None:
+    """``past-until`` depends on the moment of the run: a warm run at a later moment says so."""
+    (tree / "f1.yaml").write_text(good(1) + '    until: "2026-12-01T00:00:00Z"\n')
+    reg = app_with(report)
+    assert not run(tree, reg).diagnostics
+    later = run(tree, reg, now=NOW + timedelta(days=30))
+    assert later.cached == 3 and [d.code for d in later.diagnostics] == ["past-until"]
+
 CHANGES = [
     ("signature", report_renamed_parameter, "bad-arguments"),
     ("hint", report_text, "bad-arguments"),

@@ -121,3 +121,35 @@ def test_policies_round_trip(tmp_path: Path) -> None:
 
     assert validate_paths([folder], registry=registry(), now=NOW).valid
     assert plan_yaml(folder).changes == ()
+
+
+def test_calendars_and_monitors_round_trip(tmp_path: Path) -> None:
+    """An owned row's calendar and monitor live in its ownership: export writes them back."""
+    folder = tmp_path / "schedules"
+    apply_yaml(folder, (
+        "tasks:\n  digest:\n    task: project.tasks.heartbeat\n"
+        '    cron: ["0 9 * * 1-5", "30 14 * * 1-5"]\n    timezone: Europe/Paris\n'
+        "    exclude:\n      holidays: {country: DE, subdivision: BY}\n"
+        '      dates: ["2026-12-24", "2026-12-26..2027-01-02"]\n      cron: ["* * 1 * *"]\n'
+        '    until: "2027-03-31T23:59:59+02:00"\n    max_runs: 5\n'
+        "    monitor: {grace: 5m, failure_threshold: 3, recovery_threshold: 2, owner: team-billing, severity: page}\n"
+        "  hourly:\n    task: project.tasks.heartbeat\n    every: 1h\n    timezone: America/New_York\n"
+        "    exclude: {holidays: {country: US}}\n"
+    ))
+    output = tmp_path / "exported.yaml"
+    call_command("reconcile", "export", "--all", "--output", str(output))
+    text = output.read_text()
+    assert "    cron:\n    - 0 9 * * 1-5\n    - 30 14 * * 1-5\n    timezone: Europe/Paris\n" in text
+    assert ("    exclude:\n      holidays:\n        country: DE\n        subdivision: BY\n      dates:\n"
+            "      - '2026-12-24'\n      - 2026-12-26..2027-01-02\n      cron:\n      - '* * 1 * *'\n") in text
+    assert "    until: '2027-03-31T21:59:59+00:00'\n    max_runs: 5\n" in text
+    assert ("    monitor:\n      grace: 5m\n      failure_threshold: 3\n      recovery_threshold: 2\n"
+            "      owner: team-billing\n      severity: page\n") in text
+    assert "    every: 1h\n    exclude:\n      holidays:\n        country: US\n    timezone: America/New_York\n" in text
+    assert "NOT EXPRESSIBLE" not in text
+    (folder / "s.yaml").write_text(text)
+
+    from reconciler.pipeline import validate_paths
+
+    assert validate_paths([folder], registry=registry(), now=NOW).valid
+    assert plan_yaml(folder).changes == ()

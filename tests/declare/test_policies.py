@@ -55,6 +55,10 @@ INVALID = {
     "jitter-cron-across-days": (
         one("jitter: 2h", schedule='cron: "0 23,0 * * *"'), [("bad-policy", 5, 5)], "as little as 1h apart",
     ),
+    "jitter-cron-list": (
+        one("jitter: 10m", schedule='cron: ["0 9 * * *", "5 9 * * *"]'), [("bad-policy", 5, 5)],
+        "as little as 5m apart",
+    ),
     "jitter-solar": (
         one("jitter: 1d", schedule="solar: {event: sunset, latitude: 48.8, longitude: 2.3}"),
         [("bad-policy", 5, 5)], "about once a day",
@@ -107,13 +111,15 @@ VALID = {
     ),
     "kwarg-through-star-kwargs": ("scheduled_time_kwarg: as_of", Policy(scheduled_time_kwarg="as_of")),
     "jitter-just-under": ("jitter: 899", Policy(jitter=899)),
+    "jitter-under-a-cron-list": ("jitter: 1h", Policy(jitter=3600)),
 }
 
 
 @pytest.mark.parametrize("case", sorted(VALID), ids=sorted(VALID))
 def test_valid_policy(case: str, tmp_path: Path, registry) -> None:  # type: ignore[no-untyped-def]
     body, policy = VALID[case]
-    result = validate(tmp_path, one(body), registry)
+    schedule = 'cron: ["0 9 * * 1-5", "30 14 * * 1-5", "0 9 * * 6"]' if "cron-list" in case else "every: 15m"
+    result = validate(tmp_path, one(body, schedule=schedule), registry)
     assert result.valid, result.diagnostics
     (declared,) = result.declared.tasks
     assert declared.spec.policy == policy

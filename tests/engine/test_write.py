@@ -1,6 +1,6 @@
-"""The run-time policy is written to ownership and read back (the suite runs this file on
-SQLite and on PostgreSQL): a plan after apply is empty, a policy change is an update shown
-in words, and beat is told of it."""
+"""The run-time policy, the calendar and the monitor are written to ownership and read back
+(the suite runs this file on SQLite and on PostgreSQL): a plan after apply is empty, a change
+is an update field by field shown in words, and beat is told of it."""
 
 from __future__ import annotations
 
@@ -82,4 +82,105 @@ def test_adopt_stores_the_declared_policy(tmp_path: Path) -> None:
     PeriodicTask.objects.create(name="sync", task="project.tasks.heartbeat", interval=every)
     apply_yaml(tmp_path, sync(SKIP), adopt=True)
     assert json.loads(stored()) == SKIP_POLICY.fields()
+    assert plan_yaml(tmp_path).changes == ()
+
+
+# -- calendars and monitors: stored in ownership like the policy ---------------------------------
+
+def digest(body: str = "", cron: str = '"0 9 * * 1-5"') -> str:
+    lines = "".join(f"    {line}\n" for line in body.splitlines())
+    head = "tasks:\n  digest:\n    task: project.tasks.heartbeat\n"
+    return f"{head}    cron: {cron}\n    timezone: Europe/Paris\n{lines}"
+
+
+CALENDAR = ('exclude:\n  holidays: {country: FR}\n  dates: ["2026-12-24", "2026-12-26..2027-01-02"]\n'
+            '  cron: ["* * 1 * *"]\nuntil: "2027-03-31T23:59:59+02:00"\nmax_runs: 5\n'
+            "monitor: {grace: 5m, failure_threshold: 3, recovery_threshold: 2, owner: team-billing, severity: page}")
+LIST = '["0 9 * * 1-5", "30 14 * * 1-5"]'
+
+
+def ownership(name: str = "digest") -> ManagedTask:
+    return ManagedTask.objects.get(periodic_task__name=name)
+
+
+def test_apply_stores_calendar_and_monitor_and_a_second_plan_is_empty(tmp_path: Path) -> None:
+    apply_yaml(tmp_path, digest(CALENDAR, LIST))
+    owned = ownership()
+    assert json.loads(owned.calendar) == {
+        "also_cron": ["30 14 * * 1-5"], "exclude_cron": ["* * 1 * *"],
+        "exclude_dates": ["2026-12-24", "2026-12-26..2027-01-02"], "holidays": "FR", "max_runs": 5,
+        "until": "2027-03-31T21:59:59+00:00", "zone": "Europe/Paris",
+    }
+    assert json.loads(owned.monitor) == {
+        "failure_threshold": 3, "grace": 300, "owner": "team-billing", "recovery_threshold": 2, "severity": "page",
+    }
+    row = PeriodicTask.objects.get(name="digest")  # django-celery-beat's tables hold the first cron
+    assert (row.crontab.minute, row.crontab.hour, row.crontab.day_of_week) == ("0", "9", "1-5")
+    assert plan_yaml(tmp_path).changes == ()  # the row digest's shortcut
+    (read,) = read_actual().tasks  # the full read
+    assert read.spec.calendar.also_cron == ("30 14 * * 1-5",) and read.spec.monitor.owner == "team-billing"
+    one = read_one("digest")
+    assert one is not None and one.spec == read.spec
+
+
+# (from, to) → the fields of the update, and lines of its text plan
+CHANGES = {
+    "a-second-cron": (
+        digest(), digest(cron=LIST), [("also_cron", (), ("30 14 * * 1-5",))],
+        ['      also_cron: [] → ["30 14 * * 1-5"]',
+         "        in words: 2 times a weekday: 09:00, 14:30 (Europe/Paris time)"],
+    ),
+    "holidays": (
+        digest("exclude: {holidays: {country: DE, subdivision: BY}}"), digest("exclude: {holidays: {country: FR}}"),
+        [("holidays", "DE-BY", "FR")],
+        ["      holidays: DE-BY → FR", "        in words: except public holidays in Germany (Bayern) → "
+                                       "except public holidays in France"],
+    ),
+    "holidays-added": (
+        digest(), digest("exclude: {holidays: {country: FR}}"),
+        [("holidays", None, "FR"), ("zone", None, "Europe/Paris")],
+        ["      holidays: (none) → FR", "        in words: (none) → except public holidays in France",
+         "      zone: (none) → Europe/Paris"],
+    ),
+    "until-and-max-runs": (
+        digest(), digest('until: "2027-03-31T23:59:59+02:00"\nmax_runs: 5'),
+        [("max_runs", None, 5), ("until", None, "2027-03-31T21:59:59+00:00")],
+        ["      max_runs: (none) → 5", "      until: (none) → 2027-03-31T23:59:59+02:00"],
+    ),
+    "monitor": (
+        digest("monitor: {grace: 5m, owner: a}"), digest("monitor: {grace: 10m, owner: b, failure_threshold: 3}"),
+        [("monitor.failure_threshold", 1, 3), ("monitor.grace", 300, 600), ("monitor.owner", "a", "b")],
+        ["      monitor.failure_threshold: 1 → 3", "      monitor.grace: 5m → 10m", "      monitor.owner: a → b"],
+    ),
+    "calendar-removed": (
+        digest('exclude: {dates: ["2026-12-24"]}\nmax_runs: 2'), digest(),
+        [("exclude_dates", ("2026-12-24",), ()), ("max_runs", 2, None), ("zone", "Europe/Paris", None)],
+        ["      exclude_dates: [\"2026-12-24\"] → []", "        in words: except 2026-12-24 → (none)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANGES), ids=sorted(CHANGES))
+def test_a_calendar_or_monitor_change_is_an_update_field_by_field(case: str, tmp_path: Path) -> None:
+    before, after, fields, lines = CHANGES[case]
+    apply_yaml(tmp_path, before)
+    (tmp_path / "s.yaml").write_text(after)
+    plan = plan_yaml(tmp_path)
+    (change,) = plan.changes
+    assert change.action is Action.UPDATE
+    assert [(f.field, f.old, f.new) for f in change.fields] == fields
+    text = render_text(plan)
+    assert all(line + "\n" in text for line in lines), text
+    json.loads(render_json(plan))  # tuples are JSON lists
+    apply_yaml(tmp_path, now=NOW + timedelta(minutes=1))
+    assert plan_yaml(tmp_path).changes == ()
+
+
+def test_adopt_stores_the_declared_calendar(tmp_path: Path) -> None:
+    every = IntervalSchedule.objects.create(every=15, period=IntervalSchedule.MINUTES)
+    PeriodicTask.objects.create(name="sync", task="project.tasks.heartbeat", interval=every)
+    apply_yaml(tmp_path, sync("max_runs: 3\nmonitor: {owner: ops}"), adopt=True)
+    assert (json.loads(ownership("sync").calendar), json.loads(ownership("sync").monitor)) == (
+        {"max_runs": 3}, {"owner": "ops"},
+    )
     assert plan_yaml(tmp_path).changes == ()

@@ -70,6 +70,6 @@ def test_every_format_carries_every_hint(fmt: str, invalid_result) -> None:
 def test_scheduler_notice_in_text_and_github() -> None:
     assert scheduler_notice([]) == ""
     names = [f"t{i:02d}" for i in range(12)]
-    assert scheduler_notice(names).startswith("notice: 12 declaration(s) use a run-time policy")
+    assert scheduler_notice(names).startswith("notice: 12 declaration(s) use a run-time policy or a calendar")
     assert scheduler_notice(names).endswith("t08, t09 and 2 more\n")
     assert scheduler_notice(names[:1], github=True).startswith("::notice title=reconciler-scheduler::1 declaration(s)")
