@@ -115,15 +115,17 @@ class Skip:
     slot: datetime  # the latest slot not sent
     first_slot: datetime  # the earliest
     count: int
+    at: datetime  # the moment beat decided: for a catch-up, its first evaluation of the schedule
 
     def slots(self, every: timedelta) -> list[datetime]:
         return [self.first_slot + i * every for i in range(self.count)]
 
 
 def skips(stack: Stack, name: str, reason: str) -> list[Skip]:
-    rows = query(stack, f"SELECT reason, slot, first_slot, count FROM reconciler_skippedrun "
+    rows = query(stack, f"SELECT reason, slot, first_slot, count, at FROM reconciler_skippedrun "
                         f"WHERE name = '{name}' AND reason = '{reason}'")
-    found = [Skip(r, as_utc(s), as_utc(f) or as_utc(s), int(c)) for r, s, f, c in rows]  # type: ignore[arg-type]
+    found = [Skip(r, as_utc(s), as_utc(f) or as_utc(s), int(c), as_utc(a))  # type: ignore[arg-type]
+             for r, s, f, c, a in rows]
     return sorted(found, key=lambda skip: skip.slot)
 
 
@@ -238,7 +240,6 @@ def test_beat_down_for_several_slots_then_started_sends_what_each_catchup_policy
                        for p, n in names.items())
 
         assert wait_for(caught_up, timeout=60), tail(stack, "beat-2")
-        first_evaluation = min(r.started for r in runs(stack, names["all"]) if r.started > restarted)
         for policy, name in names.items():
             found = runs(stack, name)
             assert all(run.as_of == run.slot.isoformat() for run in found), found  # the keyword is the header
@@ -253,11 +254,13 @@ def test_beat_down_for_several_slots_then_started_sends_what_each_catchup_policy
             assert drop.first_slot == last_before + every, (name, drop, last_before)
             assert drop.slot == drop.first_slot + (drop.count - 1) * every, (name, drop)
             assert [run.slot for run in after[:4]] == [drop.slot + i * every for i in range(1, 5)], (name, after)
+            # drop.at is the first evaluation's moment: the missed slots are the ones due then.
             catching_up, regular = after[:CATCHING_UP[policy]], after[CATCHING_UP[policy]]
-            assert all(abs((run.started - first_evaluation).total_seconds()) < TOLERANCE for run in catching_up), \
-                (name, "the catch-up runs are sent together at the first evaluation", catching_up)
-            assert [run.slot for run in catching_up] == sorted(run.slot for run in catching_up)  # oldest first
-            assert regular.slot > first_evaluation - timedelta(seconds=TOLERANCE), (name, "a missed slot sent", regular)
+            assert all(run.slot <= drop.at for run in catching_up), (name, drop, catching_up)
+            assert regular.slot > drop.at, (name, "a missed slot was sent beyond the policy's count", drop, regular)
+            assert all((run.started - drop.at).total_seconds() < TOLERANCE for run in catching_up), \
+                (name, "the catch-up runs are sent at the first evaluation", drop, catching_up)
+            assert [run.started for run in catching_up] == sorted(run.started for run in catching_up)  # oldest first
             assert (regular.started - regular.slot).total_seconds() < TOLERANCE, (name, "sent at its slot", regular)
 
 
@@ -289,10 +292,12 @@ def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Pat
             declaration("past-cron", start_time=PAST).replace("every: 1s", 'cron: "* * * * *"\n    timezone: UTC'),
             declaration("past-solar", start_time=PAST).replace("\n    every: 1s", SOLAR),
         )
+        applied = datetime.now(UTC)
         apply(stack)
         predicted = {name: moment(entry["next_run_at"]) for name, entry in status(stack).items()
                      if name.startswith("past-")}
         asked = datetime.now(UTC)
+        assert all(when > applied for when in predicted.values()), ("a slot before the row existed", predicted)
         assert predicted["past-interval"].second % 10 == 7, predicted  # anchored at the start_time
         assert predicted["past-cron"].second == 0 and predicted["past-cron"] - asked <= timedelta(minutes=1), predicted
         # The forecast is computed the same way: the solar run's minute is its busiest (6 + 1 + 1 runs).
@@ -358,6 +363,9 @@ def test_a_failover_and_a_restart_keep_the_jitter_and_catchup_skip_sends_no_dupl
             late = (run.started - run.slot - offset).total_seconds()
             assert -0.2 <= late < TOLERANCE, (run, f"sent {late:+.2f}s from its slot + its jitter offset")
         assert any(run.started > killed and run.started < restarted for run in found)  # the standby sent some
+        for drop in skips(stack, name, "catchup"):  # a takeover's or the restart's first evaluation
+            following = min(slot for slot in slots if slot > drop.slot)
+            assert following + offset > drop.at, ("catchup: skip sent a slot missed before", drop, following)
         # Every slot from the first to the last was either sent or dropped by the catch-up: none twice.
         dropped = [slot for skip in skips(stack, name, "catchup") for slot in skip.slots(every)]
         expected = [slots[0] + i * every for i in range(int((slots[-1] - slots[0]) / every) + 1)]
