@@ -22,3 +22,6 @@ class ReconcilerConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (b) registers the system checks once the registry is ready
+        from .runtime import signals
+
+        signals.connect()  # a worker marks the runs our beat sent started and finished (run leases)

@@ -8,6 +8,7 @@ id and a hint when the project starts, not as a traceback at first use. See docs
 | reconciler.E003 | error | RECONCILER_CELERY_APP cannot be imported |
 | reconciler.E004 | error | RECONCILER_BEAT_WATCH without watchdog (the [watch] extra) |
 | reconciler.E005 | error | PostgreSQL without psycopg 3 (the [postgres] extra) |
+| reconciler.E006 | error | declarations use a run-time policy but beat's scheduler is not ours |
 | reconciler.W001 | warning | the schedules folder does not exist |
 | reconciler.W002 | warning | no Celery app is loaded: no task can be found |
 | reconciler.W003 | warning | beat's scheduler does not read the database (silence it when beat gets ``-S``) |
@@ -27,6 +28,7 @@ from .conf import conf, folder_name, import_path, schedules_dir
 from .core.errors import ReconcilerError
 from .core.extras import install_hint, installed
 from .declare.sources import explicit_name
+from .declare.tree import policy_users
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 TAG = "reconciler"
@@ -102,6 +104,9 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     scheduler = _scheduler_problem(str(app.conf.beat_scheduler or ""))
     if scheduler:
         problems.append(scheduler)
+    policies = _policy_problem(str(app.conf.beat_scheduler or ""))
+    if policies:
+        problems.append(policies)
     broker = str(app.conf.broker_url or "")
     if broker.startswith(("redis://", "rediss://", "redis+socket://")) and not installed("redis"):
         problems.append(Warning(
@@ -151,6 +156,41 @@ def _scheduler_problem(name: str) -> CheckMessage | None:
         "writes into the database.",
         hint=f'Set CELERY_BEAT_SCHEDULER = "{SCHEDULER}", or silence this check '
         '(SILENCED_SYSTEM_CHECKS = ["reconciler.W003"]) when beat is started with -S.', id="reconciler.W003",
+    )
+
+
+def _policy_problem(name: str) -> CheckMessage | None:
+    """Run-time policies (overlap, catch-up, jitter, the scheduled time …) are applied by our
+    scheduler alone: under another, beat would quietly ignore them. The declarations are read
+    (without the registry) only when the configured scheduler is not ours."""
+    if _is_ours(name):
+        return None
+    try:
+        names = policy_users()
+    except ReconcilerError:  # an unknown RECONCILER_ENV: the commands say so
+        return None
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return Error(
+        f"{len(names)} declaration(s) use a run-time policy ({shown}), which only the reconciler's scheduler "
+        f"applies, but Celery beat's scheduler is {name or 'not set'}: beat would ignore the policies.",
+        hint=f'Set CELERY_BEAT_SCHEDULER = "{SCHEDULER}" (the Celery app\'s beat_scheduler), and start beat '
+        f"without -S or with -S {SCHEDULER}. See docs/policies.md.", id="reconciler.E006",
+    )
+
+
+def _is_ours(name: str) -> bool:
+    """Whether ``name`` is our scheduler or a subclass: compared by name, as the shells may not
+    import one another (the scheduler is beside this module in the layers)."""
+    from celery.utils.imports import symbol_by_name
+
+    try:
+        scheduler = symbol_by_name(name) if name else None
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return isinstance(scheduler, type) and any(
+        cls.__name__ == "ReconcilingScheduler" and cls.__module__.startswith("reconciler.") for cls in scheduler.__mro__
     )
 
 

@@ -85,6 +85,8 @@ SETTINGS: dict[str, Setting] = {
         None, "source paths are shown relative to it (`None`: `BASE_DIR`)"),
     "API_MAX_BODY": Setting(
         1024 * 1024, "bytes of a request body the API reads (`413` above)"),
+    "SKIP_RETENTION": Setting(
+        7 * 24 * 3600, "seconds the record of each run not sent (overlap, catch-up) is kept; the totals stay"),
 }
 
 _UNSET = object()

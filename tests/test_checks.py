@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from reconciler import checks
 from reconciler.pipeline import schedules_dir
+from reconciler.scheduler import ReconcilingScheduler
 
 # Celery apps for RECONCILER_CELERY_APP, configured as a project would (not made current).
 PERSISTENT = Celery("persistent", set_as_current=False)
@@ -24,6 +25,16 @@ OURS = Celery("ours", set_as_current=False)
 OURS.conf.beat_scheduler = "reconciler.scheduler:ReconcilingScheduler"
 OURS.conf.broker_url = "redis://127.0.0.1:6379/0"
 HERE = __name__
+POLICIES = str(Path(__file__).parent / "fixtures" / "policies")  # declarations with run-time policies
+NO_POLICIES = str(Path(__file__).parent / "fixtures" / "valid")  # declarations without any
+
+
+class OurSubclass(ReconcilingScheduler):
+    """A project's own scheduler built on ours: it applies the policies too."""
+
+
+SUBCLASS = Celery("subclass", set_as_current=False)
+SUBCLASS.conf.beat_scheduler = f"{__name__}:OurSubclass"
 POSTGRES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}}
 
 # case → (settings, modules to treat as not installed, expected check ids)
@@ -34,11 +45,27 @@ CASES: dict[str, tuple[dict[str, Any], set[str], list[str]]] = {
     "beat-watch-without-watchdog": ({"RECONCILER_BEAT_WATCH": True}, {"watchdog"}, ["reconciler.E004"]),
     "postgresql-without-psycopg": ({"DATABASES": POSTGRES}, {"psycopg"}, ["reconciler.E005"]),
     "schedules-folder-missing": ({"RECONCILER_SCHEDULES_DIR": "/nonexistent/schedules"}, set(), ["reconciler.W001"]),
-    "beat-scheduler-persistent": ({"RECONCILER_CELERY_APP": f"{HERE}:PERSISTENT"}, set(), ["reconciler.W003"]),
-    "beat-scheduler-database": ({"RECONCILER_CELERY_APP": f"{HERE}:DATABASE"}, set(), []),
+    "beat-scheduler-persistent": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:PERSISTENT", "RECONCILER_SCHEDULES_DIR": NO_POLICIES}, set(),
+        ["reconciler.W003"],
+    ),
+    "beat-scheduler-database": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": NO_POLICIES}, set(), [],
+    ),
     "beat-scheduler-ours": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, set(), []),
     "redis-broker-without-client": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS"}, {"redis"}, ["reconciler.W004"]),
     "source-name-only-a-fallback": ({"RECONCILER_SOURCE_NAME": ""}, set(), ["reconciler.W006"]),
+    "policies-under-the-stock-scheduler": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(), ["reconciler.E006"],
+    ),
+    "policies-under-persistent": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:PERSISTENT", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(),
+        ["reconciler.W003", "reconciler.E006"],
+    ),
+    "policies-under-ours": ({"RECONCILER_CELERY_APP": f"{HERE}:OURS", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(), []),
+    "policies-under-a-subclass-of-ours": (
+        {"RECONCILER_CELERY_APP": f"{HERE}:SUBCLASS", "RECONCILER_SCHEDULES_DIR": POLICIES}, set(), [],
+    ),
 }
 
 
@@ -52,6 +79,17 @@ def test_system_checks(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
             found = run_checks(tags=[checks.TAG])
     assert [m.id for m in found] == expected
     assert all(m.hint for m in found)
+
+
+def test_the_policy_check_names_the_declarations_and_the_setting() -> None:
+    settings = {"RECONCILER_CELERY_APP": f"{HERE}:DATABASE", "RECONCILER_SCHEDULES_DIR": POLICIES,
+                "RECONCILER_SOURCE_NAME": "demo"}
+    with override_settings(**settings):
+        [message] = run_checks(tags=[checks.TAG])
+    assert message.msg.startswith("2 declaration(s) use a run-time policy (heartbeat, sync-inventory-main)")
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in message.msg
+    assert 'CELERY_BEAT_SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"' in message.hint
+    assert "-S reconciler.scheduler:ReconcilingScheduler" in message.hint
 
 
 def test_missing_extra_hint_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

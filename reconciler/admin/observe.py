@@ -1,5 +1,6 @@
 """What happens to the schedules, in the PeriodicTask admin: a health column and filter, a
-schedule's last runs and their chart on its page, a forecast page. Thin shells over
+schedule's last runs and their chart on its page, its run in flight and the runs beat skipped
+(``tracked_context``: shown with or without a result store, they are beat's records), a forecast page. Thin shells over
 ``reconciler.observe``; shown only when django-celery-results records the runs.
 
 The charts are the staff-only SVG views of ``reconciler.observe.urls`` (``<img src>``: their
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
@@ -23,11 +25,19 @@ from django.utils.html import format_html
 from ..observe.chart import forecast_svg, runs_svg
 from ..observe.forecast import read_forecast
 from ..observe.health import Health, ScheduleHealth, names_with, read_health
+from ..observe.leases import RunState, read_runs
+from ..observe.render import ago
 from ..observe.runs import count_runs, last_runs, results_available
+from ..observe.skips import Skip, count_skips, last_skips
 from ..render.words import iso
 from .display import moment
 
 RUNS_SHOWN = 20
+SKIPS_SHOWN = 20
+REASONS = {  # SkippedRun.reason -> what it means, for the page
+    "overlap": "the previous run was still queued or running",
+    "catchup": "a slot missed while no beat was scheduling, dropped by the catch-up policy",
+}
 FORECAST_HOURS = (6, 24, 48, 168)
 
 
@@ -93,6 +103,38 @@ def runs_context(request: HttpRequest, row: Any) -> dict[str, Any]:
         "older": offset + RUNS_SHOWN if offset + RUNS_SHOWN < total else None,
         "newer": max(0, offset - RUNS_SHOWN) if offset else None,
         "chart": chart_src("reconciler-runs-chart", [name], "", lambda: _runs_svg(name)),
+    }
+
+
+def tracked_context(row: Any) -> dict[str, Any] | None:
+    """A schedule's run in flight (beat's lease: queued or running since, its task id, running
+    long) and the last runs beat skipped; None when it has neither (its section is not shown)."""
+    now = timezone.now()
+    run = read_runs([row.name], now).get(row.name)
+    skipped = last_skips(row.name, SKIPS_SHOWN)
+    if run is None and not skipped:
+        return None
+    return {
+        "run": _run_cells(run, now) if run is not None else None,
+        "skipped": [_skip_cells(skip) for skip in skipped],
+        "total": count_skips(row.name) if len(skipped) == SKIPS_SHOWN else len(skipped),
+    }
+
+
+def _run_cells(run: RunState, now: datetime) -> dict[str, Any]:
+    return {
+        "state": run.state, "since": moment(run.since), "ago": ago(run.since, now), "task_id": run.task_id,
+        "slot": moment(run.scheduled_time),
+        "outcome": run.outcome, "running_long": run.running_long, "max_runtime": run.max_runtime,
+        "pending_slot": moment(run.pending_slot, empty=""), "expires": moment(run.expires_at),
+    }
+
+
+def _skip_cells(skip: Skip) -> dict[str, Any]:
+    return {
+        "at": moment(skip.at), "reason": skip.reason, "reason_words": REASONS.get(skip.reason, skip.reason),
+        "count": skip.count, "slot": moment(skip.slot), "first_slot": moment(skip.first_slot, empty=""),
+        "detail": skip.detail,
     }
 
 

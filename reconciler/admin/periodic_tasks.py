@@ -177,6 +177,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
             context["reconciler"] = _banner(request, obj, owned)
         if obj is not None and observed.available():
             context["observe"] = observed.runs_context(request, obj)
+        if obj is not None:
+            context["tracked"] = observed.tracked_context(obj)
         return super().changeform_view(request, object_id, form_url, context)
 
     # -- actions -------------------------------------------------------------------------

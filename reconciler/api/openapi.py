@@ -31,6 +31,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from ..observe.leases import RUN_STATES
+from ..observe.skips import REASONS
+from ..observe.sync import STATES
 from .base import ReconcilerView
 
 TITLE = "Schedules reconciler API"
@@ -39,6 +42,10 @@ SETTINGS: dict[str, Any] = {
     "DESCRIPTION": "Schedules declared in git: their status, validate, plan, apply; run, suspend, resume.",
     "VERSION": "1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set that two fields share, or that shares a field name with another set.
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": list(STATES), "TrackedRunStateEnum": list(RUN_STATES), "SkipReasonEnum": list(REASONS),
+    },
 }
 # The files the page loads, from drf-spectacular-sidecar's copy of swagger-ui-dist.
 ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "favicon-32x32.png")

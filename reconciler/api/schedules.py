@@ -1,6 +1,6 @@
-"""``/api/schedules/``: each schedule's status and health (list and detail), its runs, and the
-operations on one schedule: run now, suspend, resume. Thin shells over ``reconciler.observe.sync``,
-``reconciler.observe`` and ``reconciler.operate``."""
+"""``/api/schedules/``: each schedule's status and health (the detail: with its tracked run and skips),
+its runs, its skipped runs, and the operations on one schedule: run now, suspend, resume. Thin
+shells over ``reconciler.observe.sync``, ``reconciler.observe`` and ``reconciler.operate``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -18,7 +18,9 @@ from rest_framework.response import Response
 
 from ..core.errors import UnknownName
 from ..observe.health import Health, ScheduleHealth, read_health
+from ..observe.leases import read_runs
 from ..observe.runs import results_available, run_from_row, runs_queryset
+from ..observe.skips import last_skips, recent_skips, skip_of, skipped_queryset
 from ..observe.sync import (
     STATES,
     TaskStatus,
@@ -41,6 +43,7 @@ from .validation import validation_json
 ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}
 HEALTHS = [h.value for h in Health]
 NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the schedule's name")
+SKIPS_SHOWN = 10  # the detail's last skip decisions; all of them: skipped-runs/
 
 
 class Pages(PageNumberPagination):
@@ -172,14 +175,27 @@ class ScheduleList(ReconcilerView):
 class ScheduleDetail(ReconcilerView):
     @extend_schema(
         operation_id="schedules_detail", parameters=[NAME],
-        responses={200: s.ScheduleSerializer, 404: s.ErrorSerializer, 422: s.ValidationSerializer, **ERRORS},
+        responses={200: s.ScheduleDetailSerializer, 404: s.ErrorSerializer, 422: s.ValidationSerializer, **ERRORS},
     )
     def get(self, request: Request, name: str) -> Response:
         listing = schedule_statuses()
         for st in listing.statuses:
             if st.name == name:
-                return Response(rows_of(listing, [st])[0].to_json())
+                return Response({**rows_of(listing, [st])[0].to_json(), **tracked_json(name, listing.now)})
         raise UnknownName(f"no schedule named {name!r}")
+
+
+def tracked_json(name: str, now: datetime) -> dict[str, Any]:
+    """Beat's records of one schedule, with or without a result store: its tracked run (queued,
+    running or finished, and running long), its skips of the last 24 hours, its last skip decisions."""
+    with database_errors():
+        run = read_runs([name], now).get(name)
+        recent = recent_skips([name], now).get(name)
+        skipped = last_skips(name, SKIPS_SHOWN)
+    return {
+        "run": run.to_json() if run else None, "recent_skips": recent.to_json() if recent else None,
+        "skipped_runs": [skip.to_json() for skip in skipped],
+    }
 
 
 class ScheduleRuns(ReconcilerView):
@@ -199,6 +215,25 @@ class ScheduleRuns(ReconcilerView):
                 raise UnknownName(f"no schedule named {name!r}")
             page = self.paginate_queryset(runs)
         return self.get_paginated_response([run_from_row(row).to_json() for row in page or ()])
+
+
+class ScheduleSkippedRuns(ReconcilerView):
+    """The runs beat did not send for a schedule, newest first: one entry per decision (``count``
+    runs). 404 when no row has that name and no skip is recorded under it."""
+
+    pagination_class = Pages
+
+    @extend_schema(
+        operation_id="schedules_skipped_runs", parameters=[NAME],
+        responses={200: s.SkipSerializer(many=True), 404: s.ErrorSerializer, **ERRORS},
+    )
+    def get(self, request: Request, name: str) -> Response:
+        with database_errors():
+            skipped = skipped_queryset(name)
+            if not _exists(name) and not skipped.exists():
+                raise UnknownName(f"no schedule named {name!r}")
+            page = self.paginate_queryset(skipped)
+        return self.get_paginated_response([skip_of(values).to_json() for values in page or ()])
 
 
 class RunSchedule(ReconcilerView):

@@ -7,6 +7,8 @@ from datetime import datetime
 from rest_framework import serializers
 
 from ..observe.health import Health
+from ..observe.leases import RUN_STATES
+from ..observe.skips import REASONS
 from ..observe.sync import STATES
 from ..operate.run import eta_problem
 
@@ -43,6 +45,45 @@ class ScheduleSerializer(serializers.Serializer):
     )
     last_run_state = serializers.CharField(allow_null=True, help_text="the Celery state of the last stored run")
     last_success_at = serializers.DateTimeField(allow_null=True, help_text="when the last successful run started")
+
+
+class TrackedRunSerializer(serializers.Serializer):
+    """The schedule's latest run beat tracked (a policy with overlap or max_runtime)."""
+
+    state = serializers.ChoiceField(choices=RUN_STATES)
+    task_id = serializers.CharField()
+    scheduled_time = serializers.DateTimeField(help_text="the slot the run serves")
+    sent_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField(allow_null=True, help_text="success, failure or revoked; null while not finished")
+    expires_at = serializers.DateTimeField(help_text="overlap holds the next run back until this moment at most")
+    pending_slot = serializers.DateTimeField(allow_null=True, help_text="overlap: queue_one: the run waiting")
+    max_runtime = serializers.IntegerField(allow_null=True, help_text="seconds, from the policy applied now")
+    running_long = serializers.BooleanField(help_text="unfinished, started (or sent) more than max_runtime ago")
+
+
+class SkipSerializer(serializers.Serializer):
+    """One decision of beat not to send: ``count`` runs, the slots ``first_slot`` to ``slot``."""
+
+    reason = serializers.ChoiceField(choices=REASONS)
+    slot = serializers.DateTimeField(help_text="the (latest) slot not sent")
+    first_slot = serializers.DateTimeField(allow_null=True, help_text="the earliest, when several")
+    count = serializers.IntegerField(min_value=1)
+    at = serializers.DateTimeField(help_text="when beat decided")
+    detail = serializers.CharField(allow_blank=True)
+
+
+class SkipSummarySerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="runs not sent in the last 24 hours")
+    last_reason = serializers.ChoiceField(choices=REASONS)
+    last_at = serializers.DateTimeField()
+
+
+class ScheduleDetailSerializer(ScheduleSerializer):
+    run = TrackedRunSerializer(allow_null=True, help_text="null: its policy tracks no runs, or none sent yet")
+    recent_skips = SkipSummarySerializer(allow_null=True, help_text="null: no run skipped in the last 24 hours")
+    skipped_runs = SkipSerializer(many=True, help_text="the last skip decisions, newest first (all: skipped-runs/)")
 
 
 class RunSerializer(serializers.Serializer):

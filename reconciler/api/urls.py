@@ -39,6 +39,7 @@ urlpatterns = [
     path("schedules/<anyname:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
     path("schedules/<anyname:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
     path("schedules/<anyname:name>/runs/", schedules.ScheduleRuns.as_view(), name="runs"),
+    path("schedules/<anyname:name>/skipped-runs/", schedules.ScheduleSkippedRuns.as_view(), name="skipped-runs"),
     path("schedules/<anyname:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),
     path("tasks/", tasks.TaskCatalogue.as_view(), name="tasks"),
     path("tasks/<anyname:name>/run/", tasks.RunTask.as_view(), name="run-task"),

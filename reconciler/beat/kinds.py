@@ -7,10 +7,11 @@ A new kind is one more ``Kind`` here; read, apply, the row digest and the schedu
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -18,9 +19,12 @@ from django.db.models import Model
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from ..core.policy import Policy
 from ..core.schedule import CRON_FIELD_ORDER, Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
+from ..core.sends import Send, baseline, timeline
 from ..core.specs import TaskSpec
-from ..core.timing import at_moment, beat_last_run, upcoming
+from ..core.timing import at_moment, whole_second
+from ..models import ManagedTask
 
 if TYPE_CHECKING:
     from django_celery_beat.models import PeriodicTask
@@ -140,15 +144,32 @@ def schedule_of(row: Any) -> Any:
 
 
 def load_enabled(model: type[PeriodicTask]) -> list[Any]:
-    """Every enabled task with its schedule row, in 1 + 4 queries: the schedule rows of each
-    kind come from a sub-select (constant-size SQL), each schedule object is built once and
-    kept as the task's ``prebuilt_schedule`` (``models.ScheduledTask``)."""
+    """Every enabled task with its schedule row and run-time policy, in 1 + 4 + 1 queries: the
+    schedule rows of each kind come from a sub-select (constant-size SQL), each schedule object
+    is built once and kept as the task's ``prebuilt_schedule`` (``models.ScheduledTask``); its
+    policy (``ManagedTask.policy``) is the task's ``run_policy`` (the default when none)."""
     # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
     # refuses past ~1,000 distinct rows (Django #36116).
     tasks = list(model.objects.filter(enabled=True).order_by())
     for kind in KINDS:
         _attach(tasks, kind, model)
+    attach_policies(tasks)
     return tasks
+
+
+POLICY_BATCH = 500  # tasks asked by primary key in one query (SQLite's variable limit)
+
+
+def attach_policies(tasks: list[Any]) -> None:
+    """Set each task's ``run_policy`` from its ownership row (the default without one): one
+    query for the enabled tasks' policies, or one per ``POLICY_BATCH`` tasks when fewer."""
+    query = ManagedTask.objects.exclude(policy="").values_list("periodic_task_id", "policy")
+    if len(tasks) > POLICY_BATCH:
+        stored = dict(query.filter(periodic_task__enabled=True))
+    else:
+        stored = dict(query.filter(periodic_task_id__in=[task.pk for task in tasks]))
+    for task in tasks:
+        task.run_policy = Policy.from_json(stored.get(task.pk))
 
 
 def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
@@ -179,16 +200,20 @@ def celery_schedule(schedule: Schedule, moment: datetime) -> Any:
 COUNT = 3
 
 
-def next_runs(spec: TaskSpec | None, now: datetime, count: int = COUNT) -> tuple[datetime, ...]:
-    """The next ``count`` runs of ``spec`` as a row written at ``now`` (never run yet): exact
-    slots in whole seconds (UTC); ``()`` when none. As beat: an interval counts from the row's
-    change, a ``start_time`` holds every run back until it comes (and then one is due at once).
-    A disabled task, a deleted one and a past one-off have none."""
+def timeline_of(spec: TaskSpec | None, now: datetime) -> Iterator[Send]:
+    """Every send of ``spec`` as a row written at ``now`` (never run yet): ``core.sends``'s
+    timeline from the row's baseline, with its policy (jitter). A disabled task, a deleted one
+    and a past one-off have none."""
     if spec is None or not spec.enabled or isinstance(spec.schedule, NoSchedule):
-        return ()
+        return iter(())
     schedule = spec.schedule
     if isinstance(schedule, Clocked) and schedule.at <= now:
-        return ()  # a past one-off is written disabled
-    last = beat_last_run(None, now, now, spec.start_time)
-    count = 1 if isinstance(schedule, Clocked) else count
-    return upcoming(celery_schedule(schedule, now), last, now, count, start_time=spec.start_time)
+        return iter(())  # a past one-off is written disabled
+    frozen = celery_schedule(schedule, now)
+    return timeline(frozen, baseline(frozen, now, spec.start_time), now, spec.policy, spec.name, frozen)
+
+
+def next_runs(spec: TaskSpec | None, now: datetime, count: int = COUNT) -> tuple[datetime, ...]:
+    """The next ``count`` sends of ``spec`` as a row written at ``now`` (``timeline_of``): whole
+    seconds (UTC); ``()`` when none."""
+    return tuple(whole_second(send.at) for send in islice(timeline_of(spec, now), max(count, 0)))

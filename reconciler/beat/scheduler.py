@@ -13,12 +13,19 @@ plus what a schedules-as-code team needs from beat.
   no expression that grows with the number of rows (Django #36116 on SQLite).
 - It reloads only when the ``PeriodicTasks`` marker moved, plus the parent's periodic
   safety reload, and logs how long each load took and how many entries it read.
+- It sends what ``core.sends`` decides (``entry.ScheduledEntry``), the timeline every
+  prediction shows: each run with its slot's ``scheduled_time`` header (and keyword, and time
+  limit, per the policy); the catch-up of the entries it starts scheduling (start-up, taking
+  the HA lock, a row new in the loaded schedule), dropped slots recorded; no run of a tracked
+  policy while the previous one is queued or running (``overlap.Overlap``), a held
+  ``queue_one`` run sent as soon as the running one finishes.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
@@ -32,6 +39,7 @@ from ..models import ScheduledTask
 from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
 from .entry import ScheduledEntry
 from .kinds import load_enabled
+from .overlap import Overlap
 
 log = logging.getLogger("reconciler.scheduler")
 
@@ -51,11 +59,13 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._active = False
         self._listener: Listener | None = None
         self._closed = False
+        self._fresh = True  # the next load starts scheduling: every entry catches up
+        self._overlap = Overlap()
         super().__init__(*args, **kwargs)
-        if self._lock is not None:
-            # Persist last_run_at after every send, so that a replica taking over does not
-            # send again what the dead one already sent.
-            self.sync_every_tasks = 1
+        # Persist last_run_at (the slot served) after every send, HA or not: a replica taking
+        # over, or this beat restarted, catches up from exactly what was served, and sends
+        # nothing twice. The cost: one UPDATE of two columns per send.
+        self.sync_every_tasks = 1
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """As the parent's tick; with the database wake-up, the wait until the next due task
@@ -82,23 +92,78 @@ class ReconcilingScheduler(DatabaseScheduler):
         return 0.0
 
     def _tick(self, *args: Any, **kwargs: Any) -> float:
-        if self._lock is None:
-            return super().tick(*args, **kwargs)
-        if not self._lock.hold():
-            if self._active:
-                log.warning("lost the beat lock: standing by")
-                self._active = False
-            return min(self.max_interval, STANDBY_POLL)
-        if not self._active:
-            log.info("acquired the beat lock as %s: this instance schedules", self._lock.holder)
-            self._active = True
-            self._reload_from_database()
-        return super().tick(*args, **kwargs)
+        if self._lock is not None:
+            if not self._lock.hold():
+                if self._active:
+                    log.warning("lost the beat lock: standing by")
+                    self._active = False
+                return min(self.max_interval, STANDBY_POLL)
+            if not self._active:
+                log.info("acquired the beat lock as %s: this instance schedules", self._lock.holder)
+                self._active = True
+                self._reload_from_database()
+        self._send_pending()
+        interval: float = super().tick(*args, **kwargs)
+        wait = self._overlap.wait()
+        return interval if wait is None else min(interval, wait)
 
     def _reload_from_database(self) -> None:
-        """Forget what was loaded while standing by: the previous holder's last runs count."""
+        """Forget what was loaded while standing by: the previous holder's last runs count, and
+        every entry catches up from them."""
         self._initial_read = True
         self._heap = None
+        self._fresh = True
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        """Send what the entry's evaluation decided (``ScheduledEntry.decision``): each run of its
+        slot, oldest first; the slots its catch-up dropped are recorded."""
+        decision = getattr(entry, "decision", None)
+        if decision is None:  # not one of ours (an entry of ``beat_schedule``)
+            super().apply_entry(entry, producer=producer)
+            return
+        now = datetime.now(UTC)
+        if decision.dropped is not None:
+            self._overlap.skip_catchup(entry.name, decision.dropped, now)
+        sent = sum(self._send(entry, send.slot, now, producer) for send in decision.sends)
+        if not sent:  # the entry moved on all the same: persist its last run now too
+            self._tasks_since_sync += 1
+            if self.should_sync():
+                self._do_sync()
+
+    def _send(self, entry: ScheduledEntry, slot: datetime, now: datetime, producer: Any = None,
+              task_id: str | None = None) -> bool:
+        """Send the run of ``slot`` (a tracked policy asks the overlap lease first, unless
+        ``task_id`` is the lease already claimed); whether it was sent."""
+        tracked = entry.policy.tracks_runs
+        if tracked and task_id is None:
+            task_id = self._overlap.admit(entry.name, entry.policy, slot, now)
+            if task_id is None:
+                return False
+        log.info("Sending due task %s (%s) for %s", entry.name, entry.task, slot.isoformat())  # Celery's words
+        try:
+            self.apply_async(entry.message(slot, task_id), producer=producer, advance=False)
+        except Exception:
+            log.exception("sending %s for %s failed", entry.name, slot.isoformat())
+            if tracked and task_id is not None:
+                self._overlap.send_failed(entry.name, task_id)
+            return False
+        return True
+
+    def _send_pending(self) -> None:
+        """The held ``queue_one`` runs whose previous run has finished."""
+        entries = self._schedule or {}
+        policies = {name: entry.policy for name, entry in entries.items() if isinstance(entry, ScheduledEntry)}
+        if not policies:
+            return
+        now = datetime.now(UTC)
+        for name, slot, task_id in self._overlap.due_pending(now, policies):
+            entry = entries.get(name)
+            if isinstance(entry, ScheduledEntry):
+                self._send(entry, slot, now, self.producer, task_id)
+            else:
+                self._overlap.send_failed(name, task_id)
 
     def setup_schedule(self) -> None:
         if conf.APPLY_ON_BEAT_START:
@@ -145,11 +210,18 @@ class ReconcilingScheduler(DatabaseScheduler):
             self._lock.release()
 
     def all_as_schedule(self) -> dict[str, ModelEntry]:
+        """Every enabled row's entry, with its policy; an entry catches up when this instance
+        starts scheduling, or when its name is new in the loaded schedule (a new row, a resume):
+        names loaded before keep what their entries were doing."""
         started = time.perf_counter()
+        previous: dict[str, Any] = {} if self._fresh else dict(self._schedule or {})
+        self._fresh = False
         entries: dict[str, ModelEntry] = {}
         for model in load_enabled(self.Model):
+            before = previous.get(model.name)
+            catching_up = before.catching_up if isinstance(before, ScheduledEntry) else True
             try:
-                entries[model.name] = self.Entry(model, app=self.app)
+                entries[model.name] = self.Entry(model, app=self.app, catching_up=catching_up)
             except ValueError:
                 log.warning("skipping %s: its schedule or arguments cannot be read", model.name)
         log.info("loaded %d schedule entries in %.3f s", len(entries), time.perf_counter() - started)

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
-from ..pipeline import validate_paths
-from ..render.diagnostics import RENDERERS, render_markdown
+from ..pipeline import ValidationResult, validate_paths
+from ..render.diagnostics import RENDERERS, render_markdown, scheduler_notice
 from .common import add_format, add_path, failure_json
 
 HELP = "validate the schedule files (no database needed); exit 1 on any error (or warning, with --strict)"
@@ -32,6 +32,8 @@ def run(options: dict[str, object], out: TextIO) -> int:
         out.write(failure_json(exc))
         return exc.exit_code
     out.write(RENDERERS[fmt](result.diagnostics, checked=result.checked))
+    if fmt != "json":
+        out.write(scheduler_notice(policy_names(result), github=fmt == "github"))
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if fmt == "github" and summary_file:
         with Path(summary_file).open("a", encoding="utf-8") as handle:
@@ -39,3 +41,8 @@ def run(options: dict[str, object], out: TextIO) -> int:
     if options.get("strict") and result.diagnostics:
         return EXIT_ERROR
     return EXIT_OK if result.valid else EXIT_ERROR
+
+
+def policy_names(result: ValidationResult) -> list[str]:
+    """The valid declarations (of the active environment) with a run-time policy."""
+    return [task.name for task in result.declared.tasks if not task.spec.policy.is_default]

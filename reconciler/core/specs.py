@@ -154,6 +154,7 @@ class Ownership:
     source_line: int | None
     source: str = ""  # the schedules source (folder) that owns the row; "" before sources existed
     suspension: Suspension | None = None
+    policy: Policy = DEFAULT_POLICY  # the run-time policy last applied (``ManagedTask.policy``): the row lacks it
 
 
 @dataclass(frozen=True)

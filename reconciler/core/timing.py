@@ -3,10 +3,9 @@ we choose: ``remaining_estimate(last_run_at)`` measured against a fixed "now" gi
 time of the run that follows ``last_run_at`` — crontab time zones and DST, solar events and
 clocked moments included — without reimplementing any of that arithmetic.
 
-``upcoming`` is the one home of next runs: the plan, ``plan --against``, status, the API, the
-admin, the forecast, the lints and the metrics all ask it (a declaration through
-``beat.kinds.next_runs``: the schedule object beat would build for the row apply writes).
-A run is the exact slot — the first whole second at which the schedule's own ``is_due`` is
+These are a schedule's *slots*; what beat sends for them (the baseline of a row that never
+ran, catch-up, jitter) is ``core.sends``, the one home of next runs every prediction asks.
+A slot is exact — the first whole second at which the schedule's own ``is_due`` is
 true — in UTC: never "now plus a remaining estimate" read from a clock that has moved on
 since (that gave 06:29:59.97 for 06:30)."""
 from __future__ import annotations
@@ -17,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SECOND = timedelta(seconds=1)
-THIRTY_YEARS = timedelta(days=365 * 30)  # django-celery-beat's ModelEntry, for a row with a start_time
 
 
 def at_moment(schedule: Any, now: datetime) -> Any:
@@ -58,43 +56,19 @@ def slot_after(frozen: Any, now: datetime, last: datetime) -> datetime | None:
     return whole_second(following)
 
 
-def beat_last_run(last_run_at: datetime | None, changed_at: datetime | None, now: datetime,
-                  start_time: datetime | None) -> datetime:
-    """The ``last_run_at`` beat's ``ModelEntry`` starts a row from: its own, else the row's last
-    change — thirty years earlier when the row has a ``start_time``, so that the first run is
-    due as soon as the start time comes (django-celery-beat's rule)."""
-    if last_run_at is not None:
-        return last_run_at
-    since = changed_at or now
-    return since - THIRTY_YEARS if start_time is not None else since
-
-
-def upcoming(
-    schedule: Any, last_run_at: datetime, now: datetime, count: int = 3, frozen: Any = None,
-    start_time: datetime | None = None,
-) -> tuple[datetime, ...]:
-    """The next ``count`` runs beat sends for a row last run at ``last_run_at`` (``beat_last_run``),
-    as seen at ``now``: exact slots in whole seconds (UTC). A run already due when ``now`` comes
-    is sent at once (beat catches up once), then the schedule's own slots follow; nothing is
-    sent before ``start_time``. ``frozen``: the schedule already stopped at ``now`` (shared
-    across a read's rows)."""
+def upcoming(schedule: Any, last: datetime, now: datetime, count: int = 3, frozen: Any = None) -> tuple[datetime, ...]:
+    """The schedule's next ``count`` slots strictly after ``last`` (whole seconds, UTC), seen at
+    ``now``: the schedule's own slots, not what beat sends (``core.sends``: catch-up, jitter)."""
     frozen = frozen if frozen is not None else at_moment(schedule, now)
-    first = next_after(frozen, now, last_run_at)
-    if first is None or count < 1:
-        return ()
-    runs = [first_sent(first, now, start_time)]
+    runs: list[datetime] = []
+    current = last
     while len(runs) < count:
-        following = slot_after(frozen, now, runs[-1])
+        following = slot_after(frozen, now, current)
         if following is None:
             break
         runs.append(following)
+        current = following
     return tuple(runs)
-
-
-def first_sent(first: datetime, now: datetime, start_time: datetime | None = None) -> datetime:
-    """When beat sends a run due at ``first`` (``next_after`` of the row's last run), seen at
-    ``now``: at once when already due, never before ``start_time``; a whole second, UTC."""
-    return whole_second(max(first, now, start_time or now))
 
 
 def runs_between(schedule: Any, first: datetime, end: datetime, limit: int) -> Iterator[datetime]:

@@ -104,7 +104,7 @@ def heads_query(using: str) -> str:
 
 OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from
     "periodic_task_id", "spec_hash", "source_file", "source_line", "source",
-    "suspended_at", "suspended_by", "suspend_reason",
+    "suspended_at", "suspended_by", "suspend_reason", "policy",
 )
 
 

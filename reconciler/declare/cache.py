@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
+from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
 from ..core.specs import TaskSpec
 from .cache_key import code_fingerprint, registry_fingerprint
@@ -38,7 +39,7 @@ from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
 
-FORMAT = b"reconciler-validation-cache-2"
+FORMAT = b"reconciler-validation-cache-3"
 SUFFIX = ".json"
 _warned: set[str] = set()
 
@@ -158,18 +159,18 @@ def _declaration(d: ValidDeclaration) -> list[Any]:
     source = [d.source.file, d.source.line, d.source.column]
     return [
         values, _schedule(spec.schedule), times, spec.digest(), source, list(d.args), d.kwargs, d.renamed_from,
-        d.at_path, list(d.ignore), [[key, list(path)] for key, path in d.moved],
+        d.at_path, list(d.ignore), [[key, list(path)] for key, path in d.moved], spec.policy.to_json(),
     ]
 
 
 def _declaration_from(raw: list[Any]) -> ValidDeclaration:
     """Built as pickle built them (``__new__`` and the instance's fields, no ``__init__``):
     tens of thousands per warm run. The values are the frozen instances' own, as stored."""
-    values, schedule, times, digest, source, args, kwargs, renamed_from, at_path, ignore, moved = raw
+    values, schedule, times, digest, source, args, kwargs, renamed_from, at_path, ignore, moved, policy = raw
     spec = _new(TaskSpec, zip(_SPEC_FIELDS, values, strict=True))
     spec.__dict__.update(
         schedule=_schedule_from(tuple(schedule)), expires_at=_moment(times[0]), start_time=_moment(times[1]),
-        _digest=digest,
+        policy=_policy_from(policy), _digest=digest,
     )
     return _new(ValidDeclaration, {
         "spec": spec, "source": _new(SourceRange, zip(_SOURCE_FIELDS, source, strict=True)), "args": tuple(args),
@@ -200,6 +201,11 @@ def _schedule(schedule: Schedule) -> list[Any]:
     if isinstance(schedule, Solar):
         return ["solar", schedule.event, str(schedule.latitude), str(schedule.longitude)]
     return ["none"]
+
+
+@lru_cache(maxsize=4096)  # a tree repeats a few policies (most: none)
+def _policy_from(stored: str) -> Policy:
+    return Policy.from_json(stored)
 
 
 @lru_cache(maxsize=4096)  # a tree repeats a few schedules many times; they are immutable

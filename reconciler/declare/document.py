@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..core.diagnostics import Diagnostic, SourceRange, error
+from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, Schedule, Solar
 from ..core.specs import TaskSpec, canonical_json
-from . import environments
+from . import environments, policies
 from .cron import cron_fields_of
 from .fields import MAX_NAME_LENGTH, yaml_surprise
 from .language import DECLARATION_KEYS, SCHEDULE_KEYS, Declaration, Options
@@ -170,6 +171,10 @@ def _declaration(
     except ValidationError as exc:
         return None, pydantic_problems(exc, here, ("tasks", name), name=name, origins=origins)
     spec = to_spec(name, model, context.default_timezone)
+    broken = policies.problems(spec.policy, spec.schedule)
+    if broken:
+        return None, [here.error(policies.CODE, message, (*origins.path_of((key,)), KEY), name=name)
+                      for key, message in broken]
     at_path = origins.path_of(("at",)) if model.at is not None else None
     declaration = ValidDeclaration(
         spec, source, tuple(model.args), dict(model.kwargs), model.renamed_from, at_path, tuple(model.ignore or ()),
@@ -208,6 +213,15 @@ def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
         expire_seconds=model.expires if isinstance(model.expires, int) else None,
         expires_at=model.expires if isinstance(model.expires, datetime) else None,
         start_time=model.start_time,
+        policy=policy_of(model),
+    )
+
+
+def policy_of(model: Options) -> Policy:
+    return Policy(
+        overlap=model.overlap, max_runtime=model.max_runtime, time_limit=model.time_limit, catchup=model.catchup,
+        catchup_window=model.catchup_window, catchup_max=model.catchup_max, jitter=model.jitter,
+        scheduled_time_kwarg=model.scheduled_time_kwarg,
     )
 
 

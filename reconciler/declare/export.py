@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from ..core.policy import DURATION_OPTIONS
 from ..core.schedule import Clocked, Crontab, Interval, Solar, format_duration
 from ..core.specs import TaskSpec
 
@@ -47,7 +48,16 @@ def declaration_for(spec: TaskSpec) -> tuple[dict[str, Any], list[str]]:
         body["expires"] = format_duration(spec.expire_seconds)
     if spec.start_time is not None:
         body["start_time"] = spec.start_time.isoformat()
+    body.update(_policy(spec))
     return body, lost
+
+
+def _policy(spec: TaskSpec) -> dict[str, Any]:
+    """The options that differ from their default (an owned row's, read from its ownership)."""
+    return {
+        key: format_duration(value) if key in DURATION_OPTIONS else value
+        for key, value in spec.policy.fields().items()
+    }
 
 
 def _schedule(spec: TaskSpec) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,8 @@ from ..core.schedule import CRON_FIELDS, Clocked, Crontab, Schedule, Solar
 from ..core.timing import upcoming
 
 HORIZON = timedelta(days=7)
+GAP_REFERENCE = date(2024, 1, 1)  # a leap year first: the span below sees every calendar day
+GAP_DAYS = 4 * 366  # days scanned for the shortest gap between two matching days
 
 
 @lru_cache(maxsize=4096)
@@ -128,3 +131,20 @@ def _solar_moments(schedule: object, start: datetime, end: datetime) -> Iterator
     for at in upcoming(schedule, start, start, 9):
         if at < end:
             yield at
+
+
+@lru_cache(maxsize=1024)
+def shortest_cron_gap(minute: str, hour: str, day_of_week: str, day_of_month: str, month_of_year: str) -> int | None:
+    """The shortest time between two firings of a cron, in seconds, on a clock without
+    daylight-saving changes (None when it fires at most once in four years): the smallest gap
+    between two of its times of day, or from the last time of one matching day to the first
+    of the next. Bounded: four years of days, once per distinct combination."""
+    times = sorted(h * 60 + m for h in field_values("hour", hour) for m in field_values("minute", minute))
+    fields = {name: field_values(name, spelled) for name, spelled in (
+        ("day_of_week", day_of_week), ("day_of_month", day_of_month), ("month_of_year", month_of_year))}
+    days = [n for n in range(GAP_DAYS) if day_matches(GAP_REFERENCE + timedelta(days=n), fields)]
+    gaps = [later - earlier for earlier, later in pairwise(times)]
+    day_gaps = [later - earlier for earlier, later in pairwise(days)]
+    if day_gaps and times:
+        gaps.append(min(day_gaps) * 1440 - (times[-1] - times[0]))
+    return min(gaps) * 60 if gaps else None

@@ -30,6 +30,7 @@ from .fields import (
     Text,
     TimeZoneName,
 )
+from .policies import Catchup, CatchupMax, Identifier, Overlap
 
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
 LINT_CODES = ("every-minute", "herd", "overlap", "uneven-step")  # warnings a task may silence (lints.py)
@@ -73,6 +74,27 @@ class Options(BaseModel):
     start_time: AwareDateTime | None = None
     ignore: list[Literal[LINT_CODES]] = Field(  # type: ignore[valid-type]
         default_factory=list, description="lint warnings silenced for this task (docs/language.md)",
+    )
+    # The run-time policy (core.policy, docs/policies.md); the rules between them: policies.problems.
+    overlap: Overlap = Field(
+        default="allow", description="a new run while the previous one is queued or running: allow | skip | queue_one",
+    )
+    max_runtime: Duration | None = Field(
+        default=None, description="longer is running-long; with overlap skip|queue_one, the lease's lifetime",
+    )
+    time_limit: Duration | None = Field(default=None, description="the run's hard time limit, passed to Celery")
+    catchup: Catchup = Field(
+        default="once", description="the slots missed while no beat was scheduling: skip | once | all",
+    )
+    catchup_window: Duration | None = Field(default=None, description="missed slots older than this are dropped")
+    catchup_max: CatchupMax | None = Field(
+        default=None, description="with catchup: all, at most this many runs (default 10)",
+    )
+    jitter: Duration | None = Field(
+        default=None, description="each send is delayed by a stable offset in [0, jitter) taken from the name",
+    )
+    scheduled_time_kwarg: Identifier | None = Field(
+        default=None, description="the slot's time (ISO 8601) is also passed as this keyword argument",
     )
 
 

@@ -41,6 +41,7 @@ def herd(declarations: Sequence[ValidDeclaration], window: Window, limit: int) -
         "herd", there[0],
         f"{due[peak]} tasks are due in the same minute, {at:%Y-%m-%d %H:%M} UTC (more than "
         f"RECONCILER_HERD_LIMIT={limit}){others}; among them {', '.join(repr(d.name) for d in there[:3])}",
-        "spread the schedules over several minutes, raise RECONCILER_HERD_LIMIT, "
+        "spread the schedules: over several minutes, or give them a `jitter: <duration>` such as `jitter: 5m` "
+        "(each task then runs at a stable offset in [0, 5m) after its slot); or raise RECONCILER_HERD_LIMIT, "
         "or leave a task out of the count with ignore: [herd]",
     )]

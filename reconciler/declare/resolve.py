@@ -58,7 +58,7 @@ def resolve(
 ) -> tuple[DeclaredState, tuple[Diagnostic, ...]]:
     tasks: list[DeclaredTask] = []
     problems: list[Diagnostic] = []
-    verdicts: dict[tuple[str, str, str], _Verdict] = {}
+    verdicts: dict[tuple[str, str, str, str | None], _Verdict] = {}
     for declaration in declarations:
         found = _check(declaration, registry, verdicts)
         if found:
@@ -73,7 +73,7 @@ _Verdict = tuple[str, tuple[str | int, ...]] | None  # (message, path under the 
 
 
 def _check(
-    declaration: ValidDeclaration, registry: Registry, verdicts: dict[tuple[str, str, str], _Verdict],
+    declaration: ValidDeclaration, registry: Registry, verdicts: dict[tuple[str, str, str, str | None], _Verdict],
 ) -> Diagnostic | None:
     """Binding and type hints are judged once per distinct (task, args, kwargs): a large tree
     repeats a few calls many times."""
@@ -85,7 +85,7 @@ def _check(
             source=SourceRange(declaration.file), path=path, name=declaration.name,
             hint=did_you_mean(task, registry.names) or "check the name or that its module is autodiscovered",
         )
-    key = (task, declaration.spec.args, declaration.spec.kwargs)
+    key = (task, declaration.spec.args, declaration.spec.kwargs, declaration.spec.policy.scheduled_time_kwarg)
     if key not in verdicts:
         verdicts[key] = _arguments_verdict(declaration, registry)
     verdict = verdicts[key]
@@ -103,13 +103,32 @@ def _arguments_verdict(declaration: ValidDeclaration, registry: Registry) -> _Ve
     signature = registry.signatures[task]
     if signature is None:
         return None
-    problem = argument_problem(task, signature, declaration.args, declaration.kwargs)
+    keyword = declaration.spec.policy.scheduled_time_kwarg
+    if keyword is not None and keyword in declaration.kwargs:
+        return (f"scheduled_time_kwarg {keyword!r} is also declared in kwargs: each run gets the slot's time "
+                "there; remove it from kwargs"), ("scheduled_time_kwarg",)
+    kwargs = declaration.kwargs if keyword is None else {**declaration.kwargs, keyword: SCHEDULED_TIME_SAMPLE}
+    problem = argument_problem(task, signature, declaration.args, kwargs)
     if problem:
+        if keyword is not None and _names(problem) == keyword:
+            return f"scheduled_time_kwarg {keyword!r}: {problem}", ("scheduled_time_kwarg",)
         return problem, _argument_path(declaration, problem)
-    mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, declaration.kwargs)
+    mismatch = first_mismatch(signature, registry.hints.get(task, {}), declaration.args, kwargs)
+    if mismatch and mismatch.where == ("kwargs", keyword):
+        return (f"scheduled_time_kwarg {keyword!r}: argument {mismatch.parameter!r} of {task} expects "
+                f"{mismatch.expected}, and receives the slot's time as an ISO 8601 string"), ("scheduled_time_kwarg",)
     if mismatch:
         return mismatch.message(task), mismatch.where
     return None
+
+
+SCHEDULED_TIME_SAMPLE = "2030-01-01T00:00:00+00:00"  # what a run receives: the slot's time in ISO 8601
+
+
+def _names(problem: str) -> str | None:
+    """The keyword a binding error names (an unexpected one, or one given twice), or None."""
+    keyword = _KEYWORD_PROBLEM.search(problem)
+    return keyword.group(1) if keyword else None
 
 
 _KEYWORD_PROBLEM = re.compile(r"(?:unexpected keyword argument|multiple values for argument) '([^']+)'")

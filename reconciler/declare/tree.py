@@ -21,10 +21,11 @@ from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.specs import DeclaredState, DeclaredTask
 from .across import combine
 from .cache import ValidationCache
-from .document import FileResult
+from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
+from .load import parse_source
 from .parallel import Context, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
@@ -72,6 +73,27 @@ def validate_paths(
 def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
     names = tuple(conf.ENVIRONMENTS or ())
     return select(names, explicit or conf.ENV or None, need_active=need_active)
+
+
+def policy_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
+    """The declarations with a run-time policy (in any environment), which only our scheduler
+    applies: the files loaded and validated on their own, without the Celery registry or the
+    cache (the system check's question, asked when beat's scheduler is not ours)."""
+    roots = list(paths or [schedules_dir()])
+    if not all(root.exists() for root in roots):
+        return ()
+    envs = environments_for(None, need_active=False)
+    now = datetime.now(UTC)
+    documents = [parse_source(source) for source in read_sources(roots)]
+    names = {
+        declaration.name
+        for env in envs.checked for document in documents
+        for declaration in validate_document(
+            document, default_timezone="UTC", now=now, env=env, environments=envs.names,
+        ).declarations
+        if not declaration.spec.policy.is_default
+    }
+    return tuple(sorted(names))
 
 
 def cache_dir() -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from django_celery_beat.models import PeriodicTask
 
 from ..beat.kinds import JOIN_COLUMNS, spec_of_join
+from ..core.policy import Policy
 from ..core.schedule import Schedule
 from ..core.specs import ActualState, ActualTask, Ownership, Suspension, TaskSpec, canonical_json
 from ..db import rowdigest
@@ -122,7 +124,14 @@ _OWNERSHIP_FIELDS = rowdigest.OWNERSHIP_FIELDS
 def _ownership(row: dict[str, Any]) -> Ownership:
     return Ownership(
         row["spec_hash"], row["source_file"], row["source_line"], row["source"], suspension=_suspension(row),
+        policy=_policy(row["policy"]),
     )
+
+
+@lru_cache(maxsize=4096)
+def _policy(stored: str | None) -> Policy:
+    """Memoised: a tree repeats a few policies (most rows: none)."""
+    return Policy.from_json(stored)
 
 
 def _suspension(row: dict[str, Any]) -> Suspension | None:
@@ -132,7 +141,11 @@ def _suspension(row: dict[str, Any]) -> Suspension | None:
 
 
 def _actual(row: dict[str, Any], owned: Ownership | None) -> ActualTask:
-    return ActualTask(row["pk"], spec_from_row(row), row["last_run_at"], row["total_run_count"], owned)
+    """The row's spec; its policy is not in the row but in ownership (a row not owned: none)."""
+    spec = spec_from_row(row)
+    if owned is not None and not owned.policy.is_default:
+        spec = replace(spec, policy=owned.policy)
+    return ActualTask(row["pk"], spec, row["last_run_at"], row["total_run_count"], owned)
 
 
 def spec_from_row(row: dict[str, Any]) -> TaskSpec:

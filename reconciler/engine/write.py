@@ -138,7 +138,7 @@ def _delete_tasks(pks: list[int], using: str) -> None:
 
 OWNERSHIP_COLUMNS = (
     "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
-    "row_digest",
+    "row_digest", "policy",
 )
 
 
@@ -152,7 +152,7 @@ def _own(
         source = change.source
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            change.desired.digest(), now, revision, owner, rowdigest.PENDING,
+            change.desired.digest(), now, revision, owner, rowdigest.PENDING, change.desired.policy.to_json(),
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)

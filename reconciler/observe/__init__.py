@@ -7,6 +7,9 @@ the API, ``/metrics``) call these functions:
 - health: ``health.read_health(names=None)`` → ``ScheduleHealth`` per schedule (``.to_json()``),
   ``health.health_of(name)``, ``health.names_with(["late"])`` (a filter); ``health.decide`` is
   the pure rule
+- the run in flight and skipped runs (beat's records, no result store needed):
+  ``leases.read_runs(names, now)`` → ``RunState`` per tracked schedule (running long or not);
+  ``skips.recent_skips(names, now)``, ``skips.last_skips(name)``, ``skips.skip_totals()``
 - rows: ``rows.read_rows(names=None)`` → a ``Row`` per PeriodicTask (one query); ``expected``:
   when its next run is due, by Celery's math (``expected.row_math``, kept between reads)
 - forecast: ``forecast.read_forecast(hours)`` → ``Forecast``; ``chart.forecast_svg(forecast, tz)``,

@@ -1,22 +1,25 @@
 """Every run due in a window, by Celery's own schedule math (``core.timing``: time zones, DST,
 solar events, one-offs), counted per minute, with the busiest minutes and the schedules that
 pile up there. ``forecast`` works on plain (name, schedule, first run) triples; ``read_forecast``
-reads the enabled rows (two queries) and asks when beat will next send each."""
+reads the enabled rows (one query) and ``declared_forecast`` takes declarations: both ask
+``core.sends`` for every send of a beat starting now (its catch-up, each policy's jitter)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice, takewhile
 from typing import Any
 
 from django.utils import timezone
 
-from ..beat.kinds import celery_schedule, next_runs
+from ..beat.kinds import timeline_of
 from ..core.schedule import NoSchedule
+from ..core.sends import Send, starting_point, timeline
 from ..core.specs import TaskSpec
-from ..core.timing import beat_last_run, runs_between, upcoming
-from .rows import read_rows
+from ..core.timing import runs_between
+from .rows import Row, read_rows
 
 BUSIEST = 10
 RUNS_PER_SCHEDULE = 100_000  # an every-second schedule over a day: 86,400
@@ -68,13 +71,21 @@ def forecast(
 ) -> Forecast:
     """Runs in [start, end) of each (name, Celery schedule, first run) entry."""
     start = start.replace(second=0, microsecond=0)
-    where = {name: _minutes(schedule, first, start, end, limit) for name, schedule, first in entries}
+    where = {
+        name: _minutes(runs_between(schedule, max(first, start), end, limit), start, end, limit)
+        for name, schedule, first in entries
+    }
     return tally(where, start, end, limit)
 
 
-def _minutes(schedule: Any, first: datetime, start: datetime, end: datetime, limit: int) -> list[int]:
-    """The minute (index from ``start``) of each run of one schedule in [start, end)."""
-    return [int((t - start).total_seconds() // 60) for t in runs_between(schedule, max(first, start), end, limit)]
+def _minutes(moments: Iterable[datetime], start: datetime, end: datetime, limit: int) -> list[int]:
+    """The minute (index from ``start``, floored) of each of a schedule's run ``moments`` (in
+    order, from ``start`` on) before ``end``, at most ``limit``."""
+    return [int((t - start).total_seconds() // 60) for t in islice(takewhile(lambda t: t < end, moments), limit)]
+
+
+def _moments(sends: Iterator[Send]) -> Iterator[datetime]:
+    return (send.at for send in sends)
 
 
 def tally(where: dict[str, list[int]], start: datetime, end: datetime, limit: int = RUNS_PER_SCHEDULE) -> Forecast:
@@ -110,20 +121,24 @@ def _busiest(counts: list[int], where: dict[str, list[int]], start: datetime) ->
 def read_forecast(hours: float = 24, now: datetime | None = None) -> Forecast:
     """The next ``hours`` of every enabled schedule, from when beat will next send it."""
     now = now or timezone.now()
-    entries = []
-    for row in read_rows(enabled_only=True):
-        if row.schedule is None or (row.expires is not None and row.expires <= now):
-            continue
-        last = beat_last_run(row.last_sent_at, row.changed_at, now, row.start_time)
-        first = upcoming(row.schedule, last, now, 1, start_time=row.start_time)
-        if first:
-            entries.append((row.name, row.schedule, first[0]))
-    return forecast(entries, now, now + timedelta(hours=hours))
+    start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
+    where = {
+        row.name: _minutes(_moments(_row_sends(row, now)), start, end, RUNS_PER_SCHEDULE)
+        for row in read_rows(enabled_only=True)
+        if row.schedule is not None and (row.expires is None or row.expires > now)
+    }
+    return tally(where, start, end)
+
+
+def _row_sends(row: Row, now: datetime) -> Iterator[Send]:
+    """Every send of a row by a beat starting now (``core.sends.timeline``)."""
+    last = starting_point(row.schedule, row.last_sent_at, row.changed_at, row.start_time, now)
+    return timeline(row.schedule, last, now, row.policy, row.name)
 
 
 def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 24) -> Forecast:
-    """The next ``hours`` of declarations, with no database: each enabled task from its first
-    run as a new row (``beat.kinds.next_runs``, the same slots plan --against shows)."""
+    """The next ``hours`` of declarations, with no database: each enabled task as a new row
+    (``beat.kinds.timeline_of``, the same sends plan --against shows)."""
     start, end = now.replace(second=0, microsecond=0), now + timedelta(hours=hours)
     return tally({spec.name: _declared_minutes(spec, now, start, end) for spec in specs}, start, end)
 
@@ -131,10 +146,7 @@ def declared_forecast(specs: Iterable[TaskSpec], now: datetime, hours: float = 2
 def _declared_minutes(spec: TaskSpec, now: datetime, start: datetime, end: datetime) -> list[int]:
     if isinstance(spec.schedule, NoSchedule) or (spec.expires_at is not None and spec.expires_at <= now):
         return []
-    first = next_runs(spec, now, 1)
-    if not first:
-        return []
-    return _minutes(celery_schedule(spec.schedule, first[0]), first[0], start, end, RUNS_PER_SCHEDULE)
+    return _minutes(_moments(timeline_of(spec, now)), start, end, RUNS_PER_SCHEDULE)
 
 
 @dataclass(frozen=True)

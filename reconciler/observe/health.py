@@ -1,18 +1,22 @@
-"""The health of every schedule: ``ok``, ``late``, ``failing``, ``never-run``, ``suspended`` or
-``disabled``.
+"""The health of every schedule: ``ok``, ``late``, ``failing``, ``running-long``, ``never-run``,
+``suspended`` or ``disabled``.
 
 ``decide`` is the rule, a pure function of plain values. ``observe.expected`` asks Celery's
 schedule objects when a run was due, counting from the schedule's last recorded run (or, before
-any, from when it was applied). ``read_health`` reads the database in a bounded set of queries.
+any, from when it was applied). ``observe.leases`` tells whether the run in flight (tracked by
+beat for a policy with ``max_runtime``) is running long. ``read_health`` reads the database in a
+bounded set of queries.
 
 Precedence: suspended (an operator paused it: ``reconcile suspend``; the row is disabled too,
-but the reason is the suspension), then disabled, then late (an expected run is missing: the newest fact), then failing
-(the last run failed), then never-run (no run yet, none overdue), then ok.
+but the reason is the suspension), then disabled, then running-long (a run is in flight past its
+``max_runtime``: it is also why the next runs go missing or are skipped, so it explains a
+``late``), then late (an expected run is missing: the newest fact), then failing (the last run
+failed), then never-run (no run yet, none overdue), then ok.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,9 +24,10 @@ from typing import Any
 from django.utils import timezone
 
 from ..conf import conf
-from ..core.timing import first_sent
+from ..core.timing import whole_second
 from ..pipeline import celery_app
 from .expected import MATH_WINDOW, Expectation, row_math
+from .leases import RunState, read_runs
 from .rows import Row, read_rows
 from .runs import FAILED_STATES, RunSummary, summaries
 
@@ -35,6 +40,7 @@ class Health(StrEnum):
     OK = "ok"
     LATE = "late"
     FAILING = "failing"
+    RUNNING_LONG = "running-long"
     NEVER_RUN = "never-run"
     SUSPENDED = "suspended"
     DISABLED = "disabled"
@@ -42,15 +48,18 @@ class Health(StrEnum):
 
 def decide(
     *, enabled: bool, last_state: str | None, expected_at: datetime | None, grace: timedelta, now: datetime,
-    suspended: bool = False,
+    suspended: bool = False, running_long: bool = False,
 ) -> Health:
     """The health of one schedule. ``expected_at``: the run that should follow the last one
     (or the first run, when there is none); ``None`` when no further run is expected.
-    ``suspended``: its ownership row carries a suspension (``ManagedTask.suspended_at``)."""
+    ``suspended``: its ownership row carries a suspension (``ManagedTask.suspended_at``).
+    ``running_long``: its tracked run is unfinished past ``max_runtime`` (``leases.is_running_long``)."""
     if suspended:
         return Health.SUSPENDED
     if not enabled:
         return Health.DISABLED
+    if running_long:
+        return Health.RUNNING_LONG
     if expected_at is not None and now > expected_at + grace:
         return Health.LATE
     if last_state is None:
@@ -101,6 +110,7 @@ class ScheduleHealth:
     grace_seconds: float
     runs: RunSummary
     suspended_at: datetime | None = None
+    run: RunState | None = None  # the tracked run in flight or last finished (a policy that tracks runs)
 
     def to_json(self) -> dict[str, Any]:
         def iso(value: datetime | None) -> str | None:
@@ -112,39 +122,46 @@ class ScheduleHealth:
             "last_state": self.last_state, "last_success_at": iso(self.last_success_at),
             "next_run_at": iso(self.next_run_at), "expected_at": iso(self.expected_at),
             "grace_seconds": self.grace_seconds, "runs": dict(sorted(self.runs.counts.items())),
-            "suspended_at": iso(self.suspended_at),
+            "suspended_at": iso(self.suspended_at), "run": self.run.to_json() if self.run else None,
         }
 
 
 def health_of_row(
     row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None = None,
-    frozen: dict[int, Any] | None = None,
+    frozen: dict[int, Any] | None = None, run: RunState | None = None,
 ) -> ScheduleHealth:
     """One schedule's health from its row and its runs: Celery's math (``row_math``), then
     ``decide``. ``frozen``: schedules stopped at ``now``, by ``id()``, shared across the rows of a read.
+    ``run``: its tracked run (``leases.read_runs``), read at ``now``: it is attached to the
+    health, never kept in the memo (the memo knows only whether it runs long).
 
     Kept in process for the next reads of the same row and runs (``observe.rows`` and
     ``runs.summaries`` keep those objects while the database sends the same values) until
     ``now`` reaches the first moment that can change it (``_computed``); never for an earlier
     ``now``, never across ``row_math``'s quarter of an hour."""
+    long = run is not None and run.running_long
     if row.schedule_key is None:
-        return _computed(row, runs, now, fixed_grace, retention, frozen)[0]
-    key = (id(row), id(runs), fixed_grace, retention, int(now.timestamp() // MATH_WINDOW))
+        return _with_run(_computed(row, runs, now, fixed_grace, retention, frozen, long)[0], run)
+    key = (id(row), id(runs), fixed_grace, retention, int(now.timestamp() // MATH_WINDOW), long)
     found = _health_memo.get(key)
     if found is not None and found[0] is row and found[1] is runs and found[3] <= now < found[4]:
-        return found[2]
-    health, until = _computed(row, runs, now, fixed_grace, retention, frozen)
+        return _with_run(found[2], run)
+    health, until = _computed(row, runs, now, fixed_grace, retention, frozen, long)
     if until is not None:
         if len(_health_memo) >= HEALTH_MEMO_SIZE:
             _health_memo.clear()
         _health_memo[key] = (row, runs, health, now, until)
-    return health
+    return _with_run(health, run)
+
+
+def _with_run(health: ScheduleHealth, run: RunState | None) -> ScheduleHealth:
+    return health if run is None else replace(health, run=run)
 
 
 def _still_counted_alike(
     row: Row, runs: RunSummary, now: datetime, retention: timedelta | None, until: datetime | None,
 ) -> datetime | None:
-    """``until``, or earlier while ``reference_time`` and ``beat_last_run`` give the same moments
+    """``until``, or earlier while ``reference_time`` and ``starting_point`` give the same moments
     at a later "now" (None when they move with it: a row with neither a send nor a change, a
     schedule without runs counted from the retention's start)."""
     if until is None or (row.last_sent_at is None and row.changed_at is None):
@@ -165,7 +182,7 @@ _health_memo: dict[tuple[Any, ...], tuple[Row, RunSummary, ScheduleHealth, datet
 
 def _computed(
     row: Row, runs: RunSummary, now: datetime, fixed_grace: float | None, retention: timedelta | None,
-    frozen: dict[int, Any] | None,
+    frozen: dict[int, Any] | None, running_long: bool = False,
 ) -> tuple[ScheduleHealth, datetime | None]:
     """The health, and until when a later ``now`` gives the same one (None: it may change at any
     moment): before the next run (``next_run_at`` is that run while it is ahead, "now" once due),
@@ -175,7 +192,7 @@ def _computed(
     until: datetime | None = FOREVER
     if row.enabled and row.schedule is not None and not (row.expires and row.expires <= now):
         expected, first = row_math(row, runs, now, fixed_grace is None, retention, frozen)
-        next_run = first_sent(first, now, row.start_time) if first is not None else None
+        next_run = whole_second(first) if first is not None else None
         until = None if first is not None and first <= now else min(first or FOREVER, row.expires or FOREVER)
         until = _still_counted_alike(row, runs, now, retention, until)
     grace = grace_for(expected.period, fixed_grace)
@@ -183,7 +200,7 @@ def _computed(
         until = min(until, expected.expected_at + grace)
     health = decide(
         enabled=row.enabled, last_state=runs.last_outcome or runs.last_state, expected_at=expected.expected_at,
-        grace=grace, now=now, suspended=row.suspended_at is not None,
+        grace=grace, now=now, suspended=row.suspended_at is not None, running_long=running_long,
     )
     return ScheduleHealth(
         name=row.name, task=row.task, queue=row.queue, enabled=row.enabled, managed=row.applied_at is not None,
@@ -198,14 +215,19 @@ NO_RUNS = RunSummary()  # one object: ``health_of_row``'s memo knows a schedule 
 
 def read_health(names: Iterable[str] | None = None, now: datetime | None = None) -> tuple[ScheduleHealth, ...]:
     """The health of every schedule (or of ``names``), sorted by name. A bounded set of queries:
-    the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1)."""
+    the rows with their schedules and ownership (1 per 500 names), the runs' summaries (1), the
+    tracked runs with their policies (1 per 500 names)."""
     now = now or timezone.now()
     wanted = None if names is None else list(names)
     rows = read_rows(wanted)
     runs = summaries(wanted)
+    tracked = read_runs(wanted, now)
     fixed, retention = configured_grace(), result_retention()
     frozen: dict[int, Any] = {}
-    return tuple(health_of_row(row, runs.get(row.name, NO_RUNS), now, fixed, retention, frozen) for row in rows)
+    return tuple(
+        health_of_row(row, runs.get(row.name, NO_RUNS), now, fixed, retention, frozen, tracked.get(row.name))
+        for row in rows
+    )
 
 
 def health_of(name: str, now: datetime | None = None) -> ScheduleHealth | None:

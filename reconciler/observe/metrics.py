@@ -1,6 +1,7 @@
 """Prometheus metrics of the schedules, computed at scrape time in a bounded set of queries
 (whatever the number of schedules and runs): the rows with their schedules and ownership (1),
-the runs' summaries (1, grouped), the applies per outcome (1) and the actual state for drift (2).
+the runs' summaries (1, grouped), the tracked runs with their policies (1), the skip totals (1),
+the applies per outcome (1) and the actual state for drift (2).
 
 ``schedule_data`` and ``apply_data`` are pure functions of what was read (plain ``Family``
 values), so their output is tested without a scrape; ``exposition`` writes them as
@@ -8,7 +9,8 @@ prometheus-client's encoders would; ``ReconcilerCollector`` plugs them into a re
 
 ``reconciler_schedule_runs_total`` counts the runs the result store still holds: when
 ``result_expires`` deletes old rows the value drops, which Prometheus' ``rate()`` and
-``increase()`` treat as a counter reset.
+``increase()`` treat as a counter reset. ``reconciler_schedule_skipped_total`` is a true counter:
+``SkipTotal`` only grows (the ``SkippedRun`` rows behind it are pruned, the totals are not).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ..core.allocation import paused_gc
 from ..engine.read import read_actual, read_moved_owned
 from ..models import ApplyRecord
 from .health import Health, ScheduleHealth, read_health
+from .skips import skip_totals
 
 Labels = tuple[str, ...]
 
@@ -53,6 +56,7 @@ def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
     moments: dict[str, list[tuple[Labels, float]]] = {"last_run": [], "last_success": [], "next_run": []}
     late: list[tuple[Labels, float]] = []
     failing: list[tuple[Labels, float]] = []
+    running_long: list[tuple[Labels, float]] = []
     runs: list[tuple[Labels, float]] = []
     for s in schedules:
         for key, value in (("last_run", s.last_run_at), ("last_success", s.last_success_at),
@@ -61,6 +65,7 @@ def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
                 moments[key].append(((s.name, s.task), value.timestamp()))
         late.append(((s.name,), 1.0 if s.health is Health.LATE else 0.0))
         failing.append(((s.name,), 1.0 if s.health is Health.FAILING else 0.0))
+        running_long.append(((s.name,), 1.0 if s.health is Health.RUNNING_LONG else 0.0))
         runs.extend(((s.name, state), float(count)) for state, count in sorted(s.runs.counts.items()))
     return [
         Family("reconciler_schedule_last_run_timestamp_seconds", "gauge",
@@ -74,6 +79,9 @@ def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
                tuple(late)),
         Family("reconciler_schedule_failing", "gauge", "1 when the schedule's last run failed.", ("name",),
                tuple(failing)),
+        Family("reconciler_schedule_running_long", "gauge",
+               "1 when the schedule's tracked run is unfinished past its max_runtime.", ("name",),
+               tuple(running_long)),
         Family("reconciler_schedule_runs", "counter", "Runs of the schedule in the result store, by state.",
                ("name", "state"), tuple(runs)),
         _health_counts(schedules),
@@ -86,6 +94,16 @@ def _health_counts(schedules: Sequence[ScheduleHealth]) -> Family:
         counts[s.health] += 1
     return Family("reconciler_schedules", "gauge", "Schedules by health.", ("health",),
                   tuple(((h.value,), float(n)) for h, n in counts.items()))
+
+
+def skip_data(totals: Sequence[tuple[str, str, int]]) -> list[Family]:
+    """Runs beat did not send, per schedule and reason (``observe.skips.skip_totals``). Pure."""
+    return [
+        Family("reconciler_schedule_skipped", "counter",
+               "Runs beat did not send, by reason: overlap (the previous run still in flight), "
+               "catchup (a missed slot dropped by the catch-up policy).", ("name", "reason"),
+               tuple(((name, reason), float(total)) for name, reason, total in totals)),
+    ]
 
 
 def apply_data(applies: Mapping[str, int], drifted: int) -> list[Family]:
@@ -122,7 +140,7 @@ def read_drifted() -> int:
 
 
 def read_families() -> list[Family]:
-    return [*schedule_data(read_health()), *apply_data(read_applies(), read_drifted())]
+    return [*schedule_data(read_health()), *skip_data(skip_totals()), *apply_data(read_applies(), read_drifted())]
 
 
 class ReconcilerCollector(Collector):

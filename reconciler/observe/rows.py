@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from ..beat.kinds import KINDS, schedule_of
+from ..core.policy import DEFAULT_POLICY, Policy
 from ..models import ScheduledTask
 
 NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
@@ -34,10 +35,11 @@ class Row:
     expires: datetime | None
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
     schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
+    policy: Policy = DEFAULT_POLICY  # ManagedTask.policy: what beat does with catch-up, jitter, overlap
 
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
-               "managed_by__applied_at", "managed_by__suspended_at")
+               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy")
 KIND_FIELDS = {kind.field: tuple(f.attname for f in kind.model._meta.concrete_fields) for kind in KINDS}
 KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
@@ -117,14 +119,13 @@ def raw_rows(query: Any) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ..
 
 
 def _row(task: tuple[Any, ...]) -> Row:
-    _, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at = (
-        task[:len(TASK_FIELDS)]
-    )
+    (_, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at,
+     policy) = task[:len(TASK_FIELDS)]
     serial, schedule = _schedule(task)
     return Row(
         name=name, task=task_name, queue=queue or "", enabled=enabled, schedule=schedule, last_sent_at=last_run_at,
         changed_at=date_changed, applied_at=applied_at, start_time=start_time, expires=expires,
-        suspended_at=suspended_at, schedule_key=serial,
+        suspended_at=suspended_at, schedule_key=serial, policy=Policy.from_json(policy),
     )
 
 

@@ -1,7 +1,7 @@
 """Each schedule's status, for people: in sync, drifted, pending, suspended, completed
 (a one-off that has fired), orphaned, conflict or unmanaged, with its last and next run.
-``statuses`` is pure; ``upcoming_runs`` asks beat's own
-schedule objects when each enabled task is due (``core.timing.upcoming``)."""
+``statuses`` is pure; ``upcoming_runs`` asks when beat sends each enabled task
+(``core.sends``, the timeline beat decides by, with each row's policy)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -9,12 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ..beat.kinds import FIELDS, load_enabled
+from ..beat.kinds import FIELDS, attach_policies, load_enabled
 from ..conf import conf
 from ..core.plan import Action, Change, Plan
 from ..core.reasons import Reason, Why
+from ..core.sends import predict, starting_point
 from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Suspension
-from ..core.timing import beat_last_run, upcoming
+from ..core.timing import whole_second
 from ..engine.read import read_actual
 from ..models import ScheduledTask
 from ..pipeline import current_plan
@@ -158,9 +159,9 @@ def _where(owned: Ownership) -> str:
 def upcoming_runs(
     now: datetime, count: int = 3, names: Sequence[str] | None = None,
 ) -> dict[str, tuple[datetime, ...]]:
-    """The next ``count`` moments each enabled task (or each of ``names``: a page's, in one
-    query per 500 names) is due: exact slots by beat's own schedule objects, through
-    ``core.timing.upcoming`` (the one home of next runs)."""
+    """The next ``count`` moments beat sends each enabled task (or each of ``names``: a page's,
+    in one query per 500 names, and one for their policies): ``core.sends.predict``, the one
+    home of next runs (catch-up at ``now``, the policy's jitter), in whole seconds."""
     if names is None:
         models = load_enabled(ScheduledTask)
     else:
@@ -168,11 +169,14 @@ def upcoming_runs(
         unique = sorted(set(names))
         models = [model for start in range(0, len(unique), 500)
                   for model in query.filter(name__in=unique[start:start + 500])]
+        attach_policies(models)
     due: dict[str, tuple[datetime, ...]] = {}
     for model in models:
         try:
-            last = beat_last_run(model.last_run_at, model.date_changed, now, model.start_time)
-            runs = upcoming(model.schedule, last, now, count, start_time=model.start_time)
+            schedule = model.schedule
+            last = starting_point(schedule, model.last_run_at, model.date_changed, model.start_time, now)
+            sends = predict(schedule, last, now, count, model.run_policy, model.name)
+            runs = tuple(whole_second(send.at) for send in sends)
         except Exception:  # a schedule beat cannot compute is shown without a next run
             continue
         if runs:

@@ -3,7 +3,9 @@
 ``beat_message`` mirrors ``django_celery_beat.schedulers.ModelEntry`` (arguments, routing
 options, expiry, headers with ``periodic_task_name``) and the send mirrors
 ``celery.beat.Scheduler.apply_async`` (the registered task's ``apply_async``, else
-``send_task``), without ModelEntry's side effect of disabling a row it cannot read.
+``send_task``), without ModelEntry's side effect of disabling a row it cannot read. Every
+send carries the ``scheduled_time`` header our beat's sends carry (``core.sends``): the moment
+the run was asked for (and, for a schedule with ``scheduled_time_kwarg``, that keyword too).
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from django_celery_beat.models import PeriodicTask
 
 from ..core.errors import OperationRefused, UnknownName
+from ..core.policy import Policy
+from ..core.sends import SCHEDULED_TIME, scheduled_time
 from ..declare.arguments import argument_problem as check
-from ..models import OperationRecord
+from ..models import ManagedTask, OperationRecord
 from ..pipeline import celery_app
 
 if TYPE_CHECKING:
@@ -31,10 +35,12 @@ class Message:
     args: list[Any]
     kwargs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    scheduled_time_kwarg: str | None = None  # the policy's: the run's scheduled time as this keyword
 
 
 def beat_message(row: PeriodicTask) -> Message:
-    """What beat would send for this row; refused when its stored JSON cannot be read."""
+    """What beat would send for this row (with its policy's time limit and scheduled-time
+    keyword); refused when its stored JSON cannot be read."""
     args = _json(row, "args", "[]", list)
     kwargs = _json(row, "kwargs", "{}", dict)
     headers = _json(row, "headers", "{}", dict)
@@ -43,7 +49,11 @@ def beat_message(row: PeriodicTask) -> Message:
     if expires:
         options["expires"] = expires
     options["headers"] = {**headers, "periodic_task_name": row.name}
-    return Message(row.task, args, kwargs, options)
+    policy = Policy.from_json(ManagedTask.objects.using(row._state.db or "default").filter(pk=row.pk)
+                              .values_list("policy", flat=True).first())
+    if policy.time_limit:
+        options["time_limit"] = policy.time_limit
+    return Message(row.task, args, kwargs, options, policy.scheduled_time_kwarg)
 
 
 def _json(row: PeriodicTask, column: str, empty: str, kind: type) -> Any:
@@ -60,13 +70,19 @@ def _json(row: PeriodicTask, column: str, empty: str, kind: type) -> Any:
     return value
 
 
-def send(app: Any, message: Message, **extra: Any) -> str:
-    """Send as beat does; returns the Celery task id."""
+def send(app: Any, message: Message, moment: datetime | None = None, **extra: Any) -> str:
+    """Send as beat does, for ``moment`` (default: now) as its scheduled time; returns the
+    Celery task id."""
+    stamp = scheduled_time(moment or datetime.now(UTC))
     task = app.tasks.get(message.task)
     options = {**message.options, **extra}
+    options["headers"] = {**options.get("headers", {}), SCHEDULED_TIME: stamp}
+    kwargs = message.kwargs
+    if message.scheduled_time_kwarg:
+        kwargs = {**kwargs, message.scheduled_time_kwarg: stamp}
     if task is not None:
-        return str(task.apply_async(message.args, message.kwargs, **options).id)
-    return str(app.send_task(message.task, message.args, message.kwargs, **options).id)
+        return str(task.apply_async(message.args, kwargs, **options).id)
+    return str(app.send_task(message.task, message.args, kwargs, **options).id)
 
 
 def run_schedule(name: str, *, by: str = "", app: Any = None, using: str = "default") -> str:
@@ -112,7 +128,7 @@ def run_task(run: AdHocRun, *, by: str = "", app: Any = None, using: str = "defa
     if problem:
         raise OperationRefused(problem)
     extra = {"eta": run.eta} if run.eta is not None else {}
-    task_id = send(app or _app(), Message(run.task, run.args, run.kwargs), **extra)
+    task_id = send(app or _app(), Message(run.task, run.args, run.kwargs), run.eta, **extra)
     _log(using, OperationRecord.Action.RUN, "", run.task, by, task_id)
     return task_id
 

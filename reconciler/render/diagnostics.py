@@ -116,5 +116,18 @@ def render_markdown(diagnostics: Sequence[Diagnostic], *, checked: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
+
+
+def scheduler_notice(names: Sequence[str], *, github: bool = False) -> str:
+    """Which declarations need our scheduler (their run-time policies): a notice, not a problem."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    text = (f"{len(names)} declaration(s) use a run-time policy, which only beat's scheduler {SCHEDULER} "
+            f"applies (CELERY_BEAT_SCHEDULER, or beat -S): {shown}")
+    return f"::notice title=reconciler-scheduler::{escape_data(text)}\n" if github else f"notice: {text}\n"
+
+
 Renderer = Callable[..., str]
 RENDERERS: dict[str, Renderer] = {"text": render_text, "json": render_json, "github": render_github}

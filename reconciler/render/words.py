@@ -6,16 +6,22 @@ declaration's own zone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core.plan import Action, Change, FieldChange
+from ..core.policy import DURATION_OPTIONS
 from ..core.schedule import Schedule, format_duration, schedule_fields
 from ..core.specs import TaskSpec
 
 MOMENT_FIELDS = frozenset({"start_time", "expires"})
+POLICY_WORDS: dict[str, Callable[[Any], str]] = {
+    **dict.fromkeys(DURATION_OPTIONS, format_duration),
+    **dict.fromkeys(("overlap", "catchup", "scheduled_time_kwarg", "catchup_max"), str),
+}
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:
@@ -123,7 +129,10 @@ def show(value: Any, *, zone: tzinfo | None = None, moment: bool = False) -> str
 
 
 def show_field(field: str, value: Any, spec: TaskSpec | None) -> str:
-    """A field's value shown in the zone of ``spec`` (the declaration's, when there is one)."""
+    """A field's value shown in the zone of ``spec`` (the declaration's, when there is one); a
+    policy option as it is written (``10m``, ``skip``)."""
+    if field in POLICY_WORDS and value is not None:
+        return POLICY_WORDS[field](value)
     return show(value, zone=moment_zone(spec, field), moment=field in MOMENT_FIELDS)
 
 

@@ -321,3 +321,58 @@ def test_observe_in_the_admin(page: Any, live_server: Any, tmp_path: Path, setti
     follow(page, page.locator("#result_list tbody th a").first)
     assert "Celery task id" in visible_text(page)
     shot(page, "14-operation")
+
+
+def test_run_in_flight_and_skipped_runs_in_the_admin(
+    page: Any, live_server: Any, tmp_path: Path, settings: Any,
+) -> None:
+    """A schedule whose run hangs past its max_runtime while beat skips the next slots: the list
+    says running-long; its page says which run, since when, and each run not sent and why."""
+    from datetime import timedelta
+
+    from celery import states
+    from django.utils import timezone
+
+    from tests.support.observe import record_run, record_skip, set_policy, track_run
+
+    folder = tmp_path / "schedules"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "schedules", folder)
+    settings.RECONCILER_SCHEDULES_DIR = str(folder)
+    now = timezone.now()
+    apply_yaml(folder, now=now - timedelta(hours=3))
+    name = "sync-inventory-main"
+    for i in range(6):
+        record_run(name, "project.tasks.sync_inventory", states.SUCCESS, now - timedelta(minutes=120 - 15 * i),
+                   runtime=300 + 20 * i, worker="celery@web-2")
+    set_policy(name, overlap="skip", max_runtime=600, catchup="skip")
+    task_id = track_run(name, now - timedelta(minutes=30), started=now - timedelta(minutes=30) + timedelta(seconds=2))
+    record_run(name, "project.tasks.sync_inventory", states.STARTED, now - timedelta(minutes=30), worker="celery@web-2")
+    for minutes in (15, 0):
+        slot = now - timedelta(minutes=minutes)
+        record_skip(name, "overlap", slot, slot, detail=f"run {task_id} still running (started 30 min before)")
+    record_skip(name, "catchup", now - timedelta(minutes=150), now - timedelta(minutes=140), count=8,
+                first_slot=now - timedelta(minutes=255), detail="beat was down 2 h: catchup skip sends none")
+    User.objects.create_superuser("admin", "admin@example.com", "admin")
+    base = live_server.url
+    login(page, base, "/admin/django_celery_beat/periodictask/")
+
+    results = page.locator("#result_list")
+    assert results.locator("tr", has_text=name).locator(".reconciler-health").inner_text() == "running-long"
+    shot(page, "15-list-running-long")
+
+    follow(page, page.get_by_role("link", name=name, exact=True))
+    tracked = page.locator("#reconciler-tracked")
+    run = tracked.locator(".reconciler-run").inner_text()
+    assert re.search(rf"Current run: running running-long since {ISO} \(\d+m ago\), max runtime 600 s\.", run), run
+    assert task_id in run
+    assert tracked.locator(".reconciler-health-running-long").is_visible()
+    rows = tracked.locator("table.reconciler-skipped tbody tr")
+    assert rows.count() == 3
+    assert rows.nth(0).locator("td.reason").inner_text() == "overlap\nthe previous run was still queued or running"
+    assert rows.nth(2).locator("td.count").inner_text() == "8"
+    assert re.fullmatch(rf"{ISO} to\n?{ISO}", rows.nth(2).locator("td.slot").inner_text().strip())
+    assert right_edge(tracked.locator("table.reconciler-skipped")) <= WIDTH, "the skipped runs are cut off"
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH
+    tracked.scroll_into_view_if_needed()
+    shot(page, "16-run-in-flight-and-skipped-runs")
+    tracked.screenshot(path=str(SHOTS / "16b-run-in-flight-and-skipped-runs-section.png"))

@@ -46,6 +46,7 @@ YAML = """tasks:
     task: project.tasks.heartbeat
     every: 5m
 """
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"  # render.words.iso
 HEALTHS = {"beat-ok": "ok", "flaky": "failing", "stalled": "late", "paused": "disabled", "on-hold": "suspended",
            "made-in-admin": "never-run"}
 
@@ -115,7 +116,7 @@ def test_the_list_filters_by_health(observed: Path, viewer: Client, health: str)
 def test_the_health_filter_offers_every_health(observed: Path, viewer: Client) -> None:
     page = viewer.get(CHANGELIST).content.decode()
     offered = set(re.findall(r'href="\?health=([a-z-]+)"', page))
-    assert offered == {"ok", "late", "failing", "never-run", "suspended", "disabled"}
+    assert offered == {"ok", "late", "failing", "running-long", "never-run", "suspended", "disabled"}
     assert names(viewer.get(f"{CHANGELIST}?health=sideways").content.decode()) == set(HEALTHS)
 
 
@@ -222,3 +223,43 @@ def test_a_list_page_costs_its_rows_whatever_the_total(tmp_path: Path, settings,
         assert sorted(healed) == sorted(page) and sorted(estimated) == sorted(page), "the page's rows only"
         queries[size] = len(captured)
     assert queries[120] == queries[360], queries
+
+
+def test_a_schedules_page_shows_its_run_in_flight_and_its_skipped_runs(observed: Path, viewer: Client,
+                                                                       settings) -> None:  # type: ignore[no-untyped-def]
+    """The run beat tracks (running since, task id, running long, the one waiting) and the runs
+    it did not send (when, why, how many, which slots), with or without a result store; a
+    schedule with neither has no such section."""
+    from tests.support.observe import record_skip, set_policy, track_run
+
+    now = timezone.now()
+    set_policy("stalled", overlap="queue_one", max_runtime=60)
+    task_id = track_run("stalled", now - timedelta(minutes=5), started=now - timedelta(minutes=4),
+                        pending=now - timedelta(seconds=30), max_runtime=60)
+    record_skip("stalled", "overlap", now - timedelta(seconds=10), now - timedelta(seconds=10),
+                detail="one run already waiting")
+    record_skip("stalled", "catchup", now - timedelta(hours=1), now - timedelta(minutes=50), count=7,
+                first_slot=now - timedelta(hours=2), detail="catchup: skip")
+    assert healths(viewer.get(CHANGELIST).content.decode())["stalled"] == "running-long"
+    assert names(viewer.get(f"{CHANGELIST}?health=running-long").content.decode()) == {"stalled"}
+
+    def section(name: str) -> str:
+        pk = PeriodicTask.objects.get(name=name).pk
+        page = html.unescape(viewer.get(f"{CHANGELIST}{pk}/change/").content.decode())
+        return page[page.index('id="reconciler-tracked"'):] if 'id="reconciler-tracked"' in page else ""
+
+    tracked = section("stalled")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", tracked[:tracked.index("</fieldset>")]))
+    assert re.search(rf"Current run: running running-long since {ISO} \(\d+m ago\), max runtime 60 s\. "
+                     rf"Slot {ISO} ?, task id {task_id} ?\.", text), text
+    assert re.search(rf"One run waiting behind it \(overlap: queue_one\): slot {ISO} ?\.", text), text
+    assert "Runs beat did not send, newest first Decided" in text
+    assert re.search(rf"{ISO} overlap the previous run was still queued or running 1 {ISO} one run already waiting",
+                     text), text
+    assert re.search(rf"{ISO} catchup a slot missed while no beat was scheduling, dropped by the catch-up policy 7 "
+                     rf"{ISO} to {ISO} catchup: skip", text), text
+    assert 'reconciler-health reconciler-health-running-long">running-long<' in tracked
+    assert section("beat-ok") == ""
+
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_celery_results"]
+    assert task_id in section("stalled")

@@ -15,11 +15,12 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
 from reconciler.api import schedules as schedules_module
+from reconciler.api.serializers import ScheduleDetailSerializer
 from reconciler.operate import suspend
 from tests.admin.test_observe import HEALTHS, YAML
 from tests.support.api import ALL_PERMISSIONS, token_client, user_with
 from tests.support.engine import apply_yaml
-from tests.support.observe import record_run
+from tests.support.observe import record_run, record_skip, set_policy, track_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 
@@ -77,7 +78,7 @@ def test_the_health_filter(staff: APIClient, observed: dict[str, Any], health: s
 def test_an_unknown_health_is_a_400(staff: APIClient, observed: dict[str, Any]) -> None:
     response = staff.get("/api/schedules/?health=sideways")
     assert response.status_code == 400
-    assert response.json()["error"] == "health: one of ok, late, failing, never-run, suspended, disabled"
+    assert response.json()["error"] == "health: one of ok, late, failing, running-long, never-run, suspended, disabled"
 
 
 def test_a_schedules_runs(staff: APIClient, observed: dict[str, Any]) -> None:
@@ -163,3 +164,52 @@ def test_a_page_costs_its_rows_whatever_the_total(tmp_path: Path, settings, staf
         assert all(row["health"] == "never-run" and len(row["next_runs"]) == 3 for row in body["results"])
         queries[size] = len(captured)
     assert queries[60] == queries[240], queries
+
+
+def test_running_long_and_skipped_runs_in_the_detail(staff: APIClient, observed: dict[str, Any], settings) -> None:  # type: ignore[no-untyped-def]
+    """The detail carries beat's records of the schedule: its tracked run (running long past its
+    max_runtime), its skips of the last 24 hours and its last skip decisions; the list filters on
+    running-long like on any health. Beat's records need no result store."""
+    now = timezone.now()
+    set_policy("flaky", overlap="queue_one", max_runtime=60)
+    task_id = track_run("flaky", now - timedelta(minutes=5), started=now - timedelta(minutes=4),
+                        pending=now - timedelta(seconds=40), max_runtime=60)
+    record_skip("flaky", "overlap", now - timedelta(seconds=20), now - timedelta(seconds=20),
+                detail=f"{task_id} running; one run already waiting")
+    record_skip("flaky", "catchup", now - timedelta(hours=3), now - timedelta(hours=2), count=4,
+                first_slot=now - timedelta(hours=4))
+    detail = staff.get("/api/schedules/flaky/").json()
+    assert detail["health"] == "running-long"
+    run = detail["run"]
+    assert (run["state"], run["task_id"], run["running_long"], run["max_runtime"], run["outcome"]) == (
+        "running", task_id, True, 60, None)
+    assert run["pending_slot"] == (now - timedelta(seconds=40)).isoformat()
+    assert detail["recent_skips"] == {"count": 5, "last_reason": "overlap",
+                                      "last_at": (now - timedelta(seconds=20)).isoformat()}
+    assert [(k["reason"], k["count"]) for k in detail["skipped_runs"]] == [("overlap", 1), ("catchup", 4)]
+    shape = ScheduleDetailSerializer(data=detail)
+    assert shape.is_valid(), shape.errors  # what the OpenAPI schema documents
+    plain = staff.get("/api/schedules/beat-ok/").json()
+    assert (plain["run"], plain["recent_skips"], plain["skipped_runs"]) == (None, None, [])
+    assert [r["name"] for r in staff.get("/api/schedules/?health=running-long").json()["results"]] == ["flaky"]
+    assert "run" not in staff.get("/api/schedules/").json()["results"][0]  # the list: health only
+
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_celery_results"]
+    bare = staff.get("/api/schedules/flaky/").json()
+    assert bare["health"] is None and bare["run"]["running_long"] and len(bare["skipped_runs"]) == 2
+
+
+def test_skipped_runs_are_paginated_newest_first(staff: APIClient, observed: dict[str, Any]) -> None:
+    now = timezone.now()
+    for i in range(5):
+        record_skip("stalled", "overlap", now - timedelta(minutes=30 - i), now - timedelta(minutes=30 - i),
+                    detail=f"skip {i}")
+    first = staff.get("/api/schedules/stalled/skipped-runs/?page_size=2").json()
+    assert first["count"] == 5 and first["next"].endswith("/api/schedules/stalled/skipped-runs/?page=2&page_size=2")
+    assert [k["detail"] for k in first["results"]] == ["skip 4", "skip 3"]
+    assert set(first["results"][0]) == {"reason", "slot", "first_slot", "count", "at", "detail"}
+    assert staff.get("/api/schedules/beat-ok/skipped-runs/").json()["count"] == 0
+    missing = staff.get("/api/schedules/nope/skipped-runs/")
+    assert missing.status_code == 404 and missing.json() == {"error": "no schedule named 'nope'"}
+    PeriodicTask.objects.filter(name="stalled").delete()  # deleted: beat's record of its skips stays readable
+    assert staff.get("/api/schedules/stalled/skipped-runs/").json()["count"] == 5

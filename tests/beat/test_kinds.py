@@ -88,8 +88,12 @@ CASES: list[tuple[str, Schedule, dict[str, object], list[str]]] = [
     ("interval-after-start-time", Interval(3600), {"start_time": at("2026-04-01T00:00:00+00:00")},
      ["2026-04-01T00:00:00+00:00", "2026-04-01T01:00:00+00:00", "2026-04-01T02:00:00+00:00"]),
     ("cron-after-start-time", Crontab("0", "12"), {"start_time": at("2026-04-01T00:00:00+00:00")},
-     # beat's rule for a row with a start_time: due as soon as it comes, then the cron's slots
-     ["2026-04-01T00:00:00+00:00", "2026-04-01T12:00:00+00:00", "2026-04-02T12:00:00+00:00"]),
+     # the cron's first slot from the start time on (not one run at once: django-celery-beat's quirk)
+     ["2026-04-01T12:00:00+00:00", "2026-04-02T12:00:00+00:00", "2026-04-03T12:00:00+00:00"]),
+    ("cron-start-time-past", Crontab("0", "12"), {"start_time": at("2026-03-01T00:00:00+00:00")},
+     ["2026-03-29T12:00:00+00:00", "2026-03-30T12:00:00+00:00", "2026-03-31T12:00:00+00:00"]),
+    ("interval-anchored-at-a-past-start-time", Interval(3600), {"start_time": at("2026-03-01T00:20:00+00:00")},
+     ["2026-03-28T12:20:00+00:00", "2026-03-28T13:20:00+00:00", "2026-03-28T14:20:00+00:00"]),
     ("one-off-ahead", Clocked(at("2026-04-01T09:00:00+02:00")), {"one_off": True}, ["2026-04-01T07:00:00+00:00"]),
     ("one-off-past", Clocked(at("2026-03-01T09:00:00+00:00")), {"one_off": True}, []),
     ("disabled", Crontab("0", "3"), {"enabled": False}, []),
@@ -146,43 +150,28 @@ def test_next_runs_are_the_slots_beat_sends_at(
             previous = run
 
 
-class _FrozenClock:
-    """django-celery-beat's ``ModelEntry`` reads ``datetime.datetime.now``: this one is ours."""
-
-    def __init__(self) -> None:
-        import datetime as real
-
-        self.at = NOW
-        clock = self
-
-        class FrozenDatetime(real.datetime):
-            @classmethod
-            def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
-                return clock.at.astimezone(tz) if tz else clock.at.replace(tzinfo=None)
-
-        self.module = type("datetime", (), {"datetime": FrozenDatetime, "timedelta": real.timedelta})
-
-
 @pytest.mark.parametrize(
     ("schedule", "start"),
     [(Crontab("0", "12"), "2026-04-01T00:00:00+00:00"), (Interval(3600), "2026-04-01T00:00:00+00:00"),
-     (Crontab("30", "7", timezone="Europe/Paris"), "2026-03-27T00:00:00+00:00")],
-    ids=["cron-start-ahead", "interval-start-ahead", "cron-start-past"],
+     (Crontab("30", "7", timezone="Europe/Paris"), "2026-03-27T00:00:00+00:00"),
+     (Interval(3600), "2026-03-27T00:20:00+00:00")],
+    ids=["cron-start-ahead", "interval-start-ahead", "cron-start-past", "interval-start-past"],
 )
-def test_a_start_time_is_what_beats_model_entry_does(
+def test_a_start_time_is_what_our_beat_entry_does(
     schedule: Schedule, start: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The real ``ModelEntry`` of a row written at NOW (never run), its clock frozen: not due a
-    second before each predicted run, due at it; then beat's own ``next`` records the send."""
-    from django_celery_beat import schedulers
+    """Our beat's entry of a row written at NOW (never run), its clock stopped: not due a second
+    before each predicted run, due at it; then its own ``next`` records the slot. A start time in
+    the past sends nothing at once (django-celery-beat's ``ModelEntry`` did: thirty years back)."""
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
+    from reconciler.beat.entry import ScheduledEntry
     from reconciler.pipeline import celery_app
 
     spec = replace(TaskSpec("t", "project.tasks.heartbeat", schedule), start_time=at(start))
     runs = next_runs(spec, NOW)
-    clock = _FrozenClock()
-    monkeypatch.setattr(schedulers, "datetime", clock.module)
+    clock = [NOW]
+    monkeypatch.setattr(ScheduledEntry, "now", lambda self: clock[0])
     if isinstance(schedule, Crontab):
         from zoneinfo import ZoneInfo
 
@@ -191,12 +180,11 @@ def test_a_start_time_is_what_beats_model_entry_does(
     else:
         kind = {"interval": IntervalSchedule(every=3600, period="seconds")}
     model = PeriodicTask(name="t", task="x", start_time=at(start), date_changed=NOW, enabled=True, **kind)
-    entry = schedulers.ModelEntry(model, app=celery_app())
-    assert len(runs) == 3 and (runs[0] == NOW) == (at(start) < NOW)
+    entry = ScheduledEntry(model, app=celery_app())
+    assert len(runs) == 3 and all(run > NOW for run in runs)
     for run in runs:
-        checks = [(run, True)] if run == NOW else [(run - timedelta(seconds=1), False), (run, True)]
-        for moment, due in checks:  # a run due at once is due when the row is written, not before
-            clock.at = moment
-            entry.schedule.nowfun = lambda: clock.at
+        for moment, due in ((run - timedelta(seconds=1), False), (run, True)):
+            clock[0] = moment
             assert entry.is_due()[0] is due, (moment, due)
-        entry = next(entry)  # beat sends it: last_run_at = now
+        entry = next(entry)
+        assert entry.last_run_at == run  # the slot served

@@ -22,6 +22,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from project.celery import app
 from reconciler.beat.scheduler import ReconcilingScheduler
+from reconciler.core.policy import Policy
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo")
@@ -100,13 +101,16 @@ def build_mixed_schedule() -> None:
 
 
 def comparable(entry) -> tuple:  # type: ignore[no-untyped-def]
+    """Everything but the last run of a never-run row with a start time: django-celery-beat
+    starts it thirty years back (a send at once), ours from its baseline (``core.sends``)."""
     schedule = entry.schedule
+    quirk = entry.model.start_time is not None and not PeriodicTask.objects.get(pk=entry.model.pk).last_run_at
     kind = "TzAwareCrontab" if isinstance(schedule, TzAwareCrontab) else type(schedule).__name__
     names = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
     fields = tuple(getattr(schedule, f, None) for f in names)
     return (
         entry.name, entry.task, entry.args, entry.kwargs, entry.options, entry.total_run_count,
-        entry.last_run_at, kind, repr(schedule), fields, getattr(schedule, "tz", None),
+        None if quirk else entry.last_run_at, kind, repr(schedule), fields, getattr(schedule, "tz", None),
         entry.model.pk, entry.model.one_off, entry.model.start_time, entry.model.expires,
     )
 
@@ -124,6 +128,12 @@ def test_same_entries_as_the_stock_scheduler() -> None:
         assert comparable(mine[name]) == comparable(entry), name
     assert set(loaded_stock) <= set(mine)
     assert mine["cron-1"].schedule.tz == ZoneInfo("Europe/Paris")
+    started = mine["every-0"]  # every 2 hours from 2026-01-01, never run: the latest anchored slot
+    period = timedelta(hours=2)
+    assert started.last_run_at == datetime(2026, 1, 1, tzinfo=UTC) + period * (
+        (started.model.date_changed - datetime(2026, 1, 1, tzinfo=UTC)) // period
+    )
+    assert every_stock["every-0"].last_run_at < datetime(2000, 1, 1, tzinfo=UTC)  # the quirk ours replaces
 
 
 def test_no_crontab_is_skipped_whatever_the_hour() -> None:
@@ -163,3 +173,81 @@ def test_a_closed_scheduler_stops_beat_instead_of_ticking() -> None:
     scheduler.close()
     with pytest.raises(SystemExit):
         scheduler.tick()
+
+
+# -- what the scheduler sends ----------------------------------------------------------------
+
+class Capturing(ReconcilingScheduler):
+    """Our scheduler, each message kept as it is handed to Celery's ``apply_async``."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.sent: list[tuple[str, str, dict, str | None]] = []  # type: ignore[type-arg]
+        super().__init__(*args, **kwargs)
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):  # type: ignore[no-untyped-def]
+        self.sent.append((entry.name, entry.options["headers"]["scheduled_time"], entry.kwargs,
+                          entry.options.get("task_id")))
+        self._tasks_since_sync += 1  # what Celery's apply_async does after a send
+        if self.should_sync():
+            self._do_sync()
+
+
+def minutely_row(name: str, last_run_at: datetime, policy: Policy) -> PeriodicTask:
+    from reconciler.models import ManagedTask
+
+    row = PeriodicTask.objects.create(
+        name=name, task="project.tasks.heartbeat", last_run_at=last_run_at,
+        interval=IntervalSchedule.objects.get_or_create(every=60, period="seconds")[0],
+    )
+    if not policy.is_default:
+        ManagedTask.objects.create(periodic_task=row, spec_hash="x", applied_at=last_run_at, policy=policy.to_json())
+    return row
+
+
+def ticked(scheduler: ReconcilingScheduler, times: int = 20) -> None:
+    for _ in range(times):
+        if scheduler.tick() > 0.5:
+            return
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_starting_sends_each_schedules_catch_up_with_its_slots_and_records_the_rest() -> None:
+    from reconciler.models import SkippedRun
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    last = now - timedelta(minutes=10, seconds=30)
+    slots = [last + timedelta(minutes=k) for k in range(1, 11)]
+    minutely_row("all-3", last, Policy(catchup="all", catchup_max=3, scheduled_time_kwarg="label"))
+    minutely_row("skip", last, Policy(catchup="skip"))
+    minutely_row("once", last, Policy())
+    scheduler = Capturing(app=app, lazy=True)
+    ticked(scheduler)
+    scheduler.close()
+    sent = sorted(scheduler.sent, key=lambda s: (s[0], s[1]))
+    assert [(name, at) for name, at, _, _ in sent] == [
+        *(("all-3", slot.isoformat()) for slot in slots[7:]), ("once", slots[9].isoformat()),
+    ]
+    assert all(kwargs == {"label": at} for name, at, kwargs, _ in sent if name == "all-3")
+    assert sorted((s.name, s.count, s.first_slot, s.slot) for s in SkippedRun.objects.all()) == [
+        ("all-3", 7, slots[0], slots[6]), ("once", 9, slots[0], slots[8]), ("skip", 10, slots[0], slots[9]),
+    ]
+    assert set(PeriodicTask.objects.values_list("last_run_at", flat=True)) == {slots[9]}  # persisted: the slot
+    assert dict(PeriodicTask.objects.values_list("name", "total_run_count")) == {"all-3": 3, "once": 1, "skip": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlap_skip_sends_no_run_while_the_previous_one_is_going() -> None:
+    from reconciler.models import RunLease, SkippedRun
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    minutely_row("tracked", now - timedelta(seconds=90), Policy(overlap="skip", max_runtime=600))
+    first = Capturing(app=app, lazy=True)
+    ticked(first)
+    [(_, _, _, task_id)] = first.sent
+    assert task_id is not None and RunLease.objects.get(name="tracked").task_id == task_id
+    first.close()
+    PeriodicTask.objects.filter(name="tracked").update(last_run_at=now - timedelta(seconds=90))
+    second = Capturing(app=app, lazy=True)  # another beat, the run not finished: not sent again
+    ticked(second)
+    second.close()
+    assert second.sent == [] and SkippedRun.objects.get(name="tracked").reason == "overlap"

@@ -114,3 +114,64 @@ def test_without_django_celery_results_status_reports_what_the_rows_say(tmp_path
             status(fail_on=(Health.LATE,))
         with pytest.raises(ReconcilerError, match="no schedule named 'nope'"):
             status(name="nope")
+
+
+@pytest.mark.db_backend
+@pytest.mark.django_db
+def test_running_long_and_skipped_runs(tmp_path: Path) -> None:
+    """A run past its max_runtime is running-long (``--fail-on running-long`` exits 1), the runs
+    beat skipped in the last 24 h get a line per schedule, and one schedule's page shows its
+    tracked run and its last skip decisions; without a result store too (beat's own records)."""
+    import io
+    from datetime import timedelta
+
+    from django.test import modify_settings
+    from django.utils import timezone
+
+    from reconciler.cli.status import _healths, run
+    from reconciler.observe.health import Health
+    from tests.support.engine import apply_yaml
+    from tests.support.observe import record_skip, set_policy, track_run
+
+    now = timezone.now()
+    apply_yaml(tmp_path / "schedules", YAML, now=now - timedelta(hours=1))
+    set_policy("beat-1", overlap="skip", max_runtime=600)
+    task_id = track_run("beat-1", now - timedelta(minutes=20), started=now - timedelta(minutes=19))
+    record_skip("beat-1", "catchup", now - timedelta(hours=2), now - timedelta(hours=1), count=12,
+                first_slot=now - timedelta(hours=8), detail="catchup: skip")
+    minute_ago = now - timedelta(minutes=1)
+    record_skip("beat-1", "overlap", minute_ago, minute_ago, detail=f"{task_id} running")
+    record_skip("beat-1", "overlap", now - timedelta(days=3), now - timedelta(days=3))  # not in the last 24 h
+
+    def status(**options: object) -> tuple[int, str]:
+        out = io.StringIO()
+        code = run({"name": None, "format": "text", "fail_on": (), **options}, out)
+        return code, out.getvalue()
+
+    assert _healths("late,running-long") == (Health.LATE, Health.RUNNING_LONG)
+    code, text = status(fail_on=(Health.RUNNING_LONG,))
+    lines = text.splitlines()
+    assert code == 1 and lines[1].split()[:2] == ["beat-1", "running-long"]
+    assert lines[3:] == ["2 schedules: 1 running-long, 1 disabled", "runs skipped in the last 24 h:",
+                         f"  beat-1  13 runs (last: overlap, {lines[-1].split('overlap, ')[1]}"]
+    assert lines[-1].endswith(" 1m ago)")
+    assert status(fail_on=(Health.LATE, Health.FAILING))[0] == 0
+
+    code, one = status(name="beat-1")
+    assert "tracked run: running since " in one and f"task id {task_id}, max_runtime 600s: RUNNING LONG" in one
+    assert "last 3 skipped-run decisions:" in one and "catchup  12" in one and f"{task_id} running" in one
+
+    code, raw = status(format="json")
+    beat = json.loads(raw)["schedules"][0]
+    assert (beat["health"], beat["run"]["state"], beat["run"]["running_long"]) == ("running-long", "running", True)
+    assert (beat["recent_skips"]["count"], beat["recent_skips"]["last_reason"]) == (13, "overlap")
+    assert json.loads(raw)["schedules"][1]["recent_skips"] is None
+    assert [k["reason"] for k in json.loads(status(format="json", name="beat-1")[1])["skipped_runs"]] == [
+        "overlap", "catchup", "overlap"]
+
+    with modify_settings(INSTALLED_APPS={"remove": ["django_celery_results"]}):
+        code, text = status(fail_on=(Health.RUNNING_LONG,))
+        assert code == 1 and text.splitlines()[1].split()[:2] == ["beat-1", "running-long"]
+        assert "runs skipped in the last 24 h:" in text
+        code, one = status(name="beat-1", format="json")
+        assert json.loads(one)["schedules"][0]["run"]["task_id"] == task_id

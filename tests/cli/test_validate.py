@@ -57,3 +57,14 @@ def test_schema_with_task_names() -> None:
     assert "enum" not in plain["$defs"]["Declaration"]["properties"]["task"]
     with_tasks = json.loads(manage("reconcile", "schema", "--with-tasks", env=UNREACHABLE_DB).stdout)
     assert "project.tasks.send_digest" in with_tasks["$defs"]["Declaration"]["properties"]["task"]["enum"]
+
+
+def test_validate_names_the_declarations_that_need_our_scheduler() -> None:
+    result = manage("reconcile", "validate", "--path", "tests/fixtures/policies", env=UNREACHABLE_DB)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "notice: 2 declaration(s) use a run-time policy, which only beat's scheduler "
+        "reconciler.scheduler:ReconcilingScheduler applies (CELERY_BEAT_SCHEDULER, or beat -S): "
+        "heartbeat, sync-inventory-main"
+    )
+    assert "notice:" not in manage("reconcile", "validate", env=UNREACHABLE_DB).stdout  # the demo: no policy

@@ -1,5 +1,5 @@
-"""``upcoming``, the one home of next runs: exact slots in whole seconds, each one the first
-second at which Celery's own ``is_due`` (what beat asks) turns true."""
+"""``upcoming``, a schedule's slots: exact, in whole seconds, each one the first second at
+which Celery's own ``is_due`` turns true (what beat sends for them: tests/core/test_sends.py)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -84,16 +84,18 @@ def test_solar_runs_fall_on_their_day_in_whole_seconds() -> None:
     assert [r.date().isoformat() for r in runs] == ["2026-03-28", "2026-03-29", "2026-03-30"]
 
 
-def test_a_run_already_due_is_sent_at_once_then_the_slots_follow() -> None:
-    """beat catches up once: a cron whose slot passed while beat was away is due now."""
+def test_the_slots_after_a_past_last_run_are_the_past_ones_first() -> None:
+    """Slots, not sends: what beat does with the missed ones is ``core.sends``'s catch-up."""
     now = at("2026-12-02T08:00:00.25+00:00")
     runs = upcoming(cron("30", "7", "Europe/Paris"), at("2026-12-01T06:30:00+00:00"), now, 2)
-    assert [r.isoformat() for r in runs] == ["2026-12-02T08:00:01+00:00", "2026-12-03T06:30:00+00:00"]
+    assert [r.isoformat() for r in runs] == ["2026-12-02T06:30:00+00:00", "2026-12-03T06:30:00+00:00"]
 
 
-def test_an_armed_one_off_past_its_moment_is_sent_at_once_and_only_once() -> None:
-    now = at("2027-01-15T03:00:00+00:00")
-    assert upcoming(clocked(at("2027-01-15T02:00:00+01:00")), now, now, 3) == (at("2027-01-15T03:00:00+00:00"),)
+def test_a_one_off_has_one_slot_after_a_moment_before_it_and_none_after() -> None:
+    moment = clocked(at("2027-01-15T02:00:00+01:00"))
+    before, after = at("2027-01-14T00:00:00+00:00"), at("2027-01-15T03:00:00+00:00")
+    assert upcoming(moment, before, after, 3) == (at("2027-01-15T01:00:00+00:00"),)
+    assert upcoming(moment, after, after, 3) == ()
 
 
 def test_the_forecast_walks_the_same_slots() -> None:

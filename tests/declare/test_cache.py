@@ -65,6 +65,16 @@ def test_unchanged_files_come_from_the_cache_with_the_same_result(tree: Path) ->
     assert run(tree, reg, use_cache=False).cached == 0
 
 
+def test_a_policy_comes_from_the_cache_whole(tree: Path) -> None:
+    """The cache rebuilds specs without ``__init__``: every field must be stored, the policy too."""
+    (tree / "f1.yaml").write_text(good(1) + "    overlap: skip\n    max_runtime: 10m\n    jitter: 1m\n")
+    reg = app_with(report)
+    cold, warm = run(tree, reg), run(tree, reg)
+    assert warm.cached == 3 and warm.declared == cold.declared
+    policy = next(t.spec.policy for t in warm.declared.tasks if t.name == "nightly-1")
+    assert (policy.overlap, policy.max_runtime, policy.jitter) == ("skip", 600, 60)
+
+
 CHANGES = [
     ("signature", report_renamed_parameter, "bad-arguments"),
     ("hint", report_text, "bad-arguments"),

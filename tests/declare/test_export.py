@@ -98,3 +98,26 @@ def test_default_exports_only_unmanaged_rows(tmp_path: Path, capsys: pytest.Capt
     assert "mine:" not in unmanaged and "digest:" in unmanaged
     call_command("reconcile", "export", "--all")
     assert "mine:" in capsys.readouterr().out
+
+
+def test_policies_round_trip(tmp_path: Path) -> None:
+    """An owned row's policy lives in its ownership: export writes it back as the options."""
+    folder = tmp_path / "schedules"
+    apply_yaml(folder, (
+        "tasks:\n  sync:\n    task: project.tasks.sync_inventory\n    every: 15m\n    args: [main]\n"
+        "    overlap: queue_one\n    max_runtime: 10m\n    time_limit: 1h\n    catchup: all\n"
+        "    catchup_window: 2h\n    catchup_max: 4\n    jitter: 90s\n"
+        "  beat:\n    task: project.tasks.heartbeat\n    every: 1m\n    scheduled_time_kwarg: as_of\n"
+    ))
+    output = tmp_path / "exported.yaml"
+    call_command("reconcile", "export", "--all", "--output", str(output))
+    text = output.read_text()
+    assert "    overlap: queue_one\n    max_runtime: 10m\n    time_limit: 1h\n    catchup: all\n" in text
+    assert "    catchup_window: 2h\n    catchup_max: 4\n    jitter: 90s\n" in text
+    assert "    scheduled_time_kwarg: as_of\n" in text
+    (folder / "s.yaml").write_text(text)
+
+    from reconciler.pipeline import validate_paths
+
+    assert validate_paths([folder], registry=registry(), now=NOW).valid
+    assert plan_yaml(folder).changes == ()

@@ -119,6 +119,7 @@ def test_herd_names_the_minute_and_the_count() -> None:
         "60 tasks are due in the same minute, 2026-11-25 02:00 UTC (more than RECONCILER_HERD_LIMIT=50); "
         "6 other minute(s) of the next 7 days are over it too"
     )
+    assert found.hint is not None and "jitter: <duration>" in found.hint  # the policy that spreads a herd
 
 
 def test_lints_run_in_validation_with_positions_and_the_setting(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]

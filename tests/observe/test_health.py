@@ -67,7 +67,7 @@ def test_the_expected_run_is_celerys_next_run_after_the_reference() -> None:
     assert daily.expected_at == datetime(2026, 3, 29, 6, 0, tzinfo=UTC)  # 08:00 in Paris, summer time
     assert daily.period == timedelta(days=1)
     later_start = expectation(interval(timedelta(seconds=30)), NOW, NOW, start_time=NOW + timedelta(hours=1))
-    assert later_start.expected_at == NOW + timedelta(hours=1, seconds=30)
+    assert later_start.expected_at == NOW + timedelta(hours=1)  # an interval first runs at its start time
 
 
 YAML = """tasks:
@@ -164,13 +164,16 @@ def test_the_memoised_math_is_the_math(tmp_path: Path, fixtures_dir: Path, monke
     quarter = int(timezone.now().timestamp() // expected.MATH_WINDOW + 1) * expected.MATH_WINDOW
     first, later = (datetime.fromtimestamp(quarter + s, tz=UTC) for s in (60, 60 + 11 * 60))
     expected._math_memo.clear()
-    assert read_health(now=first)
+    before = read_health(now=first)
+    assert before
     record_run("every-int", "project.tasks.heartbeat", states.SUCCESS, first)
     computed: list[int] = []
     real = expected.expectation
     monkeypatch.setattr(expected, "expectation", lambda *a, **k: computed.append(1) or real(*a, **k))
     memoised = read_health(now=later)
-    assert len(computed) == 1, "only the row that ran is computed again"
+    # the row that ran, and the rows whose next send came in between (a beat starting now decides anew)
+    again = {h.name for h in before if h.name == "every-int" or (h.next_run_at is not None and h.next_run_at <= later)}
+    assert len(computed) == len(again) < len(before)
     expected._math_memo.clear()
     fresh = read_health(now=later)
     assert len(fresh) > 10 and memoised == fresh
@@ -255,3 +258,66 @@ def test_a_kept_late_health_is_not_used_for_an_earlier_moment(tmp_path: Path) ->
 
     assert beat_a(quarter + timedelta(seconds=35)) is Health.LATE
     assert beat_a(quarter + timedelta(seconds=5)) is Health.OK
+
+
+@pytest.mark.parametrize(
+    ("enabled", "suspended", "last_state", "expected_in", "health"),
+    [
+        (True, False, states.SUCCESS, 30, Health.RUNNING_LONG),
+        (True, False, states.SUCCESS, -3600, Health.RUNNING_LONG),  # the hung run is why the next ones are missing
+        (True, False, states.FAILURE, 30, Health.RUNNING_LONG),
+        (True, False, None, 30, Health.RUNNING_LONG),  # its first run hangs: no run recorded yet
+        (False, False, states.SUCCESS, 30, Health.DISABLED),
+        (False, True, states.SUCCESS, 30, Health.SUSPENDED),
+    ],
+    ids=["ok", "late", "failing", "never-run", "disabled", "suspended"],
+)
+def test_running_long_comes_after_suspended_and_disabled(
+    enabled: bool, suspended: bool, last_state: str | None, expected_in: int, health: Health,
+) -> None:
+    expected = NOW + timedelta(seconds=expected_in)
+    assert decide(
+        enabled=enabled, last_state=last_state, expected_at=expected, grace=MIN, now=NOW, suspended=suspended,
+        running_long=True,
+    ) == health
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_run_past_its_max_runtime_is_running_long(tmp_path: Path, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    """Read from the database as beat and the worker leave it (``RunLease``, the policy applied),
+    in three queries; the kept health follows the run: running long once past max_runtime,
+    back to its run health when the run finishes (same rows, same stored runs)."""
+    from reconciler.observe import health
+    from tests.support.observe import set_policy, track_run
+
+    apply_yaml(tmp_path, YAML)  # applied at NOW
+    set_policy("flaky", overlap="skip", max_runtime=600)
+    set_policy("beat-b", max_runtime=60)
+    set_policy("paused", max_runtime=60)
+    sent = NOW + timedelta(hours=2)
+    record_run("flaky", "project.tasks.flaky", states.SUCCESS, sent - timedelta(minutes=10))
+    task_id = track_run("flaky", sent, started=sent + timedelta(seconds=5))
+    track_run("paused", sent, started=sent, max_runtime=60)  # disabled says more than its last run
+    track_run("beat-b", sent, started=sent, finished=sent + timedelta(seconds=30), outcome="success")
+    health._health_memo.clear()
+
+    def read(now: datetime) -> dict[str, object]:
+        with django_assert_max_num_queries(3):
+            return {s.name: s for s in read_health(now=now)}
+
+    early = read(sent + timedelta(minutes=5))
+    assert early["flaky"].health is Health.OK and early["flaky"].run.state == "running"  # type: ignore[attr-defined]
+    hung = read(sent + timedelta(minutes=11))
+    assert {name: str(s.health) for name, s in hung.items() if s.run is not None} == {  # type: ignore[attr-defined]
+        "beat-b": "late", "flaky": "running-long", "paused": "disabled"}
+    run = hung["flaky"].to_json()["run"]  # type: ignore[attr-defined]
+    assert (run["state"], run["task_id"], run["running_long"], run["max_runtime"]) == ("running", task_id, True, 600)
+    assert hung["reports"].run is None and hung["reports"].to_json()["run"] is None  # type: ignore[attr-defined]
+    assert read(sent + timedelta(minutes=5))["flaky"].health is Health.OK  # an earlier moment: not kept
+
+    track_run("flaky", sent, started=sent + timedelta(seconds=5), finished=sent + timedelta(minutes=12),
+              outcome="success")
+    done = read(sent + timedelta(minutes=13))["flaky"]
+    assert done.health is Health.LATE and done.run.state == "finished"  # type: ignore[attr-defined]  # every 10m
+    assert [s.name for s in read_health(now=sent + timedelta(minutes=11)) if s.health is Health.RUNNING_LONG] == []

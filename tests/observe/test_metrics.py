@@ -81,7 +81,7 @@ def test_metrics_of_schedules_applies_and_drift(tmp_path: Path, settings, django
 
     client = Client(HTTP_HOST="localhost")
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):  # six, and the tracked runs and the skip totals
         m = scrape(client, REMOTE_ADDR="10.9.9.9", HTTP_AUTHORIZATION="Bearer s3cret")
     assert scrape(client, REMOTE_ADDR="192.168.4.4").keys() == m.keys()
 
@@ -190,7 +190,8 @@ def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeyp
         health("new\nline", "tâche.ünïcode", Health.FAILING, next=datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
         health("plain", "project.tasks.heartbeat", Health.OK),
     ]
-    families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3)]
+    families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3),
+                *metrics.skip_data([('quote"d', "overlap", 3), ("new\nline", "catchup", 12)])]
     families.append(metrics.Family(  # three labels, not in order: written sorted by name
         "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
         ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
@@ -253,3 +254,31 @@ def test_what_a_scrape_keeps_for_the_next_follows_beat_applies_and_suspensions(t
     assert suspended["reconciler_schedules"][(("health", "suspended"),)] == 1
     assert suspended["reconciler_schedules"][(("health", "ok"),)] == 0
     assert beat_a not in suspended["reconciler_schedule_next_run_timestamp_seconds"]
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_running_long_and_skipped_runs_in_a_scrape(tmp_path: Path) -> None:
+    """running-long counted like the other healths (its own gauge, the per-health count), and
+    the runs beat skipped as a counter per schedule and reason, from ``SkipTotal``: it does not
+    drop when the ``SkippedRun`` rows behind it are pruned."""
+    from reconciler.models import SkippedRun
+    from tests.support.observe import record_skip, set_policy, track_run
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    set_policy("flaky", overlap="skip", max_runtime=60)
+    track_run("flaky", now - timedelta(minutes=5), started=now - timedelta(minutes=4), max_runtime=60)
+    record_skip("flaky", "overlap", now - timedelta(minutes=1), now - timedelta(minutes=1))
+    record_skip("flaky", "overlap", now - timedelta(seconds=30), now - timedelta(seconds=30))
+    record_skip("beat-a", "catchup", now - timedelta(minutes=2), now - timedelta(minutes=1), count=12)
+    client = Client(HTTP_HOST="localhost")
+    m = scrape(client, REMOTE_ADDR="127.0.0.1")
+    assert m["reconciler_schedule_running_long"] == {
+        (("name", "beat-a"),): 0, (("name", "beat-b"),): 0, (("name", "flaky"),): 1}
+    assert m["reconciler_schedules"][(("health", "running-long"),)] == 1
+    assert m["reconciler_schedule_skipped_total"] == {
+        (("name", "beat-a"), ("reason", "catchup")): 12, (("name", "flaky"), ("reason", "overlap")): 2}
+    SkippedRun.objects.all().delete()  # the retention prunes the decisions, never the counters
+    assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_schedule_skipped_total"] == (
+        m["reconciler_schedule_skipped_total"])

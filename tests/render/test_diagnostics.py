@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.pipeline import default_registry, validate_paths
-from reconciler.render.diagnostics import RENDERERS, render_markdown
+from reconciler.render.diagnostics import RENDERERS, render_markdown, scheduler_notice
 from tests.conftest import FIXTURES, assert_golden
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,3 +65,11 @@ def test_every_format_carries_every_hint(fmt: str, invalid_result) -> None:
         return
     for hint in hints:
         assert (hint.replace("|", "\\|") if fmt == "md" else hint) in text, hint
+
+
+def test_scheduler_notice_in_text_and_github() -> None:
+    assert scheduler_notice([]) == ""
+    names = [f"t{i:02d}" for i in range(12)]
+    assert scheduler_notice(names).startswith("notice: 12 declaration(s) use a run-time policy")
+    assert scheduler_notice(names).endswith("t08, t09 and 2 more\n")
+    assert scheduler_notice(names[:1], github=True).startswith("::notice title=reconciler-scheduler::1 declaration(s)")

@@ -32,3 +32,42 @@ def record_run(
     done = at + timedelta(seconds=runtime) if state != states.STARTED else None
     TaskResult.objects.filter(task_id=task_id).update(date_created=at, date_started=at, date_done=done or at)
     return task_id
+
+
+def set_policy(name: str, **options: object) -> None:
+    """The run-time policy an apply would have stored for the schedule (``ManagedTask.policy``)."""
+    from reconciler.core.policy import Policy
+    from reconciler.models import ManagedTask
+
+    assert ManagedTask.objects.filter(periodic_task__name=name).update(policy=Policy(**options).to_json()) == 1
+
+
+def track_run(
+    name: str, sent: datetime, *, started: datetime | None = None, finished: datetime | None = None,
+    outcome: str = "", slot: datetime | None = None, max_runtime: float = 600, pending: datetime | None = None,
+) -> str:
+    """The lease beat writes at a send, as the worker's signals leave it (``RunLease``: the contract)."""
+    from reconciler.models import RunLease
+
+    task_id = str(uuid.uuid4())
+    RunLease.objects.update_or_create(name=name, defaults={
+        "task_id": task_id, "scheduled_time": slot or sent, "sent_at": sent, "started_at": started,
+        "finished_at": finished, "outcome": outcome, "pending_slot": pending,
+        "expires_at": (started or sent) + timedelta(seconds=max_runtime),
+    })
+    return task_id
+
+
+def record_skip(
+    name: str, reason: str, slot: datetime, at: datetime, *, count: int = 1, first_slot: datetime | None = None,
+    detail: str = "",
+) -> None:
+    """One skip decision as beat records it: the row, and its runs added to the counter."""
+    from django.db.models import F
+
+    from reconciler.models import SkippedRun, SkipTotal
+
+    SkippedRun.objects.create(name=name, reason=reason, slot=slot, first_slot=first_slot, count=count, at=at,
+                              detail=detail)
+    total, _ = SkipTotal.objects.get_or_create(name=name, reason=reason)
+    SkipTotal.objects.filter(pk=total.pk).update(total=F("total") + count)
