@@ -37,6 +37,10 @@ class ManagedTask(models.Model):
     # The run-time policy last applied (``core.policy.Policy.to_json``: its non-default options,
     # '' for none). Beat reads it with the rows; it is part of ``spec_hash``, not of the row digest.
     policy = models.TextField(blank=True, db_default="")
+    # The calendar (``core.calendar``) and the monitoring options (``core.monitor``) last applied,
+    # stored the same way (``OptionSet.to_json``).
+    calendar = models.TextField(blank=True, db_default="")
+    monitor = models.TextField(blank=True, db_default="")
 
     class Meta:
         verbose_name = "managed task"

@@ -21,6 +21,7 @@ from ..observe.sync import STATES, repository_path, source_url
 from ..render.words import iso
 from . import actions as operations
 from . import catalogue
+from . import monitors as monitored
 from . import observe as observed
 from .display import breakable, breakable_moment, moment
 from .state import LABELS, AdminState, attach_next_runs, state_of
@@ -61,7 +62,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     # Narrow enough for 1400 px beside the admin's two sidebars: whether a row is managed shows
     # as where it is declared ("—": unmanaged); paths and task names break at "/" and ".".
     list_display = ("name", "declared_in", "status", "next_run", "enabled", "task_name", "last_run")
-    list_filter = (ManagedFilter, StatusFilter, "enabled", "one_off", "task")
+    list_filter = (ManagedFilter, StatusFilter, monitored.OwnerFilter, monitored.SeverityFilter, "enabled", "one_off",
+                   "task")
     search_fields = ("name", "task")
     actions = ("run_now", "suspend", "resume", "enable_tasks", "disable_tasks", "toggle_tasks")
     change_form_template = "admin/reconciler/periodictask/change_form.html"
@@ -73,8 +75,11 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     def get_list_display(self, request: HttpRequest) -> Any:
         """Health after the status, when the runs are recorded (django-celery-results): it
-        says when the last run was (its tooltip), in place of the last run column."""
+        says when the last run was (its tooltip), in place of the last run column. The owner
+        after the task, once some schedule's monitor names an owner or a severity."""
         shown = list(super().get_list_display(request))
+        if monitored.labelled(request):
+            shown.insert(shown.index("task_name") + 1, "owner")
         if observed.available():
             shown.insert(shown.index("status") + 1, "health")
             shown.remove("last_run")
@@ -104,6 +109,10 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     @admin.display(description="task", ordering="task")
     def task_name(self, obj: PeriodicTask) -> str:
         return breakable(obj.task, "._")
+
+    @admin.display(description="owner")
+    def owner(self, obj: PeriodicTask) -> str:
+        return monitored.owner_cell(managed_of(obj))
 
     @admin.display(description="status")
     def status(self, obj: PeriodicTask) -> str:

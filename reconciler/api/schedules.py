@@ -1,6 +1,6 @@
 """``/api/schedules/``: each schedule's status and health (the detail: with its tracked run and skips),
-its runs, its skipped runs, and the operations on one schedule: run now, suspend, resume. Thin
-shells over ``reconciler.observe.sync``, ``reconciler.observe`` and ``reconciler.operate``."""
+its runs, its skipped runs (the operations on one schedule: ``api.operations``). Thin shells over
+``reconciler.observe.sync`` and ``reconciler.observe``."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,15 +10,16 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ..core.errors import UnknownName
+from ..core.monitor import NO_MONITOR, Monitor
 from ..observe.health import Health, ScheduleHealth, read_health
 from ..observe.leases import read_runs
+from ..observe.rows import read_monitors
 from ..observe.runs import results_available, run_from_row, runs_queryset
 from ..observe.skips import last_skips, recent_skips, skip_of, skipped_queryset
 from ..observe.sync import (
@@ -30,14 +31,12 @@ from ..observe.sync import (
     upcoming_runs,
     with_bookkeeping,
 )
-from ..operate import resume, run_schedule, suspend
 from ..pipeline import database_errors
 from ..render.words import schedule_words
 from . import serializers as s
-from .base import ReconcilerView, who
+from .base import ReconcilerView
 from .errors import Unprocessable
 from .openapi import extend_schema
-from .permissions import RUN, SUSPEND
 from .validation import validation_json
 
 ERRORS = {401: s.ErrorSerializer, 403: s.ErrorSerializer, 503: s.ErrorSerializer}
@@ -58,9 +57,10 @@ class Row:
     words: str
     next_runs: tuple[datetime, ...]
     health: ScheduleHealth | None = None  # None: no row in the database yet, or no result store
+    monitor: Monitor = NO_MONITOR  # as applied (ownership), or as declared for a schedule not applied yet
 
     def to_json(self) -> dict[str, Any]:
-        st, health = self.status, self.health
+        st, health, monitor = self.status, self.health, self.monitor
         body = st.to_json()
         observed = health.to_json() if health is not None else {}
         return {
@@ -73,6 +73,9 @@ class Row:
             "total_run_count": st.total_run_count, "reasons": body["reasons"],
             "health": observed.get("health"), "last_run_state": observed.get("last_state"),
             "last_success_at": observed.get("last_success_at"),
+            "owner": monitor.owner or None, "severity": monitor.severity or None, "grace": monitor.grace,
+            "grace_seconds": observed.get("grace_seconds"), "failure_threshold": monitor.failure_threshold,
+            "recovery_threshold": monitor.recovery_threshold,
         }
 
 
@@ -104,9 +107,21 @@ def rows_of(listing: Listing, page: list[TaskStatus], healths: dict[str, Schedul
         if healths is None:
             healths = read_healths(names, listing.now) if names else {}
     return [
-        Row(st, _words(listing.specs[st.name].schedule), upcoming.get(st.name, ()), healths.get(st.name))
+        Row(st, _words(listing.specs[st.name].schedule), upcoming.get(st.name, ()), (found := healths.get(st.name)),
+            found.monitor if found is not None else _declared_monitor(listing, st.name))
         for st in page
     ]
+
+
+def _declared_monitor(listing: Listing, name: str) -> Monitor:
+    return getattr(listing.specs.get(name), "monitor", NO_MONITOR)
+
+
+def monitors_of(listing: Listing, names: list[str]) -> dict[str, Monitor]:
+    """Each schedule's monitor: as applied (ownership: one query per 500 names), else as declared."""
+    with database_errors():
+        applied = read_monitors(names) if names else {}
+    return {name: applied.get(name) or _declared_monitor(listing, name) for name in names}
 
 
 def read_healths(names: list[str] | None, now: datetime) -> dict[str, ScheduleHealth]:
@@ -143,6 +158,8 @@ class ScheduleList(ReconcilerView):
                              description="computed from the stored runs; rows without a health never match"),
             OpenApiParameter("managed", OpenApiTypes.BOOL),
             OpenApiParameter("task", OpenApiTypes.STR, description="the Celery task name"),
+            OpenApiParameter("owner", OpenApiTypes.STR, description="the owner its monitor names (monitor: owner)"),
+            OpenApiParameter("severity", OpenApiTypes.STR, description="its monitor's severity"),
         ],
         responses={200: s.ScheduleSerializer(many=True), 400: s.ErrorSerializer, 404: s.ErrorSerializer,
                    422: s.ValidationSerializer, **ERRORS},
@@ -156,6 +173,7 @@ class ScheduleList(ReconcilerView):
             raise ValidationError({"health": [f"one of {', '.join(HEALTHS)}"]})
         managed = _boolean(request.query_params.get("managed"), "managed")
         task = request.query_params.get("task") or None
+        owner, severity = request.query_params.get("owner") or None, request.query_params.get("severity") or None
         listing = schedule_statuses()
         wanted = [
             st for st in listing.statuses
@@ -163,6 +181,12 @@ class ScheduleList(ReconcilerView):
             and (managed is None or st.managed is managed)
             and (task is None or st.task == task)
         ]
+        if owner is not None or severity is not None:
+            monitors = monitors_of(listing, [st.name for st in wanted])
+            wanted = [
+                st for st in wanted if (owner is None or monitors[st.name].owner == owner)
+                and (severity is None or monitors[st.name].severity == severity)
+            ]
         healths = None
         if wanted_health is not None:  # health is computed, not stored: every candidate's is read
             with database_errors():
@@ -236,65 +260,7 @@ class ScheduleSkippedRuns(ReconcilerView):
         return self.get_paginated_response([skip_of(values).to_json() for values in page or ()])
 
 
-class RunSchedule(ReconcilerView):
-    """Send the schedule's task now, exactly as beat would send it."""
-
-    permission = RUN
-
-    @extend_schema(
-        operation_id="schedules_run", parameters=[NAME], request=None,
-        responses={202: s.SentSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        with database_errors():
-            task_id = run_schedule(name, by=who(request))
-            task = _task_of(name)
-        return Response({"name": name, "task": task, "id": task_id, "eta": None}, status=status.HTTP_202_ACCEPTED)
-
-
 def _exists(name: str) -> bool:
     from django_celery_beat.models import PeriodicTask
 
     return bool(PeriodicTask.objects.filter(name=name).exists())
-
-
-def _task_of(name: str) -> str:
-    from django_celery_beat.models import PeriodicTask
-
-    return str(PeriodicTask.objects.filter(name=name).values_list("task", flat=True).first() or "")
-
-
-class SuspendSchedule(ReconcilerView):
-    """Pause a managed schedule (disabled until resumed, whatever git declares)."""
-
-    permission = SUSPEND
-
-    @extend_schema(
-        operation_id="schedules_suspend", parameters=[NAME], request=s.SuspendSerializer,
-        responses={200: s.SuspendedSerializer, 400: s.ErrorSerializer, 404: s.ErrorSerializer,
-                   409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        body = s.SuspendSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        with database_errors():
-            suspension = suspend(name, body.validated_data["reason"], by=who(request))
-        return Response({
-            "name": name,
-            "suspended": {"at": suspension.at.isoformat(), "by": suspension.by, "reason": suspension.reason},
-        })
-
-
-class ResumeSchedule(ReconcilerView):
-    """End a suspension: the row is written as git declares it, at once."""
-
-    permission = SUSPEND
-
-    @extend_schema(
-        operation_id="schedules_resume", parameters=[NAME], request=None,
-        responses={200: s.ResumedSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **ERRORS},
-    )
-    def post(self, request: Request, name: str) -> Response:
-        with database_errors():
-            result = resume(name, by=who(request))
-        return Response({"name": name, "declared": result.declared, "plan": result.plan.to_json()})

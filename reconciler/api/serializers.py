@@ -45,6 +45,14 @@ class ScheduleSerializer(serializers.Serializer):
     )
     last_run_state = serializers.CharField(allow_null=True, help_text="the Celery state of the last stored run")
     last_success_at = serializers.DateTimeField(allow_null=True, help_text="when the last successful run started")
+    owner = serializers.CharField(allow_null=True, help_text="its monitor's owner (monitor: owner); null: none")
+    severity = serializers.CharField(allow_null=True, help_text="its monitor's severity, for alert routing")
+    grace = serializers.IntegerField(allow_null=True, help_text="its monitor's grace (seconds); null: the global rule")
+    grace_seconds = serializers.FloatField(
+        allow_null=True, help_text="the grace health applies (its own, or the global rule); null without a health",
+    )
+    failure_threshold = serializers.IntegerField(help_text="failing after this many failed runs in a row")
+    recovery_threshold = serializers.IntegerField(help_text="once failing, ok after this many successes in a row")
 
 
 class TrackedRunSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from django.urls import path, re_path, register_converter
 from ..core.extras import require
 
 require("api", "the reconciler API (reconciler.api.urls)")
-from . import schedules, tasks, validation, views  # noqa: E402  (the [api] extra)
+from . import operations, schedules, tasks, validation, views  # noqa: E402  (the [api] extra)
 from .openapi import Docs, Schema, docs_asset  # noqa: E402
 
 app_name = "reconciler"
@@ -35,9 +35,9 @@ urlpatterns = [
     path("docs/", Docs.as_view(), name="docs"),
     path("docs/assets/<str:name>", docs_asset, name="docs-asset"),
     path("schedules/", schedules.ScheduleList.as_view(), name="schedules"),
-    path("schedules/<anyname:name>/run/", schedules.RunSchedule.as_view(), name="run"),
-    path("schedules/<anyname:name>/suspend/", schedules.SuspendSchedule.as_view(), name="suspend"),
-    path("schedules/<anyname:name>/resume/", schedules.ResumeSchedule.as_view(), name="resume"),
+    path("schedules/<anyname:name>/run/", operations.RunSchedule.as_view(), name="run"),
+    path("schedules/<anyname:name>/suspend/", operations.SuspendSchedule.as_view(), name="suspend"),
+    path("schedules/<anyname:name>/resume/", operations.ResumeSchedule.as_view(), name="resume"),
     path("schedules/<anyname:name>/runs/", schedules.ScheduleRuns.as_view(), name="runs"),
     path("schedules/<anyname:name>/skipped-runs/", schedules.ScheduleSkippedRuns.as_view(), name="skipped-runs"),
     path("schedules/<anyname:name>/", schedules.ScheduleDetail.as_view(), name="schedule"),

@@ -2,7 +2,8 @@
 NAME, that schedule's last runs, its tracked run and its last skipped runs too. Schedules whose
 runs beat skipped in the last 24 hours (overlap, catch-up) get a line each under the table.
 ``--fail-on late,failing,running-long`` exits 1 when any schedule is in one of those states: a
-Kubernetes probe or a monitoring cron.
+Kubernetes probe or a monitoring cron. ``--owner`` and ``--severity`` keep the schedules whose
+monitor names them (``monitor: owner``), for the table and for ``--fail-on``: a team's probe.
 
 Without django-celery-results no run is recorded: status still shows what the rows say (enabled,
 disabled or suspended, when beat last sent each task, its next run) and says in one line that run
@@ -31,12 +32,14 @@ from ..pipeline import database_errors
 from .common import add_format, failure_json
 
 HELP = (
-    "health of every schedule (ok, late, failing, running-long, never-run, suspended, disabled) with its last "
-    "and next run, and the runs beat skipped"
+    "health of every schedule (ok, late, failing, running-long, never-run, suspended, complete, disabled) with its "
+    "last and next run, and the runs beat skipped"
 )
 RUNS_SHOWN = 10
 SKIPS_SHOWN = 10
-KNOWN_WITHOUT_RUNS = (Health.SUSPENDED, Health.DISABLED, Health.RUNNING_LONG)  # what the rows and leases tell
+KNOWN_WITHOUT_RUNS = (  # what the rows and leases tell
+    Health.SUSPENDED, Health.COMPLETE, Health.DISABLED, Health.RUNNING_LONG,
+)
 NO_RUNS = (
     "run health (ok, late, failing, never-run) needs recorded runs: "
     f"{install_hint('results')}, add 'django_celery_results' to INSTALLED_APPS and set "
@@ -55,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fail-on", type=_healths, default=(), metavar="HEALTH[,HEALTH]",
         help="exit 1 when any schedule has one of these healths, e.g. late,failing,running-long",
     )
+    parser.add_argument("--owner", help="only the schedules whose monitor names this owner (monitor: owner)")
+    parser.add_argument("--severity", help="only the schedules whose monitor has this severity")
 
 
 def _healths(value: str) -> tuple[Health, ...]:
@@ -88,12 +93,21 @@ def _run(options: dict[str, object], out: TextIO) -> int:
         schedules = read_health([str(name)] if name else None, now)
         if name and not schedules:
             raise UnknownSchedule(f"no schedule named {name!r}: `reconcile status` lists them all")
+        schedules = of_monitor(schedules, options)
         runs = last_runs(str(name), RUNS_SHOWN) if name else None
         skips = recent_skips([str(name)] if name else None, now)
         skipped = last_skips(str(name), SKIPS_SHOWN) if name else None
     render = render_status_json if options["format"] == "json" else render_status_text
     out.write(render(schedules, now, runs, skips, skipped))
     return EXIT_ERROR if failing(schedules, tuple(options.get("fail_on") or ())) else EXIT_OK  # type: ignore[arg-type]
+
+
+def of_monitor(schedules: tuple[ScheduleHealth, ...], options: dict[str, object]) -> tuple[ScheduleHealth, ...]:
+    """The schedules of ``--owner`` and ``--severity`` (both when both are given)."""
+    owner, severity = options.get("owner"), options.get("severity")
+    return tuple(
+        s for s in schedules if (owner is None or s.owner == owner) and (severity is None or s.severity == severity)
+    )
 
 
 def failing(schedules: tuple[ScheduleHealth, ...], fail_on: tuple[Health, ...]) -> bool:
@@ -115,6 +129,7 @@ def _run_without_runs(options: dict[str, object], now: datetime, out: TextIO) ->
         fixed = configured_grace()
         tracked = read_runs([str(name)] if name else None, now)
         schedules = tuple(health_of_row(row, RunSummary(), now, fixed, run=tracked.get(row.name)) for row in rows)
+        schedules = of_monitor(schedules, options)
         sent = {row.name: row.last_sent_at for row in rows}
         skips = recent_skips([str(name)] if name else None, now)
     render = render_rows_json if options["format"] == "json" else render_rows_text
@@ -139,7 +154,9 @@ def render_rows_text(
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (header, *rows)]
     found = Counter(known_state(s) for s in schedules)
-    counts = ", ".join(f"{found[k]} {k}" for k in ("enabled", "running-long", "suspended", "disabled") if found[k])
+    counts = ", ".join(
+        f"{found[k]} {k}" for k in ("enabled", "running-long", "suspended", "complete", "disabled") if found[k]
+    )
     lines.append(f"{len(schedules)} schedule{'s' if len(schedules) != 1 else ''}: {counts or 'none'}")
     lines.extend(skip_lines(schedules, skips or {}, now))
     lines.extend(f"suspended since {when(s.suspended_at)}: `reconcile resume {s.name}` ends it"

@@ -19,7 +19,10 @@ from functools import cached_property
 from sys import intern
 from typing import Any
 
+from .calendar import NO_CALENDAR, Calendar
 from .diagnostics import SourceRange
+from .monitor import NO_MONITOR, Monitor
+from .options import value_of
 from .policy import DEFAULT_POLICY, Policy
 from .schedule import Schedule, schedule_fields
 
@@ -61,6 +64,8 @@ class TaskSpec:
     expires_at: datetime | None = None
     start_time: datetime | None = None
     policy: Policy = DEFAULT_POLICY  # run-time options (``core.policy``); kept in ownership, not the row
+    calendar: Calendar = NO_CALENDAR  # more crons, exclusions, an end (``core.calendar``); in ownership too
+    monitor: Monitor = NO_MONITOR  # grace, thresholds, owner (``core.monitor``); in ownership too
 
     def fields(self) -> dict[str, Any]:
         """Field name → a plain, JSON-able value; the unit of field-by-field diffs.
@@ -85,7 +90,9 @@ class TaskSpec:
             "expire_seconds": self.expire_seconds,
             "expires": _iso(self.expires_at),
             "start_time": _iso(self.start_time),
-            **self.policy.fields(),  # only options that differ from their default
+            **self.policy.fields(),  # only options that differ from their default (``core.options``)
+            **self.calendar.fields(),
+            **self.monitor.fields(),
         }
 
     def digest(self) -> str:
@@ -103,6 +110,14 @@ class TaskSpec:
     def _digest(self) -> str:
         payload = canonical_json({"name": self.name, **self.fields()})
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+OPTION_DEFAULTS = {**Policy.defaults(), **Calendar.defaults(), **Monitor.defaults()}
+
+
+def field_value(field_values: dict[str, Any], name: str) -> Any:
+    """A spec's field (``TaskSpec.fields``), an option left out being its default."""
+    return value_of(field_values, name, OPTION_DEFAULTS)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -155,6 +170,8 @@ class Ownership:
     source: str = ""  # the schedules source (folder) that owns the row; "" before sources existed
     suspension: Suspension | None = None
     policy: Policy = DEFAULT_POLICY  # the run-time policy last applied (``ManagedTask.policy``): the row lacks it
+    calendar: Calendar = NO_CALENDAR  # ``ManagedTask.calendar``
+    monitor: Monitor = NO_MONITOR  # ``ManagedTask.monitor``
 
 
 @dataclass(frozen=True)

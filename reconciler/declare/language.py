@@ -33,7 +33,7 @@ from .fields import (
 from .policies import Catchup, CatchupMax, Identifier, Overlap
 
 SCHEDULE_KEYS = ("cron", "every", "at", "solar")
-LINT_CODES = ("every-minute", "herd", "overlap", "uneven-step")  # warnings a task may silence (lints.py)
+LINT_CODES = ("dst-gap", "dst-repeat", "every-minute", "herd", "overlap", "uneven-step")  # ignore: codes (lints.py)
 
 
 # Named Solar because users see the class name: the JSON Schema's $defs, pydantic's messages

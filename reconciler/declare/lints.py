@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..core.diagnostics import Diagnostic
 from .firing import Window
 from .lint_cron import per_schedule
+from .lint_dst import dst
 from .lint_herd import HERD_LIMIT, herd
 from .lint_overlap import overlaps
 
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
 
 def lint(declarations: Sequence[ValidDeclaration], *, now: datetime, herd_limit: int = HERD_LIMIT) -> list[Diagnostic]:
     window = Window(now)
-    found = [*per_schedule(declarations), *overlaps(declarations, window), *herd(declarations, window, herd_limit)]
+    found = [
+        *per_schedule(declarations), *dst(declarations, now), *overlaps(declarations, window),
+        *herd(declarations, window, herd_limit),
+    ]
     return sorted(found, key=_by_file)  # placed file by file: each file's node tree is composed once
 
 

@@ -7,10 +7,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan
-from ..core.policy import value_of
 from ..core.reasons import Reason, Why, reason
 from ..core.schedule import Clocked
-from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec
+from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec, field_value
 
 EMPTY = (None, "", "[]", "{}")
 CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
@@ -156,5 +155,5 @@ def field_changes(old: TaskSpec, new: TaskSpec) -> tuple[FieldChange, ...]:
     before, after = old.fields(), new.fields()
     if before.keys() == after.keys():
         return tuple(FieldChange(k, before[k], after[k]) for k in sorted(after) if before[k] != after[k])
-    changes = ((k, value_of(before, k), value_of(after, k)) for k in sorted(before.keys() | after.keys()))
+    changes = ((k, field_value(before, k), field_value(after, k)) for k in sorted(before.keys() | after.keys()))
     return tuple(FieldChange(k, was, now) for k, was, now in changes if was != now)

@@ -11,6 +11,10 @@ prometheus-client's encoders would; ``ReconcilerCollector`` plugs them into a re
 ``result_expires`` deletes old rows the value drops, which Prometheus' ``rate()`` and
 ``increase()`` treat as a counter reset. ``reconciler_schedule_skipped_total`` is a true counter:
 ``SkipTotal`` only grows (the ``SkippedRun`` rows behind it are pruned, the totals are not).
+
+Every per-schedule family carries the schedule's ``owner`` and ``severity`` (its monitor,
+``core.monitor``; empty when it declares none) besides its ``name``: an alert rule keeps them
+and Alertmanager routes by them (docs/observe.md).
 """
 from __future__ import annotations
 
@@ -51,6 +55,9 @@ class Family:
         return family
 
 
+SCHEDULE = ("name", "owner", "severity")  # the labels of every per-schedule family, first
+
+
 def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
     """Every schedule's families, then the schedules by health: a pure function of the healths."""
     moments: dict[str, list[tuple[Labels, float]]] = {"last_run": [], "last_success": [], "next_run": []}
@@ -59,31 +66,35 @@ def schedule_data(schedules: Sequence[ScheduleHealth]) -> list[Family]:
     running_long: list[tuple[Labels, float]] = []
     runs: list[tuple[Labels, float]] = []
     for s in schedules:
+        who = (s.name, s.owner, s.severity)
         for key, value in (("last_run", s.last_run_at), ("last_success", s.last_success_at),
                            ("next_run", s.next_run_at)):
             if value is not None:
-                moments[key].append(((s.name, s.task), value.timestamp()))
-        late.append(((s.name,), 1.0 if s.health is Health.LATE else 0.0))
-        failing.append(((s.name,), 1.0 if s.health is Health.FAILING else 0.0))
-        running_long.append(((s.name,), 1.0 if s.health is Health.RUNNING_LONG else 0.0))
-        runs.extend(((s.name, state), float(count)) for state, count in sorted(s.runs.counts.items()))
+                moments[key].append(((*who, s.task), value.timestamp()))
+        late.append((who, 1.0 if s.health is Health.LATE else 0.0))
+        failing.append((who, 1.0 if s.health is Health.FAILING else 0.0))
+        running_long.append((who, 1.0 if s.health is Health.RUNNING_LONG else 0.0))
+        runs.extend(((*who, state), float(count)) for state, count in sorted(s.runs.counts.items()))
     return [
         Family("reconciler_schedule_last_run_timestamp_seconds", "gauge",
-               "When the schedule's last stored run started (Unix time).", ("name", "task"),
+               "When the schedule's last stored run started (Unix time).", (*SCHEDULE, "task"),
                tuple(moments["last_run"])),
         Family("reconciler_schedule_last_success_timestamp_seconds", "gauge",
-               "When the schedule's last successful run started.", ("name", "task"), tuple(moments["last_success"])),
+               "When the schedule's last successful run started.", (*SCHEDULE, "task"),
+               tuple(moments["last_success"])),
         Family("reconciler_schedule_next_run_timestamp_seconds", "gauge",
-               "When beat will next send the schedule's task.", ("name", "task"), tuple(moments["next_run"])),
-        Family("reconciler_schedule_late", "gauge", "1 when an expected run is missing past its grace.", ("name",),
+               "When beat will next send the schedule's task.", (*SCHEDULE, "task"), tuple(moments["next_run"])),
+        Family("reconciler_schedule_late", "gauge", "1 when an expected run is missing past its grace.", SCHEDULE,
                tuple(late)),
-        Family("reconciler_schedule_failing", "gauge", "1 when the schedule's last run failed.", ("name",),
+        Family("reconciler_schedule_failing", "gauge",
+               "1 when the schedule is failing: its last run failed (or, with monitor thresholds, "
+               "failure_threshold runs in a row, until recovery_threshold successes in a row).", SCHEDULE,
                tuple(failing)),
         Family("reconciler_schedule_running_long", "gauge",
-               "1 when the schedule's tracked run is unfinished past its max_runtime.", ("name",),
+               "1 when the schedule's tracked run is unfinished past its max_runtime.", SCHEDULE,
                tuple(running_long)),
         Family("reconciler_schedule_runs", "counter", "Runs of the schedule in the result store, by state.",
-               ("name", "state"), tuple(runs)),
+               (*SCHEDULE, "state"), tuple(runs)),
         _health_counts(schedules),
     ]
 
@@ -96,13 +107,17 @@ def _health_counts(schedules: Sequence[ScheduleHealth]) -> Family:
                   tuple(((h.value,), float(n)) for h, n in counts.items()))
 
 
-def skip_data(totals: Sequence[tuple[str, str, int]]) -> list[Family]:
-    """Runs beat did not send, per schedule and reason (``observe.skips.skip_totals``). Pure."""
+def skip_data(
+    totals: Sequence[tuple[str, str, int]], schedules: Sequence[ScheduleHealth] = (),
+) -> list[Family]:
+    """Runs beat did not send, per schedule and reason (``observe.skips.skip_totals``), with the
+    owner and severity of the schedule of that name (none for a schedule since deleted). Pure."""
+    labels = {s.name: (s.owner, s.severity) for s in schedules}
     return [
         Family("reconciler_schedule_skipped", "counter",
                "Runs beat did not send, by reason: overlap (the previous run still in flight), "
-               "catchup (a missed slot dropped by the catch-up policy).", ("name", "reason"),
-               tuple(((name, reason), float(total)) for name, reason, total in totals)),
+               "catchup (a missed slot dropped by the catch-up policy).", (*SCHEDULE, "reason"),
+               tuple(((name, *labels.get(name, ("", "")), reason), float(total)) for name, reason, total in totals)),
     ]
 
 
@@ -140,7 +155,9 @@ def read_drifted() -> int:
 
 
 def read_families() -> list[Family]:
-    return [*schedule_data(read_health()), *skip_data(skip_totals()), *apply_data(read_applies(), read_drifted())]
+    schedules = read_health()
+    return [*schedule_data(schedules), *skip_data(skip_totals(), schedules),
+            *apply_data(read_applies(), read_drifted())]
 
 
 class ReconcilerCollector(Collector):
@@ -207,11 +224,23 @@ def _samples(family: Family, total: str, escaped: dict[str, str]) -> list[str]:
             f'{total}{first}{label(values[i])}"{second}{label(values[j])}"}} {_number(value)}\n'
             for values, value in family.samples
         ]
-    return [
-        total + "".join(f'{head}{label(values[i])}"' for head, i in zip(heads, order, strict=True))
-        + f"}} {_number(value)}\n"
-        for values, value in family.samples
-    ]
+    kept = _labelsets.setdefault(family.labels, {})
+    if len(kept) >= LABELSETS_SIZE:
+        kept.clear()
+
+    def labelset(values: Labels) -> str:
+        found = kept.get(values)
+        if found is None:
+            found = kept[values] = "".join(
+                f'{head}{label(values[i])}"' for head, i in zip(heads, order, strict=True)) + "}"
+        return found
+
+    return [f"{total}{labelset(values)} {_number(value)}\n" for values, value in family.samples]
+
+
+LABELSETS_SIZE = 200_000  # per label names: label sets (3 labels or more) written once; emptied when full
+_labelsets: dict[Labels, dict[Labels, str]] = {}  # label names -> label values -> '{name="...",...}'
+
 
 
 def _help(text: str, openmetrics: bool) -> str:

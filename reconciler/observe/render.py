@@ -41,12 +41,14 @@ def render_status_text(
     schedules: Sequence[ScheduleHealth], now: datetime, runs: Sequence[Run] | None = None,
     skips: Mapping[str, SkipSummary] | None = None, skipped: Sequence[Skip] | None = None,
 ) -> str:
-    header = ("NAME", "HEALTH", "LAST RUN", "STATE", "NEXT RUN", "QUEUE", "TASK")
-    rows = [
+    header: tuple[str, ...] = ("NAME", "HEALTH", "LAST RUN", "STATE", "NEXT RUN", "QUEUE", "TASK")
+    rows: list[tuple[str, ...]] = [
         (s.name, str(s.health), f"{when(s.last_run_at)} {ago(s.last_run_at, now)}" if s.last_run_at else "never",
          s.last_state or "-", when(s.next_run_at), s.queue or "-", s.task)
         for s in schedules
     ]
+    if any(s.owner for s in schedules):  # a column only where some schedule names its owner
+        header, rows = (*header, "OWNER"), [(*row, s.owner or "-") for row, s in zip(rows, schedules, strict=True)]
     lines = _table(header, rows)
     counts = ", ".join(f"{n} {h}" for h, n in health_counts(schedules).items())
     lines.append(f"{len(schedules)} schedule{'s' if len(schedules) != 1 else ''}: {counts or 'none'}")
@@ -105,6 +107,8 @@ def _detail(schedule: ScheduleHealth, runs: Sequence[Run], now: datetime) -> lis
         lines[3:3] = [run_line(schedule.run, now)]
     if schedule.suspended_at is not None:
         lines[1:1] = [f"suspended since {when(schedule.suspended_at)}: `reconcile resume {schedule.name}` ends it"]
+    if not schedule.monitor.is_default:
+        lines[1:1] = [monitor_line(schedule)]
     if not runs:
         return [*lines, "no runs recorded"]
     header = ("STARTED", "STATE", "RUNTIME", "WORKER", "EXCEPTION")
@@ -114,6 +118,19 @@ def _detail(schedule: ScheduleHealth, runs: Sequence[Run], now: datetime) -> lis
         for r in runs
     ]
     return [*lines, f"last {len(runs)} runs:", *_table(header, rows)]
+
+
+def monitor_line(schedule: ScheduleHealth) -> str:
+    """The schedule's monitor in words: who owns it, and how its health is judged."""
+    m = schedule.monitor
+    parts = [f"owner {m.owner}" if m.owner else "", f"severity {m.severity}" if m.severity else ""]
+    if m.grace is not None:
+        parts.append(f"late {m.grace:g}s after a missed run")
+    if m.failure_threshold > 1:
+        parts.append(f"failing after {m.failure_threshold} failed runs in a row")
+    if m.recovery_threshold > 1:
+        parts.append(f"ok again after {m.recovery_threshold} successes in a row")
+    return "monitor: " + ", ".join(part for part in parts if part)
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -13,8 +13,10 @@ from typing import Any
 from django.conf import settings
 
 from ..beat.kinds import KINDS, schedule_of
+from ..core.calendar import NO_CALENDAR, Calendar
+from ..core.monitor import NO_MONITOR, Monitor
 from ..core.policy import DEFAULT_POLICY, Policy
-from ..models import ScheduledTask
+from ..models import ManagedTask, ScheduledTask
 
 NAME_BATCH = 500  # names per IN list when asked for some schedules (SQLite's variable limit)
 
@@ -36,10 +38,14 @@ class Row:
     suspended_at: datetime | None = None  # ManagedTask.suspended_at: an operator paused it
     schedule_key: int | None = None  # names what ``schedule`` was built from, for ``row_math``'s memo; None: no memo
     policy: Policy = DEFAULT_POLICY  # ManagedTask.policy: what beat does with catch-up, jitter, overlap
+    monitor: Monitor = NO_MONITOR  # ManagedTask.monitor: its grace, thresholds, owner and severity
+    calendar: Calendar = NO_CALENDAR  # ManagedTask.calendar: its end (until, max_runs) tells health it is complete
+    total_run_count: int = 0  # beat's count of its sends (PeriodicTask.total_run_count)
 
 
 TASK_FIELDS = ("pk", "name", "task", "queue", "enabled", "last_run_at", "date_changed", "start_time", "expires",
-               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy")
+               "managed_by__applied_at", "managed_by__suspended_at", "managed_by__policy", "managed_by__monitor",
+               "managed_by__calendar", "total_run_count")
 KIND_FIELDS = {kind.field: tuple(f.attname for f in kind.model._meta.concrete_fields) for kind in KINDS}
 KIND_COLUMNS = {  # kind -> (its id column, its columns) in the join
     kind: (f"{kind}__id", tuple(f"{kind}__{name}" for name in fields)) for kind, fields in KIND_FIELDS.items()
@@ -87,6 +93,19 @@ def read_rows(names: Sequence[str] | None = None, enabled_only: bool = False) ->
     return [row for _, row in found]
 
 
+def read_monitors(names: Sequence[str] | None = None) -> dict[str, Monitor]:
+    """The monitor of every owned schedule that has one (``ManagedTask.monitor``), by name: one
+    query (one per ``NAME_BATCH`` names asked for)."""
+    query = ManagedTask.objects.exclude(monitor="").values_list("periodic_task__name", "monitor")
+    if names is None:
+        return {name: Monitor.from_json(stored) for name, stored in query}
+    unique = sorted(set(names))
+    return {
+        name: Monitor.from_json(stored) for start in range(0, len(unique), NAME_BATCH)
+        for name, stored in query.filter(periodic_task__name__in=unique[start:start + NAME_BATCH])
+    }
+
+
 def _queries(names: Sequence[str] | None, enabled_only: bool) -> list[Any]:
     """One join of the tasks with their schedule rows and ownership, as tuples of ``COLUMNS``
     (one per ``NAME_BATCH`` names asked for)."""
@@ -120,12 +139,13 @@ def raw_rows(query: Any) -> tuple[list[tuple[Any, ...]], Callable[[tuple[Any, ..
 
 def _row(task: tuple[Any, ...]) -> Row:
     (_, name, task_name, queue, enabled, last_run_at, date_changed, start_time, expires, applied_at, suspended_at,
-     policy) = task[:len(TASK_FIELDS)]
+     policy, monitor, calendar, total_run_count) = task[:len(TASK_FIELDS)]
     serial, schedule = _schedule(task)
     return Row(
         name=name, task=task_name, queue=queue or "", enabled=enabled, schedule=schedule, last_sent_at=last_run_at,
         changed_at=date_changed, applied_at=applied_at, start_time=start_time, expires=expires,
         suspended_at=suspended_at, schedule_key=serial, policy=Policy.from_json(policy),
+        monitor=Monitor.from_json(monitor), calendar=Calendar.from_json(calendar), total_run_count=total_run_count or 0,
     )
 
 

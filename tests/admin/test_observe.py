@@ -116,7 +116,7 @@ def test_the_list_filters_by_health(observed: Path, viewer: Client, health: str)
 def test_the_health_filter_offers_every_health(observed: Path, viewer: Client) -> None:
     page = viewer.get(CHANGELIST).content.decode()
     offered = set(re.findall(r'href="\?health=([a-z-]+)"', page))
-    assert offered == {"ok", "late", "failing", "running-long", "never-run", "suspended", "disabled"}
+    assert offered == {"ok", "late", "failing", "running-long", "never-run", "suspended", "complete", "disabled"}
     assert names(viewer.get(f"{CHANGELIST}?health=sideways").content.decode()) == set(HEALTHS)
 
 
@@ -263,3 +263,22 @@ def test_a_schedules_page_shows_its_run_in_flight_and_its_skipped_runs(observed:
 
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_celery_results"]
     assert task_id in section("stalled")
+
+
+def test_the_list_shows_and_filters_by_owner_and_severity(observed: Path, viewer: Client) -> None:
+    """The monitor's owner and severity (``ManagedTask.monitor``): a column, and a filter by each
+    offering the values the applied monitors hold."""
+    from tests.support.observe import set_monitor
+
+    assert "column-owner" not in viewer.get(CHANGELIST).content.decode()  # no schedule names one
+    set_monitor("flaky", owner="team-billing", severity="page")
+    set_monitor("beat-ok", owner="team-billing")
+    set_monitor("stalled", owner="team-ops", severity="ticket")
+    page = viewer.get(CHANGELIST).content.decode()
+    assert '<th scope="col" class="column-owner">' in page
+    assert 'team-billing <span class="reconciler-severity">page</span>' in page
+    assert set(re.findall(r'href="\?owner=([a-z-]+)"', page)) == {"team-billing", "team-ops"}
+    assert set(re.findall(r'href="\?severity=([a-z-]+)"', page)) == {"page", "ticket"}
+    assert names(viewer.get(f"{CHANGELIST}?owner=team-billing").content.decode()) == {"beat-ok", "flaky"}
+    assert names(viewer.get(f"{CHANGELIST}?severity=ticket").content.decode()) == {"stalled"}
+    assert names(viewer.get(f"{CHANGELIST}?owner=team-billing&health=failing").content.decode()) == {"flaky"}

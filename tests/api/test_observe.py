@@ -78,7 +78,8 @@ def test_the_health_filter(staff: APIClient, observed: dict[str, Any], health: s
 def test_an_unknown_health_is_a_400(staff: APIClient, observed: dict[str, Any]) -> None:
     response = staff.get("/api/schedules/?health=sideways")
     assert response.status_code == 400
-    assert response.json()["error"] == "health: one of ok, late, failing, running-long, never-run, suspended, disabled"
+    assert response.json()["error"] == (
+        "health: one of ok, late, failing, running-long, never-run, suspended, complete, disabled")
 
 
 def test_a_schedules_runs(staff: APIClient, observed: dict[str, Any]) -> None:
@@ -213,3 +214,28 @@ def test_skipped_runs_are_paginated_newest_first(staff: APIClient, observed: dic
     assert missing.status_code == 404 and missing.json() == {"error": "no schedule named 'nope'"}
     PeriodicTask.objects.filter(name="stalled").delete()  # deleted: beat's record of its skips stays readable
     assert staff.get("/api/schedules/stalled/skipped-runs/").json()["count"] == 5
+
+
+def test_owner_and_severity_fields_and_filters(staff: APIClient, observed: dict[str, Any], tmp_path: Path) -> None:
+    """``?owner=`` and ``?severity=`` filter by each schedule's monitor as applied (ownership), or
+    as declared for a schedule not applied yet; the list and the detail carry it, and health
+    follows its thresholds (flaky: one failure of two is not failing)."""
+    from tests.support.observe import set_monitor
+
+    set_monitor("flaky", owner="team-billing", severity="page", failure_threshold=2, grace=300)
+    set_monitor("beat-ok", owner="team-billing")
+    set_monitor("stalled", owner="team-ops", severity="page")
+    billing = staff.get("/api/schedules/?owner=team-billing").json()
+    assert billing["count"] == 2 and [r["name"] for r in billing["results"]] == ["beat-ok", "flaky"]
+    flaky = billing["results"][1]
+    assert (flaky["owner"], flaky["severity"], flaky["health"]) == ("team-billing", "page", "ok")
+    assert (flaky["grace"], flaky["grace_seconds"], flaky["failure_threshold"], flaky["recovery_threshold"]) == (
+        300, 300.0, 2, 1)
+    assert {r["name"] for r in staff.get("/api/schedules/?severity=page").json()["results"]} == {"flaky", "stalled"}
+    both = staff.get("/api/schedules/?owner=team-ops&severity=page&health=late").json()["results"]
+    assert [r["name"] for r in both] == ["stalled"]
+    assert staff.get("/api/schedules/?owner=nobody").json()["count"] == 0
+    detail = staff.get("/api/schedules/made-in-admin/").json()
+    assert (detail["owner"], detail["severity"], detail["grace"], detail["failure_threshold"]) == (None, None, None, 1)
+    assert staff.get("/api/schedules/stalled/").json()["owner"] == "team-ops"
+    assert ScheduleDetailSerializer(data=staff.get("/api/schedules/flaky/").json()).is_valid()

@@ -175,3 +175,29 @@ def test_running_long_and_skipped_runs(tmp_path: Path) -> None:
         assert "runs skipped in the last 24 h:" in text
         code, one = status(name="beat-1", format="json")
         assert json.loads(one)["schedules"][0]["run"]["task_id"] == task_id
+
+
+@pytest.mark.db_backend
+def test_a_teams_probe_by_owner(env: dict[str, str]) -> None:
+    """``--owner team-billing --fail-on failing,late``: exit 1 for that team's failing schedule
+    only; the table's OWNER column and the JSON's owner and severity (``ManagedTask.monitor``)."""
+    code = (
+        "from reconciler.models import ManagedTask;"
+        "from django_celery_results.models import TaskResult;"
+        "ManagedTask.objects.filter(periodic_task__name='beat-1')"
+        ".update(monitor='{\"owner\":\"team-billing\",\"severity\":\"page\"}');"
+        "TaskResult.objects.create(task_id='t1', periodic_task_name='beat-1', task_name='project.tasks.heartbeat',"
+        " status='FAILURE')"
+    )
+    assert manage("shell", "-c", code, env=env).returncode == 0
+    billing = manage("reconcile", "status", "--owner", "team-billing", "--fail-on", "failing,late", env=env)
+    assert billing.returncode == 1, billing.stderr
+    lines = billing.stdout.splitlines()
+    assert lines[0].split()[-1] == "OWNER" and lines[1].split()[:2] == ["beat-1", "failing"]
+    assert lines[1].split()[-1] == "team-billing" and lines[2] == "1 schedule: 1 failing"
+    others = manage("reconcile", "status", "--owner", "team-ops", "--fail-on", "failing,late", env=env)
+    assert others.returncode == 0 and others.stdout.splitlines()[-1] == "0 schedules: none"
+    paged = json.loads(manage("reconcile", "status", "--severity", "page", "--format", "json", env=env).stdout)
+    assert [(s["name"], s["owner"], s["severity"]) for s in paged["schedules"]] == [("beat-1", "team-billing", "page")]
+    one = manage("reconcile", "status", "beat-1", env=env).stdout
+    assert "monitor: owner team-billing, severity page" in one

@@ -16,6 +16,10 @@ from reconciler.pipeline import default_registry, validate_paths
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)  # a Tuesday
 
 
+PARIS, NEW_YORK = "    timezone: Europe/Paris\n", "    timezone: America/New_York\n"
+LORD_HOWE = "    timezone: Australia/Lord_Howe\n"  # the clocks move by 30 minutes
+
+
 def task(name: str, schedule: str, *, job: str = "project.tasks.heartbeat", extra: str = "") -> str:
     return f"  {name}:\n    task: {job}\n    {schedule}\n{extra}"
 
@@ -83,6 +87,25 @@ CASES = [
         task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"', extra="    enabled: false\n"),
         [],
     ),
+    ("dst-gap-and-repeat-paris", task("a", 'cron: "30 2 * * *"', extra=PARIS), [("dst-gap", "a"), ("dst-repeat", "a")]),
+    ("dst-gap-new-york", task("a", 'cron: "30 2 * * *"', extra=NEW_YORK), [("dst-gap", "a")]),
+    ("dst-repeat-new-york", task("a", 'cron: "30 1 * * *"', extra=NEW_YORK), [("dst-repeat", "a")]),
+    ("dst-gap-lord-howe-half-hour", task("a", 'cron: "15 2 * * *"', extra=LORD_HOWE), [("dst-gap", "a")]),
+    ("dst-repeat-lord-howe-half-hour", task("a", 'cron: "45 1 * * *"', extra=LORD_HOWE), [("dst-repeat", "a")]),
+    ("dst-lord-howe-outside-the-half-hours", task("a", 'cron: "15 1,3 * * *"', extra=LORD_HOWE), []),
+    ("dst-hourly-paris", task("a", 'cron: "0 * * * *"', extra=PARIS), [("dst-gap", "a"), ("dst-repeat", "a")]),
+    ("dst-hourly-new-york", task("a", 'cron: "0 * * * *"', extra=NEW_YORK), [("dst-gap", "a"), ("dst-repeat", "a")]),
+    ("dst-hours-outside-the-change", task("a", 'cron: "0 8-18 * * *"', extra=PARIS), []),
+    ("dst-none-in-utc", task("a", 'cron: "30 2 * * *"'), []),
+    ("dst-none-without-daylight-saving", task("a", 'cron: "30 2 * * *"', extra="    timezone: Asia/Tokyo\n"), []),
+    ("dst-none-on-weekdays-the-clocks-change-on-sunday", task("a", 'cron: "30 2 * * 1-5"', extra=PARIS), []),
+    (
+        "dst-ignored",
+        task("a", 'cron: "30 2 * * *"', extra=PARIS + "    ignore: [dst-gap, dst-repeat]\n"),
+        [],
+    ),
+    ("dst-gap-ignored-repeat-kept", task("a", 'cron: "30 2 * * *"', extra=PARIS + "    ignore: [dst-gap]\n"),
+     [("dst-repeat", "a")]),
     (
         "overlap-ignored-on-one-side",
         task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"', extra="    ignore: [overlap]\n"),
@@ -94,6 +117,103 @@ CASES = [
 @pytest.mark.parametrize(("body", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_lints(body: str, expected: list[tuple[str, str]]) -> None:
     assert lints_of(body) == expected
+
+
+# (id, zone, cron, code, the whole message): the dates of the year after NOW, and what beat does
+# on them as tests/declare/test_dst.py observes it on beat's own entry.
+DST_MESSAGES = [
+    (
+        "paris-gap", "Europe/Paris", "30 2 * * *", "dst-gap",
+        'cron "30 2 * * *" in Europe/Paris: 02:30 does not exist on 2027-03-28 (the clocks jump from 02:00 to '
+        "03:00): beat sends it at 03:30, 1 hour late",
+    ),
+    (
+        "paris-repeat", "Europe/Paris", "30 2 * * *", "dst-repeat",
+        'cron "30 2 * * *" in Europe/Paris: 02:30 happens twice on 2027-10-31 (the clocks go back from 03:00 to '
+        "02:00): beat sends it once, at the first (UTC+02:00)",
+    ),
+    (
+        "paris-hourly-gap", "Europe/Paris", "0 * * * *", "dst-gap",
+        'cron "0 * * * *" in Europe/Paris: 02:00 does not exist on 2027-03-28 (the clocks jump from 02:00 to '
+        "03:00): beat skips it (not sent that day)",
+    ),
+    (
+        "paris-every-20-minutes-of-2", "Europe/Paris", "*/20 2 * * *", "dst-gap",
+        'cron "*/20 2 * * *" in Europe/Paris: 02:00, 02:20, 02:40 do not exist on 2027-03-28 (the clocks jump '
+        "from 02:00 to 03:00): beat sends the run of 02:00 at 03:00, 1 hour late, and skips 02:20, 02:40",
+    ),
+    (
+        "paris-every-10-minutes-repeat", "Europe/Paris", "*/10 * * * *", "dst-repeat",
+        'cron "*/10 * * * *" in Europe/Paris: 02:00, 02:10, … 02:50 (6 times) happen twice on 2027-10-31 (the '
+        "clocks go back from 03:00 to 02:00): beat sends each once, at the first (UTC+02:00)",
+    ),
+    (
+        "new-york-gap", "America/New_York", "30 2 * * *", "dst-gap",
+        'cron "30 2 * * *" in America/New_York: 02:30 does not exist on 2027-03-14 (the clocks jump from 02:00 to '
+        "03:00): beat sends it at 03:30, 1 hour late",
+    ),
+    (
+        "new-york-repeat", "America/New_York", "30 1 * * *", "dst-repeat",
+        'cron "30 1 * * *" in America/New_York: 01:30 happens twice on 2027-11-07 (the clocks go back from 02:00 '
+        "to 01:00): beat sends it once, at the first (UTC-04:00)",
+    ),
+    (
+        "lord-howe-gap", "Australia/Lord_Howe", "15 2 * * *", "dst-gap",
+        'cron "15 2 * * *" in Australia/Lord_Howe: 02:15 does not exist on 2027-10-03 (the clocks jump from 02:00 '
+        "to 02:30): beat sends it at 02:45, 30 minutes late",
+    ),
+    (
+        "lord-howe-hourly-gap", "Australia/Lord_Howe", "0 * * * *", "dst-gap",
+        'cron "0 * * * *" in Australia/Lord_Howe: 02:00 does not exist on 2027-10-03 (the clocks jump from 02:00 '
+        "to 02:30): beat sends it at 02:30, 30 minutes late",
+    ),
+    (
+        "lord-howe-repeat", "Australia/Lord_Howe", "45 1 * * *", "dst-repeat",
+        'cron "45 1 * * *" in Australia/Lord_Howe: 01:45 happens twice on 2027-04-04 (the clocks go back from '
+        "02:00 to 01:30): beat sends it once, at the first (UTC+11:00)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("zone", "expression", "code", "message"), [c[1:] for c in DST_MESSAGES], ids=[c[0] for c in DST_MESSAGES],
+)
+def test_dst_messages_say_when_and_what_beat_does(zone: str, expression: str, code: str, message: str) -> None:
+    body = task("a", f'cron: "{expression}"', extra=f"    timezone: {zone}\n")
+    validated = validate_documents([load_text("tasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW)
+    (found,) = [d for d in lint(validated.declarations, now=NOW) if d.code == code]
+    assert found.message == message
+    assert found.path == ("tasks", "a", "cron") and found.hint is not None and f"ignore: [{code}]" in found.hint
+
+
+def test_dst_lints_name_every_date_of_the_year_ahead() -> None:
+    """From the day before Europe springs forward, the year ahead holds two such Sundays."""
+    now = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    body = task("a", 'cron: "30 2 * * *"', extra=PARIS)
+    validated = validate_documents([load_text("tasks:\n" + body, "t.yaml")], default_timezone="UTC", now=now)
+    (gap,) = [d for d in lint(validated.declarations, now=now) if d.code == "dst-gap"]
+    assert "02:30 does not exist on 2026-03-29 and 2027-03-28 (the clocks" in gap.message
+
+
+def test_dst_lints_at_scale_are_computed_once_per_distinct_cron() -> None:
+    """10,000 declarations on 120 distinct crons in the changing hours of four zones."""
+    import time
+
+    zones = ("Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Australia/Sydney")  # 120 crons
+    body = "".join(
+        task(f"t{i}", f'cron: "{i % 30} {1 + i % 2} * * *"', extra=f"    timezone: {zones[i % 4]}\n    args: [{i}]\n")
+        for i in range(10_000)
+    )
+    validated = validate_documents([load_text("tasks:\n" + body, "t.yaml")], default_timezone="UTC", now=NOW)
+    from reconciler.declare import dst as days
+    from reconciler.declare.lint_dst import dst
+
+    for memo in (days.changes, days.times_in_span, days.account):
+        memo.cache_clear()
+    started = time.perf_counter()
+    found = list(dst(validated.declarations, NOW))
+    assert time.perf_counter() - started < 2.0  # about 0.05 s: one simulation per (cron, change), not per task
+    assert len(found) > 5_000
 
 
 def herd_tree(count: int, *, ignored: int = 0) -> str:

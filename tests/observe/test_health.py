@@ -11,10 +11,12 @@ from celery import states
 from celery.schedules import schedule as interval
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
+from reconciler.core.calendar import Calendar
+from reconciler.core.monitor import Monitor
 from reconciler.observe.expected import expectation
-from reconciler.observe.health import Health, decide, grace_for, read_health
+from reconciler.observe.health import Health, decide, grace_for, grace_of, is_complete, read_health
 from tests.support.engine import NOW, apply_yaml
-from tests.support.observe import record_run
+from tests.support.observe import record_run, set_calendar, set_monitor
 
 MIN = timedelta(minutes=1)
 
@@ -321,3 +323,112 @@ def test_a_run_past_its_max_runtime_is_running_long(tmp_path: Path, django_asser
     done = read(sent + timedelta(minutes=13))["flaky"]
     assert done.health is Health.LATE and done.run.state == "finished"  # type: ignore[attr-defined]  # every 10m
     assert [s.name for s in read_health(now=sent + timedelta(minutes=11)) if s.health is Health.RUNNING_LONG] == []
+
+
+@pytest.mark.parametrize(
+    ("enabled", "suspended", "running_long", "expected_in", "health"),
+    [
+        (False, False, False, None, Health.COMPLETE),  # beat disabled it at max_runs
+        (True, False, False, -3600, Health.COMPLETE),  # until passed: its last expected run is not missing
+        (True, False, True, 30, Health.COMPLETE),
+        (False, True, False, None, Health.SUSPENDED),
+    ],
+    ids=["disabled", "overdue", "running-long", "suspended"],
+)
+def test_complete_comes_after_suspended_and_before_everything_else(
+    enabled: bool, suspended: bool, running_long: bool, expected_in: int | None, health: Health,
+) -> None:
+    expected = None if expected_in is None else NOW + timedelta(seconds=expected_in)
+    assert decide(
+        enabled=enabled, last_state=states.FAILURE, expected_at=expected, grace=MIN, now=NOW, suspended=suspended,
+        running_long=running_long, complete=True,
+    ) == health
+
+
+@pytest.mark.parametrize(
+    ("calendar", "sent", "next_in", "enabled", "complete"),
+    [
+        (Calendar(), 100, 60, True, False),
+        (Calendar(max_runs=5), 4, 60, True, False),
+        (Calendar(max_runs=5), 5, None, False, True),
+        (Calendar(max_runs=5), 5, 60, True, True),  # counted before beat disabled it
+        (Calendar(until=(NOW + MIN).isoformat()), 0, 30, True, False),
+        (Calendar(until=NOW.isoformat()), 0, None, True, True),
+        (Calendar(until=(NOW - MIN).isoformat()), 0, None, False, True),
+        (Calendar(until=(NOW + MIN).isoformat()), 0, None, True, True),  # no run left before until
+        (Calendar(until=(NOW + MIN).isoformat()), 0, None, False, False),  # disabled: that is why none is due
+    ],
+    ids=["no-end", "runs-left", "max-runs", "max-runs-enabled", "until-ahead", "until-now", "until-passed",
+         "no-run-before-until", "disabled-before-until"],
+)
+def test_is_complete(calendar: Calendar, sent: int, next_in: int | None, enabled: bool, complete: bool) -> None:
+    next_run = None if next_in is None else NOW + timedelta(seconds=next_in)
+    assert is_complete(calendar, sent, next_run, enabled, NOW) is complete
+
+
+@pytest.mark.parametrize(
+    ("monitor", "period", "fixed", "grace"),
+    [
+        (Monitor(), timedelta(minutes=10), None, timedelta(minutes=5)),
+        (Monitor(grace=30), timedelta(minutes=10), None, timedelta(seconds=30)),
+        (Monitor(grace=7200), timedelta(days=30), 5.0, timedelta(hours=2)),  # replaces the setting, unclamped
+        (Monitor(grace=0), None, None, timedelta(0)),
+    ],
+    ids=["global-rule", "own", "over-the-setting", "zero"],
+)
+def test_a_monitors_grace_replaces_the_global_rule(
+    monitor: Monitor, period: timedelta | None, fixed: float | None, grace: timedelta,
+) -> None:
+    assert grace_of(monitor, period, fixed) == grace
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_two_failures_then_a_success_with_a_failure_threshold_of_three_never_show_failing(
+    tmp_path: Path, django_assert_max_num_queries,  # type: ignore[no-untyped-def]
+) -> None:
+    """The issue's proof, read from the database after each run as status, the API and metrics read it."""
+    apply_yaml(tmp_path, YAML)
+    set_monitor("flaky", failure_threshold=3)
+    set_monitor("beat-a", failure_threshold=2, recovery_threshold=2)
+    seen = []
+    for n, state in enumerate((states.FAILURE, states.FAILURE, states.SUCCESS)):
+        at = NOW + timedelta(minutes=10 * n + 1)
+        record_run("flaky", "project.tasks.flaky", state, at)
+        with django_assert_max_num_queries(4):  # the rows, the summaries, the tracked runs, the streaks
+            seen.append(read_health(["flaky"], now=at + timedelta(minutes=1))[0].health)
+    assert seen == [Health.OK, Health.OK, Health.OK]
+    assert read_health(["flaky"], now=NOW + timedelta(minutes=25))[0].to_json()["failure_threshold"] == 3
+
+    recovering = []
+    for n, state in enumerate((states.FAILURE, states.FAILURE, states.SUCCESS, states.FAILURE, states.SUCCESS,
+                               states.SUCCESS)):
+        at = NOW + timedelta(seconds=30 * n + 10)
+        record_run("beat-a", "project.tasks.heartbeat", state, at)
+        recovering.append(str(read_health(["beat-a"], now=at + timedelta(seconds=5))[0].health))
+    assert recovering == ["ok", "failing", "failing", "failing", "failing", "ok"]
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_a_schedules_own_grace_and_its_end(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """monitor.grace replaces RECONCILER_HEALTH_GRACE for its schedule; max_runs counted by beat
+    (total_run_count) and a passed until make a schedule complete, before disabled."""
+    from django_celery_beat.models import PeriodicTask
+
+    settings.RECONCILER_HEALTH_GRACE = 10
+    apply_yaml(tmp_path, YAML)
+    later = NOW + timedelta(hours=2)
+    for name in ("beat-a", "beat-b"):
+        record_run(name, "project.tasks.heartbeat", states.SUCCESS, later - timedelta(minutes=5))
+    set_monitor("beat-b", grace=600)
+    set_calendar("flaky", max_runs=2)
+    set_calendar("paused", max_runs=2)
+    PeriodicTask.objects.filter(name__in=["flaky", "paused"]).update(total_run_count=2, enabled=False)
+    set_calendar("reports", until=(later - timedelta(minutes=1)).isoformat())
+    found = {s.name: s for s in read_health(now=later)}
+    assert {name: str(s.health) for name, s in found.items()} == {
+        "beat-a": "late", "beat-b": "ok", "flaky": "complete", "paused": "complete", "reports": "complete",
+    }
+    assert (found["beat-a"].grace_seconds, found["beat-b"].grace_seconds) == (10, 600)
+    assert str(read_health(["reports"], now=later - timedelta(minutes=2))[0].health) == "never-run"

@@ -76,7 +76,8 @@ def scrape(port: int, token: str | None = None) -> dict[str, dict[tuple[tuple[st
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+            labels = tuple(sorted((k, v) for k, v in sample.labels.items() if v != ""))  # empty: no label
+            found.setdefault(sample.name, {})[labels] = sample.value
     return found
 
 
@@ -132,6 +133,17 @@ def test_failing_late_linked_runs_and_metrics_with_real_processes(tmp_path: Path
         assert (("name", "stuck"), ("task", "project.tasks.heartbeat")) not in metrics[
             "reconciler_schedule_last_run_timestamp_seconds"]
         assert metrics["reconciler_applies_total"][(("outcome", "applied"),)] >= 1
+
+        claim = (  # the monitor an apply of `monitor: {owner: team-billing, severity: page}` stores
+            "from reconciler.models import ManagedTask;"
+            "ManagedTask.objects.filter(periodic_task__name='flaky')"
+            ".update(monitor='{\"owner\":\"team-billing\",\"severity\":\"page\"}')"
+        )
+        assert stack.manage("shell", "-c", claim).returncode == 0
+        billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))
+        assert scrape(port, TOKEN)["reconciler_schedule_failing"][billing] == 1
+        assert status(stack, "--owner", "team-billing", "--fail-on", "failing")[0] == 1
+        assert status(stack, "--owner", "team-ops", "--fail-on", "failing,late")[0] == 0
 
         stack.stop("beat")
         time.sleep(2 + GRACE + 1)  # the longest period (twin-b, 2 s), the grace, a margin

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery import states
@@ -11,10 +12,11 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.core.monitor import Monitor
 from reconciler.models import ApplyRecord
 from reconciler.observe.views import allowed
 from tests.support.engine import apply_yaml
-from tests.support.observe import record_run
+from tests.support.observe import record_run, set_monitor
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 
@@ -56,12 +58,15 @@ YAML = """tasks:
 
 
 def scrape(client: Client, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Samples by name and labels, as Prometheus stores them: a label with an empty value (the
+    owner and severity of a schedule that declares none) is no label."""
     response = client.get("/metrics", **headers)
     assert response.status_code == 200, response.content
     found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for family in text_string_to_metric_families(response.content.decode()):
         for sample in family.samples:
-            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+            labels = tuple(sorted((k, v) for k, v in sample.labels.items() if v != ""))
+            found.setdefault(sample.name, {})[labels] = sample.value
     return found
 
 
@@ -176,22 +181,23 @@ def test_the_exposition_is_byte_for_byte_prometheus_clients(accept: str, monkeyp
     from reconciler.observe.health import Health, ScheduleHealth
     from reconciler.observe.runs import RunSummary
 
-    def health(name: str, task: str, state: Health, **moments: datetime) -> ScheduleHealth:
+    def health(name: str, task: str, state: Health, owner: str = "", **moments: datetime) -> ScheduleHealth:
         return ScheduleHealth(
             name=name, task=task, queue="", enabled=True, managed=True, health=state,
             last_run_at=moments.get("last"), last_state=None, last_success_at=moments.get("success"),
             next_run_at=moments.get("next"), expected_at=None, grace_seconds=60.0,
             runs=RunSummary(counts={"SUCCESS": 3, "FAILURE": 12345678}),
+            monitor=Monitor(owner=owner, severity="pa\\ge" if owner else ""),
         )
 
     at = datetime(2026, 3, 29, 1, 0, 0, 123456, tzinfo=UTC)
     schedules = [
-        health('quote"d', "back\\slash", Health.LATE, last=at, success=at, next=at),
+        health('quote"d', "back\\slash", Health.LATE, 'team-"ü"\n', last=at, success=at, next=at),
         health("new\nline", "tâche.ünïcode", Health.FAILING, next=datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)),
         health("plain", "project.tasks.heartbeat", Health.OK),
     ]
     families = [*metrics.schedule_data(schedules), *metrics.apply_data({"applied": 2, "failed": 0}, 3),
-                *metrics.skip_data([('quote"d', "overlap", 3), ("new\nline", "catchup", 12)])]
+                *metrics.skip_data([('quote"d', "overlap", 3), ("new\nline", "catchup", 12)], schedules)]
     families.append(metrics.Family(  # three labels, not in order: written sorted by name
         "reconciler_test_three", "counter", 'A "quoted" \\ help\nline.', ("task", "name", "a"),
         ((("t", 'n"', "x"), 0.5), (("t\n", "n", ""), 1e21)),
@@ -282,3 +288,118 @@ def test_running_long_and_skipped_runs_in_a_scrape(tmp_path: Path) -> None:
     SkippedRun.objects.all().delete()  # the retention prunes the decisions, never the counters
     assert scrape(client, REMOTE_ADDR="127.0.0.1")["reconciler_schedule_skipped_total"] == (
         m["reconciler_schedule_skipped_total"])
+
+
+PER_SCHEDULE = (
+    "reconciler_schedule_last_run_timestamp_seconds", "reconciler_schedule_last_success_timestamp_seconds",
+    "reconciler_schedule_next_run_timestamp_seconds", "reconciler_schedule_late", "reconciler_schedule_failing",
+    "reconciler_schedule_running_long", "reconciler_schedule_runs_total", "reconciler_schedule_skipped_total",
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_owner_and_severity_label_every_per_schedule_metric_in_a_scrape(tmp_path: Path) -> None:
+    """The monitor's owner and severity (``ManagedTask.monitor``) on every sample of a schedule,
+    with its thresholds applied to the failing gauge."""
+    from tests.support.observe import record_skip
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    set_monitor("flaky", owner="team-billing", severity="page", failure_threshold=2)
+    set_monitor("beat-a", owner="team-ops")
+    record_run("flaky", "project.tasks.flaky", states.SUCCESS, now - timedelta(seconds=50))
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-a", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_skip("flaky", "overlap", now - timedelta(minutes=1), now - timedelta(minutes=1))
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))
+    assert m["reconciler_schedule_failing"] == {
+        billing: 0, (("name", "beat-a"), ("owner", "team-ops")): 1, (("name", "beat-b"),): 0}  # 1 failure of 2
+    for name in PER_SCHEDULE:
+        flaky = [labels for labels in m[name] if ("name", "flaky") in labels]
+        assert flaky and all(set(billing) <= set(labels) for labels in flaky), name
+    assert m["reconciler_schedule_skipped_total"] == {tuple(sorted((*billing, ("reason", "overlap")))): 1}
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=2))
+    assert scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")["reconciler_schedule_failing"][billing] == 1
+
+
+def _doc_yaml(heading: str) -> Any:
+    """The YAML block under a heading of docs/observe.md, parsed."""
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "observe.md").read_text()
+    section = text[text.index(heading):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None, heading
+    return yaml.safe_load(block.group(1))
+
+
+def _route(route: dict[str, Any], labels: dict[str, str]) -> str:
+    """Alertmanager's choice: the first child route whose matchers all match (a missing label is
+    ""; ``=~`` is anchored), else this route's receiver."""
+    import re
+
+    for child in route.get("routes", ()):
+        matched = True
+        for matcher in child["matchers"]:
+            found = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher)
+            assert found is not None, matcher
+            name, op, value = found.groups()
+            have = labels.get(name, "")
+            ok = re.fullmatch(value, have) is not None if op == "=~" else (have == value) == (op == "=")
+            matched = matched and ok
+        if matched:
+            return _route(child, labels) if child.get("routes") else str(child["receiver"])
+    return str(route["receiver"])
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_the_documented_alert_rules_and_route_use_what_a_scrape_exposes(tmp_path: Path) -> None:
+    """docs/observe.md: the rules' metrics and labels exist in a real scrape; the route sends a
+    failing team-billing `page` schedule to its pager, its other alerts to its chat, and alerts
+    of schedules with no owner (and about the reconciler) to the platform."""
+    import re
+
+    from tests.support.observe import record_skip
+
+    rules = _doc_yaml("### Example alert rules")["groups"][0]["rules"]
+    alertmanager = _doc_yaml("### An Alertmanager route by owner")
+    assert {r["name"] for r in alertmanager["receivers"]} >= {"platform", "billing-pager", "billing-chat"}
+
+    apply_yaml(tmp_path, YAML, now=timezone.now())
+    now = timezone.now()
+    set_monitor("flaky", owner="team-billing", severity="page")
+    set_monitor("beat-a", owner="team-billing")
+    record_run("flaky", "project.tasks.flaky", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-a", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_run("beat-b", "project.tasks.heartbeat", states.FAILURE, now - timedelta(seconds=5))
+    record_skip("flaky", "overlap", now, now)
+    m = scrape(Client(HTTP_HOST="localhost"), REMOTE_ADDR="127.0.0.1")
+    labels_seen = {name for samples in m.values() for labels in samples for name, _ in labels}
+    for rule in rules:
+        assert rule["alert"] and rule["expr"]
+        for metric in re.findall(r"\breconciler_[a-z_]+", rule["expr"]):
+            assert metric in m, (rule["alert"], metric)
+        templates = " ".join([*rule.get("labels", {}).values(), *rule.get("annotations", {}).values()])
+        assert set(re.findall(r"\$labels\.(\w+)", templates)) <= labels_seen, rule["alert"]
+    matchers = [mt for route in alertmanager["route"]["routes"] for mt in route["matchers"]]
+    assert {re.match(r"\w+", mt).group(0) for mt in matchers} <= labels_seen  # type: ignore[union-attr]
+    assert set(alertmanager["route"]["group_by"]) - {"alertname"} <= labels_seen
+
+    def alert(series: tuple[tuple[str, str], ...], name: str) -> dict[str, str]:
+        labels = {"alertname": name, **dict(series)}
+        labels.setdefault("severity", "warning")  # the rules' template
+        return labels
+
+    failing = {dict(series)["name"]: series for series, value in m["reconciler_schedule_failing"].items() if value}
+    assert set(failing) == {"flaky", "beat-a", "beat-b"}
+    route = alertmanager["route"]
+    assert _route(route, alert(failing["flaky"], "ScheduleFailing")) == "billing-pager"
+    assert _route(route, alert(failing["beat-a"], "ScheduleFailing")) == "billing-chat"
+    assert _route(route, alert(failing["beat-b"], "ScheduleFailing")) == "platform"
+    assert _route(route, {"alertname": "SchedulesDrifted", "severity": "warning"}) == "platform"
+    assert _route(route, {"alertname": "ScheduleLate", "owner": "team-ops", "severity": "page"}) == "on-call-pager"

@@ -71,3 +71,19 @@ def record_skip(
                               detail=detail)
     total, _ = SkipTotal.objects.get_or_create(name=name, reason=reason)
     SkipTotal.objects.filter(pk=total.pk).update(total=F("total") + count)
+
+
+def set_monitor(name: str, **options: object) -> None:
+    """The monitor an apply would have stored for the schedule (``ManagedTask.monitor``)."""
+    from reconciler.core.monitor import Monitor
+    from reconciler.models import ManagedTask
+
+    assert ManagedTask.objects.filter(periodic_task__name=name).update(monitor=Monitor(**options).to_json()) == 1
+
+
+def set_calendar(name: str, **options: object) -> None:
+    """The calendar an apply would have stored for the schedule (``ManagedTask.calendar``)."""
+    from reconciler.core.calendar import Calendar
+    from reconciler.models import ManagedTask
+
+    assert ManagedTask.objects.filter(periodic_task__name=name).update(calendar=Calendar(**options).to_json()) == 1

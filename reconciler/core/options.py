@@ -1,0 +1,56 @@
+"""What the three option sets of a declaration share (``Policy``, ``Calendar``, ``Monitor``): a
+frozen dataclass of plain, JSON-able values with defaults, kept in ownership as the JSON of its
+non-default options (the row has no column for them), and taking part in a spec's fields only
+where an option differs from its default. So a declaration that uses none keeps the digest it
+always had, and a plan shows "overlap: allow → skip" for an option added later (``value_of``)."""
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any, ClassVar, Self
+
+
+class OptionSet:
+    """Mixed into a frozen dataclass whose fields all have defaults."""
+
+    PREFIX: ClassVar[str] = ""  # of its options' names in a spec's fields ("monitor.grace")
+
+    def fields(self) -> dict[str, Any]:
+        """Prefixed option → value, for the options that differ from their default."""
+        defaults = self.defaults()
+        return {
+            f"{self.PREFIX}{f.name}": value for f in fields(self)  # type: ignore[arg-type]
+            if (value := getattr(self, f.name)) != defaults[f"{self.PREFIX}{f.name}"]
+        }
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Prefixed option → its default."""
+        return {f"{cls.PREFIX}{f.name}": f.default for f in fields(cls)}  # type: ignore[arg-type]
+
+    @property
+    def is_default(self) -> bool:
+        return not self.fields()
+
+    def to_json(self) -> str:
+        """What ownership stores: the non-default options (unprefixed), or ``""``."""
+        options = {name.removeprefix(self.PREFIX): value for name, value in self.fields().items()}
+        return json.dumps(options, sort_keys=True, separators=(",", ":")) if options else ""
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Self:
+        """The stored options (lists back to tuples); unreadable ones are the defaults (the next
+        apply rewrites them)."""
+        if not text:
+            return cls()
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        try:
+            stored = json.loads(text)
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known})
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
+def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) -> Any:
+    """A spec field's value where an option that one side leaves out is its default."""
+    return field_values[name] if name in field_values else defaults.get(name)
