@@ -5,12 +5,25 @@ scheduler (woken by PostgreSQL's NOTIFY) and for django-celery-beat's stock Data
 
 Three scenarios, each edit saved after the previous one has been seen:
 - "args of a 1 s task": each edit changes the arguments of a task that runs every second;
-- "task added, beat idle": each edit adds an hourly task whose ``start_time`` is past, so it
-  is due the moment beat loads it; every other task is hourly too, so beat sleeps until its
-  next poll (``--max-interval``, 5 s as beat's default) unless something wakes it;
+- "task added, beat idle": each edit adds an hourly task whose first run is due about a second
+  after the save (``LEAD``); every other task is hourly too, so beat sleeps until its next poll
+  (``--max-interval``, 5 s as beat's default) unless something wakes it; measured from the
+  moment the run was due;
 - "admin edit, beat idle": the same, but the task is an unmanaged row saved through Django's
   ORM in one transaction, as the admin saves it (no apply: the database's trigger wakes beat,
-  migration 0008); measured from the commit.
+  migration 0008); measured from the moment it was due, about a second after the commit.
+
+Until issue 19 the added task had a ``start_time`` in the past and was due the moment beat
+loaded it, because django-celery-beat starts such a row thirty years back. Now a row that has
+never run has missed nothing (docs/policies.md): a past ``start_time`` first runs at its next
+slot, an hour later. So the added task's ``start_time`` is the first whole second at least
+``LEAD`` after the save: an interval whose ``start_time`` is ahead first runs at exactly that
+moment, on both schedulers (the stock one waits for a future ``start_time``, then its thirty
+years make the row due). ``LEAD`` only has to cover the apply (a few tenths of a second): were
+the row committed after its ``start_time``, its first slot would be an hour later. What is
+measured, from the moment the run was due to the worker's start, is how late beat is, as in
+the old scenario; a stock beat whose poll falls within the lead is not late, so its figures
+are lower than they were (by about the lead, out of its 5 s poll).
 
 Usage: .venv/bin/python bench/e2e_latency.py [--edits 20] [--scenarios "admin edit, beat idle"]
 """
@@ -18,13 +31,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,7 +55,10 @@ HOURLY = "".join(f"  hourly-{i}:\n    task: project.tasks.cleanup_sessions\n    
 
 PULSE = "  pulse:\n    task: project.tasks.heartbeat\n    every: 1s\n    kwargs: {{label: e{i}}}\n"
 ADDED = ("  added-{i}:\n    task: project.tasks.heartbeat\n    every: 1h\n    kwargs: {{label: e{i}}}\n"
-         "    start_time: \"2020-01-01T00:00:00+00:00\"\n")
+         "    start_time: \"{start}\"\n")
+LEAD = 1.0  # seconds at least from a save to the first run it declares (the module's docstring says why)
+STARTUP_LEAD = 15.0  # the first edit is saved before the watcher starts: it applies once it is up
+DUE: dict[int, float] = {}  # edit -> the moment its run is due (epoch seconds); emptied for each scheduler
 
 
 def args_edit(i: int) -> str:
@@ -49,7 +66,12 @@ def args_edit(i: int) -> str:
 
 
 def task_added(i: int) -> str:
-    return f"tasks:\n{HOURLY}" + "".join(ADDED.format(i=n) for n in range(i + 1))
+    """Every task added so far (unchanged, so that an apply only creates the new one); the new
+    one starts on the first whole second ``LEAD`` from now (slots are whole seconds: ``core.timing``)."""
+    DUE.setdefault(i, float(math.ceil(time.time() + (LEAD if i else STARTUP_LEAD))))
+    return f"tasks:\n{HOURLY}" + "".join(
+        ADDED.format(i=n, start=datetime.fromtimestamp(DUE[n], UTC).isoformat()) for n in range(i + 1)
+    )
 
 
 def admin_unchanged(i: int) -> str:
@@ -57,14 +79,16 @@ def admin_unchanged(i: int) -> str:
 
 
 ADMIN_ADD = """
-import json, time
+import json, math, time
+from datetime import UTC, datetime
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 hourly, _ = IntervalSchedule.objects.get_or_create(every=1, period="hours")
+due = math.ceil(time.time() + {lead})
 with transaction.atomic():
     PeriodicTask.objects.create(name="admin-{i}", task="project.tasks.heartbeat", interval=hourly,
-                                kwargs=json.dumps({{"label": "e{i}"}}), start_time="2020-01-01T00:00:00+00:00")
-print(time.time())
+                                kwargs=json.dumps({{"label": "e{i}"}}), start_time=datetime.fromtimestamp(due, UTC))
+print(time.time(), due)
 """
 
 SCENARIOS = {
@@ -98,6 +122,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def run(scheduler: str, text: object, edits: int, broker: str, pause: float, by_admin: bool = False) -> list[float]:
+    DUE.clear()
     with fresh_database("postgres") as (url, tmp):
         root = Path(tmp)
         schedules, log = root / "schedules", root / "runs.log"
@@ -123,12 +148,13 @@ def run(scheduler: str, text: object, edits: int, broker: str, pause: float, by_
             latencies = []
             for i in range(1, edits + 1):
                 time.sleep(pause)
-                saved = time.time()
+                since = time.time()
                 if by_admin:
-                    saved = admin_save(manage, env, i)
+                    since = admin_save(manage, env, i)
                 else:
                     (schedules / "s.yaml").write_text(text(i))  # type: ignore[operator]
-                latencies.append(seen(log, f"e{i}", saved, timeout=30))
+                    since = max(since, DUE.get(i, since))
+                latencies.append(seen(log, f"e{i}", since, timeout=30))
             return latencies
         finally:
             for process in processes:
@@ -138,10 +164,12 @@ def run(scheduler: str, text: object, edits: int, broker: str, pause: float, by_
 
 
 def admin_save(manage: list[str], env: dict[str, str], i: int) -> float:
-    """An unmanaged task added through the ORM (as the admin does); the moment it committed."""
-    done = subprocess.run([*manage, "shell", "-c", ADMIN_ADD.format(i=i)], env=env, cwd=REPO, check=True,
-                          capture_output=True, text=True)
-    return float(done.stdout.strip().splitlines()[-1])
+    """An unmanaged task added through the ORM (as the admin does), due on the first whole second
+    ``LEAD`` after it is saved: the moment it is due, or the commit's if that came later."""
+    done = subprocess.run([*manage, "shell", "-c", ADMIN_ADD.format(i=i, lead=LEAD)], env=env, cwd=REPO,
+                          check=True, capture_output=True, text=True)
+    committed, due = map(float, done.stdout.strip().splitlines()[-1].split())
+    return max(committed, due)
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

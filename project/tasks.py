@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,19 @@ def flaky(message: str = "flaky failed on purpose") -> None:
     """Always raises: a schedule running it shows as ``failing`` (reconcile status, /metrics)."""
     _record("flaky", message=message)
     raise RuntimeError(message)
+
+
+@shared_task(bind=True, name="project.tasks.long_running")
+def long_running(self: Any, seconds: float = 1.0, label: str = "long", as_of: str | None = None) -> str:
+    """Takes ``seconds``: a task slower than its interval, for the run-time policies (overlap,
+    catch-up). Writes a line when it starts and one when it ends, each with the slot it serves:
+    the ``scheduled_time`` header our beat sends, and ``as_of`` when a declaration's
+    ``scheduled_time_kwarg`` names it."""
+    run = {
+        "label": label, "task_id": self.request.id, "worker": self.request.hostname,
+        "scheduled_time": self.request.get("scheduled_time"), "as_of": as_of,
+    }
+    _record("long_running", phase="start", **run)
+    time.sleep(seconds)
+    _record("long_running", phase="end", **run)
+    return label
