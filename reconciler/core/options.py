@@ -6,8 +6,10 @@ always had, and a plan shows "overlap: allow → skip" for an option added later
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import fields
-from typing import Any, ClassVar, Self
+from functools import lru_cache
+from typing import Any, ClassVar, Self, cast
 
 
 class OptionSet:
@@ -40,7 +42,12 @@ class OptionSet:
     @classmethod
     def from_json(cls, text: str | None) -> Self:
         """The stored options (lists back to tuples); unreadable ones are the defaults (the next
-        apply rewrites them)."""
+        apply rewrites them). Memoised by text: the values are frozen, and a beat or a health
+        read of 100,000 rows repeats a few distinct texts."""
+        return cast(Self, _parsed(cast(Hashable, cls), text or ""))
+
+    @classmethod
+    def _parse(cls, text: str) -> Self:
         if not text:
             return cls()
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
@@ -49,6 +56,12 @@ class OptionSet:
             return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known})
         except (ValueError, TypeError, AttributeError):
             return cls()
+
+
+@lru_cache(maxsize=4096)
+def _parsed(cls: Any, text: str) -> OptionSet:
+    parsed: OptionSet = cls._parse(text)
+    return parsed
 
 
 def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) -> Any:
