@@ -1,5 +1,6 @@
 """When a schedule fires over the next 7 days, in UTC minutes since the epoch: what the
-overlap and herd lints compare, memoised per distinct schedule for one lint run."""
+overlap and herd lints compare, memoised per distinct schedule (and per distinct schedule and
+calendar: every cron of a ``cron:`` list, less what the calendar excludes) for one lint run."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from celery.schedules import crontab_parser
 
-from ..core.schedule import CRON_FIELDS, Clocked, Crontab, Schedule, Solar
+from ..beat.exclusions import Day, Exclusions
+from ..core.calendar import NO_CALENDAR, Calendar
+from ..core.schedule import CRON_FIELD_ORDER, CRON_FIELDS, Clocked, Crontab, Schedule, Solar
 from ..core.timing import upcoming
 
 HORIZON = timedelta(days=7)
@@ -34,6 +37,7 @@ class Window:
         self.start = now.replace(second=0, microsecond=0)
         self.end = self.start + HORIZON
         self._memo: dict[Schedule, frozenset[int]] = {}
+        self._fired: dict[tuple[Schedule, Calendar], frozenset[int]] = {}
         self._days: dict[str, list[_Day]] = {}
         self._matching: dict[tuple[str, str, str, str], tuple[list[int], list[date]]] = {}
 
@@ -41,6 +45,19 @@ class Window:
         found = self._memo.get(schedule)
         if found is None:
             found = self._memo[schedule] = self._minutes(schedule)
+        return found
+
+    def fired(self, schedule: Schedule, calendar: Calendar) -> frozenset[int]:
+        """The minutes a schedule with its calendar runs: every cron of a list, less the
+        excluded days and crons, none after ``until``, at most the first ``max_runs`` (as if none
+        was sent yet: the lint does not know the row's count, so it never counts fewer runs)."""
+        if calendar == NO_CALENDAR:
+            return self.minutes(schedule)
+        found = self._fired.get((schedule, calendar))
+        if found is None:
+            crons = crons_of(schedule, calendar)
+            union = frozenset().union(*map(self.minutes, crons)) if crons else self.minutes(schedule)
+            found = self._fired[(schedule, calendar)] = _kept(union, calendar, schedule)
         return found
 
     def _minutes(self, schedule: Schedule) -> frozenset[int]:
@@ -90,6 +107,36 @@ class Window:
         if days is None:
             days = self._days[timezone] = _days(ZoneInfo(timezone), self.start, self.end)
         return days
+
+
+def crons_of(schedule: Schedule, calendar: Calendar) -> tuple[Crontab, ...]:
+    """Every cron of a ``cron:`` list: the row's crontab, then the calendar's other crons, in its
+    time zone (none for another kind)."""
+    if not isinstance(schedule, Crontab):
+        return ()
+    return (schedule, *(Crontab(timezone=schedule.timezone, **dict(zip(CRON_FIELD_ORDER, cron.split(), strict=True)))
+                        for cron in calendar.also_cron))
+
+
+def _kept(minutes: frozenset[int], calendar: Calendar, schedule: Schedule) -> frozenset[int]:
+    """``minutes`` less what ``calendar`` takes away, judged by beat's own exclusions
+    (``beat.exclusions``: one verdict per local day, excluded crons asked on the days they match)."""
+    zone = ZoneInfo(calendar.zone or (schedule.timezone if isinstance(schedule, Crontab) else "UTC"))
+    exclusions = Exclusions.of(calendar, zone)
+    end = datetime.fromisoformat(calendar.until).timestamp() if calendar.until else None
+    kept: list[int] = []
+    day: Day | None = None
+    for minute in sorted(minutes):
+        if (end is not None and minute * 60 > end) or len(kept) == calendar.max_runs:
+            break
+        if not exclusions.empty:
+            slot = datetime.fromtimestamp(minute * 60, UTC)
+            if day is None or not day.start <= slot < day.end:
+                day = exclusions.day_of(slot)
+            if day.resume is not None or exclusions.cron_resume(slot, day) is not None:
+                continue
+        kept.append(minute)
+    return frozenset(kept)
 
 
 class _Day(NamedTuple):

@@ -1,4 +1,5 @@
-"""Lints of one cron, computed once per distinct cron: every-minute, uneven-step."""
+"""Lints of one cron, computed once per distinct cron: every-minute, uneven-step. Every cron
+of a ``cron:`` list is judged (each warning names its cron)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..core.diagnostics import Diagnostic
 from ..core.schedule import CRON_FIELDS, Crontab
+from .firing import crons_of
 from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
@@ -20,8 +22,8 @@ WRAPPING = {"minute": "minutes", "hour": "hours", "month_of_year": "months", "da
 def per_schedule(declarations: Iterable[ValidDeclaration]) -> Iterator[Diagnostic]:
     by_cron: dict[Crontab, list[ValidDeclaration]] = defaultdict(list)
     for d in declarations:
-        if isinstance(d.spec.schedule, Crontab):
-            by_cron[d.spec.schedule].append(d)
+        for cron in crons_of(d.spec.schedule, d.spec.calendar):
+            by_cron[cron].append(d)
     for schedule, tasks in by_cron.items():
         minute, steps = every_minute(schedule), uneven_steps(schedule)
         for d in tasks if minute or steps else ():

@@ -1,4 +1,6 @@
-"""The herd lint: too many tasks due in the same minute."""
+"""The herd lint: too many tasks due in the same minute. A schedule is counted with its
+calendar (``Window.fired``): every cron of a ``cron:`` list, not the excluded days and crons,
+nothing after ``until``, at most ``max_runs``."""
 from __future__ import annotations
 
 import heapq
@@ -7,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from ..core.calendar import Calendar
 from ..core.diagnostics import Diagnostic
 from ..core.schedule import Schedule
 from .firing import Window
@@ -19,20 +22,20 @@ HERD_LIMIT = 50
 
 
 def herd(declarations: Sequence[ValidDeclaration], window: Window, limit: int) -> list[Diagnostic]:
-    by_schedule: dict[Schedule, list[ValidDeclaration]] = defaultdict(list)
+    by_schedule: dict[tuple[Schedule, Calendar], list[ValidDeclaration]] = defaultdict(list)
     for d in declarations:
         if d.spec.enabled and not silenced(d, "herd"):
-            by_schedule[d.spec.schedule].append(d)
+            by_schedule[(d.spec.schedule, d.spec.calendar)].append(d)
     due: Counter[int] = Counter()
-    for schedule, tasks in by_schedule.items():
-        for minute in window.minutes(schedule):
+    for (schedule, calendar), tasks in by_schedule.items():
+        for minute in window.fired(schedule, calendar):
             due[minute] += len(tasks)
     crowded = [minute for minute, count in due.items() if count > limit]
     if not crowded:
         return []
     peak = min(crowded, key=lambda m: (-due[m], m))
     there = heapq.nsmallest(
-        3, (d for s, tasks in by_schedule.items() if peak in window.minutes(s) for d in tasks),
+        3, (d for (s, c), tasks in by_schedule.items() if peak in window.fired(s, c) for d in tasks),
         key=lambda d: (d.file, d.source.line or 0, d.name),
     )
     at = datetime.fromtimestamp(peak * 60, UTC)

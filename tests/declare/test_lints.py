@@ -42,6 +42,12 @@ CASES = [
     ("even-steps", task("a", 'cron: "*/15 */6 * * *"'), []),
     ("day-of-month-step-not-judged", task("a", 'cron: "0 0 */2 * *"'), []),
     ("uneven-step-ignored", task("a", 'cron: "*/7 * * * *"', extra="    ignore: [uneven-step]\n"), []),
+    ("every-minute-in-a-list-s-second-cron", task("a", 'cron: ["0 9 * * *", "* 14 * * *"]'), [("every-minute", "a")]),
+    ("every-minute-in-each-cron-of-a-list", task("a", 'cron: ["* 9 * * *", "* 14 * * *"]'),
+     [("every-minute", "a"), ("every-minute", "a")]),
+    ("every-minute-of-a-list-ignored",
+     task("a", 'cron: ["0 9 * * *", "* 14 * * *"]', extra="    ignore: [every-minute]\n"), []),
+    ("uneven-step-in-a-list-s-second-cron", task("a", 'cron: ["0 9 * * *", "*/7 * * * *"]'), [("uneven-step", "a")]),
     (
         "overlap-same-cron-twice",
         task("a", 'cron: "0 3 * * *"') + task("b", 'cron: "0 3 * * *"'),
@@ -230,6 +236,43 @@ def herd_tree(count: int, *, ignored: int = 0) -> str:
 )
 def test_herd(count: int, ignored: int, limit: int, expected: list[tuple[str, str]]) -> None:
     assert lints_of(herd_tree(count, ignored=ignored), herd_limit=limit) == expected
+
+
+def crowd(*groups: tuple[int, str]) -> str:
+    """``count`` tasks per group, each with its own arguments (no overlap), on the group's schedule lines."""
+    each = [lines for count, lines in groups for _ in range(count)]
+    return "".join(task(f"t{i:03d}", lines, extra=f"    args: [n{i}]\n") for i, lines in enumerate(each))
+
+
+DAILY, FRIDAY = 'cron: "0 2 * * *"', 'cron: "0 2 * * 5"'
+# (id, the tasks, the warnings): 26 tasks on one cron, and 25 whose calendar adds runs at its
+# minute or takes them away; the limit is 50. NOW is Tuesday 2026-11-24 12:00 UTC: the window
+# runs to Tuesday 2026-12-01 12:00; Thursday 2026-11-26, its one Thursday, is Thanksgiving (US).
+HERD_CALENDARS = [
+    ("a-list-s-second-cron-counts", crowd((26, DAILY), (25, 'cron: ["0 5 * * *", "0 2 * * *"]')), [("herd", "t000")]),
+    ("excluded-dates-do-not", crowd((26, DAILY), (25, DAILY + '\n    exclude: {dates: ["2026-11-24..2026-12-01"]}')),
+     []),
+    ("excluded-dates-leave-the-other-days", crowd((26, DAILY), (25, DAILY + '\n    exclude: {dates: ["2026-11-25"]}')),
+     [("herd", "t000")]),
+    ("public-holidays-do-not", crowd((26, 'cron: "0 2 * * 4"'),
+                                     (25, 'cron: "0 2 * * 4"\n    exclude: {holidays: {country: US}}')), []),
+    ("public-holidays-elsewhere-do", crowd((26, 'cron: "0 2 * * 4"'),
+                                           (25, 'cron: "0 2 * * 4"\n    exclude: {holidays: {country: FR}}')),
+     [("herd", "t000")]),
+    ("an-excluded-cron-does-not", crowd((26, DAILY), (25, 'cron: ["0 2 * * *", "0 3 * * *"]\n'
+                                                          '    exclude: {cron: ["* 2 * * *"]}')), []),
+    ("runs-after-until-do-not", crowd((26, FRIDAY), (25, DAILY + '\n    until: "2026-11-27T01:59:59Z"')), []),
+    ("a-run-at-until-does", crowd((26, FRIDAY), (25, DAILY + '\n    until: "2026-11-27T02:00:00Z"')),
+     [("herd", "t000")]),
+    ("runs-beyond-max-runs-do-not", crowd((26, FRIDAY), (25, DAILY + "\n    max_runs: 1")), []),
+    ("runs-within-max-runs-do", crowd((26, FRIDAY), (25, DAILY + "\n    max_runs: 3")),
+     [("herd", "t000")]),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), [c[1:] for c in HERD_CALENDARS], ids=[c[0] for c in HERD_CALENDARS])
+def test_herd_counts_a_schedule_with_its_calendar(body: str, expected: list[tuple[str, str]]) -> None:
+    assert lints_of(body) == expected
 
 
 def test_herd_names_the_minute_and_the_count() -> None:

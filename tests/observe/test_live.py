@@ -1,7 +1,8 @@
 """Observe with real processes: Redis, a `celery worker`, `celery beat` with our scheduler and
 `manage.py runserver` on the database of the current pass. A task that raises makes its
 schedule failing; a queue no worker consumes and a stopped beat make schedules late; two
-schedules of one task keep their own runs; /metrics is scraped over HTTP and parsed with
+schedules of one task keep their own runs; a schedule's declared monitor (owner, severity)
+labels its metrics and filters `status`; /metrics is scraped over HTTP and parsed with
 prometheus-client's own parser."""
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ SCHEDULES = """tasks:
   flaky:
     task: project.tasks.flaky
     every: 1s
+    monitor: {owner: team-billing, severity: page}
   twin-a:
     task: project.tasks.heartbeat
     every: 1s
@@ -126,7 +128,9 @@ def test_failing_late_linked_runs_and_metrics_with_real_processes(tmp_path: Path
         metrics = scrape(port, TOKEN)
         assert metrics["reconciler_schedule_late"][(("name", "stuck"),)] == 1
         assert metrics["reconciler_schedule_late"][(("name", "twin-a"),)] == 0
-        assert metrics["reconciler_schedule_failing"][(("name", "flaky"),)] == 1
+        billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))  # its monitor's labels
+        assert metrics["reconciler_schedule_failing"][billing] == 1
+        assert (("name", "flaky"),) not in metrics["reconciler_schedule_failing"]
         assert metrics["reconciler_schedule_runs_total"][(("name", "twin-a"), ("state", "SUCCESS"))] >= 2
         assert (("name", "stuck"), ("task", "project.tasks.heartbeat")) in metrics[
             "reconciler_schedule_next_run_timestamp_seconds"]
@@ -134,15 +138,8 @@ def test_failing_late_linked_runs_and_metrics_with_real_processes(tmp_path: Path
             "reconciler_schedule_last_run_timestamp_seconds"]
         assert metrics["reconciler_applies_total"][(("outcome", "applied"),)] >= 1
 
-        claim = (  # the monitor an apply of `monitor: {owner: team-billing, severity: page}` stores
-            "from reconciler.models import ManagedTask;"
-            "ManagedTask.objects.filter(periodic_task__name='flaky')"
-            ".update(monitor='{\"owner\":\"team-billing\",\"severity\":\"page\"}')"
-        )
-        assert stack.manage("shell", "-c", claim).returncode == 0
-        billing = (("name", "flaky"), ("owner", "team-billing"), ("severity", "page"))
-        assert scrape(port, TOKEN)["reconciler_schedule_failing"][billing] == 1
-        assert status(stack, "--owner", "team-billing", "--fail-on", "failing")[0] == 1
+        code, billed = status(stack, "--owner", "team-billing", "--fail-on", "failing")
+        assert code == 1 and [s["name"] for s in billed["schedules"]] == ["flaky"], billed
         assert status(stack, "--owner", "team-ops", "--fail-on", "failing,late")[0] == 0
 
         stack.stop("beat")
