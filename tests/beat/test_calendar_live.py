@@ -78,6 +78,7 @@ def health(stack: Stack, name: str) -> str:
     return str(json.loads(result.stdout)["schedules"][0]["health"])
 
 
+@pytest.mark.only_backend("sqlite")  # a minute-bound wait: one backend keeps the suite in its budget
 def test_calendars_with_a_real_beat(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker, RECONCILER_APPLY_ON_BEAT_START="0") as stack:
         today = datetime.now(UTC).date()

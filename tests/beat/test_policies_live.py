@@ -4,7 +4,12 @@ current pass. The demo task ``project.tasks.long_running`` writes a line when it
 when it ends, with the slot it serves (the ``scheduled_time`` header, and ``as_of`` where a
 ``scheduled_time_kwarg`` names it); the run state is read from the tables beat and the workers
 write (``RunLease``, ``SkippedRun``, ``SkipTotal``). Schedules run every second or two: each
-test lasts seconds, not minutes."""
+test lasts seconds, not minutes.
+
+Each test runs in one of the two passes (``only_backend``), both backends getting some: the
+run state is the same code on both, and the whole file twice would take six minutes of the
+suite's fifteen. PostgreSQL takes those where its own machinery acts (the finish's NOTIFY that
+sends a held run at once, the advisory-lock failover); SQLite the rest."""
 from __future__ import annotations
 
 import json
@@ -149,6 +154,7 @@ def assert_one_at_a_time_with_skips(stack: Stack, name: str, at_least: int) -> l
     return found
 
 
+@pytest.mark.only_backend("sqlite")
 def test_overlap_skip_never_runs_two_at_once_and_records_the_skips(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, declaration("sync", seconds=2.5, overlap="skip", max_runtime="30s", catchup="skip"))
@@ -161,6 +167,7 @@ def test_overlap_skip_never_runs_two_at_once_and_records_the_skips(tmp_path: Pat
         assert gaps == {timedelta(0)}, "each run carries its slot (whole periods apart), not beat's clock"
 
 
+@pytest.mark.only_backend("postgresql")
 def test_queue_one_holds_one_run_and_sends_it_when_the_running_one_ends(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, declaration("report", seconds=2.5, overlap="queue_one", max_runtime="30s", catchup="skip"))
@@ -176,6 +183,7 @@ def test_queue_one_holds_one_run_and_sends_it_when_the_running_one_ends(tmp_path
             assert (held.started - running.ended).total_seconds() < 1.5 + TOLERANCE, (running, held)
 
 
+@pytest.mark.only_backend("postgresql")
 def test_overlap_skip_holds_across_two_workers_of_two_processes(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, declaration("ingest", seconds=2.5, overlap="skip", max_runtime="30s", catchup="skip"))
@@ -188,6 +196,7 @@ def test_overlap_skip_holds_across_two_workers_of_two_processes(tmp_path: Path, 
         assert_one_at_a_time_with_skips(stack, "ingest", at_least=3)
 
 
+@pytest.mark.only_backend("postgresql")
 def test_a_run_killed_with_its_worker_blocks_the_schedule_until_max_runtime(tmp_path: Path, redis_broker: str) -> None:
     with live_stack(tmp_path, redis_broker) as stack:
         declare(stack, declaration("export", seconds=20, overlap="skip", max_runtime="4s", catchup="skip"))
@@ -214,6 +223,7 @@ def test_a_run_killed_with_its_worker_blocks_the_schedule_until_max_runtime(tmp_
 CATCHING_UP = {"skip": 0, "once": 1, "all": 3}  # runs sent for the missed slots (`all`: catchup_max 3)
 
 
+@pytest.mark.only_backend("postgresql")
 def test_beat_down_for_several_slots_then_started_sends_what_each_catchup_policy_says(
     tmp_path: Path, redis_broker: str
 ) -> None:
@@ -282,6 +292,7 @@ PAST = '"2020-01-01T00:00:00+00:00"'
 SOLAR = '\n    solar: {event: dusk_civil, latitude: 48.8566, longitude: 2.3522}'
 
 
+@pytest.mark.only_backend("sqlite")
 def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Path, redis_broker: str) -> None:
     """The demo's surprise: a row with a past start_time was sent when beat started, whatever
     its schedule, while every prediction showed its next slot."""
@@ -330,6 +341,7 @@ def holder(stack: Stack, names: Sequence[str]) -> str:
     return active
 
 
+@pytest.mark.only_backend("postgresql")
 def test_a_failover_and_a_restart_keep_the_jitter_and_catchup_skip_sends_no_duplicate(
     tmp_path: Path, redis_broker: str
 ) -> None:
