@@ -95,14 +95,14 @@ def heads_query(using: str, sources: int | None = None) -> str:
     quote = connection.ops.quote_name
     task, owned = quote(PeriodicTask._meta.db_table), quote(ManagedTask._meta.db_table)
     ownership = ", ".join(f"{owned}.{quote(c)}" for c in (*OWNERSHIP_FIELDS, "row_digest"))
-    join, where = "LEFT JOIN", ""
+    where = ""
     if sources is not None:  # a query with parameters: its own % are doubled
         digest = digest.replace("%", "%%")
-        join, where = "JOIN", f"WHERE {owned}.{quote('source')} IN ({', '.join(['%s'] * sources)}) "
+        where = f"WHERE {owned}.{quote('source')} IN ({', '.join(['%s'] * sources)}) "
     return (
         f"SELECT {task}.{quote('id')}, {task}.{quote('name')}, {task}.{quote('last_run_at')}, "
         f"{task}.{quote('total_run_count')}, {ownership}, {digest} FROM {source} "
-        f"{join} {owned} ON {owned}.{quote('periodic_task_id')} = {task}.{quote('id')} "
+        f"LEFT JOIN {owned} ON {owned}.{quote('periodic_task_id')} = {task}.{quote('id')} "
         f"{where}ORDER BY {task}.{quote('name')}"
     )
 
