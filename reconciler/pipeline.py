@@ -39,7 +39,7 @@ from .engine.apply import DEFAULT_OPTIONS, ApplyOptions, ApplyResult, apply
 from .engine.diff import diff
 from .engine.grace import DeletionGrace
 from .engine.history import git_revision
-from .engine.read import read_actual
+from .engine.read import read_actual, read_planned
 from .engine.sources import claim
 from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
 from .render.diagnostics import render_text
@@ -61,9 +61,11 @@ class PlanResult:
 def plan_paths(
     paths: Sequence[Path] | None = None, *, prune: bool = True, adopt: bool = False,
     registry: Registry | None = None, now: datetime | None = None, using: str = "default",
-    grace: Grace | None = None, env: str | None = None, use_cache: bool = True,
+    grace: Grace | None = None, env: str | None = None, use_cache: bool = True, every_row: bool = False,
 ) -> PlanResult:
-    """Validate, read the database, diff. Writes nothing."""
+    """Validate, read the database, diff. Writes nothing. The rows read are those the plan
+    compares (``read_planned``); ``every_row``: all of them, for the pages that show each
+    row's state (``current_plan``)."""
     validation = validate_paths(
         paths, registry=registry, now=now, env=env, require_env=True, use_cache=use_cache, lints=False,
     )
@@ -74,7 +76,8 @@ def plan_paths(
     options = DiffOptions(now or datetime.now(UTC), prune, adopt, scope, grace)
     with database_errors(), paused_gc():
         claim(origin, using, options.now, record=False)
-        actual = read_actual(using, validation.declared.specs())
+        specs = validation.declared.specs()
+        actual = read_actual(using, specs) if every_row else read_planned(using, specs, scope.sources)
         return PlanResult(validation, diff(validation.declared, actual, options), actual)
 
 
@@ -104,7 +107,7 @@ def current_plan(using: str = "default") -> PlanResult:
     global _memo
     seconds = float(conf.PLAN_MEMO_SECONDS)
     if seconds <= 0:
-        return plan_paths(using=using)
+        return plan_paths(using=using, every_row=True)
     with database_errors():
         key = plan_key(using)
     memo = _memo
@@ -115,7 +118,7 @@ def current_plan(using: str = "default") -> PlanResult:
         if memo is not None and memo.key == key and time.monotonic() - memo.made < seconds:
             return memo.result
         made = time.monotonic()
-        result = plan_paths(using=using)
+        result = plan_paths(using=using, every_row=True)
         _memo = _Memo(key, made, result)
         return result
 

@@ -95,6 +95,11 @@ class Scope:
         """A partial apply that cannot see the rest of its source: it must not prune."""
         return self.within is not None and self.elsewhere is None
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources whose rows this scope may touch (``""``: rows recorded before sources)."""
+        return (self.source, "") if self.legacy and self.source else (self.source,)
+
     def claims(self, owned: Any) -> bool:  # owned: specs.Ownership
         if owned.source != self.source and not (self.legacy and owned.source == ""):
             return False

@@ -18,7 +18,7 @@ SQLite the function Django registers on each connection.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connections
@@ -86,20 +86,42 @@ def _build_sql(quote: Callable[[str], str], format_function: str) -> tuple[str, 
     return f"MD5({format_function}('{template}', {', '.join(columns)}))", f"{task} {' '.join(joins)}"
 
 
-def heads_query(using: str) -> str:
+def heads_query(using: str, sources: int | None = None) -> str:
     """Every row: id, name, beat's two columns, its ownership columns (NULL when not owned),
-    the stored digest and the digest now; ordered by name."""
+    the stored digest and the digest now; ordered by name. With ``sources`` (how many): only
+    the rows owned by those sources, given as parameters (``read_heads``)."""
     connection = connections[using]
     digest, source = _sql(using)
     quote = connection.ops.quote_name
     task, owned = quote(PeriodicTask._meta.db_table), quote(ManagedTask._meta.db_table)
     ownership = ", ".join(f"{owned}.{quote(c)}" for c in (*OWNERSHIP_FIELDS, "row_digest"))
+    where = ""
+    if sources is not None:  # a query with parameters: its own % are doubled
+        digest = digest.replace("%", "%%")
+        where = f"WHERE {owned}.{quote('source')} IN ({', '.join(['%s'] * sources)}) "
     return (
         f"SELECT {task}.{quote('id')}, {task}.{quote('name')}, {task}.{quote('last_run_at')}, "
         f"{task}.{quote('total_run_count')}, {ownership}, {digest} FROM {source} "
         f"LEFT JOIN {owned} ON {owned}.{quote('periodic_task_id')} = {task}.{quote('id')} "
-        f"ORDER BY {task}.{quote('name')}"
+        f"{where}ORDER BY {task}.{quote('name')}"
     )
+
+
+def names_outside(using: str, sources: Sequence[str]) -> list[tuple[int, str]]:
+    """(id, name) of every row not owned by ``sources``: the names alone, for a plan to find
+    the few a declaration takes (a conflict) without reading the others."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    task, owned = quote(PeriodicTask._meta.db_table), quote(ManagedTask._meta.db_table)
+    sql = (
+        f"SELECT {task}.{quote('id')}, {task}.{quote('name')} FROM {task} "
+        f"LEFT JOIN {owned} ON {owned}.{quote('periodic_task_id')} = {task}.{quote('id')} "
+        f"WHERE {owned}.{quote('source')} IS NULL "
+        f"OR {owned}.{quote('source')} NOT IN ({', '.join(['%s'] * len(sources))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(sources))
+        return cursor.fetchall()
 
 
 OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from
@@ -108,10 +130,14 @@ OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from
 )
 
 
-def read_heads(using: str) -> list[tuple[Any, ...]]:
-    """The rows of ``heads_query``, raw: date-times as the driver returns them (``datetimes``)."""
+def read_heads(using: str, sources: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of ``heads_query`` (only those owned by ``sources``, when given), raw:
+    date-times as the driver returns them (``datetimes``)."""
     with connections[using].cursor() as cursor:
-        cursor.execute(heads_query(using))
+        if sources is None:
+            cursor.execute(heads_query(using))
+        else:
+            cursor.execute(heads_query(using, len(sources)), list(sources))
         return cursor.fetchall()
 
 

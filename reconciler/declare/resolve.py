@@ -7,8 +7,10 @@ fit the parameters' type hints where the task has them (``arguments``).
 from __future__ import annotations
 
 import inspect
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +38,8 @@ class Registry:
 
 def registry_from_app(app: Any) -> Registry:
     """Read the real registry of a Celery app, after autodiscovery (as a worker does)."""
-    app.loader.import_default_modules()
+    with django_checks_skipped():
+        app.loader.import_default_modules()
     signatures = {name: _signature(task) for name, task in app.tasks.items()}
     hints = {
         name: resolved_hints(app.tasks[name].run, signature)
@@ -44,6 +47,24 @@ def registry_from_app(app: Any) -> Registry:
     }
     beat = frozenset((app.conf.beat_schedule or {}).keys())
     return Registry(signatures, beat, str(app.conf.timezone or "UTC"), hints)
+
+
+@contextmanager
+def django_checks_skipped() -> Iterator[None]:
+    """Celery's Django fix-up answers ``import_default_modules`` by running *all* of Django's
+    system checks (URL resolvers included: 0.5 s of every command's start-up), which is a
+    worker's start-up check, not ours: Django is already set up wherever we read the registry,
+    and ``manage.py check`` still runs them. ``CELERY_SKIP_CHECKS`` is the fix-up's own switch
+    (what ``celery --skip-checks`` sets); it is set only while the task modules are imported
+    and a value the project set itself is left as it is."""
+    if os.environ.get("CELERY_SKIP_CHECKS"):
+        yield
+        return
+    os.environ["CELERY_SKIP_CHECKS"] = "true"
+    try:
+        yield
+    finally:
+        os.environ.pop("CELERY_SKIP_CHECKS", None)
 
 
 def _signature(task: Any) -> inspect.Signature | None:

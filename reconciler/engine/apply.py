@@ -24,7 +24,7 @@ from ..db import locking, rowdigest
 from ..models import ApplyRecord, ManagedTask
 from . import history
 from .diff import diff
-from .read import read_actual
+from .read import read_planned
 from .sources import claim
 from .write import BATCH, write
 
@@ -76,7 +76,7 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             if options.origin is not None:
                 claim(options.origin, using, clock.at, record=not options.dry_run)
             specs = declared.specs()
-            actual = read_actual(using, specs)
+            actual = read_planned(using, specs, options.scope.sources)
             plan = diff(declared, actual, options.diff_options(clock.at))
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run:

@@ -1,0 +1,116 @@
+"""Benchmark: whole ``manage.py reconcile`` commands, each a new process (issue 21).
+
+Usage: .venv/bin/python bench/commands.py [--count 100000] [--backends sqlite,postgres]
+
+``bench/scale.py`` measures the pipeline inside one warm process; a deploy step, a CI job or
+a cron'd apply each start a new one: Django's set-up, the imports, the Celery registry and
+the validation cache's load are paid every time. This runs, against a fresh database and
+``bench/generate.py``'s tree (100 declarations a file), each command as its own process:
+``validate`` of an empty folder (start-up alone, before any row exists), the first apply
+(cold cache), a no-op apply, an apply after one file changed, then ``plan`` and ``validate``
+of an empty folder with every row in the database. Each is timed from the parent (the
+whole process) with its peak resident memory (``os.wait4``'s rusage of that one child), and
+printed beside its ratio to the bare C-loader parse of the same files (measured as
+``bench/scale.py`` does, in a process of its own) and the issue's target.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.generate import write_tree
+from bench.harness import REPO, fresh_database
+
+PARSE = (
+    "import sys, time, yaml, pathlib\n"
+    "files = sorted(pathlib.Path(sys.argv[1]).glob('*.yaml'))\n"
+    "start = time.perf_counter()\n"
+    "for path in files: yaml.load(path.read_text(encoding='utf-8'), Loader=yaml.CSafeLoader)\n"
+    "print(time.perf_counter() - start)\n"
+)
+# (label, subcommand and its arguments ({tree}, {empty}), the exit codes that mean it worked,
+# the target: a ratio to the parse ("x") or seconds ("s"))
+STEPS: tuple[tuple[str, str, tuple[int, ...], tuple[float, str] | None], ...] = (
+    ("validate, empty folder, empty database", "validate --path {empty}", (0,), (1.0, "s")),
+    ("first apply (cold cache)", "apply --path {tree}", (0,), (2.5, "x")),
+    ("no-op apply", "apply --path {tree}", (0,), (0.25, "x")),
+    ("apply after one file changed", "apply --path {tree}", (0,), (0.3, "x")),
+    ("plan of the tree (no change)", "plan --path {tree}", (0,), None),
+    ("plan, empty folder, every row in the database", "plan --path {empty}", (0,), (1.0, "s")),
+    ("validate, empty folder, every row in the database", "validate --path {empty}", (0,), (1.0, "s")),
+)
+PEAK_TARGET_MB = 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree, empty = Path(tmp) / "schedules", Path(tmp) / "empty"
+        files = write_tree(tree, options.count)
+        empty.mkdir()
+        parse = bare_parse(tree)
+        print(f"{options.count:,} declarations in {len(files):,} files; {os.cpu_count()} core(s); "
+              f"bare C-loader parse {parse:.2f} s (a process of its own, the baseline)")
+        for backend in options.backends.split(","):
+            run(backend, tree, empty, files, parse)
+
+
+def bare_parse(tree: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", PARSE, str(tree)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def run(backend: str, tree: Path, empty: Path, files: list[Path], parse: float) -> None:
+    with fresh_database(backend) as (url, tmp):
+        env = {**os.environ, "DATABASE_URL": url, "PROJECT_VAR_DIR": tmp, "DJANGO_SETTINGS_MODULE": "project.settings"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=REPO, check=True)
+        print(f"\n{backend}: each command a new process")
+        for label, command, ok, target in STEPS:
+            if label.startswith("apply after one file"):
+                changed = files[len(files) // 2]
+                text = changed.read_text()  # changed back and forth: each backend sees a change
+                edited = text.replace("description: Digest for", "description: The digest for")
+                changed.write_text(edited if edited != text else text.replace("The digest for", "Digest for"))
+            args = command.format(tree=tree, empty=empty).split()
+            seconds, peak_mb = command_run(args, env, ok)
+            print(f"  {label:<52} {seconds:7.2f} s {seconds / parse:6.2f}x the parse  "
+                  f"peak {peak_mb:6.0f} MB  {verdict(seconds, parse, peak_mb, target)}", flush=True)
+
+
+def command_run(args: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float]:
+    """(seconds, peak resident MB) of ``manage.py reconcile ARGS`` as a new process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "reconcile", *args], env=env, cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    errors = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in ok:
+        raise SystemExit(f"reconcile {' '.join(args)}: exit {proc.returncode}\n{errors.decode()[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def verdict(seconds: float, parse: float, peak_mb: float, target: tuple[float, str] | None) -> str:
+    memory = "" if peak_mb < PEAK_TARGET_MB else f"; peak NOT < {PEAK_TARGET_MB} MB"
+    if target is None:
+        return memory.lstrip("; ")
+    limit, unit = target
+    value = seconds / parse if unit == "x" else seconds
+    return f"target <= {limit}{unit}: {'met' if value <= limit else 'NOT met'}{memory}"
+
+
+if __name__ == "__main__":
+    main()
