@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from ..core.plan import plan_from_json
+from ..core.plan_record import read_plan
 from ..models import ApplyRecord, ManagedTask, OperationRecord
 from ..observe.sync import repository_path
 from ..render.plan import render_text
@@ -69,7 +69,7 @@ class ApplyRecordAdmin(ReadOnlyAdmin):
     def plan_text(self, obj: ApplyRecord) -> str:
         if not obj.plan:
             return "(no plan: the apply failed before one was made)"
-        return format_html(PLAN, render_text(plan_from_json(obj.plan)))
+        return format_html(PLAN, render_text(read_plan(obj.plan)))
 
 
 @admin.register(OperationRecord)
@@ -90,4 +90,4 @@ class OperationRecordAdmin(ReadOnlyAdmin):
 
     @admin.display(description="written (resume)")
     def plan_text(self, obj: OperationRecord) -> str:
-        return format_html(PLAN, render_text(plan_from_json(obj.plan))) if obj.plan else "—"
+        return format_html(PLAN, render_text(read_plan(obj.plan))) if obj.plan else "—"

@@ -1,5 +1,6 @@
 """The apply history: one ``ApplyRecord`` per apply that changed something, was refused or
-failed (who, where, when, which git revision, the plan); and the git revision of a folder."""
+failed (who, where, when, which git revision, the plan, packed by ``core.plan_record``); and
+the git revision of a folder."""
 from __future__ import annotations
 
 import getpass
@@ -10,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.plan import Plan
+from ..core.plan_record import pack
 from ..models import ApplyRecord
 
 HISTORY_CREATED_FIELDS = 1000  # created rows whose fields an apply record keeps
@@ -25,7 +27,7 @@ def record(
         django_user=django_user, host=socket.gethostname(), revision=revision,
         outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
         deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS) if plan else {},
+        plan=pack(plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS)) if plan else {},
     )
 
 

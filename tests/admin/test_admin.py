@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from reconciler.admin.periodic_tasks import PeriodicTaskAdmin
 from reconciler.models import ApplyRecord, OperationRecord
 from reconciler.operate import suspend
 from tests.api.test_api import YAML
+from tests.core.test_plan_record import old_record
 from tests.support.api import broker_at
 from tests.support.engine import apply_yaml
 
@@ -173,6 +175,13 @@ def test_apply_history_shows_the_text_plan(superuser: Client, applied: Path) -> 
     record = ApplyRecord.objects.get()
     page = html.unescape(superuser.get(f"/admin/reconciler/applyrecord/{record.pk}/change/").content.decode())
     assert "+ beat  (project.tasks.heartbeat)" in page and "Plan: 2 to create, 0 to update, 0 to delete." in page
+
+
+def test_apply_history_shows_a_format_1_record_stored_before(superuser: Client) -> None:
+    record = ApplyRecord.objects.create(started_at=datetime(2026, 1, 1, tzinfo=UTC), outcome="applied",
+                                        plan=old_record())
+    page = html.unescape(superuser.get(f"/admin/reconciler/applyrecord/{record.pk}/change/").content.decode())
+    assert "+ digest  (project.tasks.send_digest)" in page and "Plan: 2 to create, 3 to update, 1 to delete." in page
 
 
 

@@ -14,6 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from reconciler.core.errors import RefusedApply
 from reconciler.core.plan import Action
+from reconciler.core.plan_record import unpack
 from reconciler.declare.export import render_yaml
 from reconciler.engine.read import read_actual
 from reconciler.models import ApplyRecord, ManagedTask
@@ -108,7 +109,7 @@ def test_history_keeps_created_fields_and_marks_uncommitted_changes(tmp_path: Pa
     apply_yaml(folder, revision="")
     first = ApplyRecord.objects.get()
     assert first.revision == head
-    created = {c["name"]: c["fields"] for c in first.plan["changes"]}
+    created = {c["name"]: c["fields"] for c in unpack(first.plan)["changes"]}
     assert created["a1"]["schedule"]["new"] == {"kind": "interval", "every": 60}
     (folder / "s.yaml").write_text(TWO.format(a="a1", b="a3"))
     apply_yaml(folder, revision="")
@@ -132,7 +133,7 @@ def test_a_large_import_keeps_the_first_created_fields_and_says_so_for_the_rest(
 
     monkeypatch.setattr(history, "HISTORY_CREATED_FIELDS", 2)
     apply_yaml(files(tmp_path / "s", a=TWO.format(a="a1", b="a2"), b=TWO.format(a="b1", b="b2")))
-    changes = {c["name"]: c for c in ApplyRecord.objects.get().plan["changes"]}
+    changes = {c["name"]: c for c in unpack(ApplyRecord.objects.get().plan)["changes"]}
     assert [name for name, c in sorted(changes.items()) if c["fields"]] == ["a1", "a2"]
     omitted = [c for n, c in changes.items() if n in ("b1", "b2")]
     assert all(FIELDS_OMITTED.words in c["reasons"] and not c["fields"] for c in omitted)
