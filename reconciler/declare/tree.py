@@ -6,6 +6,7 @@ environment of the project, the active one's declarations kept. One file's own s
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from django.utils.module_loading import import_string
 from ..conf import conf, import_path, schedules_dir
 from ..core.allocation import paused_gc
 from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from .across import combine
 from .cache import ValidationCache
@@ -80,16 +82,29 @@ def needs_our_scheduler(spec: TaskSpec) -> bool:
     return not (spec.policy.is_default and spec.calendar.is_default)
 
 
+# A key that only a policy or a calendar uses, or a ``cron:`` whose value is a list (flow or block):
+# a file whose bytes never match cannot need our scheduler, and is not parsed.
+_SCHEDULER_KEYS = (*Policy.defaults(), "exclude", "until", "max_runs")
+_MAY_NEED_US = re.compile(
+    rb"""\b["']?(%s)["']?\s*:|\bcron["']?\s*:\s*(\[|(#[^\n]*)?\n\s*-)"""
+    % "|".join(_SCHEDULER_KEYS).encode(),
+)
+
+
 def scheduler_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
     """The declarations with a run-time policy or a calendar (in any environment), which only
     our scheduler applies: the files loaded and validated on their own, without the Celery
-    registry or the cache (the system check's question, asked when beat's scheduler is not ours)."""
+    registry or the cache (the system check's question, asked when beat's scheduler is not ours,
+    before most ``manage.py`` commands). Only files whose text names such a key are parsed."""
     roots = list(paths or [schedules_dir()])
     if not all(root.exists() for root in roots):
         return ()
     envs = environments_for(None, need_active=False)
     now = datetime.now(UTC)
-    documents = [parse_source(source) for source in read_sources(roots)]
+    documents = [
+        parse_source(source) for source in read_sources(roots)
+        if source.data is not None and _MAY_NEED_US.search(source.data)
+    ]
     names = {
         declaration.name
         for env in envs.checked for document in documents
