@@ -44,7 +44,7 @@ class CalendarSchedule:
         self.parts = parts  # the row's schedule object first, then the ``also_cron`` crontabs
         self.calendar = calendar
         self.exclusions = Exclusions.of(calendar, zone)
-        self.until = datetime.fromisoformat(calendar.until).astimezone(UTC) if calendar.until else None
+        self.until = calendar.end
         self.tz = getattr(parts[0], "tz", None)
         every = getattr(parts[0], "run_every", None)  # an interval's: ``core.sends.baseline`` anchors at start_time
         self.anchor_every = every if isinstance(every, timedelta) else None

@@ -6,6 +6,8 @@ strings): the evaluation lives with the schedules beat runs, not here. docs/cale
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
 
 from .options import OptionSet
 
@@ -27,6 +29,18 @@ class Calendar(OptionSet):
             return None
         country, _, subdivision = self.holidays.partition("-")
         return country, subdivision or None
+
+    @cached_property
+    def end(self) -> datetime | None:
+        """``until`` as a moment in UTC; None without one (or unreadable: the next apply rewrites it)."""
+        try:
+            return datetime.fromisoformat(self.until).astimezone(UTC) if self.until else None
+        except ValueError:
+            return None
+
+    def ended(self, now: datetime) -> bool:
+        """``until`` has passed: nothing more is sent."""
+        return self.end is not None and self.end <= now
 
     def remaining(self, sent: int | None) -> int | None:
         """The runs left after ``sent`` sends (beat's ``total_run_count``); None: no limit."""

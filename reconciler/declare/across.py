@@ -124,7 +124,7 @@ def _calendar_ends(declarations: list[ValidDeclaration], now: datetime) -> list[
     found = []
     for d in declarations:
         until = d.spec.calendar.until
-        if until is not None and datetime.fromisoformat(until) <= now:
+        if d.spec.calendar.ended(now):
             found.append(warning(
                 "past-until", f"until {until} is already past: this schedule sends nothing more (it is written "
                 "disabled)", source=SourceRange(d.file), path=d.path_of(("until",)), name=d.name,

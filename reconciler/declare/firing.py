@@ -123,7 +123,7 @@ def _kept(minutes: frozenset[int], calendar: Calendar, schedule: Schedule) -> fr
     (``beat.exclusions``: one verdict per local day, excluded crons asked on the days they match)."""
     zone = ZoneInfo(calendar.zone or (schedule.timezone if isinstance(schedule, Crontab) else "UTC"))
     exclusions = Exclusions.of(calendar, zone)
-    end = datetime.fromisoformat(calendar.until).timestamp() if calendar.until else None
+    end = calendar.end.timestamp() if calendar.end is not None else None
     kept: list[int] = []
     day: Day | None = None
     for minute in sorted(minutes):

@@ -69,7 +69,7 @@ def _declared_change(
             return None
         return _change(Action.SUSPENDED, item, row, desired, (reason(Why.SUSPENDED, suspension=suspension.describe()),))
     reasons: tuple[Reason, ...] = (DRIFT,) if row.drifted else ()
-    if row.spec.enabled and not desired.enabled and _ended(item.spec, options.now):
+    if row.spec.enabled and not desired.enabled and item.spec.calendar.ended(options.now):
         reasons = (*reasons, _past_until(item.spec))
     if suspension is not None:
         reasons = (*reasons, reason(Why.SUSPENDED_UPDATE, suspension=suspension.describe()))
@@ -98,18 +98,12 @@ def desired_spec(declared: TaskSpec, row: ActualTask | None, now: datetime) -> T
     return _armed(declared, row, now)
 
 
-def _ended(declared: TaskSpec, now: datetime) -> bool:
-    """A calendar whose ``until`` has passed: nothing more to send."""
-    until = declared.calendar.until
-    return until is not None and datetime.fromisoformat(until) <= now
-
-
 def _past_until(declared: TaskSpec) -> Reason:
     return reason(Why.PAST_UNTIL, until=str(declared.calendar.until))
 
 
 def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpec:
-    if declared.enabled and (_ended(declared, now) or (
+    if declared.enabled and (declared.calendar.ended(now) or (
         row is not None and not row.spec.enabled and declared.calendar.complete(row.total_run_count)
     )):
         return replace(declared, enabled=False)
@@ -130,7 +124,7 @@ def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
     past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
-    reasons = (PAST_ONE_OFF,) if past else (_past_until(item.spec),) if _ended(item.spec, now) else ()
+    reasons = (PAST_ONE_OFF,) if past else (_past_until(item.spec),) if item.spec.calendar.ended(now) else ()
     fields = tuple(
         _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
     )

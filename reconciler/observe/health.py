@@ -83,18 +83,9 @@ def decide(
 def is_complete(calendar: Calendar, sent: int, next_run: datetime | None, enabled: bool, now: datetime) -> bool:
     """Its calendar ended: ``max_runs`` sends counted (beat's ``total_run_count``), or ``until``
     passed, or (enabled) no further send before ``until``. Pure."""
-    if calendar.max_runs is not None and sent >= calendar.max_runs:
+    if calendar.complete(sent):
         return True
-    until = end_of(calendar)
-    return until is not None and (now >= until or (enabled and next_run is None))
-
-
-def end_of(calendar: Calendar) -> datetime | None:
-    """``until`` as a moment (None without one, or unreadable: the next apply rewrites it)."""
-    try:
-        return datetime.fromisoformat(calendar.until) if calendar.until else None
-    except ValueError:
-        return None
+    return calendar.end is not None and (calendar.ended(now) or (enabled and next_run is None))
 
 
 def grace_of(monitor: Monitor, period: timedelta | None, fixed: float | None) -> timedelta:
@@ -243,7 +234,7 @@ def _computed(
         until = None if first is not None and first <= now else min(first or FOREVER, row.expires or FOREVER)
         until = _still_counted_alike(row, runs, now, retention, until)
     grace = grace_of(row.monitor, expected.period, fixed_grace)
-    if until is not None and (end := end_of(row.calendar)) is not None and now < end:
+    if until is not None and (end := row.calendar.end) is not None and now < end:
         until = min(until, end)
     if until is not None and expected.expected_at is not None and now <= expected.expected_at + grace:
         until = min(until, expected.expected_at + grace)
