@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseSchedule
 
 from ..conf import conf
 from ..core.extras import require
+from ..core.policy import Policy
 from ..db.lease import beat_lock
 from ..db.wakeup import Listener
 from ..engine.grace import DeletionGrace
@@ -154,11 +156,10 @@ class ReconcilingScheduler(DatabaseScheduler):
     def _send_pending(self) -> None:
         """The held ``queue_one`` runs whose previous run has finished."""
         entries = self._schedule or {}
-        policies = {name: entry.policy for name, entry in entries.items() if isinstance(entry, ScheduledEntry)}
-        if not policies:
+        if not entries:
             return
         now = datetime.now(UTC)
-        for name, slot, task_id in self._overlap.due_pending(now, policies):
+        for name, slot, task_id in self._overlap.due_pending(now, EntryPolicies(entries)):
             entry = entries.get(name)
             if isinstance(entry, ScheduledEntry):
                 self._send(entry, slot, now, self.producer, task_id)
@@ -226,3 +227,23 @@ class ReconcilingScheduler(DatabaseScheduler):
                 log.warning("skipping %s: its schedule or arguments cannot be read", model.name)
         log.info("loaded %d schedule entries in %.3f s", len(entries), time.perf_counter() - started)
         return entries
+
+
+class EntryPolicies(Mapping[str, Policy]):
+    """The policy of each loaded entry, looked up by name: beat asks at every tick, and copying
+    them into a dict cost a pass over every entry (100,000 at scale) each time."""
+
+    def __init__(self, entries: Mapping[str, Any]) -> None:
+        self.entries = entries
+
+    def __getitem__(self, name: str) -> Policy:
+        entry = self.entries[name]
+        if not isinstance(entry, ScheduledEntry):
+            raise KeyError(name)
+        return entry.policy
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, entry in self.entries.items() if isinstance(entry, ScheduledEntry))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
