@@ -20,17 +20,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import peak_mb, run_child, setup_child, timed
+from bench.harness import parse_or_run_child, peak_mb, run_child, setup_child, timed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000")
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    options = parser.parse_args()
-    if options.child:
-        print(json.dumps(measure(int(options.child))))
+    options = parse_or_run_child(parser, measure)
+    if options is None:
         return
     for backend in options.backends.split(","):
         for size in (int(s) for s in options.sizes.split(",")):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import peak_mb, run_child, setup_child, timed
+from bench.harness import parse_or_run_child, peak_mb, run_child, setup_child, timed
 
 STOCK_LIMIT = 10_000  # above this the stock scheduler takes minutes per load on PostgreSQL
 TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
@@ -25,11 +25,8 @@ TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    options = parser.parse_args()
-    if options.child:
-        print(json.dumps(measure(int(options.child))))
+    options = parse_or_run_child(parser, measure)
+    if options is None:
         return
     for backend in options.backends.split(","):
         print(f"\n{backend}")

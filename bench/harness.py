@@ -3,6 +3,7 @@ PostgreSQL database), a child process per backend (Django's settings are per pro
 the counters: seconds, statements, row-changing statements, peak memory."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -50,6 +51,18 @@ def run_child(script: str, backend: str, size: int) -> dict[str, Any]:
         if proc.returncode != 0:
             raise SystemExit(proc.stderr[-3000:])
         return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parse_or_run_child(parser: argparse.ArgumentParser, measure: Callable[[int], Any]) -> argparse.Namespace | None:
+    """Every bench's ``--backends`` and the hidden ``--child SIZE`` that ``run_child`` passes: in a
+    child, print ``measure(SIZE)`` as one JSON line and return None; in the parent, the options."""
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child:
+        print(json.dumps(measure(int(options.child))))
+        return None
+    return options
 
 
 def setup_child() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import run_child, setup_child
+from bench.harness import parse_or_run_child, run_child, setup_child
 
 LIMIT = 1_000_000  # bytes: the target
 
@@ -30,11 +30,8 @@ LIMIT = 1_000_000  # bytes: the issue's target
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    options = parser.parse_args()
-    if options.child:
-        print(json.dumps(measure(int(options.child))))
+    options = parse_or_run_child(parser, measure)
+    if options is None:
         return
     for backend in options.backends.split(","):
         report(backend, options.count, run_child(__file__, backend, options.count))

@@ -11,7 +11,6 @@ socket: the figure is the statements' cost, not a network's round trips).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.harness import run_child, setup_child
+from bench.harness import parse_or_run_child, run_child, setup_child
 
 SCHEDULES = 100
 TARGET_MS = 2.0
@@ -28,11 +27,8 @@ TARGET_MS = 2.0
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    options = parser.parse_args()
-    if options.child:
-        print(json.dumps(measure(int(options.child))))
+    options = parse_or_run_child(parser, measure)
+    if options is None:
         return
     for backend in options.backends.split(","):
         m = run_child(__file__, backend, options.runs)
