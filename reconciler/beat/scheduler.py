@@ -42,6 +42,7 @@ from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once
 from .entry import ScheduledEntry
 from .kinds import load_enabled
 from .overlap import Overlap
+from .stopping import DeferredStop
 
 log = logging.getLogger("reconciler.scheduler")
 
@@ -63,6 +64,7 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._closed = False
         self._fresh = True  # the next load starts scheduling: every entry catches up
         self._overlap = Overlap()
+        self._stop = DeferredStop()
         super().__init__(*args, **kwargs)
         # Persist last_run_at (the slot served) after every send, HA or not: a replica taking
         # over, or this beat restarted, catches up from exactly what was served, and sends
@@ -104,8 +106,11 @@ class ReconcilingScheduler(DatabaseScheduler):
                 log.info("acquired the beat lock as %s: this instance schedules", self._lock.holder)
                 self._active = True
                 self._reload_from_database()
-        self._send_pending()
-        interval: float = super().tick(*args, **kwargs)
+        try:
+            self._send_pending()
+            interval: float = super().tick(*args, **kwargs)
+        finally:
+            self._stop.release()  # a reserve whose apply_entry never ran
         wait = self._overlap.wait()
         return interval if wait is None else min(interval, wait)
 
@@ -118,7 +123,19 @@ class ReconcilingScheduler(DatabaseScheduler):
 
     # -- sending -------------------------------------------------------------------------------
 
+    def reserve(self, entry: Any) -> Any:
+        """As the parent's, with beat's stop signals held until ``apply_entry`` has sent what
+        the entry now counts as served (``stopping.DeferredStop``)."""
+        self._stop.hold()
+        return super().reserve(entry)
+
     def apply_entry(self, entry: Any, producer: Any = None) -> None:
+        try:
+            self._apply_entry(entry, producer)
+        finally:
+            self._stop.release()
+
+    def _apply_entry(self, entry: Any, producer: Any = None) -> None:
         """Send what the entry's evaluation decided (``ScheduledEntry.decision``): each run of its
         slot, oldest first; the slots its catch-up dropped are recorded."""
         decision = getattr(entry, "decision", None)
@@ -159,12 +176,16 @@ class ReconcilingScheduler(DatabaseScheduler):
         if not entries:
             return
         now = datetime.now(UTC)
-        for name, slot, task_id in self._overlap.due_pending(now, EntryPolicies(entries)):
-            entry = entries.get(name)
-            if isinstance(entry, ScheduledEntry):
-                self._send(entry, slot, now, self.producer, task_id)
-            else:
-                self._overlap.send_failed(name, task_id)
+        self._stop.hold()  # due_pending claims the lease of each run it returns: send them before stopping
+        try:
+            for name, slot, task_id in self._overlap.due_pending(now, EntryPolicies(entries)):
+                entry = entries.get(name)
+                if isinstance(entry, ScheduledEntry):
+                    self._send(entry, slot, now, self.producer, task_id)
+                else:
+                    self._overlap.send_failed(name, task_id)
+        finally:
+            self._stop.release()
 
     def setup_schedule(self) -> None:
         if conf.APPLY_ON_BEAT_START:

@@ -3,10 +3,14 @@ the same entries as django-celery-beat's DatabaseScheduler, skips no due task.""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from celery import beat
+from celery.apps.beat import Beat
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import (
@@ -251,3 +255,35 @@ def test_overlap_skip_sends_no_run_while_the_previous_one_is_going() -> None:
     ticked(second)
     second.close()
     assert second.sent == [] and SkippedRun.objects.get(name="tracked").reason == "overlap"
+
+
+class StoppedWhileSending(Capturing):
+    """Beat receives SIGTERM while it hands a message to Celery: the deploy stopping it at
+    the second a schedule is due."""
+
+    def apply_async(self, entry, producer=None, advance=True, **kwargs):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler at the next bytecode
+        super().apply_async(entry, producer, advance, **kwargs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_signal_during_a_send_is_handled_once_the_slot_it_saves_as_served_is_sent() -> None:
+    """Celery's SIGTERM handler saves the schedule and raises SystemExit wherever beat is. Raised
+    mid-send, it saved the slot as served with its message never sent: the run was lost, and the
+    next beat did not catch it up (seen in CI)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    minutely_row("due", now - timedelta(seconds=90), Policy())
+    scheduler = StoppedWhileSending(app=app, lazy=True)
+    service = beat.Service(app=app)
+    service.__dict__["scheduler"] = scheduler
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        Beat(app=app).install_sync_handler(service)  # what `celery beat` installs
+        with pytest.raises(SystemExit):
+            ticked(scheduler)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    saved = PeriodicTask.objects.get(name="due").last_run_at
+    assert [(name, slot) for name, slot, _, _ in scheduler.sent] == [("due", saved.isoformat())], \
+        f"{saved} saved as served, sent: {scheduler.sent}"
