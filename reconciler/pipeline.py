@@ -17,13 +17,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
-from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
+from . import insync
 from .conf import conf, schedules_dir
 from .core.errors import DatabaseUnavailable, LockTimeout, NotMigrated, RefusedApply
 from .core.plan import Action, DiffOptions, Grace, Plan, Scope
 from .core.source import Origin
 from .core.specs import ActualState
+from .db.marker import database_marker
 from .declare.resolve import Registry
 from .declare.sources import origin_for, scope_for
 from .declare.tree import (  # the validate phase; re-exported: every shell imports them from here
@@ -41,7 +42,6 @@ from .engine.grace import DeletionGrace
 from .engine.history import git_revision
 from .engine.read import read_actual, read_planned
 from .engine.sources import claim
-from .models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
 from .render.diagnostics import render_text
 
 __all__ = [
@@ -100,10 +100,9 @@ def current_plan(using: str = "default") -> PlanResult:
     The memo is used again only while its key is unchanged and for at most
     ``RECONCILER_PLAN_MEMO_SECONDS`` (default 5; 0 turns the memo off). The key (``plan_key``)
     moves with every change of the files (each file's path, size and mtime) and with every
-    change the reconciler, the admin, django-celery-beat's signals or beat make to the database
-    (one query of cheap aggregates). What the key cannot see — a raw SQL edit of a schedule's
-    fields on SQLite (on PostgreSQL migration 0008's trigger moves beat's change marker), a
-    clocked moment passing — is seen once the seconds are over."""
+    change made to the database (one query of cheap aggregates: ``db.marker``; a raw SQL edit
+    too, by the triggers of migrations 0008 and 0012). What the key cannot see, a clocked moment
+    passing, is seen once the seconds are over."""
     global _memo
     seconds = float(conf.PLAN_MEMO_SECONDS)
     if seconds <= 0:
@@ -149,60 +148,48 @@ def folder_fingerprint(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(found)
 
 
-def database_marker(using: str = "default") -> tuple[object, ...]:
-    """One query of aggregates that move with every change a plan can show: beat's change
-    marker (every apply, admin save and model signal; on PostgreSQL any SQL, by migration
-    0008's trigger), the task rows' count and newest id, ownership and suspensions, the
-    sources, and the newest apply and operation records. Not beat's bookkeeping (``last_run_at``,
-    ``total_run_count``, ``date_changed``, written after every send): a busy beat would end the
-    memo at every request; the pages read their own rows' bookkeeping fresh
-    (``status.with_bookkeeping``)."""
-    connection = connections[using]
-    q = connection.ops.quote_name
-
-    def table(model: object) -> str:
-        return q(model._meta.db_table)  # type: ignore[attr-defined]
-
-    parts = (
-        f"SELECT MAX(last_update) FROM {table(PeriodicTasks)}",
-        f"SELECT COUNT(*) FROM {table(PeriodicTask)}",
-        f"SELECT MAX(id) FROM {table(PeriodicTask)}",
-        f"SELECT COUNT(*) FROM {table(ManagedTask)}",
-        f"SELECT MAX(applied_at) FROM {table(ManagedTask)}",
-        f"SELECT COUNT(suspended_at) FROM {table(ManagedTask)}",
-        f"SELECT MAX(suspended_at) FROM {table(ManagedTask)}",
-        f"SELECT COUNT(*) FROM {table(ScheduleSource)}",
-        f"SELECT MAX(recorded_at) FROM {table(ScheduleSource)}",
-        f"SELECT MAX(id) FROM {table(ApplyRecord)}",
-        f"SELECT MAX(id) FROM {table(OperationRecord)}",
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(f"({part})" for part in parts))
-        return tuple(cursor.fetchone() or ())
-
-
 @dataclass(frozen=True)
 class ApplyPathsResult:
-    validation: ValidationResult
+    validation: ValidationResult | None  # None when the in-sync memo answered (nothing validated)
     result: ApplyResult | None  # None when the declarations are invalid (nothing written)
+
+    @property
+    def invalid(self) -> ValidationResult | None:
+        """The validation that stopped the apply (its errors), or None."""
+        return self.validation if self.result is None else None
 
 
 def apply_paths(
     paths: Sequence[Path] | None = None, *, options: ApplyOptions = DEFAULT_OPTIONS,
     registry: Registry | None = None, using: str = "default", env: str | None = None, use_cache: bool = True,
 ) -> ApplyPathsResult:
-    """Validate; on any error write nothing. Otherwise apply in one transaction."""
+    """Validate; on any error write nothing. Otherwise apply in one transaction. With the cache,
+    an apply of exactly what the last one left in sync answers from the in-sync memo."""
+    started = time.perf_counter()
     folders = list(paths or [schedules_dir()])
+    registry = registry or default_registry()
+    scope = scope_for(paths)
+    memo = insync.inputs_of(folders, scope, options, registry, env, using) if use_cache else None
+    if memo is not None:
+        moment = options.now or datetime.now(UTC)
+        with database_errors():
+            remembered = insync.recall(memo, using, moment)
+        if remembered is not None:
+            plan = replace(remembered, scope=scope)
+            return ApplyPathsResult(None, ApplyResult(plan, False, time.perf_counter() - started, remembered=True))
     validation = validate_paths(
         folders, registry=registry, now=options.now, env=env, require_env=True, use_cache=use_cache, lints=False,
     )
     if not validation.valid:
         return ApplyPathsResult(validation, None)
     origin = origin_for(paths)
-    scope = whole_source_names(scope_for(paths), origin, registry, options.now, env, use_cache)
-    options = replace(options, scope=scope, origin=origin, revision=options.revision or git_revision(folders[0]))
+    scope = whole_source_names(scope, origin, registry, options.now, env, use_cache)
+    options = replace(options, scope=scope, origin=origin, revision=options.revision or git_revision(folders[0]),
+                      observe=memo is not None)
     with database_errors():
         result = apply(validation.declared, options, using=using)
+    if memo is not None:
+        insync.remember(memo, result, validation.declared, options.now or datetime.now(UTC))
     return ApplyPathsResult(validation, result)
 
 
@@ -276,12 +263,13 @@ def reconcile_once(
     except RefusedApply as exc:
         say(f"refused: {exc}")
         return None
-    if outcome.result is None:
-        validation = outcome.validation
+    validation = outcome.invalid
+    if validation is not None:
         errors = sum(d.is_error for d in validation.diagnostics)
         say(f"invalid: {errors} error(s); the database keeps its last good state")
         say(render_text(validation.diagnostics, checked=validation.checked).rstrip())
         return None
+    assert outcome.result is not None
     plan = outcome.result.plan
     s = plan.summary()
     seconds = time.perf_counter() - started

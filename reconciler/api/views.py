@@ -72,9 +72,10 @@ class ApplyView(ReconcilerView):
     )
     def post(self, request: Request) -> Response:
         outcome = apply_paths(options=ApplyOptions(django_user=who(request)))
-        if outcome.result is None:
-            raise Unprocessable(validation_json(outcome.validation))
+        if outcome.invalid is not None:
+            raise Unprocessable(validation_json(outcome.invalid))
         result = outcome.result
+        assert result is not None
         return Response({"written": result.written, "record_id": result.record_id, "plan": result.plan.to_json()})
 
 

@@ -45,17 +45,20 @@ def run(options: dict[str, object], out: TextIO) -> int:
         if refused is not None:
             out.write(render_text(refused))
         raise
-    if outcome.result is None:
-        out.write(render_invalid(outcome.validation, fmt))
+    if outcome.invalid is not None:
+        out.write(render_invalid(outcome.invalid, fmt))
         if fmt == "text":
             out.write("Nothing was applied: fix the errors above.\n")
         return EXIT_ERROR
+    assert outcome.result is not None
     out.write(render_json(outcome.result) if fmt == "json" else render_result(outcome.result))
     return EXIT_OK
 
 
 def render_result(result: ApplyResult) -> str:
     done = done_line(result.plan.summary(), result.written, result.dry_run, result.duration)
+    if result.remembered:  # reconciler/insync.py
+        done = done.removesuffix(").") + "; files and database as the last apply left them: --no-cache checks all)."
     return f"{render_text(result.plan)}{done}\n"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic, SourceRange, error
@@ -88,6 +89,10 @@ def discover(root: Path) -> Discovery:
             path = here / name
             if name.startswith(".") or not name.lower().endswith(SUFFIXES):
                 continue
+            if not os.path.islink(path):  # its folder is inside the tree (the folders kept above)
+                if path.is_file():
+                    files.append(path)
+                continue
             real = path.resolve()
             if not real.is_relative_to(base):
                 problems.append(_outside(path, real))
@@ -119,12 +124,16 @@ def _outside(path: Path, real: Path) -> Diagnostic:
 
 def display_path(path: Path, base: Path | None = None) -> str:
     """Paths as the user and CI annotations expect them: relative to the working directory."""
-    base = base or Path.cwd()
     try:
-        shown = path.resolve().relative_to(base.resolve()).as_posix()
+        shown = path.resolve().relative_to(_resolved(str(base or Path.cwd()))).as_posix()
     except ValueError:
         shown = path.as_posix()
     return _printable(shown)
+
+
+@lru_cache(maxsize=8)
+def _resolved(folder: str) -> Path:
+    return Path(folder).resolve()
 
 
 def _printable(name: str) -> str:

@@ -21,6 +21,7 @@ from ..core.plan import UNSCOPED, Action, DiffOptions, Grace, Plan, Scope
 from ..core.source import Origin
 from ..core.specs import ActualState, DeclaredState, TaskSpec
 from ..db import locking, rowdigest
+from ..db.marker import Marker, database_marker, marker_unmoved
 from ..models import ApplyRecord, ManagedTask
 from . import history
 from .diff import diff
@@ -42,6 +43,7 @@ class ApplyOptions:
     scope: Scope = UNSCOPED
     grace: Grace | None = None  # the watcher's deletion grace
     origin: Origin | None = None  # checked (and recorded) under the lock: one name, one folder
+    observe: bool = False  # return the database's marker (``ApplyResult.marker``) for the in-sync memo
 
     def diff_options(self, now: datetime) -> DiffOptions:
         return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
@@ -54,6 +56,8 @@ class ApplyResult:
     duration: float
     record_id: int | None = None
     dry_run: bool = False
+    marker: Marker | None = None  # with ``observe``: the marker of the state left in sync
+    remembered: bool = False  # the in-sync memo answered: nothing was read but the marker (``insync``)
 
 
 @dataclass
@@ -75,6 +79,7 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             locking.acquire(using, options.lock_timeout)
             if options.origin is not None:
                 claim(options.origin, using, clock.at, record=not options.dry_run)
+            before = database_marker(using) if options.observe else None  # before the rows: see marker.py
             specs = declared.specs()
             actual = read_planned(using, specs, options.scope.sources)
             plan = diff(declared, actual, options.diff_options(clock.at))
@@ -83,10 +88,12 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
                 return ApplyResult(plan, False, clock.elapsed(), dry_run=True)
             settle_drift(actual, plan, specs, using)
             if not plan.has_changes:
-                return ApplyResult(plan, False, clock.elapsed())
+                return ApplyResult(plan, False, clock.elapsed(), marker=before)
+            alone = before is not None and marker_unmoved(using, before)
             write(plan, using=using, now=clock.at, revision=options.revision, source=options.scope.source)
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
-            return ApplyResult(plan, True, clock.elapsed(), record.pk)
+            after = database_marker(using) if alone else None
+            return ApplyResult(plan, True, clock.elapsed(), record.pk, marker=after)
     except RefusedApply as exc:
         _record(using, clock, options, getattr(exc, "plan", None), ApplyRecord.Outcome.REFUSED, str(exc))
         raise

@@ -7,9 +7,11 @@ Only the fields the reconciler manages are written; beat's own (``last_run_at``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import DateTimeField, F, Value
+from django.db.models.functions import Greatest
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from ..beat.kinds import FIELDS, KINDS, Kind
@@ -48,8 +50,13 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
 
 def mark_changed(using: str, now: datetime) -> None:
     """Tell every running beat to reload: django-celery-beat's change marker (what its poll
-    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``)."""
-    PeriodicTasks.objects.using(using).update_or_create(ident=1, defaults={"last_update": now})
+    reads; on PostgreSQL moving it also wakes ours at once: the triggers in ``wakeup``). It only
+    moves forward: ``now`` is the apply's start, and a change committed while this apply waited
+    for the lock may have moved it later (beat reloads only on a marker newer than it saw)."""
+    markers = PeriodicTasks.objects.using(using)
+    later = Greatest(Value(now, output_field=DateTimeField()), F("last_update") + timedelta(microseconds=1))
+    if not markers.filter(ident=1).update(last_update=later):
+        markers.create(ident=1, last_update=now)
 
 
 # -- schedules ---------------------------------------------------------------------------

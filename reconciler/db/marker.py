@@ -1,0 +1,73 @@
+"""Beat's and the reconciler's change markers, read in one query: what moves when anything a
+plan can show changes (the status pages' plan memo, the apply's in-sync memo)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connections
+from django_celery_beat.models import PeriodicTask, PeriodicTasks
+
+from ..models import ApplyRecord, ManagedTask, OperationRecord, ScheduleSource
+
+
+class Marker(NamedTuple):
+    beat: datetime | None  # django-celery-beat's change marker
+    tasks: int
+    newest_task: int | None
+    owned: int
+    newest_applied: datetime | None
+    suspended: int
+    newest_suspension: datetime | None
+    sources: int
+    newest_source: datetime | None
+    newest_apply: int | None
+    newest_operation: int | None
+
+
+def database_marker(using: str = "default") -> Marker:
+    """One query of aggregates that move with every change a plan can show: beat's change
+    marker (every apply, admin save and model signal; on PostgreSQL any SQL, by migration
+    0008's trigger), the task rows' count and newest id, ownership and suspensions, the
+    sources, and the newest apply and operation records. Not beat's bookkeeping (``last_run_at``,
+    ``total_run_count``, ``date_changed``, written after every send): a busy beat would end the
+    memo at every request; the pages read their own rows' bookkeeping fresh
+    (``status.with_bookkeeping``)."""
+    connection = connections[using]
+    q = connection.ops.quote_name
+
+    def table(model: object) -> str:
+        return q(model._meta.db_table)  # type: ignore[attr-defined]
+
+    parts = (
+        f"SELECT MAX(last_update) FROM {table(PeriodicTasks)}",
+        f"SELECT COUNT(*) FROM {table(PeriodicTask)}",
+        f"SELECT MAX(id) FROM {table(PeriodicTask)}",
+        f"SELECT COUNT(*) FROM {table(ManagedTask)}",
+        f"SELECT MAX(applied_at) FROM {table(ManagedTask)}",
+        f"SELECT COUNT(suspended_at) FROM {table(ManagedTask)}",
+        f"SELECT MAX(suspended_at) FROM {table(ManagedTask)}",
+        f"SELECT COUNT(*) FROM {table(ScheduleSource)}",
+        f"SELECT MAX(recorded_at) FROM {table(ScheduleSource)}",
+        f"SELECT MAX(id) FROM {table(ApplyRecord)}",
+        f"SELECT MAX(id) FROM {table(OperationRecord)}",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(f"({part})" for part in parts))
+        return Marker(*cursor.fetchone())
+
+
+def marker_unmoved(using: str, before: Marker) -> bool:
+    """Inside an apply about to write: whether beat's change marker is still what ``before``
+    (``database_marker``, read under the apply's lock before the rows were read) saw. On
+    PostgreSQL the marker row is locked from here to the commit: a concurrent change (an admin
+    edit, a raw SQL fix: migration 0008's trigger) moves the marker in its own transaction and
+    so waits for ours, and cannot slip in unseen between this check and the marker read after
+    the write. SQLite's apply holds the database's write lock already."""
+    connection = connections[using]
+    table = connection.ops.quote_name(PeriodicTasks._meta.db_table)
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MAX(last_update) FROM (SELECT last_update FROM {table}{lock}) AS marker")
+        row = cursor.fetchone()
+    return (row[0] if row else None) == before.beat

@@ -1,0 +1,168 @@
+"""The in-sync memo: an apply whose inputs and database are exactly those of the last apply
+that left them in sync has nothing to do, and finds that out from the files' bytes and one
+query, without validating, reading the rows or diffing.
+
+A deploy step, a CI job or a cron'd ``reconcile apply`` mostly finds nothing to do; at 100,000
+declarations the full check (validate from the cache, read every row's head, diff) costs about
+the bare parse of the files, the memo a tenth of it (bench/commands.py).
+
+The memo is a file in the validation cache's private folder (``RECONCILER_CACHE_DIR``), one per
+database, source folder and apply options, written after an apply that left the database in
+sync with the declarations. It answers only when all of these are unchanged:
+
+- every file's bytes and name, and the set of files;
+- the reconciler's code, the Celery registry (every task's name, signature and hints, and the
+  ``beat_schedule`` names), the time zone, the environment, every ``RECONCILER_*`` setting;
+- the database's markers (``db.marker.database_marker``): beat's change marker, which every
+  apply, admin save and django-celery-beat signal moves, and on PostgreSQL any SQL (migration
+  0008's trigger); the rows' count and newest id; ownership, suspensions, sources, the newest
+  apply and operation records;
+- the moment: not past the first one-off moment or calendar ``until`` of the declarations
+  (the plan changes then), and not older than ``MAX_AGE``.
+
+What it cannot see: a raw SQL edit of a row on SQLite (no trigger there; beat does not see one
+either until its periodic full reload). ``MAX_AGE`` bounds that; ``--no-cache`` (or
+``RECONCILER_CACHE_DIR = None``) always checks everything. A memo that cannot be read is a
+miss: it can cost time, never hide a change.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+from .conf import conf
+from .core.errors import ReconcilerError
+from .core.plan import Plan, Scope, plan_from_json
+from .core.schedule import Clocked
+from .core.specs import DeclaredState
+from .db.marker import Marker, database_marker
+from .declare.cache import unsafe, write_private
+from .declare.cache_key import code_fingerprint, registry_fingerprint
+from .declare.files import read_sources
+from .declare.resolve import Registry
+from .declare.tree import cache_dir, environments_for
+from .engine.apply import ApplyOptions, ApplyResult
+
+FORMAT = "reconciler-insync-1"
+MAX_AGE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where the memo of one apply lives (``path``), and the hash of everything but the
+    database that its outcome depends on (``digest``)."""
+
+    path: Path
+    digest: str
+
+
+def inputs_of(
+    folders: Sequence[Path], scope: Scope, options: ApplyOptions, registry: Registry, env: str | None, using: str,
+) -> Inputs | None:
+    """None when no memo applies: a dry run, the watcher's deletion grace, part of a source,
+    no usable cache folder, a file that cannot be read (the full run reports it)."""
+    if options.dry_run or options.grace is not None or scope.within is not None:
+        return None
+    folder = cache_dir()
+    if folder is None or unsafe(folder) is not None:
+        return None
+    try:
+        envs = environments_for(env, need_active=True)
+        sources = list(read_sources(folders))
+    except ReconcilerError:
+        return None
+    if any(source.data is None for source in sources):
+        return None
+    digest = hashlib.sha256()
+    for part in (
+        FORMAT, code_fingerprint().hex(), registry_fingerprint(registry).hex(), registry.timezone,
+        repr(sorted(registry.beat_schedule_names)), repr((envs.active, envs.names)), _settings(),
+        repr((options.prune, options.adopt, options.allow_empty)),
+    ):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    for source in sources:
+        assert source.data is not None
+        digest.update(source.name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(source.data).digest())
+    database = connections[using].settings_dict
+    where = repr((FORMAT, using, connections[using].vendor, database.get("NAME"), database.get("HOST"),
+                  database.get("PORT"), scope.source, sorted(str(f.resolve()) for f in folders)))
+    name = hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()
+    return Inputs(folder / "insync" / f"{name}.json", digest.hexdigest())
+
+
+def recall(inputs: Inputs, using: str, now: datetime) -> Plan | None:
+    """The plan of the last in-sync apply, when nothing it depends on has moved; else None."""
+    try:
+        memo = json.loads(inputs.path.read_bytes())
+        made = datetime.fromisoformat(memo["made"])
+        until = datetime.fromisoformat(memo["until"]) if memo["until"] else None
+        if memo["format"] != FORMAT or memo["inputs"] != inputs.digest:
+            return None
+        stored_marker, plan, columns = memo["marker"], plan_from_json(memo["plan"]), memo["columns"]
+    except Exception:  # missing, truncated, from another version: a miss
+        return None
+    if not made <= now < made + MAX_AGE or (until is not None and now >= until):
+        return None
+    if _plain(database_marker(using)) != stored_marker:
+        return None
+    return _with_columns(plan, columns)
+
+
+def remember(inputs: Inputs, result: ApplyResult, declared: DeclaredState, now: datetime) -> None:
+    """After an apply that left the database in sync (``result.marker`` set): the plan the next
+    apply would make, if it can be told without diffing. A no-op's plan is itself; after a
+    write, every declared task unchanged, when the plan was only writes (no warning, no
+    retained row) and no row is suspended: those show again in the next plan."""
+    if result.marker is None:
+        return
+    plan = result.plan
+    if result.written:
+        if plan.warnings or result.marker.suspended or not all(change.action.writes for change in plan.changes):
+            return
+        plan = Plan(unchanged=tuple(task.name for task in declared.tasks), scope=plan.scope)
+    memo = {
+        "format": FORMAT, "inputs": inputs.digest, "made": now.isoformat(), "until": _until(declared, now),
+        "marker": _plain(result.marker), "plan": plan.to_json(),
+        "columns": [change.source.column if change.source else None for change in plan.changes],
+    }
+    with contextlib.suppress(TypeError, ValueError, OSError):
+        write_private(inputs.path, json.dumps(memo, separators=(",", ":"), allow_nan=False).encode())
+
+
+def _with_columns(plan: Plan, columns: list[int | None]) -> Plan:
+    """The plan's JSON form has each change's file and line; the text shows the column too."""
+    changes = tuple(
+        replace(change, source=replace(change.source, column=column)) if change.source and column else change
+        for change, column in zip(plan.changes, columns, strict=True)
+    )
+    return replace(plan, changes=changes)
+
+
+def _until(declared: DeclaredState, now: datetime) -> str | None:
+    """The first moment after ``now`` at which the same declarations plan differently: a
+    one-off's moment (it fires, then is disabled), a calendar's ``until``."""
+    moments = [
+        moment for task in declared.tasks
+        for moment in (task.spec.schedule.at if isinstance(task.spec.schedule, Clocked) else None,
+                       task.spec.calendar.end)
+        if moment is not None and moment > now
+    ]
+    return min(moments).astimezone(UTC).isoformat() if moments else None
+
+
+def _settings() -> str:
+    """Every ``RECONCILER_*`` setting in force. A value printed with its memory address (a
+    callable) differs in every process: the memo then never answers, which is only slower."""
+    return repr([(name, repr(getattr(conf, name))) for name in dir(conf)])
+
+
+def _plain(marker: Marker) -> list[Any]:
+    return [value.isoformat() if isinstance(value, datetime) else value for value in marker]
