@@ -6,7 +6,6 @@ applies, django-celery-beat's own ``ModelEntry`` for the run."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +135,18 @@ def test_a_raw_sql_edit_shows_at_once(folder: Path, api: APIClient) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {PeriodicTask._meta.db_table} SET queue = 'elsewhere' WHERE name = 'beta'")
     assert rows(api)["beta"]["state"] == "drifted"
+
+
+def test_the_admin_list_follows_a_suspension(folder: Path) -> None:
+    viewer: Client = staff("view_periodictask")
+    changelist = "/admin/django_celery_beat/periodictask/?status=suspended"
+    assert names(viewer.get(changelist).content.decode()) == set()
+    suspend("alpha", "incident 8", by="alice")
+    assert names(viewer.get(changelist).content.decode()) == {"alpha"}
+
+
+def test_zero_seconds_turns_the_memo_off(folder: Path, api: APIClient, plans: list[int], settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECONCILER_PLAN_MEMO_SECONDS = 0
+    rows(api)
+    rows(api)
+    assert len(plans) == 2
