@@ -19,11 +19,7 @@ class OptionSet:
 
     def fields(self) -> dict[str, Any]:
         """Prefixed option → value, for the options that differ from their default."""
-        defaults = self.defaults()
-        return {
-            f"{self.PREFIX}{f.name}": value for f in fields(self)  # type: ignore[arg-type]
-            if (value := getattr(self, f.name)) != defaults[f"{self.PREFIX}{f.name}"]
-        }
+        return dict(_non_default(self))
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -67,3 +63,13 @@ def _parsed(cls: Any, text: str) -> OptionSet:
 def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) -> Any:
     """A spec field's value where an option that one side leaves out is its default."""
     return field_values[name] if name in field_values else defaults.get(name)
+
+
+@lru_cache(maxsize=4096)  # a tree repeats a few option sets (most: the defaults); each spec asks many times
+def _non_default(options: OptionSet) -> tuple[tuple[str, Any], ...]:
+    defaults = options.defaults()
+    prefix = options.PREFIX
+    return tuple(
+        (f"{prefix}{f.name}", value) for f in fields(options)  # type: ignore[arg-type]
+        if (value := getattr(options, f.name)) != defaults[f"{prefix}{f.name}"]
+    )
