@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from reconciler import insync
 from reconciler.cli.apply import render_json, render_result
-from reconciler.db.marker import database_marker, marker_unmoved
 from reconciler.engine.apply import ApplyOptions
 from reconciler.operate import suspend
 from reconciler.pipeline import ApplyPathsResult, apply_paths
@@ -169,16 +168,29 @@ def test_an_unreadable_memo_is_a_miss(folder: Path) -> None:
     assert remembered(apply(folder))
 
 
-def test_an_apply_writes_its_memo_only_when_no_one_else_moved_the_marker_meanwhile() -> None:
-    """What a writing apply checks just before it writes (``marker_unmoved``): a change
-    committed after its rows were read would otherwise hide behind the marker it then writes."""
-    with transaction.atomic():
-        before = database_marker("default")
-        assert marker_unmoved("default", before)
-    every = IntervalSchedule.objects.create(every=5, period="seconds")
-    PeriodicTask.objects.create(name="elsewhere", task="project.tasks.heartbeat", interval=every)
-    with transaction.atomic():
-        assert not marker_unmoved("default", before)
+def test_a_change_between_the_read_and_the_write_leaves_no_memo(
+    folder: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A change the plan did not see (committed after the apply read its rows, before it
+    wrote) would hide behind the marker the apply then moves: that apply keeps no memo, and
+    the next one is a full apply, which reverts the change."""
+    from reconciler.engine import apply as engine_apply
+
+    apply(folder)
+    real = engine_apply.read_planned
+
+    def read_then_someone_edits(*args: Any, **kwargs: Any) -> Any:
+        actual = real(*args, **kwargs)
+        PeriodicTask.objects.filter(name="t-00004").update(queue="elsewhere")  # moves the marker (triggers)
+        return actual
+
+    monkeypatch.setattr(engine_apply, "read_planned", read_then_someone_edits)
+    another_file(folder)  # a create: the row edited is not written over
+    assert apply(folder).result.written  # type: ignore[union-attr]
+    monkeypatch.undo()
+    following = apply(folder)
+    assert not remembered(following) and following.result is not None and following.result.written
+    assert PeriodicTask.objects.get(name="t-00004").queue is None
 
 
 def test_after_a_write_the_memo_says_what_a_full_apply_would(folder: Path) -> None:

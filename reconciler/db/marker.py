@@ -63,7 +63,8 @@ def marker_unmoved(using: str, before: Marker) -> bool:
     PostgreSQL the marker row is locked from here to the commit: a concurrent change (an admin
     edit, a raw SQL fix: migration 0008's trigger) moves the marker in its own transaction and
     so waits for ours, and cannot slip in unseen between this check and the marker read after
-    the write. SQLite's apply holds the database's write lock already."""
+    the write. The lock order is unchanged: the apply's first write statement took that lock
+    already (0008's triggers move the marker). SQLite's apply holds the database's write lock."""
     connection = connections[using]
     table = connection.ops.quote_name(PeriodicTasks._meta.db_table)
     lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
