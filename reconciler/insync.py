@@ -13,17 +13,19 @@ sync with the declarations. It answers only when all of these are unchanged:
 - every file's bytes and name, and the set of files;
 - the reconciler's code, the Celery registry (every task's name, signature and hints, and the
   ``beat_schedule`` names), the time zone, the environment, every ``RECONCILER_*`` setting;
-- the database's markers (``db.marker.database_marker``): beat's change marker, which every
-  apply, admin save and django-celery-beat signal moves, and on PostgreSQL any SQL (migration
-  0008's trigger); the rows' count and newest id; ownership, suspensions, sources, the newest
-  apply and operation records;
+- the database's markers (``db.marker.database_marker``): beat's change marker, which any
+  change to the task and schedule tables moves but beat's bookkeeping (every apply, admin save
+  and django-celery-beat signal, and any SQL through the triggers of migrations 0008/0013 on
+  PostgreSQL and 0012 on SQLite); the rows' count and newest id; ownership, suspensions,
+  sources, the newest apply and operation records;
 - the moment: not past the first one-off moment or calendar ``until`` of the declarations
   (the plan changes then), and not older than ``MAX_AGE``.
 
-What it cannot see: a raw SQL edit of a row on SQLite (no trigger there; beat does not see one
-either until its periodic full reload). ``MAX_AGE`` bounds that; ``--no-cache`` (or
-``RECONCILER_CACHE_DIR = None``) always checks everything. A memo that cannot be read is a
-miss: it can cost time, never hide a change.
+What it cannot see: a raw SQL edit of the reconciler's own ownership rows that keeps their
+count and newest stamps, and any SQL change on a database without those triggers (neither
+PostgreSQL nor SQLite). ``MAX_AGE`` bounds that; ``--no-cache`` (or ``RECONCILER_CACHE_DIR =
+None``) always checks everything. A memo that cannot be read is a miss: it can cost time, never
+hide a change.
 """
 from __future__ import annotations
 
