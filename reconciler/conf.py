@@ -66,6 +66,10 @@ SETTINGS: dict[str, Setting] = {
         False, "our scheduler also watches the folder and applies every change (the `[watch]` extra)"),
     "BEAT_HA": Setting(
         True, "only one beat replica schedules at a time, the others stand by"),
+    "BEAT_INCREMENTAL": Setting(
+        True, "after a change our scheduler reads only the rows changed since its last load (their "
+        "`date_changed`), the full load kept for the 5-minute safety reload and what the stamps cannot "
+        "explain (`False`: every entry at every change, as django-celery-beat)"),
     "BEAT_LISTEN": Setting(
         True, "on PostgreSQL, beat listens for the database's change notification"),
     "WATCH_DELETE_GRACE": Setting(

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
@@ -154,9 +154,16 @@ def load_enabled(model: type[PeriodicTask]) -> list[Any]:
     calendar wraps the prebuilt schedule (``calendar.calendar_schedule``)."""
     # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
     # refuses past ~1,000 distinct rows (Django #36116).
-    tasks = list(model.objects.filter(enabled=True).order_by())
+    return load_rows(model.objects.filter(enabled=True))
+
+
+def load_rows(rows: QuerySet[Any]) -> list[Any]:
+    """The tasks of ``rows`` (enabled or not) loaded as ``load_enabled`` loads them: the schedule
+    rows of each kind from a sub-select of ``rows``, policies and calendars attached. Beat's
+    incremental reload reads the rows changed since its last load with it (``beat.reload``)."""
+    tasks = list(rows.order_by())
     for kind in KINDS:
-        _attach(tasks, kind, model)
+        _attach(tasks, kind, rows)
     attach_policies(tasks)
     return tasks
 
@@ -191,11 +198,11 @@ def attach_policies(tasks: list[Any]) -> None:
             task.__dict__["prebuilt_schedule"] = wrapped[key]
 
 
-def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
+def _attach(tasks: list[Any], kind: Kind, rows: QuerySet[Any]) -> None:
     column = f"{kind.field}_id"
     if not any(getattr(task, column) is not None for task in tasks):
         return
-    used = model.objects.filter(enabled=True, **{f"{column}__isnull": False}).values(column)
+    used = rows.filter(**{f"{column}__isnull": False}).values(column)
     rows = {row.pk: row for row in kind.model._default_manager.filter(pk__in=used)}
     built: dict[int, Any] = {}
     for task in tasks:

@@ -1,0 +1,204 @@
+"""Beat's incremental reload: what changed since the last load, read by the rows' own change
+stamps (``PeriodicTask.date_changed``) instead of every row again (issue 21).
+
+A full load of 100,000 rows takes seconds, and beat sends nothing meanwhile; after a one-row
+change beat reads here only:
+
+- **the stamped rows**: one ``GROUP BY date_changed`` over the rows stamped since the latest
+  stamp seen less ``MARGIN`` gives how many rows carry each stamp; the rows of a stamp that is
+  new, or that more rows carry than were read, are read again (enabled or not). The margin is
+  for the writers whose stamp is older than their commit: an apply stamps its rows with the
+  clock read before it waits for the reconcile lock, diffs and writes, and commits them all at
+  once; a transaction that commits late is read at the next reload as long as its stamp is
+  within the margin of the latest one. Counting per stamp is what makes re-reading the margin
+  cheap: a stamp read before is read again only if more rows carry it;
+- **the enabled count**: deletions leave no stamp, nor do the ``UPDATE``\\ s that only flip
+  ``enabled`` (the admin's enable and disable actions, a suspension, a calendar's last run).
+  ``COUNT(*)`` of the enabled rows against the rows loaded; only when they differ are the
+  enabled ids read, the missing dropped and the new ones loaded.
+
+A change that neither explains (the marker moved, yet no stamp is new and the count agrees: an
+in-place edit of a schedule row, an ``UPDATE`` that stamps nothing, a toggle that disables one
+row and enables another) is answered by a full load, and so are many stamped rows: past
+``FULL_FRACTION`` of the loaded rows a full load costs little more (a first apply of 100,000).
+What it cannot see: docs/deploy.md ("Beat's reload").
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, DateTimeField, ExpressionWrapper, Subquery, Value
+from django_celery_beat.schedulers import SCHEDULE_SYNC_MAX_INTERVAL
+
+from .kinds import load_rows
+
+log = logging.getLogger("reconciler.scheduler")
+
+MARGIN = timedelta(seconds=SCHEDULE_SYNC_MAX_INTERVAL)  # how far before the latest stamp a late commit is still read
+FULL_FRACTION = 0.25  # more stamped (or appeared) rows than this share of the loaded ones: a full load
+FULL_MINIMUM = 100  # ... but never for fewer rows than this
+MAX_STAMPS = 500  # distinct new stamps read by value in one query (SQLite's variable limit): past it, a full load
+ID_BATCH = 500  # rows that appeared without a stamp, loaded by primary key in batches
+
+
+@dataclass
+class Stamps:
+    """The change stamps the loaded schedule has seen: the latest, and how many rows carried
+    each stamp within ``MARGIN`` of it."""
+
+    high: datetime | None = None
+    counts: dict[datetime, int] = field(default_factory=dict)
+
+    @classmethod
+    def current(cls, model: type[Any]) -> Stamps:
+        """What the table holds now (one query): read before a full load, so that what commits
+        during the load is read again by the next reload."""
+        latest = model.objects.order_by("-date_changed").values("date_changed")[:1]
+        rows = model.objects.filter(date_changed__gt=ExpressionWrapper(
+            Subquery(latest) - Value(MARGIN), output_field=DateTimeField()))
+        counts = dict(rows.order_by().values_list("date_changed").annotate(count=Count("id")))
+        return cls(max(counts) if counts else None, counts)
+
+    @property
+    def since(self) -> datetime | None:
+        return None if self.high is None else self.high - MARGIN
+
+    def unseen(self, counts: dict[datetime, int]) -> list[datetime]:
+        """The stamps more rows carry now than were read."""
+        return [stamp for stamp, count in counts.items() if count > self.counts.get(stamp, 0)]
+
+    def saw(self, counts: dict[datetime, int], read: Iterable[datetime]) -> None:
+        """Remember the counts; a stamp's rows read (committed since the count) may be more."""
+        self.counts.update(counts)
+        for stamp, count in Counter(read).items():
+            self.counts[stamp] = max(count, self.counts.get(stamp, 0))
+        if self.counts:
+            self.high = max(self.high, max(self.counts)) if self.high is not None else max(self.counts)
+        since = self.since
+        self.counts = {stamp: count for stamp, count in self.counts.items() if since is None or stamp > since}
+
+
+def stamp_counts(model: type[Any], since: datetime | None) -> dict[datetime, int]:
+    """Rows per ``date_changed`` after ``since`` (every row when None)."""
+    rows = model.objects.all() if since is None else model.objects.filter(date_changed__gt=since)
+    return dict(rows.order_by().values_list("date_changed").annotate(count=Count("id")))
+
+
+@dataclass
+class Changes:
+    """What a reload found: the rows to load again (enabled or not, each with its schedule,
+    policy and calendar), the ids that are no longer enabled, and whether anything explains
+    the marker's move."""
+
+    rows: list[Any]
+    gone: set[int]
+    explained: bool
+
+
+class Reloader:
+    """The rows the loaded schedule was built from (each enabled row's id → its name, those that
+    could not be read included) and the stamps it has seen."""
+
+    def __init__(self, model: type[Any]) -> None:
+        self.model = model
+        self.stamps = Stamps()
+        self.loaded: dict[int, str] = {}
+
+    def full(self, stamps: Stamps, rows: Iterable[Any]) -> None:
+        """A full load read ``rows``, after ``stamps`` (``Stamps.current``)."""
+        self.stamps = stamps
+        self.loaded = {row.pk: row.name for row in rows}
+
+    def limit(self) -> int:
+        return max(FULL_MINIMUM, int(len(self.loaded) * FULL_FRACTION))
+
+    def stamped(self) -> tuple[list[Any], bool] | None:
+        """The rows of the stamps not read yet, and whether there were any; None: a full load."""
+        counts = stamp_counts(self.model, self.stamps.since)
+        unseen = self.stamps.unseen(counts)
+        if len(unseen) > MAX_STAMPS or sum(counts[stamp] for stamp in unseen) > self.limit():
+            return None
+        rows = load_rows(self.model.objects.filter(date_changed__in=unseen)) if unseen else []
+        self.stamps.saw(counts, (row.date_changed for row in rows))
+        return rows, bool(unseen)
+
+    def appeared(self) -> tuple[set[int], set[int]] | None:
+        """(the loaded ids no longer enabled, the enabled ids not loaded), read only when the
+        counts differ; None: a full load (too many appeared)."""
+        enabled = self.model.objects.filter(enabled=True)
+        if enabled.count() == len(self.loaded):
+            return set(), set()
+        ids = set(enabled.values_list("id", flat=True))
+        gone, new = self.loaded.keys() - ids, ids - self.loaded.keys()
+        return None if len(new) > self.limit() else (gone, new)
+
+    def read(self, merge: Callable[[Changes], None]) -> bool:
+        """Read what changed and ``merge`` it; False when a full load is due instead."""
+        stamped = self.stamped()
+        if stamped is None:
+            return False
+        rows, explained = stamped
+        merge(Changes(rows, set(), explained))
+        counted = self.appeared()
+        if counted is None:
+            return False
+        gone, new = counted
+        ordered = sorted(new)
+        appeared = [
+            row for start in range(0, len(ordered), ID_BATCH)
+            for row in load_rows(self.model.objects.filter(pk__in=ordered[start:start + ID_BATCH]))
+        ]
+        merge(Changes(appeared, gone, bool(gone or new)))
+        return explained or bool(gone or new)
+
+    # -- the schedule -----------------------------------------------------------------------
+
+    def merge(self, schedule: dict[str, Any], changes: Changes, build: Callable[[Any, bool], Any]) -> MergeResult:
+        """Apply ``changes`` to ``schedule`` (name → entry) and to the loaded ids. A changed row
+        gets a new entry (``build(row, catching_up)``) that keeps the ``catching_up`` of the
+        entry of its name (a name new to the schedule catches up, as in a full load); a row
+        read again as it was loaded (same name, same stamp, still enabled) keeps its entry."""
+        result = MergeResult()
+        for pk in changes.gone:
+            self._drop(schedule, pk, result)
+        for row in changes.rows:
+            current = schedule.get(row.name)
+            if (row.enabled and self.loaded.get(row.pk) == row.name and current is not None
+                    and current.model.pk == row.pk and current.model.date_changed == row.date_changed):
+                continue
+            self._drop(schedule, row.pk, result)
+            if not row.enabled:
+                continue
+            previous = schedule.get(row.name, current)
+            self.loaded[row.pk] = row.name
+            try:
+                entry = build(row, getattr(previous, "catching_up", True))
+            except ValueError:
+                log.warning("skipping %s: its schedule or arguments cannot be read", row.name)
+                continue
+            if previous is not None:
+                result.replaced.append(previous)
+            schedule[row.name] = entry
+            result.added.append(entry)
+        return result
+
+    def _drop(self, schedule: dict[str, Any], pk: int, result: MergeResult) -> None:
+        """Forget row ``pk``: its entry leaves the schedule, unless its name is another row's now."""
+        name = self.loaded.pop(pk, None)
+        entry = schedule.get(name) if name is not None else None
+        if entry is not None and entry.model.pk == pk:
+            del schedule[name]  # type: ignore[arg-type]
+            result.replaced.append(entry)
+
+
+@dataclass
+class MergeResult:
+    """The entries a merge took out of the schedule and those it put in."""
+
+    replaced: list[Any] = field(default_factory=list)
+    added: list[Any] = field(default_factory=list)
