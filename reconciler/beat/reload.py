@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, DateTimeField, ExpressionWrapper, Subquery, Value
+from django.db.models import Count, DateTimeField, ExpressionWrapper, Q, Subquery, Value
 from django_celery_beat.schedulers import SCHEDULE_SYNC_MAX_INTERVAL
 
 from .kinds import load_rows
@@ -42,7 +42,7 @@ log = logging.getLogger("reconciler.scheduler")
 MARGIN = timedelta(seconds=SCHEDULE_SYNC_MAX_INTERVAL)  # how far before the latest stamp a late commit is still read
 FULL_FRACTION = 0.25  # more stamped (or appeared) rows than this share of the loaded ones: a full load
 FULL_MINIMUM = 100  # ... but never for fewer rows than this
-MAX_STAMPS = 500  # distinct new stamps read by value in one query (SQLite's variable limit): past it, a full load
+MAX_STAMPS = 500  # distinct stamps named in one query (SQLite's variable limit); more new ones: a full load
 ID_BATCH = 500  # rows that appeared without a stamp, loaded by primary key in batches
 
 
@@ -72,15 +72,25 @@ class Stamps:
         """The stamps more rows carry now than were read."""
         return [stamp for stamp, count in counts.items() if count > self.counts.get(stamp, 0)]
 
-    def saw(self, counts: dict[datetime, int], read: Iterable[datetime]) -> None:
-        """Remember the counts; a stamp's rows read (committed since the count) may be more."""
-        self.counts.update(counts)
+    def saw(self, read: Iterable[datetime], counts: dict[datetime, int] | None = None) -> None:
+        """Remember the stamps of the rows read: added to the counts, or, with ``counts`` (every
+        stamp of the window, counted), the counts are those, or the rows read when more
+        (committed since the count)."""
+        if counts is not None:
+            self.counts = dict(counts)
         for stamp, count in Counter(read).items():
-            self.counts[stamp] = max(count, self.counts.get(stamp, 0))
+            known = self.counts.get(stamp, 0)
+            self.counts[stamp] = max(count, known) if counts is not None else known + count
         if self.counts:
             self.high = max(self.high, max(self.counts)) if self.high is not None else max(self.counts)
         since = self.since
         self.counts = {stamp: count for stamp, count in self.counts.items() if since is None or stamp > since}
+
+    def left(self, stamps: Iterable[datetime]) -> None:
+        """Rows read again no longer carry these stamps (each once)."""
+        for stamp in stamps:
+            if self.counts.get(stamp, 0) > 0:
+                self.counts[stamp] -= 1
 
 
 def stamp_counts(model: type[Any], since: datetime | None) -> dict[datetime, int]:
@@ -102,42 +112,84 @@ class Changes:
 
 class Reloader:
     """The rows the loaded schedule was built from (each enabled row's id → its name, those that
-    could not be read included) and the stamps it has seen."""
+    could not be read included), the stamp each row read carried, and the stamps seen."""
 
     def __init__(self, model: type[Any]) -> None:
         self.model = model
         self.stamps = Stamps()
         self.loaded: dict[int, str] = {}
+        self.stamp_of: dict[int, datetime] = {}  # every row read (enabled or not) → its stamp then
 
     def full(self, stamps: Stamps, rows: Iterable[Any]) -> None:
         """A full load read ``rows``, after ``stamps`` (``Stamps.current``)."""
         self.stamps = stamps
-        self.loaded = {row.pk: row.name for row in rows}
+        self.loaded, self.stamp_of = {}, {}
+        for row in rows:
+            self.loaded[row.pk] = row.name
+            self.stamp_of[row.pk] = row.date_changed
 
     def limit(self) -> int:
         return max(FULL_MINIMUM, int(len(self.loaded) * FULL_FRACTION))
 
     def stamped(self) -> tuple[list[Any], bool] | None:
-        """The rows of the stamps not read yet, and whether there were any; None: a full load."""
-        counts = stamp_counts(self.model, self.stamps.since)
+        """The rows of the stamps not read yet, and whether there were any; None: a full load.
+
+        Usually one aggregate and one read: the rows stamped after the latest stamp seen are
+        read; within the margin up to it, no row carries a stamp not seen, and the rows are as
+        many as counted, less those the rows read carried before (nothing committed late,
+        nothing deleted). Otherwise, or with more than ``MAX_STAMPS`` distinct stamps in the
+        margin (100,000 single saves within it, not an apply's one stamp), the count per
+        stamp says which stamps to read (``_by_stamp``, slower in such a crowded margin)."""
+        since, high = self.stamps.since, self.stamps.high
+        if since is None or high is None or len(self.stamps.counts) > MAX_STAMPS:
+            return self._by_stamp(since)
+        upto = Q(date_changed__lte=high)
+        unseen = upto & ~Q(date_changed__in=list(self.stamps.counts)) if self.stamps.counts else upto
+        counted = self.model.objects.filter(date_changed__gt=since).aggregate(
+            late=Count("id", filter=upto), newer=Count("id", filter=Q(date_changed__gt=high)),
+            unseen=Count("id", filter=unseen))
+        if counted["newer"] > self.limit():
+            return None
+        rows = load_rows(self.model.objects.filter(date_changed__gt=high)) if counted["newer"] else []
+        left = [self.stamp_of[row.pk] for row in rows if row.pk in self.stamp_of]
+        left = [stamp for stamp in left if since < stamp <= high]
+        if counted["unseen"] or counted["late"] != sum(self.stamps.counts.values()) - len(left):
+            return self._by_stamp(since)
+        self.stamps.left(left)
+        self.stamps.saw(row.date_changed for row in rows)
+        self._read(rows)
+        return rows, bool(rows)
+
+    def _by_stamp(self, since: datetime | None) -> tuple[list[Any], bool] | None:
+        counts = stamp_counts(self.model, since)
         unseen = self.stamps.unseen(counts)
         if len(unseen) > MAX_STAMPS or sum(counts[stamp] for stamp in unseen) > self.limit():
             return None
         rows = load_rows(self.model.objects.filter(date_changed__in=unseen)) if unseen else []
-        self.stamps.saw(counts, (row.date_changed for row in rows))
+        self.stamps.saw((row.date_changed for row in rows), counts)
+        self._read(rows)
         return rows, bool(unseen)
 
-    def appeared(self) -> tuple[set[int], set[int]] | None:
-        """(the loaded ids no longer enabled, the enabled ids not loaded), read only when the
+    def _read(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            self.stamp_of[row.pk] = row.date_changed
+
+    def appeared(self) -> tuple[set[int], list[Any]] | None:
+        """(the loaded ids no longer enabled, the enabled rows not loaded), read only when the
         counts differ; None: a full load (too many appeared)."""
         enabled = self.model.objects.filter(enabled=True)
         if enabled.count() == len(self.loaded):
-            return set(), set()
+            return set(), []
         ids = set(enabled.values_list("id", flat=True))
-        gone, new = self.loaded.keys() - ids, ids - self.loaded.keys()
-        return None if len(new) > self.limit() else (gone, new)
+        gone, new = self.loaded.keys() - ids, sorted(ids - self.loaded.keys())
+        if len(new) > self.limit():
+            return None
+        rows = [row for start in range(0, len(new), ID_BATCH)
+                for row in load_rows(self.model.objects.filter(pk__in=new[start:start + ID_BATCH]))]
+        self._read(rows)
+        return gone, rows
 
-    def read(self, merge: Callable[[Changes], None]) -> bool:
+    def read(self, merge: Callable[[Changes], Any]) -> bool:
         """Read what changed and ``merge`` it; False when a full load is due instead."""
         stamped = self.stamped()
         if stamped is None:
@@ -147,14 +199,10 @@ class Reloader:
         counted = self.appeared()
         if counted is None:
             return False
-        gone, new = counted
-        ordered = sorted(new)
-        appeared = [
-            row for start in range(0, len(ordered), ID_BATCH)
-            for row in load_rows(self.model.objects.filter(pk__in=ordered[start:start + ID_BATCH]))
-        ]
-        merge(Changes(appeared, gone, bool(gone or new)))
-        return explained or bool(gone or new)
+        gone, appeared = counted
+        if gone or appeared:
+            merge(Changes(appeared, gone, True))
+        return explained or bool(gone or appeared)
 
     # -- the schedule -----------------------------------------------------------------------
 
@@ -170,11 +218,11 @@ class Reloader:
             current = schedule.get(row.name)
             if (row.enabled and self.loaded.get(row.pk) == row.name and current is not None
                     and current.model.pk == row.pk and current.model.date_changed == row.date_changed):
-                continue
+                continue  # read again as it was loaded
+            previous = current
             self._drop(schedule, row.pk, result)
             if not row.enabled:
                 continue
-            previous = schedule.get(row.name, current)
             self.loaded[row.pk] = row.name
             try:
                 entry = build(row, getattr(previous, "catching_up", True))

@@ -54,7 +54,7 @@ from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once
 from .entry import ScheduledEntry
 from .kinds import load_enabled
 from .overlap import Overlap
-from .reload import Changes, Reloader, Stamps
+from .reload import Changes, MergeResult, Reloader, Stamps
 from .stopping import DeferredStop
 
 log = logging.getLogger("reconciler.scheduler")
@@ -283,11 +283,12 @@ class ReconcilingScheduler(DatabaseScheduler):
         started = time.perf_counter()
         merged = [0, 0]
 
-        def merge(changes: Changes) -> None:
+        def merge(changes: Changes) -> MergeResult:
             result = self._reloader.merge(self._schedule, changes, self._build)
             self._requeue(result.replaced, result.added)
             merged[0] += len(result.replaced)
             merged[1] += len(result.added)
+            return result
 
         try:
             done = self._reloader.read(merge)
@@ -321,6 +322,14 @@ class ReconcilingScheduler(DatabaseScheduler):
             except Exception:
                 due, delay = self._is_due_failed(entry)
             heapq.heappush(heap, event_t(self._when(entry, 0 if due else delay) or 0, HEAP_PRIORITY, entry))
+
+    def populate_heap(self, *args: Any, **kwargs: Any) -> None:
+        """The parent's (every entry evaluated: seconds at 100,000 entries, and beat sends
+        nothing meanwhile), timed in the log."""
+        started = time.perf_counter()
+        super().populate_heap(*args, **kwargs)
+        log.info("evaluated %d schedule entries for beat's heap in %.3f s", len(self._heap or ()),
+                 time.perf_counter() - started)
 
     def is_due(self, entry: Any) -> Any:
         """As the parent's, but an event of an entry a reload replaced is never due again."""

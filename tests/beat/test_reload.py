@@ -216,3 +216,28 @@ def test_a_changed_task_is_sent_on_time_with_its_new_arguments_and_the_old_entry
     assert max(late) < 0.5, late
     slots = [slot for name, slot, _, _ in scheduler.sent if name == "pulse"]
     assert len(slots) == len(set(slots)), "a slot sent twice (the old entry's event)"
+
+
+@pytest.mark.parametrize("stamps", ["one stamp (an apply)", "a stamp each (single saves)"])
+def test_a_margin_crowded_with_stamps_is_read_by_stamp(stamps: str) -> None:
+    """Past ``MAX_STAMPS`` distinct stamps within the margin, the stamps are counted one by one
+    (no list of them in the SQL): a change still merges alone, a late one is still read."""
+    hourly = every(3600)
+    count = reload.MAX_STAMPS + 10
+    PeriodicTask.objects.bulk_create([
+        PeriodicTask(name=f"row-{i}", task="project.tasks.heartbeat", interval=hourly,
+                     date_changed=timezone.now() - timedelta(microseconds=i))  # auto_now: set anew per row
+        for i in range(count)
+    ])
+    if stamps.startswith("one"):
+        PeriodicTask.objects.update(date_changed=timezone.now())
+    assert PeriodicTask.objects.values("date_changed").distinct().count() == (1 if stamps.startswith("one") else count)
+    scheduler = loaded()
+    edit("row-1", kwargs=json.dumps({"label": "changed"}))
+    move_marker()
+    assert scheduler.schedule["row-1"].kwargs == {"label": "changed"}
+    late = timezone.now() - timedelta(seconds=30)
+    PeriodicTask.objects.filter(name="row-2").update(kwargs=json.dumps({"label": "late"}), date_changed=late)
+    move_marker()
+    assert scheduler.schedule["row-2"].kwargs == {"label": "late"}
+    assert scheduler.full_loads == 1 and len(scheduler.schedule) == count
