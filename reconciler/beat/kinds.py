@@ -202,7 +202,8 @@ def _attach(tasks: list[Any], kind: Kind, rows: QuerySet[Any]) -> None:
     column = f"{kind.field}_id"
     if not any(getattr(task, column) is not None for task in tasks):
         return
-    used = rows.filter(**{f"{column}__isnull": False}).values(column)
+    ids = {getattr(task, column) for task in tasks} - {None}  # a few: by id, not by a pass over ``rows``
+    used: Any = ids if len(ids) <= POLICY_BATCH else rows.filter(**{f"{column}__isnull": False}).values(column)
     rows = {row.pk: row for row in kind.model._default_manager.filter(pk__in=used)}
     built: dict[int, Any] = {}
     for task in tasks:

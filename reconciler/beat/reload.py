@@ -131,23 +131,25 @@ class Reloader:
     def limit(self) -> int:
         return max(FULL_MINIMUM, int(len(self.loaded) * FULL_FRACTION))
 
-    def stamped(self) -> tuple[list[Any], bool] | None:
-        """The rows of the stamps not read yet, and whether there were any; None: a full load.
+    def stamped(self) -> tuple[list[Any], bool, int | None] | None:
+        """The rows of the stamps not read yet, whether there were any, and the enabled rows
+        counted (None: not counted); None: a full load.
 
-        Usually one aggregate and one read: the rows stamped after the latest stamp seen are
-        read; within the margin up to it, no row carries a stamp not seen, and the rows are as
-        many as counted, less those the rows read carried before (nothing committed late,
-        nothing deleted). Otherwise, or with more than ``MAX_STAMPS`` distinct stamps in the
-        margin (100,000 single saves within it, not an apply's one stamp), the count per
-        stamp says which stamps to read (``_by_stamp``, slower in such a crowded margin)."""
+        Usually one aggregate and one read (each a pass over the table): the rows stamped after
+        the latest stamp seen are read; within the margin up to it, no row carries a stamp not
+        seen, and the rows are as many as counted, less those the rows read carried before
+        (nothing committed late, nothing deleted). Otherwise, or with more than ``MAX_STAMPS``
+        distinct stamps in the margin (100,000 single saves within it, not an apply's one
+        stamp), the count per stamp says which stamps to read (``_by_stamp``, slower in such a
+        crowded margin)."""
         since, high = self.stamps.since, self.stamps.high
         if since is None or high is None or len(self.stamps.counts) > MAX_STAMPS:
             return self._by_stamp(since)
-        upto = Q(date_changed__lte=high)
-        unseen = upto & ~Q(date_changed__in=list(self.stamps.counts)) if self.stamps.counts else upto
-        counted = self.model.objects.filter(date_changed__gt=since).aggregate(
-            late=Count("id", filter=upto), newer=Count("id", filter=Q(date_changed__gt=high)),
-            unseen=Count("id", filter=unseen))
+        window = Q(date_changed__gt=since, date_changed__lte=high)
+        unseen = window & ~Q(date_changed__in=list(self.stamps.counts)) if self.stamps.counts else window
+        counted = self.model.objects.aggregate(
+            late=Count("id", filter=window), newer=Count("id", filter=Q(date_changed__gt=high)),
+            unseen=Count("id", filter=unseen), enabled=Count("id", filter=Q(enabled=True)))
         if counted["newer"] > self.limit():
             return None
         rows = load_rows(self.model.objects.filter(date_changed__gt=high)) if counted["newer"] else []
@@ -158,9 +160,9 @@ class Reloader:
         self.stamps.left(left)
         self.stamps.saw(row.date_changed for row in rows)
         self._read(rows)
-        return rows, bool(rows)
+        return rows, bool(rows), counted["enabled"]
 
-    def _by_stamp(self, since: datetime | None) -> tuple[list[Any], bool] | None:
+    def _by_stamp(self, since: datetime | None) -> tuple[list[Any], bool, int | None] | None:
         counts = stamp_counts(self.model, since)
         unseen = self.stamps.unseen(counts)
         if len(unseen) > MAX_STAMPS or sum(counts[stamp] for stamp in unseen) > self.limit():
@@ -168,17 +170,18 @@ class Reloader:
         rows = load_rows(self.model.objects.filter(date_changed__in=unseen)) if unseen else []
         self.stamps.saw((row.date_changed for row in rows), counts)
         self._read(rows)
-        return rows, bool(unseen)
+        return rows, bool(unseen), None
 
     def _read(self, rows: Iterable[Any]) -> None:
         for row in rows:
             self.stamp_of[row.pk] = row.date_changed
 
-    def appeared(self) -> tuple[set[int], list[Any]] | None:
+    def appeared(self, enabled_count: int | None) -> tuple[set[int], list[Any]] | None:
         """(the loaded ids no longer enabled, the enabled rows not loaded), read only when the
-        counts differ; None: a full load (too many appeared)."""
+        enabled rows (counted now, or before the stamped rows were read) are not as many as
+        those loaded; None: a full load (too many appeared)."""
         enabled = self.model.objects.filter(enabled=True)
-        if enabled.count() == len(self.loaded):
+        if (enabled.count() if enabled_count is None else enabled_count) == len(self.loaded):
             return set(), []
         ids = set(enabled.values_list("id", flat=True))
         gone, new = self.loaded.keys() - ids, sorted(ids - self.loaded.keys())
@@ -194,9 +197,9 @@ class Reloader:
         stamped = self.stamped()
         if stamped is None:
             return False
-        rows, explained = stamped
+        rows, explained, enabled = stamped
         merge(Changes(rows, set(), explained))
-        counted = self.appeared()
+        counted = self.appeared(enabled)
         if counted is None:
             return False
         gone, appeared = counted
