@@ -49,7 +49,11 @@ from bench.harness import REPO, fresh_database, setup_child
 CELERY = str(Path(sys.executable).with_name("celery"))
 BROKER = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
-MODES = {"full": "0", "incremental": "1"}  # RECONCILER_BEAT_INCREMENTAL
+MODES = {  # the settings of each mode
+    "full": {"RECONCILER_BEAT_INCREMENTAL": "0"},
+    "incremental": {"RECONCILER_BEAT_INCREMENTAL": "1"},
+    "safety": {"RECONCILER_BEAT_INCREMENTAL": "1", "RECONCILER_BEAT_SAFETY_RELOAD": "20"},
+}
 FOLDER = """tasks:
   pulse:
     task: project.tasks.heartbeat
@@ -64,12 +68,13 @@ FOLDER = """tasks:
 LOADED = re.compile(r"loaded (\d+) schedule entries in ([\d.]+) s")
 HEAP = re.compile(r"evaluated (\d+) schedule entries for beat's heap in ([\d.]+) s")
 RELOADED = re.compile(r"reloaded (\d+) changed schedule entries .* in ([\d.]+) s")
+SAFETY = re.compile(r"safety reload: read and compared every row in ([\d.]+) s .* in ([\d.]+) s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--modes", default="full,incremental")
+    parser.add_argument("--modes", default="full,incremental,safety")
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=8)
     parser.add_argument("--gap", type=float, default=10.0, help="seconds between two changes")
@@ -96,6 +101,10 @@ def report(mode: str, m: dict[str, Any]) -> None:
         print(f"  {'':<12} full loads after start {len(full)}: {fmt(full)}; heap rebuilds {len(heap)}: {fmt(heap)}")
     if incremental:
         print(f"  {'':<12} incremental reloads {len(incremental)}: {fmt(incremental)}")
+    if m["safety"]:
+        background, applied = zip(*m["safety"], strict=True)
+        print(f"  {'':<12} safety reloads {len(background)}: in the background {fmt(list(background))},"
+              f" applied {fmt(list(applied))}")
     print(f"  {'':<12} start-up load {m['startup']:.2f} s; apply command {statistics.median(m['applies']):.2f} s (p50)")
 
 
@@ -114,8 +123,7 @@ def run(backend: str, mode: str, size: int, changes: int, gap: float) -> dict[st
         folder.mkdir()
         env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": BROKER, "DEMO_TASK_LOG": str(task_log),
                "RECONCILER_SCHEDULES_DIR": str(folder), "PROJECT_VAR_DIR": str(root / "var"),
-               "RECONCILER_SOURCE_NAME": "bench", "RECONCILER_BEAT_INCREMENTAL": MODES[mode],
-               "DJANGO_SETTINGS_MODULE": "project.settings"}
+               "RECONCILER_SOURCE_NAME": "bench", **MODES[mode], "DJANGO_SETTINGS_MODULE": "project.settings"}
         subprocess.run([sys.executable, __file__, "--populate", str(size)], env=env, cwd=REPO, check=True)
         (folder / "bench.yaml").write_text(FOLDER.format(i=0))
         subprocess.run([sys.executable, "-c", f"import redis; redis.Redis.from_url({BROKER!r}).flushdb()"], check=True)
@@ -153,6 +161,7 @@ def run(backend: str, mode: str, size: int, changes: int, gap: float) -> dict[st
             "startup": float(LOADED.findall("\n".join(lines[:begin]))[0][1]),
             "full_loads": floats(LOADED, lines[begin:]), "heaps": floats(HEAP, lines[begin:]),
             "reloads": floats(RELOADED, lines[begin:]), "applies": applies,
+            "safety": [tuple(map(float, match)) for line in lines[begin:] for match in SAFETY.findall(line)],
         }
 
 

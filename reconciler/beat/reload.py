@@ -209,17 +209,49 @@ class Reloader:
 
     # -- the schedule -----------------------------------------------------------------------
 
-    def merge(self, schedule: dict[str, Any], changes: Changes, build: Callable[[Any, bool], Any]) -> MergeResult:
+    def verify(self, schedule: dict[str, Any], differing: list[Any], missing: set[int], high: datetime | None,
+               build: Callable[[Any, bool], Any]) -> MergeResult:
+        """Fix ``schedule`` where the safety reload found it differs from the rows (``safety``):
+        ``differing`` rows are built again, the entries of ``missing`` ids dropped, except what
+        was merged since the rows were read (a later stamp than the row read, or than ``high``,
+        the latest stamp then). A row rebuilt keeps the latest run beat sent meanwhile."""
+        result = MergeResult()
+        for pk in missing:
+            stamp = self.stamp_of.get(pk)
+            if pk in self.loaded and (high is None or stamp is None or stamp <= high):
+                self._drop(schedule, pk, result)
+        rows = []
+        for row in differing:
+            known = self.stamp_of.get(row.pk)
+            if known is not None and known > row.date_changed:
+                continue  # merged since the thread read it
+            name = self.loaded.get(row.pk)
+            current = schedule.get(name) if name is not None else None
+            if current is not None and current.model.pk == row.pk:
+                ran = current.model.last_run_at
+                if ran is not None and (row.last_run_at is None or ran > row.last_run_at):
+                    row.last_run_at = ran
+                row.total_run_count = max(row.total_run_count, current.model.total_run_count)
+            rows.append(row)
+        self._read(rows)
+        merged = self.merge(schedule, Changes(rows, set(), True), build, rebuild=True)
+        result.replaced += merged.replaced
+        result.added += merged.added
+        return result
+
+    def merge(self, schedule: dict[str, Any], changes: Changes, build: Callable[[Any, bool], Any],
+              rebuild: bool = False) -> MergeResult:
         """Apply ``changes`` to ``schedule`` (name → entry) and to the loaded ids. A changed row
         gets a new entry (``build(row, catching_up)``) that keeps the ``catching_up`` of the
         entry of its name (a name new to the schedule catches up, as in a full load); a row
-        read again as it was loaded (same name, same stamp, still enabled) keeps its entry."""
+        read again as it was loaded (same name, same stamp, still enabled) keeps its entry,
+        unless ``rebuild``."""
         result = MergeResult()
         for pk in changes.gone:
             self._drop(schedule, pk, result)
         for row in changes.rows:
             current = schedule.get(row.name)
-            if (row.enabled and self.loaded.get(row.pk) == row.name and current is not None
+            if (not rebuild and row.enabled and self.loaded.get(row.pk) == row.name and current is not None
                     and current.model.pk == row.pk and current.model.date_changed == row.date_changed):
                 continue  # read again as it was loaded
             previous = current

@@ -37,7 +37,6 @@ from typing import Any
 from celery.beat import event_t
 from django_celery_beat.schedulers import (
     DEFAULT_MAX_INTERVAL,
-    SCHEDULE_SYNC_MAX_INTERVAL,
     DatabaseScheduler,
     ModelEntry,
 )
@@ -55,6 +54,7 @@ from .entry import ScheduledEntry
 from .kinds import load_enabled
 from .overlap import Overlap
 from .reload import Changes, MergeResult, Reloader, Stamps
+from .safety import BackgroundLoad, Verdict
 from .stopping import DeferredStop
 
 log = logging.getLogger("reconciler.scheduler")
@@ -71,6 +71,8 @@ class ReconcilingScheduler(DatabaseScheduler):
     Model = ScheduledTask
     Entry = ScheduledEntry
     _heap: list[Any] | None  # Celery's, of ``event_t``: None until populated
+    _schedule: Any  # django-celery-beat's: name → entry, None until the first read
+    _last_full_sync: Any  # django-celery-beat's: a naive local datetime
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._lock = beat_lock(ttl=3 * DEFAULT_MAX_INTERVAL) if conf.BEAT_HA else None
@@ -81,6 +83,7 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._overlap = Overlap()
         self._stop = DeferredStop()
         self._reloader = Reloader(self.Model)
+        self._safety = BackgroundLoad(self.Model)
         super().__init__(*args, **kwargs)
         # Persist last_run_at (the slot served) after every send, HA or not: a replica taking
         # over, or this beat restarted, catches up from exactly what was served, and sends
@@ -252,22 +255,42 @@ class ReconcilingScheduler(DatabaseScheduler):
     @property
     def schedule(self) -> dict[str, ModelEntry]:
         """The parent's, but a moved marker is read incrementally (``reload.Reloader``): only the
-        changed rows' entries are replaced, and pushed on the heap (``_merge``). The parent's
-        full load stays for the first read, the safety reload every
-        ``SCHEDULE_SYNC_MAX_INTERVAL`` (counted from the last full load, not from the last
-        change), and a change the stamps cannot explain."""
+        changed rows' entries are replaced, and pushed on the heap (``_requeue``). The parent's
+        full load stays for the first read and a change the stamps cannot explain. The safety
+        reload, every ``RECONCILER_BEAT_SAFETY_RELOAD`` seconds (counted from the last full
+        or safety load, not from the last change), reads every row in a thread
+        (``safety.BackgroundLoad``); its verdict is applied here, at a later tick."""
         if self._initial_read or not conf.BEAT_INCREMENTAL:
             schedule: dict[str, ModelEntry] = DatabaseScheduler.schedule.fget(self)  # type: ignore[attr-defined]
             return schedule
         now = datetime.now()  # naive, as the parent's ``_last_full_sync``
+        verdict = self._safety.take()
+        if verdict is not None:
+            self._verify(verdict)
         if self.schedule_changed():
             self.sync()  # beat's last runs first, as the parent: the rows read carry them
             if self._reload_incrementally():
                 return self._schedule
             self._full_load(now)
-        elif (now - self._last_full_sync).total_seconds() >= SCHEDULE_SYNC_MAX_INTERVAL:
-            self._full_load(now)
+        elif (now - self._last_full_sync).total_seconds() >= conf.BEAT_SAFETY_RELOAD:
+            self._last_full_sync = now
+            self.sync()
+            self._safety.start(self._entry_models)
         return self._schedule
+
+    def _entry_models(self) -> dict[int, Any]:
+        """Each loaded entry's model by row id (the safety reload's thread calls it)."""
+        return {entry.model.pk: entry.model for entry in list((self._schedule or {}).values())
+                if isinstance(entry, ScheduledEntry)}
+
+    def _verify(self, verdict: Verdict) -> None:
+        started = time.perf_counter()
+        result = self._reloader.verify(self._schedule, verdict.differing, verdict.missing, verdict.stamps.high,
+                                       self._build)
+        self._requeue(result.replaced, result.added)
+        log.info("safety reload: read and compared every row in %.3f s in the background; %d entries rebuilt, "
+                 "%d replaced or dropped, in %.3f s", verdict.seconds, len(result.added), len(result.replaced),
+                 time.perf_counter() - started)
 
     def _full_load(self, now: datetime) -> None:
         """What the parent's ``schedule`` does on a change: every entry again, the heap rebuilt
@@ -355,6 +378,7 @@ class ReconcilingScheduler(DatabaseScheduler):
         starts scheduling, or when its name is new in the loaded schedule (a new row, a resume):
         names loaded before keep what their entries were doing."""
         started = time.perf_counter()
+        self._safety.cancel()
         previous: dict[str, Any] = {} if self._fresh else dict(self._schedule or {})
         self._fresh = False
         stamps = Stamps.current(self.Model)  # before the rows: what commits meanwhile is read again

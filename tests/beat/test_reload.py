@@ -18,6 +18,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTa
 from project.celery import app
 from reconciler.beat import reload
 from reconciler.beat.scheduler import ReconcilingScheduler
+from reconciler.conf import conf
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.db_backend]  # beat closes its connection
 
@@ -184,11 +185,30 @@ def test_the_setting_off_loads_everything_at_each_change() -> None:
     assert scheduler.schedule["a"].kwargs == {"label": "a2"} and scheduler.full_loads == 2
 
 
-def test_the_safety_reload_still_loads_everything() -> None:
-    scheduler = loaded("a")
-    scheduler._last_full_sync -= timedelta(seconds=reload.SCHEDULE_SYNC_MAX_INTERVAL)
-    scheduler.schedule  # noqa: B018
-    assert scheduler.full_loads == 2
+def test_the_safety_reload_reads_every_row_in_a_thread_and_fixes_what_the_stamps_missed() -> None:
+    """An in-place schedule edit that comes with a stamped change is merged for the stamped row
+    only (docs/deploy.md: what the stamps cannot see); so is a toggle that moves no marker. The
+    safety reload, in a thread, finds the rest; the schedule is fixed at a later read, with no
+    full load, and the entries it did not change are kept."""
+    row("d", enabled=False)
+    row("e", seconds=60)
+    scheduler = loaded("a", "b", "c")
+    IntervalSchedule.objects.filter(every=3600).update(every=7200)
+    edit("a", kwargs=json.dumps({"label": "a2"}))
+    move_marker()
+    entries = scheduler.schedule
+    assert entries["a"].schedule.run_every == timedelta(hours=2)
+    assert entries["b"].schedule.run_every == timedelta(hours=1)  # missed, for now
+    toggle(["c", "d"])
+    kept = entries["e"]
+    scheduler._last_full_sync -= timedelta(seconds=conf.BEAT_SAFETY_RELOAD)
+    scheduler.schedule  # noqa: B018 - starts the thread
+    assert scheduler._safety.thread is not None
+    scheduler._safety.thread.join(30)
+    entries = scheduler.schedule  # applies its verdict
+    assert sorted(entries) == ["a", "b", "d", "e"] and scheduler.full_loads == 1
+    assert all(entries[name].schedule.run_every == timedelta(hours=2) for name in "abd")
+    assert entries["e"] is kept
 
 
 def test_a_changed_task_is_sent_on_time_with_its_new_arguments_and_the_old_entry_never() -> None:
