@@ -21,7 +21,7 @@ A change that neither explains (the marker moved, yet no stamp is new and the co
 in-place edit of a schedule row, an ``UPDATE`` that stamps nothing, a toggle that disables one
 row and enables another) is answered by a full load, and so are many stamped rows: past
 ``FULL_FRACTION`` of the loaded rows a full load costs little more (a first apply of 100,000).
-What it cannot see: docs/deploy.md ("Beat's reload").
+What it cannot see, the safety reload finds (``safety``): docs/deploy.md ("Beat's reload").
 """
 from __future__ import annotations
 
