@@ -164,20 +164,23 @@ def load_rows(rows: QuerySet[Any]) -> list[Any]:
     tasks = list(rows.order_by())
     for kind in KINDS:
         _attach(tasks, kind, rows)
-    attach_policies(tasks)
+    attach_policies(tasks, rows)
     return tasks
 
 
 POLICY_BATCH = 500  # tasks asked by primary key in one query (SQLite's variable limit)
 
 
-def attach_policies(tasks: list[Any]) -> None:
+def attach_policies(tasks: list[Any], rows: QuerySet[Any] | None = None) -> None:
     """Set each task's ``run_policy`` and ``run_calendar`` from its ownership row (the defaults
-    without one), and wrap its prebuilt schedule in its calendar: one query for the enabled
-    tasks' options, or one per ``POLICY_BATCH`` tasks when fewer."""
+    without one), and wrap its prebuilt schedule in its calendar: one query for the options of
+    ``rows`` (the tasks' query; the enabled tasks when not given), or by primary key when the
+    tasks are at most ``POLICY_BATCH``."""
     query = ManagedTask.objects.exclude(policy="", calendar="").values_list("periodic_task_id", "policy", "calendar")
     if len(tasks) > POLICY_BATCH:
-        stored = {pk: options for pk, *options in query.filter(periodic_task__enabled=True)}
+        owners = query.filter(periodic_task__enabled=True) if rows is None else query.filter(
+            periodic_task_id__in=rows.values("pk"))
+        stored = {pk: options for pk, *options in owners}
     else:
         stored = {pk: options for pk, *options in query.filter(periodic_task_id__in=[task.pk for task in tasks])}
     wrapped: dict[tuple[int, str], Any] = {}  # (the schedule object's id, the calendar's JSON) -> wrapper
