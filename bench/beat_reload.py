@@ -35,20 +35,25 @@ Figures (2 cores, shared with another checkout's tests; 100,000 schedules, 8 one
                  8 full loads: p50 6573 ms, max 7963 ms; heap rebuilds: p50 5126 ms, max 6001 ms
     incremental  worst    58 ms  p99    50 ms  p50    8 ms  (0)
                  8 incremental reloads: p50 44 ms, max 54 ms
-    safety       SAFETY_SQLITE
+    safety       worst   448 ms  p99   446 ms  p50   10 ms  (0)
+                 8 incremental reloads: p50 46 ms, max 91 ms; 5 safety reloads: 3.6 s in the thread, 0 ms applied
     POSTGRESQL
     full         worst 15767 ms  p99 14767 ms  p50 6051 ms  (79 slots with no run of their own)
                  8 full loads: p50 5788 ms, max 6748 ms; heap rebuilds: p50 5628 ms, max 11157 ms
     incremental  worst    48 ms  p99    44 ms  p50   29 ms  (0)
                  8 incremental reloads: p50 40 ms, max 56 ms
-    safety       SAFETY_POSTGRES
+    safety       worst    91 ms  p99    87 ms  p50   28 ms  (0)
+                 8 incremental reloads: p50 50 ms, max 79 ms; 5 safety reloads: 3.6 s in the thread, 0 ms applied
 
 Before, each change stalled beat ~12 s (the full load, then Celery evaluating every entry for
 its heap): with a change every 10 s beat never caught up. In-process, without the apply
 competing for the 2 cores, a one-row incremental reload takes ~55 ms (SQLite) and ~60 ms
-(PostgreSQL): two passes over the task table (one aggregate, the rows stamped since). With the
-safety reload in a thread, before it paused the collector, a full collection over the loaded
-schedule and the rows read stopped every thread for ~0.9 s (worst lateness 1.1-1.2 s).
+(PostgreSQL): two passes over the task table (one aggregate, the rows stamped since). The
+safety reload, a blocking full load before (the ``full`` figures: ~12 s), now reads in a
+thread; before that thread paused the collector, a full collection over the loaded schedule
+and the rows read stopped every thread for ~0.9 s (worst 1.1-1.2 s), and before it read in
+ranges, SQLite's read lock held beat's write after a send for the whole read (worst 0.75 s).
+On SQLite a send can still wait ~0.45 s for a range being read.
 """
 from __future__ import annotations
 
