@@ -35,6 +35,7 @@ from .safety import BackgroundLoad, Verdict
 log = logging.getLogger("reconciler.scheduler")
 
 HEAP_PRIORITY = 5  # what Celery's ``populate_heap`` gives every event
+STALE_MINIMUM, STALE_FRACTION = 1000, 0.1  # past both, the stale events leave the heap
 
 
 class LoadingScheduler(DatabaseScheduler):
@@ -46,6 +47,7 @@ class LoadingScheduler(DatabaseScheduler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._fresh = True  # the next load starts scheduling: every entry catches up
+        self._stale = 0  # events of replaced entries left on the heap
         self._reloader = Reloader(self.Model)
         self._safety = BackgroundLoad(self.Model)
         super().__init__(*args, **kwargs)
@@ -120,8 +122,8 @@ class LoadingScheduler(DatabaseScheduler):
             log.info("reloaded %d changed schedule entries (%d replaced or dropped) in %.3f s",
                      merged[1], merged[0], time.perf_counter() - started)
         else:
-            log.info("the change marker moved: loading every entry (%s)",
-                     "the stamped rows explain nothing" if not any(merged) else "many rows changed")
+            log.info("the change marker moved: loading every entry (many rows changed, or a change the stamps "
+                     "do not explain)")
         return done
 
     def _build(self, model: Any, catching_up: bool) -> ScheduledEntry:
@@ -129,14 +131,17 @@ class LoadingScheduler(DatabaseScheduler):
 
     def _requeue(self, replaced: list[Any], added: list[Any]) -> None:
         """Fix beat's heap for a merge: each replaced entry's events go stale (``is_due`` skips
-        them, and they sink to the bottom until the next full load rebuilds the heap), each
-        added entry is pushed as ``populate_heap`` would. Rebuilding the heap instead evaluates
-        every entry: ~4 s at 100,000; finding the old events in it, ~30 ms."""
+        them, and they sink to the bottom), each added entry is pushed as ``populate_heap``
+        would. Rebuilding the heap instead evaluates every entry: ~4 s at 100,000; finding the
+        old events in it, ~30 ms: done only once the stale events are many (``_compact``)."""
         for entry in replaced:
             entry.model.superseded = True
         heap = self._heap
         if heap is None or self._heap_invalidated:
             return  # the next tick populates it from the schedule
+        self._stale += len(replaced)
+        if self._stale > max(STALE_MINIMUM, len(heap) * STALE_FRACTION):
+            self._compact(heap)
         for entry in added:
             try:
                 due, delay = entry.is_due()
@@ -144,10 +149,17 @@ class LoadingScheduler(DatabaseScheduler):
                 due, delay = self._is_due_failed(entry)
             heapq.heappush(heap, event_t(self._when(entry, 0 if due else delay) or 0, HEAP_PRIORITY, entry))
 
+    def _compact(self, heap: list[Any]) -> None:
+        """Drop the stale events from the heap (in place: Celery's ``tick`` reads it again)."""
+        heap[:] = [event for event in heap if not getattr(event[2].model, "superseded", False)]
+        heapq.heapify(heap)
+        self._stale = 0
+
     def populate_heap(self, *args: Any, **kwargs: Any) -> None:
         """The parent's (every entry evaluated: seconds at 100,000 entries, and beat sends
         nothing meanwhile), timed in the log."""
         started = time.perf_counter()
+        self._stale = 0
         super().populate_heap(*args, **kwargs)
         log.info("evaluated %d schedule entries for beat's heap in %.3f s", len(self._heap or ()),
                  time.perf_counter() - started)

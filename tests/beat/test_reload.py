@@ -261,3 +261,20 @@ def test_a_margin_crowded_with_stamps_is_read_by_stamp(stamps: str) -> None:
     move_marker()
     assert scheduler.schedule["row-2"].kwargs == {"label": "late"}
     assert scheduler.full_loads == 1 and len(scheduler.schedule) == count
+
+
+def test_the_events_of_replaced_entries_leave_the_heap_once_they_are_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.beat import loading
+
+    monkeypatch.setattr(loading, "STALE_MINIMUM", 3)
+    scheduler = loaded("a", "b")
+    scheduler.tick()  # takes the HA lock (a full load) and fills the heap: one event per entry
+    loads = scheduler.full_loads
+    for i in range(4):
+        edit("a", kwargs=json.dumps({"label": f"a{i}"}))
+        move_marker()
+        scheduler.schedule  # noqa: B018
+    heap = scheduler._heap or []
+    stale = [event for event in heap if getattr(event[2].model, "superseded", False)]
+    assert len(heap) - len(stale) == 2 and len(stale) <= 3, heap
+    assert scheduler.full_loads == loads
