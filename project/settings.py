@@ -136,6 +136,9 @@ RECONCILER_SOURCE_NAME = os.environ.get("RECONCILER_SOURCE_NAME", "")  # "": nam
 RECONCILER_CACHE_DIR = VAR_DIR / "cache"  # what validation derives from each unchanged file
 RECONCILER_BEAT_WATCH = os.environ.get("RECONCILER_BEAT_WATCH", "0") == "1"
 RECONCILER_APPLY_ON_BEAT_START = os.environ.get("RECONCILER_APPLY_ON_BEAT_START", "1") == "1"
+RECONCILER_BEAT_INCREMENTAL = os.environ.get("RECONCILER_BEAT_INCREMENTAL", "1") == "1"  # bench/beat_reload.py: 0
+if os.environ.get("RECONCILER_BEAT_SAFETY_RELOAD"):  # bench/beat_reload.py --modes safety
+    RECONCILER_BEAT_SAFETY_RELOAD = float(os.environ["RECONCILER_BEAT_SAFETY_RELOAD"])
 # Several deployments from one schedules folder: the names, and the one this process is.
 RECONCILER_ENVIRONMENTS = [name for name in os.environ.get("RECONCILER_ENVIRONMENTS", "").split(",") if name]
 RECONCILER_ENV = os.environ.get("RECONCILER_ENV") or None

@@ -66,6 +66,13 @@ SETTINGS: dict[str, Setting] = {
         False, "our scheduler also watches the folder and applies every change (the `[watch]` extra)"),
     "BEAT_HA": Setting(
         True, "only one beat replica schedules at a time, the others stand by"),
+    "BEAT_INCREMENTAL": Setting(
+        True, "after a change our scheduler reads only the rows changed since its last load (their "
+        "`date_changed`), the full load kept for the 5-minute safety reload and what the stamps cannot "
+        "explain (`False`: every entry at every change, as django-celery-beat)"),
+    "BEAT_SAFETY_RELOAD": Setting(
+        300.0, "with `BEAT_INCREMENTAL`: seconds between two safety reloads of our scheduler, which read every "
+        "row in a thread and fix the entries that differ (what the change stamps cannot see)"),
     "BEAT_LISTEN": Setting(
         True, "on PostgreSQL, beat listens for the database's change notification"),
     "WATCH_DELETE_GRACE": Setting(

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule
 from django_celery_beat.tzcrontab import TzAwareCrontab
 
@@ -154,23 +154,33 @@ def load_enabled(model: type[PeriodicTask]) -> list[Any]:
     calendar wraps the prebuilt schedule (``calendar.calendar_schedule``)."""
     # Not ``.enabled()``: it prefetches the schedules with an IN list per kind, which SQLite
     # refuses past ~1,000 distinct rows (Django #36116).
-    tasks = list(model.objects.filter(enabled=True).order_by())
+    return load_rows(model.objects.filter(enabled=True))
+
+
+def load_rows(rows: QuerySet[Any]) -> list[Any]:
+    """The tasks of ``rows`` (enabled or not) loaded as ``load_enabled`` loads them: the schedule
+    rows of each kind from a sub-select of ``rows``, policies and calendars attached. Beat's
+    incremental reload reads the rows changed since its last load with it (``beat.reload``)."""
+    tasks = list(rows.order_by())
     for kind in KINDS:
-        _attach(tasks, kind, model)
-    attach_policies(tasks)
+        _attach(tasks, kind, rows)
+    attach_policies(tasks, rows)
     return tasks
 
 
 POLICY_BATCH = 500  # tasks asked by primary key in one query (SQLite's variable limit)
 
 
-def attach_policies(tasks: list[Any]) -> None:
+def attach_policies(tasks: list[Any], rows: QuerySet[Any] | None = None) -> None:
     """Set each task's ``run_policy`` and ``run_calendar`` from its ownership row (the defaults
-    without one), and wrap its prebuilt schedule in its calendar: one query for the enabled
-    tasks' options, or one per ``POLICY_BATCH`` tasks when fewer."""
+    without one), and wrap its prebuilt schedule in its calendar: one query for the options of
+    ``rows`` (the tasks' query; the enabled tasks when not given), or by primary key when the
+    tasks are at most ``POLICY_BATCH``."""
     query = ManagedTask.objects.exclude(policy="", calendar="").values_list("periodic_task_id", "policy", "calendar")
     if len(tasks) > POLICY_BATCH:
-        stored = {pk: options for pk, *options in query.filter(periodic_task__enabled=True)}
+        owners = query.filter(periodic_task__enabled=True) if rows is None else query.filter(
+            periodic_task_id__in=rows.values("pk"))
+        stored = {pk: options for pk, *options in owners}
     else:
         stored = {pk: options for pk, *options in query.filter(periodic_task_id__in=[task.pk for task in tasks])}
     wrapped: dict[tuple[int, str], Any] = {}  # (the schedule object's id, the calendar's JSON) -> wrapper
@@ -191,11 +201,12 @@ def attach_policies(tasks: list[Any]) -> None:
             task.__dict__["prebuilt_schedule"] = wrapped[key]
 
 
-def _attach(tasks: list[Any], kind: Kind, model: type[PeriodicTask]) -> None:
+def _attach(tasks: list[Any], kind: Kind, rows: QuerySet[Any]) -> None:
     column = f"{kind.field}_id"
     if not any(getattr(task, column) is not None for task in tasks):
         return
-    used = model.objects.filter(enabled=True, **{f"{column}__isnull": False}).values(column)
+    ids = {getattr(task, column) for task in tasks} - {None}  # a few: by id, not by a pass over ``rows``
+    used: Any = ids if len(ids) <= POLICY_BATCH else rows.filter(**{f"{column}__isnull": False}).values(column)
     rows = {row.pk: row for row in kind.model._default_manager.filter(pk__in=used)}
     built: dict[int, Any] = {}
     for task in tasks:

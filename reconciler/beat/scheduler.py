@@ -11,8 +11,9 @@ plus what a schedules-as-code team needs from beat.
   per schedule row, and
   skips no due task: no "hour window" pre-filter (django-celery-beat #875, #894, #916, #956),
   no expression that grows with the number of rows (Django #36116 on SQLite).
-- It reloads only when the ``PeriodicTasks`` marker moved, plus the parent's periodic
-  safety reload, and logs how long each load took and how many entries it read.
+- It reloads only when the ``PeriodicTasks`` marker moved, plus a periodic safety reload,
+  and logs how long each load took and how many entries it read; after a change, only the
+  rows that changed (``loading.LoadingScheduler``, its base).
 - It sends what ``core.sends`` decides (``entry.ScheduledEntry``), the timeline every
   prediction shows: each run with its slot's ``scheduled_time`` header (and keyword, and time
   limit, per the policy); the catch-up of the entries it starts scheduling (start-up, taking
@@ -24,12 +25,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL, DatabaseScheduler, ModelEntry
+from django_celery_beat.schedulers import DEFAULT_MAX_INTERVAL
 
 from ..conf import conf
 from ..core.extras import require
@@ -40,7 +40,7 @@ from ..engine.grace import DeletionGrace
 from ..models import ScheduledTask
 from ..pipeline import apply_options_from_settings, delete_grace, reconcile_once, schedules_dir
 from .entry import ScheduledEntry
-from .kinds import load_enabled
+from .loading import LoadingScheduler
 from .overlap import Overlap
 from .stopping import DeferredStop
 
@@ -50,7 +50,7 @@ log = logging.getLogger("reconciler.scheduler")
 STANDBY_POLL = 1.0  # seconds between a standby's attempts to take the lock
 
 
-class ReconcilingScheduler(DatabaseScheduler):
+class ReconcilingScheduler(LoadingScheduler):
     """With ``RECONCILER_BEAT_HA`` (default on) only the instance holding the beat lock
     sends tasks; the others stand by and take over within a bounded time when it dies."""
 
@@ -62,7 +62,6 @@ class ReconcilingScheduler(DatabaseScheduler):
         self._active = False
         self._listener: Listener | None = None
         self._closed = False
-        self._fresh = True  # the next load starts scheduling: every entry catches up
         self._overlap = Overlap()
         self._stop = DeferredStop()
         super().__init__(*args, **kwargs)
@@ -230,24 +229,6 @@ class ReconcilingScheduler(DatabaseScheduler):
         super().close()
         if self._lock is not None:
             self._lock.release()
-
-    def all_as_schedule(self) -> dict[str, ModelEntry]:
-        """Every enabled row's entry, with its policy; an entry catches up when this instance
-        starts scheduling, or when its name is new in the loaded schedule (a new row, a resume):
-        names loaded before keep what their entries were doing."""
-        started = time.perf_counter()
-        previous: dict[str, Any] = {} if self._fresh else dict(self._schedule or {})
-        self._fresh = False
-        entries: dict[str, ModelEntry] = {}
-        for model in load_enabled(self.Model):
-            before = previous.get(model.name)
-            catching_up = before.catching_up if isinstance(before, ScheduledEntry) else True
-            try:
-                entries[model.name] = self.Entry(model, app=self.app, catching_up=catching_up)
-            except ValueError:
-                log.warning("skipping %s: its schedule or arguments cannot be read", model.name)
-        log.info("loaded %d schedule entries in %.3f s", len(entries), time.perf_counter() - started)
-        return entries
 
 
 class EntryPolicies(Mapping[str, Policy]):
