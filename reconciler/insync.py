@@ -48,7 +48,7 @@ from .core.specs import DeclaredState
 from .db.marker import Marker, database_marker
 from .declare.cache import unsafe, write_private
 from .declare.cache_key import code_fingerprint, registry_fingerprint
-from .declare.files import read_sources
+from .declare.files import SourceFile
 from .declare.resolve import Registry
 from .declare.tree import cache_dir, environments_for
 from .engine.apply import ApplyOptions, ApplyResult
@@ -67,10 +67,12 @@ class Inputs:
 
 
 def inputs_of(
-    folders: Sequence[Path], scope: Scope, options: ApplyOptions, registry: Registry, env: str | None, using: str,
+    folders: Sequence[Path], sources: Sequence[SourceFile], scope: Scope, options: ApplyOptions,
+    registry: Registry, env: str | None, using: str,
 ) -> Inputs | None:
     """None when no memo applies: a dry run, the watcher's deletion grace, part of a source,
-    no usable cache folder, a file that cannot be read (the full run reports it)."""
+    no usable cache folder, a file that cannot be read (the full run reports it). ``sources``:
+    the files of ``folders``, read once for the memo and, on a miss, the validation."""
     if options.dry_run or options.grace is not None or scope.within is not None:
         return None
     folder = cache_dir()
@@ -78,7 +80,6 @@ def inputs_of(
         return None
     try:
         envs = environments_for(env, need_active=True)
-        sources = list(read_sources(folders))
     except ReconcilerError:
         return None
     if any(source.data is None for source in sources):

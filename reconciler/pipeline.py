@@ -25,6 +25,7 @@ from .core.plan import Action, DiffOptions, Grace, Plan, Scope
 from .core.source import Origin
 from .core.specs import ActualState
 from .db.marker import database_marker
+from .declare.files import read_sources
 from .declare.resolve import Registry
 from .declare.sources import origin_for, scope_for
 from .declare.tree import (  # the validate phase; re-exported: every shell imports them from here
@@ -169,7 +170,8 @@ def apply_paths(
     folders = list(paths or [schedules_dir()])
     registry = registry or default_registry()
     scope = scope_for(paths)
-    memo = insync.inputs_of(folders, scope, options, registry, env, using) if use_cache else None
+    sources = list(read_sources(folders)) if use_cache else None
+    memo = insync.inputs_of(folders, sources, scope, options, registry, env, using) if sources is not None else None
     if memo is not None:
         moment = options.now or datetime.now(UTC)
         with database_errors():
@@ -179,6 +181,7 @@ def apply_paths(
             return ApplyPathsResult(None, ApplyResult(plan, False, time.perf_counter() - started, remembered=True))
     validation = validate_paths(
         folders, registry=registry, now=options.now, env=env, require_env=True, use_cache=use_cache, lints=False,
+        sources=sources,
     )
     if not validation.valid:
         return ApplyPathsResult(validation, None)

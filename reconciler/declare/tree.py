@@ -62,14 +62,16 @@ def default_registry() -> Registry:
 def validate_paths(
     paths: Sequence[Path] | None = None, *, registry: Registry | None = None, now: datetime | None = None,
     env: str | None = None, require_env: bool = False, use_cache: bool = True, lints: bool = True,
+    sources: Sequence[SourceFile] | None = None,
 ) -> ValidationResult:
     """Validate in every environment (the project's, or the one unnamed deployment); the
     declared state is the active environment's. ``require_env``: plan and apply need one.
-    ``lints``: the advisory warnings, which only ``validate`` shows (plan and apply skip them)."""
+    ``lints``: the advisory warnings, which only ``validate`` shows (plan and apply skip them).
+    ``sources``: the files of ``paths``, when the caller has read them already."""
     registry = registry or default_registry()
     envs = environments_for(env, need_active=require_env)
     with paused_gc():
-        return _validate(paths, registry, now, envs, cache_dir() if use_cache else None, lints)
+        return _validate(paths, registry, now, envs, cache_dir() if use_cache else None, lints, sources)
 
 
 def environments_for(explicit: str | None, *, need_active: bool) -> Environments:
@@ -124,9 +126,9 @@ def cache_dir() -> Path | None:
 
 def _validate(
     paths: Sequence[Path] | None, registry: Registry, now: datetime | None, envs: Environments,
-    folder: Path | None, lints: bool = True,
+    folder: Path | None, lints: bool = True, read: Sequence[SourceFile] | None = None,
 ) -> ValidationResult:
-    sources = list(read_sources(paths or [schedules_dir()]))
+    sources = list(read_sources(paths or [schedules_dir()]) if read is None else read)
     moment = now or datetime.now(UTC)
     runs: list[tuple[str | None, list[Diagnostic]]] = []
     chosen: ValidationResult | None = None
