@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +51,7 @@ MARKER = re.compile(
 )
 # pip's notices about this machine's configured local indexes, not about our package
 MACHINE_NOISE = re.compile(r"Location 'file://[^']*' is ignored")
+LOCAL_STATE = (".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,23 @@ class Dist:
     output: str
 
 
+def _source_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source tree without its local state, in a directory of this worker's own.
+
+    setuptools builds in the source directory (the egg-info, a release tree it then removes): two
+    xdist workers building from the repository at once removed each other's files.
+    """
+    source = tmp_path_factory.mktemp("source") / "repo"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*LOCAL_STATE), symlinks=True)
+    return source
+
+
 @pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     """The sdist and, built from it, the wheel: once per test session."""
     out = tmp_path_factory.mktemp("dist")
     build = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)], env=_quiet_env(),
+        [sys.executable, "-m", "build", "--outdir", str(out), str(_source_copy(tmp_path_factory))], env=_quiet_env(),
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert build.returncode == 0, build.stdout + build.stderr
