@@ -296,10 +296,13 @@ SOLAR = '\n    solar: {event: dusk_civil, latitude: 48.8566, longitude: 2.3522}'
 def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Path, redis_broker: str) -> None:
     """The demo's surprise: a row with a past start_time was sent when beat started, whatever
     its schedule, while every prediction showed its next slot."""
+    # Slots every 30 s from a start_time years back, the next one 25 s ahead: beat has time to
+    # start before it (a slot already past when beat starts would be caught up, late).
+    slot = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
     with live_stack(tmp_path, redis_broker) as stack:
         declare(
             stack,
-            declaration("past-interval", every="10s", start_time='"2020-01-01T00:00:07+00:00"'),
+            declaration("past-interval", every="30s", start_time=f'"{(slot - timedelta(days=2000)).isoformat()}"'),
             declaration("past-cron", start_time=PAST).replace("every: 1s", 'cron: "* * * * *"\n    timezone: UTC'),
             declaration("past-solar", start_time=PAST).replace("\n    every: 1s", SOLAR),
         )
@@ -309,9 +312,9 @@ def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Pat
                      if name.startswith("past-")}
         asked = datetime.now(UTC)
         assert all(when > applied for when in predicted.values()), ("a slot before the row existed", predicted)
-        assert predicted["past-interval"].second % 10 == 7, predicted  # anchored at the start_time
+        assert predicted["past-interval"] == slot, (slot, predicted)  # anchored at the start_time
         assert predicted["past-cron"].second == 0 and predicted["past-cron"] - asked <= timedelta(minutes=1), predicted
-        # The forecast is computed the same way: the solar run's minute is its busiest (6 + 1 + 1 runs).
+        # The forecast is computed the same way: the solar run's minute is its busiest (2 + 1 + 1 runs).
         busiest = forecast_busiest(stack)
         assert moment(busiest["minute"]) == predicted["past-solar"].replace(second=0, microsecond=0), busiest
         assert "past-solar" in [s["name"] for s in busiest["schedules"]], busiest
@@ -322,7 +325,7 @@ def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Pat
             tail(stack, "beat", "worker")
         for name in ("past-interval", "past-cron"):
             first = runs(stack, name)[0]
-            assert first.slot == predicted[name], (name, first, predicted[name])
+            assert first.slot == predicted[name], (name, first, predicted[name], tail(stack, "beat"))
             assert first.started >= predicted[name], (name, "sent before its slot: at beat's start-up", first)
         assert predicted["past-solar"] > datetime.now(UTC)
         assert not runs(stack, "past-solar"), "the solar schedule was sent at beat's start-up"
