@@ -3,7 +3,7 @@ plan can show changes (the status pages' plan memo, the apply's in-sync memo).""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connections
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
@@ -72,3 +72,8 @@ def marker_unmoved(using: str, before: Marker) -> bool:
         cursor.execute(f"SELECT MAX(last_update) FROM (SELECT last_update FROM {table}{lock}) AS marker")
         row = cursor.fetchone()
     return (row[0] if row else None) == before.beat
+
+
+def plain(marker: Marker) -> list[Any]:
+    """The marker as JSON stores it (date-times as ISO text): what a memo keeps and compares."""
+    return [value.isoformat() if isinstance(value, datetime) else value for value in marker]

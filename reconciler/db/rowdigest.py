@@ -18,7 +18,7 @@ SQLite the function Django registers on each connection.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from django.db import connections
@@ -86,10 +86,11 @@ def _build_sql(quote: Callable[[str], str], format_function: str) -> tuple[str, 
     return f"MD5({format_function}('{template}', {', '.join(columns)}))", f"{task} {' '.join(joins)}"
 
 
-def heads_query(using: str, sources: int | None = None) -> str:
+def heads_query(using: str, sources: int | None = None, names: int = 0) -> str:
     """Every row: id, name, beat's two columns, its ownership columns (NULL when not owned),
     the stored digest and the digest now; ordered by name. With ``sources`` (how many): only
-    the rows owned by those sources, given as parameters (``read_heads``)."""
+    the rows owned by those sources, given as parameters (``read_heads``), and with ``names``
+    (how many) only those of these names, given after them."""
     connection = connections[using]
     digest, source = _sql(using)
     quote = connection.ops.quote_name
@@ -99,6 +100,8 @@ def heads_query(using: str, sources: int | None = None) -> str:
     if sources is not None:  # a query with parameters: its own % are doubled
         digest = digest.replace("%", "%%")
         where = f"WHERE {owned}.{quote('source')} IN ({', '.join(['%s'] * sources)}) "
+        if names:
+            where += f"AND {task}.{quote('name')} IN ({', '.join(['%s'] * names)}) "
     return (
         f"SELECT {task}.{quote('id')}, {task}.{quote('name')}, {task}.{quote('last_run_at')}, "
         f"{task}.{quote('total_run_count')}, {ownership}, {digest} FROM {source} "
@@ -130,15 +133,25 @@ OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from
 )
 
 
-def read_heads(using: str, sources: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
-    """The rows of ``heads_query`` (only those owned by ``sources``, when given), raw:
-    date-times as the driver returns them (``datetimes``)."""
+def read_heads(
+    using: str, sources: Sequence[str] | None = None, names: Collection[str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The rows of ``heads_query`` (only those owned by ``sources``, when given, and of those
+    only the rows of ``names``, when given), raw: date-times as the driver returns them
+    (``datetimes``)."""
     with connections[using].cursor() as cursor:
         if sources is None:
             cursor.execute(heads_query(using))
-        else:
+            return cursor.fetchall()
+        if names is None:
             cursor.execute(heads_query(using, len(sources)), list(sources))
-        return cursor.fetchall()
+            return cursor.fetchall()
+        ordered, heads = sorted(names), []
+        for start in range(0, len(ordered), BATCH):
+            batch = ordered[start:start + BATCH]
+            cursor.execute(heads_query(using, len(sources), len(batch)), [*sources, *batch])
+            heads.extend(cursor.fetchall())
+        return heads
 
 
 def datetimes(using: str) -> Callable[[Any], Any]:

@@ -8,10 +8,12 @@ bump makes each running beat reload its whole schedule.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
 
@@ -21,13 +23,29 @@ from ..core.plan import UNSCOPED, Action, DiffOptions, Grace, Plan, Scope
 from ..core.source import Origin
 from ..core.specs import ActualState, DeclaredState, TaskSpec
 from ..db import locking, rowdigest
-from ..db.marker import Marker, database_marker, marker_unmoved
+from ..db.marker import Marker, database_marker, marker_unmoved, plain
 from ..models import ApplyRecord, ManagedTask
 from . import history
 from .diff import diff
 from .read import read_planned
 from .sources import claim
 from .write import BATCH, write
+
+
+@dataclass(frozen=True)
+class Rest:
+    """The rest of the source, known to be in sync (``insync``): an apply of only the changed
+    files' declarations reads the rows of ``names`` alone (every name those files declared or
+    declare) and shows the others as unchanged, as a full apply would."""
+
+    marker: list[Any]  # ``db.marker.plain`` of the database the memo saw: moved, ``RestMoved``
+    names: frozenset[str]
+    unchanged: tuple[str, ...]  # sorted
+
+
+class RestMoved(Exception):
+    """The database moved since the memo that vouched for the rest: nothing was written, the
+    caller applies everything."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,7 @@ class ApplyOptions:
     grace: Grace | None = None  # the watcher's deletion grace
     origin: Origin | None = None  # checked (and recorded) under the lock: one name, one folder
     observe: bool = False  # return the database's marker (``ApplyResult.marker``) for the in-sync memo
+    rest: Rest | None = None  # declared holds only the changed files (``insync``)
 
     def diff_options(self, now: datetime) -> DiffOptions:
         return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
@@ -79,10 +98,15 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             locking.acquire(using, options.lock_timeout)
             if options.origin is not None:
                 claim(options.origin, using, clock.at, record=not options.dry_run)
-            before = database_marker(using) if options.observe else None  # before the rows: see marker.py
+            rest = options.rest
+            before = database_marker(using) if options.observe or rest else None  # before the rows: see marker.py
+            if rest is not None and (before is None or plain(before) != rest.marker):
+                raise RestMoved
             specs = declared.specs()
-            actual = read_planned(using, specs, options.scope.sources)
+            actual = read_planned(using, specs, options.scope.sources, names=rest.names if rest else None)
             plan = diff(declared, actual, options.diff_options(clock.at))
+            if rest is not None:
+                plan = replace(plan, unchanged=tuple(heapq.merge(plan.unchanged, rest.unchanged)))
             refuse_if_unsafe(plan, declared, options)
             if options.dry_run:
                 return ApplyResult(plan, False, clock.elapsed(), dry_run=True)
@@ -94,6 +118,8 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
             after = database_marker(using) if alone else None
             return ApplyResult(plan, True, clock.elapsed(), record.pk, marker=after)
+    except RestMoved:
+        raise
     except RefusedApply as exc:
         _record(using, clock, options, getattr(exc, "plan", None), ApplyRecord.Outcome.REFUSED, str(exc))
         raise
@@ -113,7 +139,8 @@ def refuse_if_unsafe(plan: Plan, declared: DeclaredState, options: ApplyOptions)
         error.plan = plan  # type: ignore[attr-defined]
         raise error
     deletes = plan.of(Action.DELETE)
-    if not declared.tasks and deletes and not options.allow_empty:
+    nothing = not declared.tasks and not (options.rest and options.rest.unchanged)
+    if nothing and deletes and not options.allow_empty:
         error = RefusedApply(
             f"no task is declared, and applying would delete all {len(deletes)} managed task(s). "
             "Nothing was changed. Check --path (an empty checkout?), or pass --allow-empty to really delete them."

@@ -9,7 +9,7 @@ values: it compares unequal to any declaration and the next apply rewrites it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from operator import attrgetter, itemgetter
@@ -47,18 +47,21 @@ def read_actual(using: str = "default", declared: Mapping[str, TaskSpec] | None 
     return ActualState(tuple(task for task in tasks if task is not None))
 
 
-def read_planned(using: str, declared: Mapping[str, TaskSpec], sources: Sequence[str]) -> ActualState:
+def read_planned(
+    using: str, declared: Mapping[str, TaskSpec], sources: Sequence[str], names: Collection[str] | None = None,
+) -> ActualState:
     """The rows a plan of one schedules source compares, ordered by name: those ``sources``
     own (what it may update, rename or prune) and, of every other row, only those whose
     name a declaration takes (a conflict, an adoption), found by name alone. A plan never
     reads the rest (other sources' rows, rows made outside git) in full: at 100,000 rows
     of another source, a plan of an empty folder reads none. Where row digests are not
-    supported, every row is read and the diff leaves the others alone."""
+    supported, every row is read and the diff leaves the others alone. ``names``: of the
+    rows ``sources`` own, only those (the in-sync memo vouches for the others)."""
     if not rowdigest.supported(using):
         return _read_all(using)
-    heads = rowdigest.read_heads(using, sources)
+    heads = rowdigest.read_heads(using, sources, names)
     known, unknown = _sort_heads(heads, declared, rowdigest.datetimes(using))
-    if unknown and len(unknown) > FULL_READ_SHARE * len(heads):
+    if unknown and len(unknown) > FULL_READ_SHARE * len(heads) and names is None:
         tasks = _read_owned_by(using, sources)
     else:
         read = {task.pk: task for task in _read_rows(using, unknown)}
