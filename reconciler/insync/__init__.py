@@ -177,6 +177,8 @@ def recall_changed(inputs: Inputs, using: str, now: datetime) -> Changed | None:
         clean = not memo["plan"]["changes"] and not memo["plan"]["warnings"]
     except (KeyError, TypeError, ValueError):
         return None
+    if not all(_texts(values) for values in (*names.values(), *renamed.values())):
+        return None
     changed = {file for file, sha in inputs.files.items() if stored.get(file) != sha} | (stored.keys() - inputs.files)
     if not clean or not changed or len(changed) > CHANGED_SHARE * max(len(stored), len(inputs.files)):
         return None
@@ -188,6 +190,10 @@ def recall_changed(inputs: Inputs, using: str, now: datetime) -> Changed | None:
     taken = frozenset(unchanged).union(*kept.renamed.values())
     old = frozenset(name for file in changed for name in names.get(file, ()))
     return Changed(frozenset(changed), Rest(memo["marker"], old, unchanged), taken, kept)
+
+
+def _texts(values: object) -> bool:
+    return isinstance(values, list) and all(isinstance(value, str) for value in values)
 
 
 def _current(inputs: Inputs, now: datetime) -> dict[str, Any] | None:

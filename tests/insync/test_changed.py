@@ -187,3 +187,18 @@ def test_a_change_between_the_memo_and_the_lock_is_the_full_apply(
     assert changed.validation is not None and changed.validation.checked == FILES * PER_FILE
     assert changed.result is not None and changed.result.plan.summary()["update"] == PER_FILE + 1
     assert PeriodicTask.objects.get(name="team05-00001").description == ""
+
+
+def test_a_memo_whose_names_are_not_lists_of_names_is_the_full_apply(folder: Path) -> None:
+    import json
+
+    from reconciler import insync
+
+    apply(folder)
+    memo = max(Path(insync.cache_dir() or "").glob("insync/*.json"), key=lambda path: path.stat().st_mtime)
+    stored = json.loads(memo.read_text())
+    stored["names"] = {file: ",".join(names) for file, names in stored["names"].items()}
+    memo.write_text(json.dumps(stored))
+    edit(3, team(3, every=90))(folder)
+    changed = apply(folder)
+    assert changed.validation is not None and changed.validation.checked == FILES * PER_FILE
