@@ -308,8 +308,9 @@ def test_a_start_time_in_the_past_first_runs_at_the_predicted_slot(tmp_path: Pat
         )
         applied = datetime.now(UTC)
         apply(stack)
-        predicted = {name: moment(entry["next_run_at"]) for name, entry in status(stack).items()
-                     if name.startswith("past-")}
+        shown = {name: entry for name, entry in status(stack).items() if name.startswith("past-")}
+        assert all(entry["next_run_at"] for entry in shown.values()), ("a schedule without a next run", shown)
+        predicted = {name: moment(entry["next_run_at"]) for name, entry in shown.items()}
         asked = datetime.now(UTC)
         assert all(when > applied for when in predicted.values()), ("a slot before the row existed", predicted)
         assert predicted["past-interval"] == slot, (slot, predicted)  # anchored at the start_time
