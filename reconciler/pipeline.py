@@ -178,7 +178,7 @@ def apply_paths(
         moment = options.now or datetime.now(UTC)
         with database_errors():
             remembered = insync.recall(memo, using, moment)
-            changed = insync.recall_changed(memo, using, moment) if remembered is None else None
+            changed = insync.recall_changed(memo, moment) if remembered is None else None
         if remembered is not None:
             plan = replace(remembered, scope=scope)
             return ApplyPathsResult(None, ApplyResult(plan, False, time.perf_counter() - started, remembered=True))

@@ -164,11 +164,12 @@ def recall(inputs: Inputs, using: str, now: datetime) -> Plan | None:
     return _with_columns(plan, columns)
 
 
-def recall_changed(inputs: Inputs, using: str, now: datetime) -> Changed | None:
+def recall_changed(inputs: Inputs, now: datetime) -> Changed | None:
     """When only some files changed (at most ``CHANGED_SHARE`` of them) since an apply that
     left the database in sync with no change, warning or suspension to show, and nothing else
-    moved: the rest is in sync, and only the changed files need validating, reading and
-    diffing. Else None: the full apply."""
+    but the database may have moved: the rest is in sync if the database did not, which the
+    apply checks under its lock (``Rest.marker``), and only the changed files need validating,
+    reading and diffing. Else None: the full apply."""
     memo = _current(inputs, now)
     if memo is None or not inputs.single or memo.get("fixed") != inputs.fixed:
         return None
@@ -181,8 +182,6 @@ def recall_changed(inputs: Inputs, using: str, now: datetime) -> Changed | None:
         return None
     changed = {file for file, sha in inputs.files.items() if stored.get(file) != sha} | (stored.keys() - inputs.files)
     if not clean or not changed or len(changed) > CHANGED_SHARE * max(len(stored), len(inputs.files)):
-        return None
-    if plain(database_marker(using)) != memo["marker"]:
         return None
     kept = FileNames({f: n for f, n in names.items() if f not in changed},
                      {f: n for f, n in renamed.items() if f not in changed}, memo["until"])
