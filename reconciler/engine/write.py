@@ -20,13 +20,10 @@ from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
 from ..db import rowdigest
 from ..db.bulk import insert_rows
+from ..db.update import update_rows
 from ..models import ManagedTask
 
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
-MANAGED_FIELDS = (
-    "name", "task", *FIELDS, "args", "kwargs", "queue", "exchange", "routing_key", "headers",
-    "priority", "expires", "expire_seconds", "one_off", "start_time", "enabled", "description", "date_changed",
-)
 
 
 def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
@@ -108,10 +105,6 @@ def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dic
     }
 
 
-def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime, pk: int | None = None) -> PeriodicTask:
-    return PeriodicTask(pk=pk, **task_values(spec, schedule_ids, now))
-
-
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
     rows = [task_values(c.desired, ids, now) for c in changes if c.desired]
     if not rows:
@@ -130,8 +123,10 @@ def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: 
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
-    rows = [task_row(c.desired, ids, now, pk=c.pk) for c in changes if c.desired]
-    PeriodicTask.objects.using(using).bulk_update(rows, MANAGED_FIELDS, batch_size=BATCH)
+    rows = [(task_values(c.desired, ids, now), c.pk) for c in changes if c.desired]
+    if rows:
+        columns = tuple(rows[0][0])
+        update_rows(PeriodicTask, "id", columns, [(*values.values(), pk) for values, pk in rows], using)
 
 
 def _delete_tasks(pks: list[int], using: str) -> None:
@@ -164,10 +159,7 @@ def _own(
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)
-    ManagedTask.objects.using(using).bulk_update(
-        [ManagedTask(**dict(zip(OWNERSHIP_COLUMNS, values, strict=True))) for values in known],
-        list(OWNERSHIP_COLUMNS[1:]), batch_size=BATCH,
-    )
+    update_rows(ManagedTask, "periodic_task_id", OWNERSHIP_COLUMNS[1:], [(*v[1:], v[0]) for v in known], using)
 
 
 def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,16 +30,20 @@ DIGEST = """tasks:
 """
 
 
+EXECUTEMANY = re.compile(r"^(\d+) times: ")
 LOCK_STATEMENT = "WHERE 0 = 1"  # SQLite: takes the write lock, matches no row (reconciler.locking)
 
 
 def writes(queries: CaptureQueriesContext) -> list[str]:
-    """Statements that can change a row."""
-    return [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].split()[0].upper() in ("INSERT", "UPDATE", "DELETE") and LOCK_STATEMENT not in q["sql"]
-    ]
+    """Statements that can change a row, one per row of an ``executemany`` (which Django logs
+    once, as "N times: SQL")."""
+    found = []
+    for query in queries.captured_queries:
+        many = EXECUTEMANY.match(query["sql"])
+        sql = query["sql"][many.end():] if many else query["sql"]
+        if sql.split()[0].upper() in ("INSERT", "UPDATE", "DELETE") and LOCK_STATEMENT not in sql:
+            found.extend([sql] * (int(many.group(1)) if many else 1))
+    return found
 
 
 def test_first_apply_creates_rows_ownership_history_and_bumps_the_marker(tmp_path: Path) -> None:
