@@ -6,11 +6,13 @@ Only the fields the reconciler manages are written; beat's own (``last_run_at``,
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any
 
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
@@ -24,6 +26,8 @@ from ..db.update import update_rows
 from ..models import ManagedTask
 
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
+EXACT_LOOKUP_LIMIT = 1_000  # schedules an apply needs: up to this, looked up by their values first
+EXACT_LOOKUP_BATCH = 100  # specs per lookup: six columns each, under SQLite's variable limit
 
 
 def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: str = "") -> None:
@@ -73,16 +77,38 @@ def ensure_schedules(schedules: Iterable[Schedule], using: str) -> ScheduleIds:
 
 
 def _ensure_kind(kind: Kind, needed: set[Any], using: str) -> ScheduleIds:
-    existing: ScheduleIds = {}
-    for row in kind.model._default_manager.using(using).order_by("-pk"):
-        spec = kind.spec_of_row(row)
-        if spec in needed:
-            existing[spec] = (kind.field, row.pk)  # the lowest pk wins among identical rows
+    """The rows already there for ``needed``: first those written as we write them, found by
+    their values (a few specs of many rows: an apply of a few changes); if any is missing,
+    every row of the kind, each read as a spec (a row spelled otherwise, ``00`` for ``0``, is
+    identical too). Then the missing ones are created."""
+    existing = _written_as_we_write(kind, needed, using) if len(needed) <= EXACT_LOOKUP_LIMIT else {}
+    if needed - existing.keys():
+        existing = _identical(kind, kind.model._default_manager.using(using).all(), needed)
     missing = sorted(needed - existing.keys(), key=repr)
     rows = [kind.row_of(spec) for spec in missing]
     kind.model._default_manager.using(using).bulk_create(rows, batch_size=BATCH)
     existing.update({spec: (kind.field, row.pk) for spec, row in zip(missing, rows, strict=True)})
     return existing
+
+
+def _written_as_we_write(kind: Kind, needed: set[Any], using: str) -> ScheduleIds:
+    found: ScheduleIds = {}
+    specs = sorted(needed, key=repr)
+    for start in range(0, len(specs), EXACT_LOOKUP_BATCH):
+        rows = [kind.row_of(spec) for spec in specs[start:start + EXACT_LOOKUP_BATCH]]
+        query = reduce(operator.or_, (Q(**{c: getattr(row, c) for c in kind.columns}) for row in rows))
+        found.update(_identical(kind, kind.model._default_manager.using(using).filter(query), needed))
+    return found
+
+
+def _identical(kind: Kind, rows: QuerySet[Any], needed: set[Any]) -> ScheduleIds:
+    """The rows of ``rows`` identical to a spec of ``needed``: the lowest pk wins among them."""
+    found: ScheduleIds = {}
+    for pk, *values in rows.order_by("-pk").values_list("pk", *kind.columns):
+        spec = kind.spec_of(tuple(values))
+        if spec in needed:
+            found[spec] = (kind.field, pk)
+    return found
 
 
 # -- periodic tasks ----------------------------------------------------------------------

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
 from reconciler.core.plan import Action
 from reconciler.core.policy import DEFAULT_POLICY, Policy
+from reconciler.core.schedule import Clocked, Crontab, Interval, Solar
 from reconciler.engine.read import read_actual, read_one
+from reconciler.engine.write import ensure_schedules
 from reconciler.models import ManagedTask
 from reconciler.render.plan import render_json, render_text
 from tests.support.engine import NOW, apply_yaml, marker, plan_yaml
@@ -184,3 +187,46 @@ def test_adopt_stores_the_declared_calendar(tmp_path: Path) -> None:
         {"max_runs": 3}, {"owner": "ops"},
     )
     assert plan_yaml(tmp_path).changes == ()
+
+
+# -- schedule rows: reused when identical ---------------------------------------------------------
+
+SCHEDULES = {
+    "interval": (Interval(90), lambda: IntervalSchedule.objects.create(every=90, period=IntervalSchedule.SECONDS)),
+    "interval spelled in minutes": (
+        Interval(120), lambda: IntervalSchedule.objects.create(every=2, period=IntervalSchedule.MINUTES)),
+    "crontab": (Crontab.canonical("UTC", minute="5", hour="3"),
+                lambda: CrontabSchedule.objects.create(minute="5", hour="3", timezone="UTC")),
+    "crontab spelled otherwise": (Crontab.canonical("UTC", minute="5", hour="3"),
+                                  lambda: CrontabSchedule.objects.create(minute="05", hour="03", timezone="UTC")),
+    "solar": (Solar("sunset", Decimal("48.8566"), Decimal("2.3522")),
+              lambda: SolarSchedule.objects.create(event="sunset", latitude="48.8566", longitude="2.3522")),
+    "clocked": (Clocked(NOW + timedelta(days=1)),
+                lambda: ClockedSchedule.objects.create(clocked_time=NOW + timedelta(days=1))),
+}
+
+
+@pytest.mark.parametrize("case", list(SCHEDULES))
+@pytest.mark.parametrize("others", [0, 1_200], ids=["alone", "among 1,200 needed"])
+def test_an_identical_schedule_row_is_reused_and_a_missing_one_created(case: str, others: int) -> None:
+    """Up to EXACT_LOOKUP_LIMIT needed schedules are looked up by their values, past it every row
+    is read; either way an identical row is reused, however it is spelled."""
+    spec, make = SCHEDULES[case]
+    row = make()
+    model = type(row)
+    extra = [Interval(100_000 + i) for i in range(others)]
+    before = model.objects.count()
+    ids = ensure_schedules([spec, *extra], "default")
+    assert ids[spec] == (KIND_FIELD[model], row.pk)
+    assert model.objects.count() == before + (others if model is IntervalSchedule else 0)
+    missing = Crontab.canonical("UTC", minute="7") if model is not CrontabSchedule else Interval(7)
+    created = ensure_schedules([spec, missing], "default")
+    assert created[spec] == ids[spec]
+    if model is CrontabSchedule:
+        assert created[missing] == ("interval", IntervalSchedule.objects.get(every=7).pk)
+    else:
+        assert created[missing] == ("crontab", CrontabSchedule.objects.get(minute="7").pk)
+
+
+KIND_FIELD = {IntervalSchedule: "interval", CrontabSchedule: "crontab", SolarSchedule: "solar",
+              ClockedSchedule: "clocked"}
