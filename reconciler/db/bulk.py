@@ -36,13 +36,29 @@ def insert_rows(
             )
             return cursor.fetchall()
         fields = {f.column: f for f in model._meta.concrete_fields}
-        adapt = [_adapter(fields[c], connection) for c in columns]
-        prepared = [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows]
+        moments = [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
+        prepared = _adapted(rows, moments, connection.ops.adapt_datetimefield_value)
         cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
         return []
 
 
-def _adapter(field: Any, connection: Any) -> Callable[[Any], Any] | None:
-    if field.get_internal_type() == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value  # type: ignore[no-any-return]
-    return None
+def _adapted(
+    rows: list[tuple[Any, ...]], positions: Sequence[int], adapt: Callable[[Any], Any],
+) -> list[tuple[Any, ...]] | list[list[Any]]:
+    """The rows with their values at ``positions`` adapted, each value object once: the rows
+    share a few (the apply's start, None). By identity, not equality: equal datetimes may be
+    different instants (``fold``), the rows hold every value alive (no id is reused)."""
+    if not positions:
+        return rows
+    adapted: dict[int, Any] = {}
+    prepared = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            value = values[i]
+            key = id(value)
+            if key not in adapted:
+                adapted[key] = adapt(value)
+            values[i] = adapted[key]
+        prepared.append(values)
+    return prepared
