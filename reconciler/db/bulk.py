@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
+BATCH = 500  # keys in one SQLite statement: under its variable limit
+
 
 def insert_rows(
     model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
@@ -16,8 +18,8 @@ def insert_rows(
     """Insert plain tuples, without building a model instance per row (that costs more than
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows), then ``returning`` read back by its first column. SQLite: one executemany,
-    in-process; nothing is returned (the caller looks the ids up)."""
+    100,000 rows). SQLite: one executemany, in-process. Then ``returning`` read back by its
+    first column, a unique one (``_read_back``)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -27,19 +29,31 @@ def insert_rows(
             with cursor.cursor.copy(f"COPY {head} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if not returning:
-                return []
-            key = columns.index(returning[0])
-            cursor.execute(
-                f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])} = ANY(%s)",
-                [[row[key] for row in rows]],
-            )
-            return cursor.fetchall()
-        fields = {f.column: f for f in model._meta.concrete_fields}
-        moments = [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
-        prepared = _adapted(rows, moments, connection.ops.adapt_datetimefield_value)
-        cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
-        return []
+        else:
+            fields = {f.column: f for f in model._meta.concrete_fields}
+            moments = [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
+            prepared = _adapted(rows, moments, connection.ops.adapt_datetimefield_value)
+            cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
+        if not returning:
+            return []
+        key = columns.index(returning[0])
+        select = f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])}"
+        return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
+
+
+def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``select`` (``… WHERE column``) whose column is one of ``keys``: one array
+    on PostgreSQL; on SQLite, lists of ``BATCH`` (under its variable limit), without building
+    a queryset each."""
+    if vendor == "postgresql":
+        cursor.execute(f"{select} = ANY(%s)", [keys])
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start:start + BATCH]
+        cursor.execute(f"{select} IN ({', '.join(['%s'] * len(batch))})", batch)
+        found.extend(cursor.fetchall())
+    return found
 
 
 def _adapted(
