@@ -32,8 +32,7 @@ class OptionSet:
 
     def to_json(self) -> str:
         """What ownership stores: the non-default options (unprefixed), or ``""``."""
-        options = {name.removeprefix(self.PREFIX): value for name, value in self.fields().items()}
-        return json.dumps(options, sort_keys=True, separators=(",", ":")) if options else ""
+        return _stored(self)
 
     @classmethod
     def from_json(cls, text: str | None) -> Self:
@@ -63,6 +62,12 @@ def _parsed(cls: Any, text: str) -> OptionSet:
 def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) -> Any:
     """A spec field's value where an option that one side leaves out is its default."""
     return field_values[name] if name in field_values else defaults.get(name)
+
+
+@lru_cache(maxsize=4096)  # as ``_non_default``: the cache entry and ownership ask for each spec's three
+def _stored(options: OptionSet) -> str:
+    stored = {name.removeprefix(options.PREFIX): value for name, value in _non_default(options)}
+    return json.dumps(stored, sort_keys=True, separators=(",", ":")) if stored else ""
 
 
 @lru_cache(maxsize=4096)  # a tree repeats a few option sets (most: the defaults); each spec asks many times

@@ -5,6 +5,7 @@ A small closed vocabulary of actions, each with its symbol; a change carries rea
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -136,7 +137,7 @@ class Plan:
         return self.of(Action.CONFLICT)
 
     def summary(self) -> dict[str, int]:
-        count = {action: len(self.of(action)) for action in Action}
+        count = Counter(c.action for c in self.changes)  # one pass (a first apply: 100,000 changes)
         return {
             "create": count[Action.CREATE],
             "update": count[Action.UPDATE] + count[Action.RENAME] + count[Action.ADOPT],

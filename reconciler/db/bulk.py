@@ -8,6 +8,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
+BATCH = 500  # keys in one SQLite statement: under its variable limit
+
 
 def insert_rows(
     model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
@@ -16,8 +18,8 @@ def insert_rows(
     """Insert plain tuples, without building a model instance per row (that costs more than
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows), then ``returning`` read back by its first column. SQLite: one executemany,
-    in-process; nothing is returned (the caller looks the ids up)."""
+    100,000 rows). SQLite: one executemany, in-process. Then ``returning`` read back by its
+    first column, a unique one (``_read_back``)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -27,22 +29,50 @@ def insert_rows(
             with cursor.cursor.copy(f"COPY {head} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            if not returning:
-                return []
-            key = columns.index(returning[0])
-            cursor.execute(
-                f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])} = ANY(%s)",
-                [[row[key] for row in rows]],
-            )
-            return cursor.fetchall()
-        fields = {f.column: f for f in model._meta.concrete_fields}
-        adapt = [_adapter(fields[c], connection) for c in columns]
-        prepared = [tuple(a(v) if a else v for a, v in zip(adapt, row, strict=True)) for row in rows]
-        cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
-        return []
+        else:
+            fields = {f.column: f for f in model._meta.concrete_fields}
+            moments = [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
+            prepared = _adapted(rows, moments, connection.ops.adapt_datetimefield_value)
+            cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
+        if not returning:
+            return []
+        key = columns.index(returning[0])
+        select = f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])}"
+        return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
 
 
-def _adapter(field: Any, connection: Any) -> Callable[[Any], Any] | None:
-    if field.get_internal_type() == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value  # type: ignore[no-any-return]
-    return None
+def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``select`` (``… WHERE column``) whose column is one of ``keys``: one array
+    on PostgreSQL; on SQLite, lists of ``BATCH`` (under its variable limit), without building
+    a queryset each."""
+    if vendor == "postgresql":
+        cursor.execute(f"{select} = ANY(%s)", [keys])
+        return cursor.fetchall()  # type: ignore[no-any-return]
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start:start + BATCH]
+        cursor.execute(f"{select} IN ({', '.join(['%s'] * len(batch))})", batch)
+        found.extend(cursor.fetchall())
+    return found
+
+
+def _adapted(
+    rows: list[tuple[Any, ...]], positions: Sequence[int], adapt: Callable[[Any], Any],
+) -> list[tuple[Any, ...]] | list[list[Any]]:
+    """The rows with their values at ``positions`` adapted, each value object once: the rows
+    share a few (the apply's start, None). By identity, not equality: equal datetimes may be
+    different instants (``fold``), the rows hold every value alive (no id is reused)."""
+    if not positions:
+        return rows
+    adapted: dict[int, Any] = {}
+    prepared = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            value = values[i]
+            key = id(value)
+            if key not in adapted:
+                adapted[key] = adapt(value)
+            values[i] = adapted[key]
+        prepared.append(values)
+    return prepared

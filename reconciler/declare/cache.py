@@ -83,13 +83,25 @@ class ValidationCache:
     def put(self, source: SourceFile, result: FileResult) -> None:
         """Best effort: a folder that cannot be written, or a value JSON cannot hold, only
         means no entry."""
-        path = self._path(source)
-        try:
-            data = json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError):
+        self.store(source, entry(result))
+
+    def store(self, source: SourceFile, data: bytes | None) -> None:
+        """``put`` of a result already encoded (``entry``; None: no entry)."""
+        if data is None:
             return
+        path = self._path(source)
         with contextlib.suppress(OSError):
             write_private(path, data)
+
+
+def entry(result: FileResult) -> bytes | None:
+    """The stored form of ``result`` (it computes its specs' digests), or None when JSON cannot
+    hold one of its values. It depends on the result alone: a worker process that validated
+    the file encodes it too (``parallel``), and the caller stores it once the tree is checked."""
+    try:
+        return json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError):
+        return None
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -6,14 +6,16 @@ calling process works too, on the chunks no worker has started yet: its results 
 transfer (pickling results back costs about as much as validating them). Workers are forked
 (they inherit the loaded modules: no start-up cost), and only from a process that runs no
 other thread (forking a threaded process can inherit a held lock); small trees and threaded
-callers (the watcher inside beat) validate in-process, where a pool would not pay.
+callers (the watcher inside beat) validate in-process, where a pool would not pay. A file's
+validation cache entry is encoded where the file was validated (``encode``): that work, and
+the digests it computes, is spread over the workers too.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from .document import Context, FileResult, validate_document
@@ -24,20 +26,23 @@ MIN_FILES = 32
 MIN_BYTES = 1_000_000
 CHUNKS_PER_WORKER = 8  # small enough for the calling process and the workers to even out
 
+Encode = Callable[[FileResult], bytes | None]  # a result → its validation cache entry (``cache.entry``)
+Checked = tuple[FileResult, str, bytes | None]  # a file's result, its text, its entry (None: not encoded)
 
-def validate_sources(sources: Sequence[SourceFile], context: Context) -> list[tuple[FileResult, str]]:
-    """(result, text) of each source, in order."""
+
+def validate_sources(sources: Sequence[SourceFile], context: Context, encode: Encode | None = None) -> list[Checked]:
+    """(result, text, ``encode(result)``) of each source, in order; without ``encode``, no entry."""
     workers = _workers(sources)
     if workers < 2:
-        return [_validate(source, context) for source in sources]
+        return [_validate(source, context, encode) for source in sources]
     chunks = [list(sources[i::workers * CHUNKS_PER_WORKER]) for i in range(workers * CHUNKS_PER_WORKER)]
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_validate_chunk, chunk, context) for chunk in chunks]
-        done = [_validate_chunk(chunk, context)  # the calling process takes the chunks no worker has started
+        futures = [pool.submit(_validate_chunk, chunk, context, encode) for chunk in chunks]
+        done = [_validate_chunk(chunk, context, encode)  # the calling process takes the chunks no worker has started
                 for future, chunk in zip(reversed(futures), reversed(chunks), strict=True) if future.cancel()]
         done += [future.result() for future in futures if not future.cancelled()]
-    by_name = {result.name: result for chunk in done for result in chunk}
-    return [(by_name[source.name], _text(source)) for source in sources]
+    by_name = {result.name: (result, data) for chunk in done for result, data in chunk}
+    return [(by_name[source.name][0], _text(source), by_name[source.name][1]) for source in sources]
 
 
 def _workers(sources: Sequence[SourceFile]) -> int:
@@ -48,18 +53,20 @@ def _workers(sources: Sequence[SourceFile]) -> int:
     return min(os.cpu_count() or 1, 8)
 
 
-def _validate_chunk(sources: list[SourceFile], context: Context) -> list[FileResult]:
-    """In a worker: only the results travel back (the parent has the bytes for the texts)."""
-    return [_validate(source, context)[0] for source in sources]
+def _validate_chunk(
+    sources: list[SourceFile], context: Context, encode: Encode | None,
+) -> list[tuple[FileResult, bytes | None]]:
+    """In a worker: only the results and entries travel back (the parent has the bytes for the texts)."""
+    return [(result, data) for result, _, data in (_validate(source, context, encode) for source in sources)]
 
 
-def _validate(source: SourceFile, context: Context) -> tuple[FileResult, str]:
+def _validate(source: SourceFile, context: Context, encode: Encode | None) -> Checked:
     document = parse_source(source)
     result = validate_document(
         document, default_timezone=context.default_timezone, now=context.now, env=context.env,
         environments=context.environments,
     )
-    return result, document.text
+    return result, document.text, encode(result) if encode is not None else None
 
 
 def _text(source: SourceFile) -> str:

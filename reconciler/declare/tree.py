@@ -22,13 +22,13 @@ from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from .across import combine
-from .cache import ValidationCache
+from .cache import ValidationCache, entry
 from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
 from .load import parse_source
-from .parallel import Context, validate_sources
+from .parallel import Checked, Context, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
 
@@ -156,7 +156,8 @@ def _validate_once(
         else:
             fresh.append(source)
     context = Context(registry.timezone, now, env, names)
-    validated = combine(validate_sources(fresh, context), known, now)
+    checked = validate_sources(fresh, context, entry if cache is not None else None)
+    validated = combine([(result, text) for result, text, _ in checked], known, now)
     resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]
@@ -165,20 +166,18 @@ def _validate_once(
     warnings = lint(validated.declarations, now=now, herd_limit=limit) if lints else []
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:
-        _remember(cache, fresh, validated.files, diagnostics)
+        _remember(cache, fresh, checked, diagnostics)
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
 
 
 def _remember(
-    cache: ValidationCache, sources: list[SourceFile], files: tuple[FileResult, ...],
-    diagnostics: Sequence[Diagnostic],
+    cache: ValidationCache, sources: list[SourceFile], checked: list[Checked], diagnostics: Sequence[Diagnostic],
 ) -> None:
-    """Store the files of this run that have no error at all (their own, or across files)."""
+    """Store the files of this run that have no error at all (their own, or across files): the
+    entries encoded where each was validated (with its specs' digests: what read compares rows with)."""
     with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
     by_name = {source.name: source for source in sources}
-    for result in files:
+    for result, _, data in checked:
         source = by_name.get(result.name)
         if source is not None and source.data is not None and result.name not in with_errors:
-            for declaration in result.declarations:
-                declaration.spec.digest()  # stored with it: what read compares rows with
-            cache.put(source, result)
+            cache.store(source, data)

@@ -137,15 +137,7 @@ def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: 
         return {}
     columns = [*rows[0], "last_run_at", "total_run_count"]
     values = [(*row.values(), None, 0) for row in rows]
-    returned = insert_rows(PeriodicTask, columns, values, using, returning=("name", "id"))
-    if returned:
-        return dict(returned)
-    created: dict[str, int] = {}
-    names = [row["name"] for row in rows]
-    for start in range(0, len(names), BATCH):
-        batch = names[start:start + BATCH]
-        created.update(PeriodicTask.objects.using(using).filter(name__in=batch).values_list("name", "pk"))
-    return created
+    return dict(insert_rows(PeriodicTask, columns, values, using, returning=("name", "id")))
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:

@@ -209,7 +209,9 @@ def show_field(field: str, value: Any, spec: TaskSpec | None) -> str:
     policy, calendar or monitor option as it is written (``10m``, ``skip``, ``FR``)."""
     if field in POLICY_WORDS and value is not None:
         return POLICY_WORDS[field](value)
-    return show(value, zone=moment_zone(spec, field), moment=field in MOMENT_FIELDS)
+    moment = field in MOMENT_FIELDS
+    zoned = moment or isinstance(value, dict)  # only a moment or a schedule is shown in a zone (``show``)
+    return show(value, zone=moment_zone(spec, field) if zoned else None, moment=moment)
 
 
 def _show_text(value: str) -> str:
