@@ -39,21 +39,16 @@ def database_marker(using: str = "default") -> Marker:
     def table(model: object) -> str:
         return q(model._meta.db_table)  # type: ignore[attr-defined]
 
-    parts = (
+    parts = (  # one scan per table, each giving its aggregates in Marker's order
         f"SELECT MAX(last_update) FROM {table(PeriodicTasks)}",
-        f"SELECT COUNT(*) FROM {table(PeriodicTask)}",
-        f"SELECT MAX(id) FROM {table(PeriodicTask)}",
-        f"SELECT COUNT(*) FROM {table(ManagedTask)}",
-        f"SELECT MAX(applied_at) FROM {table(ManagedTask)}",
-        f"SELECT COUNT(suspended_at) FROM {table(ManagedTask)}",
-        f"SELECT MAX(suspended_at) FROM {table(ManagedTask)}",
-        f"SELECT COUNT(*) FROM {table(ScheduleSource)}",
-        f"SELECT MAX(recorded_at) FROM {table(ScheduleSource)}",
+        f"SELECT COUNT(*), MAX(id) FROM {table(PeriodicTask)}",
+        f"SELECT COUNT(*), MAX(applied_at), COUNT(suspended_at), MAX(suspended_at) FROM {table(ManagedTask)}",
+        f"SELECT COUNT(*), MAX(recorded_at) FROM {table(ScheduleSource)}",
         f"SELECT MAX(id) FROM {table(ApplyRecord)}",
         f"SELECT MAX(id) FROM {table(OperationRecord)}",
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(f"({part})" for part in parts))
+        cursor.execute("SELECT * FROM " + ", ".join(f"({part}) AS part{i}" for i, part in enumerate(parts)))
         return Marker(*cursor.fetchone())
 
 

@@ -110,21 +110,32 @@ def heads_query(using: str, sources: int | None = None, names: int = 0) -> str:
     )
 
 
-def names_outside(using: str, sources: Sequence[str]) -> list[tuple[int, str]]:
-    """(id, name) of every row not owned by ``sources``: the names alone, for a plan to find
-    the few a declaration takes (a conflict) without reading the others."""
+def names_outside(
+    using: str, sources: Sequence[str], names: Collection[str] | None = None,
+) -> list[tuple[int, str]]:
+    """(id, name) of every row not owned by ``sources`` (of ``names`` only, when given): the
+    names alone, for a plan to find the few a declaration takes (a conflict) without reading
+    the others."""
     connection = connections[using]
     quote = connection.ops.quote_name
     task, owned = quote(PeriodicTask._meta.db_table), quote(ManagedTask._meta.db_table)
     sql = (
         f"SELECT {task}.{quote('id')}, {task}.{quote('name')} FROM {task} "
         f"LEFT JOIN {owned} ON {owned}.{quote('periodic_task_id')} = {task}.{quote('id')} "
-        f"WHERE {owned}.{quote('source')} IS NULL "
-        f"OR {owned}.{quote('source')} NOT IN ({', '.join(['%s'] * len(sources))})"
+        f"WHERE ({owned}.{quote('source')} IS NULL "
+        f"OR {owned}.{quote('source')} NOT IN ({', '.join(['%s'] * len(sources))}))"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, list(sources))
-        return cursor.fetchall()
+        if names is None:
+            cursor.execute(sql, list(sources))
+            return cursor.fetchall()
+        ordered, found = sorted(names), []
+        for start in range(0, len(ordered), BATCH):
+            batch = ordered[start:start + BATCH]
+            cursor.execute(f"{sql} AND {task}.{quote('name')} IN ({', '.join(['%s'] * len(batch))})",
+                           [*sources, *batch])
+            found.extend(cursor.fetchall())
+        return found
 
 
 OWNERSHIP_FIELDS = (  # what ``read`` builds an Ownership from

@@ -67,7 +67,10 @@ def read_planned(
         read = {task.pk: task for task in _read_rows(using, unknown)}
         found = (known.get(pk) or read.get(pk) for pk, *_ in heads)  # a row deleted meanwhile: gone
         tasks = [task for task in found if task is not None]
-    taken = [pk for pk, name in rowdigest.names_outside(using, sources) if name in declared] if declared else []
+    taken: list[int] = []
+    if declared:  # with ``names``, only the rows a declaration takes are looked for
+        only = None if names is None else declared.keys()
+        taken = [pk for pk, name in rowdigest.names_outside(using, sources, only) if name in declared]
     if taken:
         tasks = sorted((*tasks, *_read_rows(using, _owners(using, taken))), key=attrgetter("name"))
     return ActualState(tuple(tasks))

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from reconciler.core.errors import RefusedApply
 from reconciler.engine.apply import ApplyOptions
 from reconciler.models import ApplyRecord, ManagedTask
 from reconciler.pipeline import ApplyPathsResult, apply_paths
@@ -71,13 +72,23 @@ def outcome_of(result: ApplyPathsResult) -> tuple[Any, ...]:
     return (result.result.written, plan.to_json(), render_text(plan))
 
 
-def full_then_changed(folder: Path) -> tuple[tuple[Any, ...], dict[str, Any], ApplyPathsResult, dict[str, Any]]:
+def attempt(folder: Path, **options: Any) -> tuple[tuple[Any, ...], ApplyPathsResult | None]:
+    """An apply's outcome (a refusal's message and plan too), and its result when it has one."""
+    try:
+        result = apply(folder, **options)
+    except RefusedApply as refused:
+        return ("refused", str(refused), refused.plan.to_json()), None  # type: ignore[attr-defined]
+    return outcome_of(result), result
+
+
+def full_then_changed(
+    folder: Path, **options: Any,
+) -> tuple[tuple[Any, ...], dict[str, Any], ApplyPathsResult, dict[str, Any]]:
     """The full apply's outcome and state (rolled back), then the cached apply's result and state."""
     savepoint = transaction.savepoint()
-    full = apply(folder, use_cache=False)
-    expected = (outcome_of(full), state())
+    expected = (attempt(folder, use_cache=False, **options)[0], state())
     transaction.savepoint_rollback(savepoint)
-    changed = apply(folder)
+    changed = apply(folder, **options)
     return expected[0], expected[1], changed, state()
 
 
@@ -202,3 +213,23 @@ def test_a_memo_whose_names_are_not_lists_of_names_is_the_full_apply(folder: Pat
     edit(3, team(3, every=90))(folder)
     changed = apply(folder)
     assert changed.validation is not None and changed.validation.checked == FILES * PER_FILE
+
+
+@pytest.mark.parametrize("adopt", [False, True], ids=["refused", "adopted"])
+def test_a_name_a_row_made_outside_git_holds_is_refused_or_adopted_as_by_the_full_apply(
+    folder: Path, adopt: bool,
+) -> None:
+    """Rows no source owns are not vouched for by the memo: a changed file's new name is looked
+    for among them, as the full apply does."""
+    every = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(name="team03-00009", task="project.tasks.heartbeat", interval=every)
+    apply(folder, adopt=adopt)
+    edit(3, team(3) + "  team03-00009:\n    task: project.tasks.heartbeat\n    every: 5\n")(folder)
+    savepoint = transaction.savepoint()
+    expected = (attempt(folder, use_cache=False, adopt=adopt)[0], state())
+    transaction.savepoint_rollback(savepoint)
+    changed, result = attempt(folder, adopt=adopt)
+    assert (changed, state()) == expected
+    assert changed[0] == ("refused" if not adopt else True), changed
+    if result is not None:
+        assert result.validation is not None and result.validation.checked == PER_FILE + 1, "only the changed file"
