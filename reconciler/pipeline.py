@@ -173,8 +173,8 @@ def apply_paths(
     scope = scope_for(paths)
     sources = list(read_sources(folders)) if use_cache else None
     memo = insync.inputs_of(folders, sources, scope, options, registry, env, using) if sources is not None else None
+    changed = None
     if memo is not None:
-        assert sources is not None
         moment = options.now or datetime.now(UTC)
         with database_errors():
             remembered = insync.recall(memo, using, moment)
@@ -182,34 +182,28 @@ def apply_paths(
         if remembered is not None:
             plan = replace(remembered, scope=scope)
             return ApplyPathsResult(None, ApplyResult(plan, False, time.perf_counter() - started, remembered=True))
-        if changed is not None:
-            with database_errors():
-                done = apply_changed(memo, changed, folders, sources, _whole(options, scope, paths, folders, True),
-                                     registry, env, using)
-            if done is not None:
-                return ApplyPathsResult(*done)
+    options = replace(options, origin=origin_for(paths), revision=options.revision or git_revision(folders[0]))
+    if changed is not None:
+        assert memo is not None and sources is not None
+        with database_errors():
+            done = apply_changed(memo, changed, folders, sources, replace(options, scope=scope), registry, env, using)
+        if done is not None:
+            return ApplyPathsResult(*done)
     validation = validate_paths(
         folders, registry=registry, now=options.now, env=env, require_env=True, use_cache=use_cache, lints=False,
         sources=sources,
     )
     if not validation.valid:
         return ApplyPathsResult(validation, None)
-    scope = whole_source_names(scope, origin_for(paths), registry, options.now, env, use_cache)
-    options = _whole(options, scope, paths, folders, memo is not None)
+    assert options.origin is not None
+    scope = whole_source_names(scope, options.origin, registry, options.now, env, use_cache)
+    options = replace(options, scope=scope, observe=memo is not None)
     with database_errors():
         result = apply(validation.declared, options, using=using)
     if memo is not None:
         moment = options.now or datetime.now(UTC)
         insync.remember(memo, result, insync.FileNames.of(validation.declared, moment), moment)
     return ApplyPathsResult(validation, result)
-
-
-def _whole(
-    options: ApplyOptions, scope: Scope, paths: Sequence[Path] | None, folders: Sequence[Path], observe: bool,
-) -> ApplyOptions:
-    """The options of an apply of ``paths``: its scope, its source and the revision applied."""
-    return replace(options, scope=scope, origin=origin_for(paths),
-                   revision=options.revision or git_revision(folders[0]), observe=observe)
 
 
 def whole_source_names(

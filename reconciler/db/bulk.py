@@ -1,5 +1,5 @@
 """Plain tuples into a table, without a model instance per row (building those costs more
-than writing the rows): what apply writes created rows and ownership with."""
+than writing the rows): what apply writes created and changed rows and ownership with."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -30,15 +30,40 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
         else:
-            fields = {f.column: f for f in model._meta.concrete_fields}
-            moments = [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
-            prepared = _adapted(rows, moments, connection.ops.adapt_datetimefield_value)
+            prepared = _adapted(rows, _moments(model, columns), connection.ops.adapt_datetimefield_value)
             cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
         if not returning:
             return []
         key = columns.index(returning[0])
         select = f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])}"
         return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
+
+
+def update_rows(
+    model: type[Model], key: str, columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
+) -> None:
+    """``UPDATE`` each row whose ``key`` column equals a tuple's last value, setting ``columns``
+    to its other values: one parameterised statement per row, sent with ``executemany``
+    (psycopg pipelines it). Django's ``bulk_update`` builds a ``CASE WHEN`` per column and row,
+    resolved in Python: 40 rows of 20 columns cost about 0.1 s, 100,000 rows minutes."""
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(key)} = %s"
+    if connection.vendor != "postgresql":  # psycopg adapts date-times itself
+        params = _adapted(rows, _moments(model, (*columns, key)), connection.ops.adapt_datetimefield_value)
+    else:
+        params = rows
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _moments(model: type[Model], columns: Sequence[str]) -> list[int]:
+    """The positions of ``columns`` that hold date-times (SQLite stores them as Django formats them)."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
 
 
 def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[tuple[Any, ...]]:

@@ -21,8 +21,7 @@ from ..core.plan import Action, Change, Plan
 from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
 from ..db import rowdigest
-from ..db.bulk import insert_rows
-from ..db.update import update_rows
+from ..db.bulk import insert_rows, update_rows
 from ..models import ManagedTask
 
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
