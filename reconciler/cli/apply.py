@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import TextIO
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.plan import Plan
 from ..engine.apply import ApplyOptions, ApplyResult
 from ..pipeline import apply_paths
 from ..render.plan import render_text
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
+from .prerender import TextInAdvance
 
 HELP = "validate, then apply the declarations to django-celery-beat in one transaction"
 
@@ -28,16 +31,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     fmt = str(options["format"])
+    text = TextInAdvance()
     apply_options = ApplyOptions(
         prune=not options["no_prune"], adopt=bool(options["adopt"]), allow_empty=bool(options["allow_empty"]),
         dry_run=bool(options["dry_run"]), lock_timeout=float(options["lock_timeout"]),  # type: ignore[arg-type]
+        on_write=text.start if fmt == "text" else None,
     )
     try:
         outcome = apply_paths(
             options.get("path"), options=apply_options, env=options.get("env"),  # type: ignore[arg-type]
             use_cache=not options.get("no_cache"),
         )
-    except ReconcilerError as exc:
+    except BaseException as exc:
+        text.discard()
+        if not isinstance(exc, ReconcilerError):
+            raise
         refused = getattr(exc, "plan", None)
         if fmt == "json":
             out.write(failure_json(exc, refused))
@@ -51,15 +59,15 @@ def run(options: dict[str, object], out: TextIO) -> int:
             out.write("Nothing was applied: fix the errors above.\n")
         return EXIT_ERROR
     assert outcome.result is not None
-    out.write(render_json(outcome.result) if fmt == "json" else render_result(outcome.result))
+    out.write(render_json(outcome.result) if fmt == "json" else render_result(outcome.result, text.text))
     return EXIT_OK
 
 
-def render_result(result: ApplyResult) -> str:
+def render_result(result: ApplyResult, plan_text: Callable[[Plan], str] = render_text) -> str:
     done = done_line(result.plan.summary(), result.written, result.dry_run, result.duration)
-    if result.remembered:  # reconciler/insync.py
+    if result.remembered:  # reconciler/insync/
         done = done.removesuffix(").") + "; files and database as the last apply left them: --no-cache checks all)."
-    return f"{render_text(result.plan)}{done}\n"
+    return f"{plan_text(result.plan)}{done}\n"
 
 
 def render_json(result: ApplyResult) -> str:

@@ -48,7 +48,7 @@ def cron_fields_of(value: str | CronFields) -> dict[str, str]:
     return dict(zip(CRON_FIELD_ORDER, parts, strict=True))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65_536)  # a tree's distinct crons (a few hundred bytes each): 4,096 thrashed at 100,000 tasks
 def check_cron(minute: str, hour: str, day_of_month: str, month_of_year: str, day_of_week: str) -> None:
     """Parse with Celery's own crontab (what beat runs) and compute a next run, so that an
     expression that can never fire (the 31st of February) is refused, not only parsed."""

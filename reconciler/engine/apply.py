@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +63,9 @@ class ApplyOptions:
     origin: Origin | None = None  # checked (and recorded) under the lock: one name, one folder
     observe: bool = False  # return the database's marker (``ApplyResult.marker``) for the in-sync memo
     rest: Rest | None = None  # declared holds only the changed files (``insync``)
+    on_write: Callable[[Plan], None] | None = field(default=None, compare=False)
+    """Called with the final plan just before it is written (never on a dry run or an empty
+    plan): ``reconcile apply`` renders it meanwhile, on the other core (``cli.prerender``)."""
 
     def diff_options(self, now: datetime) -> DiffOptions:
         return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
@@ -114,6 +117,8 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             if not plan.has_changes:
                 return ApplyResult(plan, False, clock.elapsed(), marker=before)
             alone = before is not None and marker_unmoved(using, before)
+            if options.on_write is not None:
+                options.on_write(plan)
             write(plan, using=using, now=clock.at, revision=options.revision, source=options.scope.source)
             record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
             after = database_marker(using) if alone else None

@@ -22,6 +22,7 @@ from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
 from ..db import rowdigest
 from ..db.bulk import insert_rows, update_rows
+from ..db.marker import row_triggers_set_aside
 from ..models import ManagedTask
 
 BATCH = 500  # rows per bulk statement: under SQLite's variable limit with every column
@@ -37,10 +38,12 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     ran, so touching it would postpone the first run of an interval task)."""
     writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
     rewrites = [c for c in writes if c.action is not Action.CREATE and (c.fields or c.action is not Action.ADOPT)]
-    schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
-    created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
-    _update_tasks(rewrites, schedule_ids, using, now)
-    _delete_tasks([c.pk for c in plan.of(Action.DELETE) if c.pk is not None], using)
+    deleted = [c.pk for c in plan.of(Action.DELETE) if c.pk is not None]
+    with row_triggers_set_aside(using, len(writes) + len(deleted)):  # the marker moves once, below
+        schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
+        created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
+        _update_tasks(rewrites, schedule_ids, using, now)
+        _delete_tasks(deleted, using)
     _own(writes, created, using, now, revision, source)
     if writes:
         rowdigest.record(using)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -65,3 +66,63 @@ def test_any_change_moves_the_marker_forward(change: Callable[[], None]) -> None
     change()
     moved = marker()
     assert moved is not None and moved > datetime(2030, 1, 1, tzinfo=UTC), "forward, even past a marker in the future"
+
+
+def triggers() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        return cursor.fetchall()
+
+
+@pytest.mark.only_backend("sqlite")
+def test_a_large_write_sets_the_row_triggers_aside_and_puts_them_back_as_they_were() -> None:
+    from reconciler.db.marker import QUIET_FROM_ROWS, row_triggers_set_aside
+
+    before = triggers()
+    assert len(before) == 15, "0012: three events on the task table and on each of the four schedule tables"
+    populate()
+    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": datetime(2030, 1, 1, tzinfo=UTC)})
+    with row_triggers_set_aside("default", QUIET_FROM_ROWS):
+        assert triggers() == []
+        raw(f"UPDATE {TASKS} SET queue = 'other'")()
+        raw(f"DELETE FROM {TASKS} WHERE name = 't1'")()
+        assert marker() == datetime(2030, 1, 1, tzinfo=UTC), "the rows moved nothing: the caller moves it once"
+    assert triggers() == before
+    raw(f"DELETE FROM {TASKS} WHERE name = 't3'")()
+    assert marker() > datetime(2030, 1, 1, tzinfo=UTC), "they fire again"
+
+
+@pytest.mark.only_backend("sqlite")
+def test_an_error_during_the_write_puts_the_row_triggers_back() -> None:
+    from reconciler.db.marker import QUIET_FROM_ROWS, row_triggers_set_aside
+
+    before = triggers()
+    with pytest.raises(RuntimeError), row_triggers_set_aside("default", QUIET_FROM_ROWS):
+        populate()
+        raise RuntimeError("mid-write")
+    assert triggers() == before
+    assert not PeriodicTask.objects.exists(), "the rows went back with the drops"
+
+
+@pytest.mark.only_backend("sqlite")
+def test_a_small_write_keeps_the_row_triggers() -> None:
+    from reconciler.db.marker import QUIET_FROM_ROWS, row_triggers_set_aside
+
+    before = triggers()
+    with row_triggers_set_aside("default", QUIET_FROM_ROWS - 1):
+        assert triggers() == before
+
+
+def test_a_first_apply_of_many_tasks_moves_the_marker_and_leaves_the_triggers(tmp_path: Path) -> None:
+    from reconciler.db.marker import QUIET_FROM_ROWS
+    from tests.support.engine import apply_yaml, interval_tasks
+
+    before = triggers() if connection.vendor == "sqlite" else None
+    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": datetime(2030, 1, 1, tzinfo=UTC)})
+    outcome = apply_yaml(tmp_path, interval_tasks(QUIET_FROM_ROWS))
+    assert outcome.result is not None and outcome.result.written
+    assert PeriodicTask.objects.count() == QUIET_FROM_ROWS
+    moved = marker()
+    assert moved is not None and moved > datetime(2030, 1, 1, tzinfo=UTC)
+    if before is not None:
+        assert triggers() == before
