@@ -148,8 +148,11 @@ class CalendarOptions(Protocol):
 def calendar_of(options: CalendarOptions, schedule: Schedule) -> Calendar:
     """The canonical calendar: crons and dates in one spelling, the crons after the first
     (the row's own) and the dates sorted, since their order means nothing."""
+    if options.exclude is None and options.until is None and options.max_runs is None \
+            and not isinstance(options.cron, list):
+        return NO_CALENDAR  # most declarations: nothing to build
     exclude = options.exclude or Exclude()
-    crons = _expressions(options.cron)
+    crons = _expressions(options.cron) if isinstance(options.cron, list) else []  # one cron: the row's, no other
     holidays = exclude.holidays
     excluding = bool(holidays or exclude.dates or exclude.cron)
     calendar = Calendar(
@@ -177,7 +180,7 @@ def problems(options: CalendarOptions, schedule: Schedule) -> list[tuple[tuple[A
     if isinstance(schedule, Clocked):
         return [((key, KEY), f"{key} makes no sense for a one-off (`at`): it runs once, at its moment")
                 for key in ONE_OFF_MEANINGLESS if getattr(options, key) is not None]
-    found = _repeated_crons(_expressions(options.cron))
+    found = _repeated_crons(_expressions(options.cron)) if isinstance(options.cron, list) else []
     if options.exclude is not None:
         found += _overlapping_days(options.exclude.dates)
     if options.until is not None and options.start_time is not None and options.until <= options.start_time:
