@@ -31,8 +31,16 @@ class TextInAdvance:
     def start(self, plan: Plan) -> None:
         if len(plan.changes) < MIN_CHANGES or threading.active_count() > 1 or not hasattr(os, "fork"):
             return
-        read, write = os.pipe()
-        pid = os.fork()
+        try:
+            read, write = os.pipe()
+        except OSError:  # out of descriptors: rendered here, afterwards
+            return
+        try:
+            pid = os.fork()
+        except OSError:  # out of processes or memory: the apply goes on, the text comes afterwards
+            os.close(read)
+            os.close(write)
+            return
         if pid == 0:
             _render_into(plan, read, write)  # never returns
         os.close(write)

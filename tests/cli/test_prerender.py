@@ -56,6 +56,17 @@ def test_a_failed_apply_stops_the_child(every_plan_forks: None) -> None:
     text.discard()  # twice: nothing left to stop
 
 
+def test_a_fork_that_fails_leaves_the_text_to_afterwards(every_plan_forks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    plan, text = sample_plan(), TextInAdvance()
+    text.start(plan)  # raises nothing: the apply it runs inside must go on
+    assert not text._pid
+    assert text.text(plan) == render_text(plan)
+
+
 def test_a_small_plan_forks_nothing() -> None:
     text = TextInAdvance()
     text.start(sample_plan())
