@@ -56,7 +56,9 @@ def test_a_failed_apply_stops_the_child(every_plan_forks: None) -> None:
     text.discard()  # twice: nothing left to stop
 
 
-def test_a_fork_that_fails_leaves_the_text_to_afterwards(every_plan_forks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fork_that_fails_leaves_the_text_to_afterwards(
+    every_plan_forks: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def no_fork() -> int:
         raise BlockingIOError("Resource temporarily unavailable")
 
