@@ -70,7 +70,8 @@ class Origins:
         if not (self.override or self.defaults):  # the common case: every key under the task
             return ()
         home = ("tasks", self.name)
-        found = ((key, self.path_of((key,))[:-1]) for key in merged)
+        elsewhere = (key for key in merged if key in self.override or key not in self.own)  # else: at home
+        found = ((key, self.path_of((key,))[:-1]) for key in elsewhere)
         return tuple((key, prefix) for key, prefix in found if prefix != home)
 
 
