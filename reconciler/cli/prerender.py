@@ -55,7 +55,7 @@ class TextInAdvance:
             data = pipe.read()
         _, status = os.waitpid(self._pid, 0)
         self._plan, self._pid, self._pipe = None, 0, -1
-        return data.decode("utf-8") if os.waitstatus_to_exitcode(status) == 0 else render_text(plan)
+        return data.decode("utf-8", "surrogatepass") if os.waitstatus_to_exitcode(status) == 0 else render_text(plan)
 
     def discard(self) -> None:
         """Stop a child whose text is not wanted (the apply failed or returned another plan)."""
@@ -71,7 +71,7 @@ def _render_into(plan: Plan, read: int, write: int) -> None:
     code = 1
     try:
         os.close(read)
-        data = render_text(plan).encode("utf-8")
+        data = render_text(plan).encode("utf-8", "surrogatepass")  # a file name need not be UTF-8
         with os.fdopen(write, "wb") as pipe:
             pipe.write(data)
         code = 0

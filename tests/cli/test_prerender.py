@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,25 @@ def test_the_child_renders_the_text_rendered_in_process(every_plan_forks: None) 
     assert pid, "a child was forked"
     assert text.text(plan) == render_text(plan)
     assert gone(pid), "and reaped"
+
+
+def test_a_file_name_that_is_not_utf8_comes_through_the_pipe(
+    every_plan_forks: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = sample_plan()
+    first = plan.changes[0]
+    assert first.source is not None
+    odd = replace(first, source=replace(first.source, file="schedules/caf\udce9.yaml"))
+    plan = replace(plan, changes=(odd, *plan.changes[1:]))
+    expected = render_text(plan)
+    text = TextInAdvance()
+    text.start(plan)
+
+    def not_here(plan: object) -> str:
+        raise AssertionError("rendered in the parent: the child's text was not used")
+
+    monkeypatch.setattr(prerender, "render_text", not_here)
+    assert text.text(plan) == expected
 
 
 def test_another_plan_is_rendered_here_and_the_child_stopped(every_plan_forks: None) -> None:
