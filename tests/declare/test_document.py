@@ -65,6 +65,10 @@ HOSTILE_CASES: dict[str, list[tuple[str, int | None, int | None]]] = {
     "empty-task": [("schema", 3, 11)],
     "empty-name": [("schema", 2, 3)],
     "nested-too-deep": [("schema", 5, 11)],
+    # Celery's parser refuses these with its ParseException, not a ValueError
+    "cron-empty-part": [("bad-cron", 4, 11)],
+    "cron-negative": [("bad-cron", 4, 5)],
+    "cron-empty-step": [("bad-cron", 4, 11)],
     # what validates must apply: the limits of the columns it is written to
     "every-too-large": [("bad-duration", 4, 12)],
     "expires-too-large": [("bad-duration", 5, 14)],
