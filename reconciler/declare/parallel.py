@@ -24,7 +24,7 @@ from .load import parse_source
 
 MIN_FILES = 32
 MIN_BYTES = 1_000_000
-CHUNKS_PER_WORKER = 8  # small enough for the calling process and the workers to even out
+CHUNKS_PER_WORKER = 32  # small: a worker holds two at a time (one queued), which the calling process cannot take
 
 Encode = Callable[[FileResult], bytes | None]  # a result → its validation cache entry (``cache.entry``)
 Checked = tuple[FileResult, str, bytes | None]  # a file's result, its text, its entry (None: not encoded)
