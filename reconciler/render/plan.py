@@ -40,6 +40,7 @@ def _header(change: Change) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(text: str) -> str:
@@ -53,6 +54,9 @@ def _text_block(change: Change) -> str:
     for field_change in change.fields:
         lines.extend(_field_lines(change, field_change))
     lines.extend(f"      # {reason.words}" for reason in change.reasons)
+    block = "\n".join(lines)
+    if block.count("\n") == len(lines) - 1 and not _CONTROL_BUT_NEWLINE.search(block):
+        return block  # no line holds a control character: one scan instead of one per line
     return "\n".join(one_line(line) for line in lines)
 
 

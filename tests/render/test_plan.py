@@ -193,3 +193,16 @@ def test_no_user_string_can_start_a_line_of_its_own_in_the_text_plan() -> None:
         DiffOptions(NOW),
     )).splitlines())
     assert "reason x\\n  + evil-task  (project.tasks.heartbeat)\\r\\x1b[2K\\u2028" in text
+
+
+@pytest.mark.parametrize("forged", ["x\n  + evil-task  (project.tasks.heartbeat)", "x\u2028y", "x\x1b[2Ky"])
+def test_one_control_character_alone_is_escaped_too(forged: str) -> None:
+    """A block is scanned once when no line holds a control character; a newline inside a line
+    (which the scan for the others skips: it joins the lines) is found by counting them."""
+    def rendered(name: str) -> str:
+        declared = DeclaredState((DeclaredTask(spec(name), SourceRange("schedules/a.yaml", 3, 3)),))
+        return RENDERERS["text"](diff(declared, ActualState(()), DiffOptions(NOW)))
+
+    text = rendered(f"name{forged}")
+    assert forged not in text and f"name{forged.encode('unicode_escape').decode('ascii')}" in text
+    assert len(text.splitlines()) == len(rendered("name").splitlines())
