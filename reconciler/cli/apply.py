@@ -12,7 +12,7 @@ from ..engine.apply import ApplyOptions, ApplyResult
 from ..pipeline import apply_paths
 from ..render.plan import render_text
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
-from .prerender import TextInAdvance
+from .prerender import InAdvance
 
 HELP = "validate, then apply the declarations to django-celery-beat in one transaction"
 
@@ -31,11 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: dict[str, object], out: TextIO) -> int:
     fmt = str(options["format"])
-    text = TextInAdvance()
+    text = InAdvance(text=fmt == "text")
     apply_options = ApplyOptions(
         prune=not options["no_prune"], adopt=bool(options["adopt"]), allow_empty=bool(options["allow_empty"]),
         dry_run=bool(options["dry_run"]), lock_timeout=float(options["lock_timeout"]),  # type: ignore[arg-type]
-        on_write=text.start if fmt == "text" else None,
+        on_write=text.start,
     )
     try:
         outcome = apply_paths(
@@ -59,7 +59,11 @@ def run(options: dict[str, object], out: TextIO) -> int:
             out.write("Nothing was applied: fix the errors above.\n")
         return EXIT_ERROR
     assert outcome.result is not None
-    out.write(render_json(outcome.result) if fmt == "json" else render_result(outcome.result, text.text))
+    if fmt == "json":
+        text.discard()  # gone already, once the record's plan was read
+        out.write(render_json(outcome.result))
+    else:
+        out.write(render_result(outcome.result, text.text))
     return EXIT_OK
 
 

@@ -1,79 +1,132 @@
-"""The plan's text, rendered in a forked process while this one writes the plan.
+"""The history record's plan and the plan's text, made in a forked process while this one
+writes the plan.
 
 A first apply of 100,000 tasks prints 29 MB of plan (every field of every row created) and
-spends about 4 s on it, then waits on the database's write for as long: one core idle each
-time. The plan is final before the write (``ApplyOptions.on_write``): a forked child, which
-shares this process's memory, renders it meanwhile and hands the text over a pipe. The child
-never touches the database or the standard streams, and leaves with ``os._exit`` (no exit
-handlers, no buffers flushed twice). Small plans, a process with other threads (a fork would
-inherit their locks) and platforms without ``fork`` render in-process, afterwards.
+spends about 4 s on it, and packs the plan for its history record (``history.stored_plan``,
+0.7 s), then waits on the database's write for longer: one core idle each time. The plan is
+final before the write (``ApplyOptions.on_write``): a forked child, which shares this
+process's memory, makes both meanwhile and hands them over a pipe, the record's plan first
+(the apply needs it as soon as the rows are written: a length, then its JSON), then the text
+(to the end). The child never touches the database or the standard streams, and leaves with
+``os._exit`` (no exit handlers, no buffers flushed twice). Small plans, a process with other
+threads (a fork would inherit their locks) and platforms without ``fork`` make both
+in-process; so does a child that failed.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import struct
 import threading
+from typing import IO, Any
 
 from ..core.plan import Plan
+from ..engine.apply import StoredPlan
+from ..engine.history import stored_plan
 from ..render.plan import render_text
 
-MIN_CHANGES = 2_000  # below, a fork costs more than the rendering it moves
+MIN_CHANGES = 2_000  # below, a fork costs more than the work it moves
+_LENGTH = struct.Struct(">Q")
 
 
-class TextInAdvance:
-    """``start`` as the apply's ``on_write``; then ``text`` of the plan the apply returned."""
+class InAdvance:
+    """``start`` as the apply's ``on_write``; then ``text`` of the plan the apply returned
+    (with ``text=False`` the child makes the record's plan only: ``--format json``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: bool = True) -> None:
+        self._with_text = text
         self._plan: Plan | None = None
         self._pid = 0
-        self._pipe = -1
+        self._pipe: IO[bytes] | None = None
+        self._stored_read = False
 
-    def start(self, plan: Plan) -> None:
+    def start(self, plan: Plan) -> StoredPlan | None:
         if len(plan.changes) < MIN_CHANGES or threading.active_count() > 1 or not hasattr(os, "fork"):
-            return
+            return None
         try:
             read, write = os.pipe()
-        except OSError:  # out of descriptors: rendered here, afterwards
-            return
+        except OSError:  # out of descriptors: made here, afterwards
+            return None
         try:
             pid = os.fork()
-        except OSError:  # out of processes or memory: the apply goes on, the text comes afterwards
+        except OSError:  # out of processes or memory: the apply goes on, both made afterwards
             os.close(read)
             os.close(write)
-            return
+            return None
         if pid == 0:
-            _render_into(plan, read, write)  # never returns
+            _make_into(plan, read, write, self._with_text)  # never returns
         os.close(write)
-        self._plan, self._pid, self._pipe = plan, pid, read
+        self._plan, self._pid, self._pipe, self._stored_read = plan, pid, os.fdopen(read, "rb"), False
+        return self.stored
+
+    def stored(self) -> dict[str, Any] | None:
+        """The record's plan the child made (None: it failed, the caller makes it)."""
+        if self._pipe is None or self._stored_read:
+            return None
+        self._stored_read = True
+        head = self._pipe.read(_LENGTH.size)
+        size = _LENGTH.unpack(head)[0] if len(head) == _LENGTH.size else -1
+        data = self._pipe.read(size) if size > 0 else b""
+        if size < 0 or len(data) < size:  # the child is gone
+            self.discard()
+            return None
+        if not self._with_text:  # the child leaves once its one part is read
+            self._pipe.close()
+            os.waitpid(self._pid, 0)
+            self._plan, self._pid, self._pipe = None, 0, None
+        try:
+            found = json.loads(data.decode("utf-8", "surrogatepass")) if data else None
+        except ValueError:
+            found = None
+        return found if isinstance(found, dict) else None
 
     def text(self, plan: Plan) -> str:
         """The plan's text: the child's, when it rendered this very plan, else rendered here."""
-        if self._plan is not plan:
+        if self._plan is not plan or not self._with_text or self._pipe is None:
             self.discard()
             return render_text(plan)
-        with os.fdopen(self._pipe, "rb") as pipe:
+        if not self._stored_read:
+            self.stored()
+        pipe, pid = self._pipe, self._pid
+        if pipe is None:  # the record's plan was not there: the child is gone
+            return render_text(plan)
+        with pipe:
             data = pipe.read()
-        _, status = os.waitpid(self._pid, 0)
-        self._plan, self._pid, self._pipe = None, 0, -1
+        _, status = os.waitpid(pid, 0)
+        self._plan, self._pid, self._pipe = None, 0, None
         return data.decode("utf-8", "surrogatepass") if os.waitstatus_to_exitcode(status) == 0 else render_text(plan)
 
     def discard(self) -> None:
-        """Stop a child whose text is not wanted (the apply failed or returned another plan)."""
+        """Stop a child whose work is not wanted (the apply failed or returned another plan)."""
         if not self._pid:
             return
         os.kill(self._pid, signal.SIGKILL)
-        os.close(self._pipe)
+        if self._pipe is not None:
+            self._pipe.close()
         os.waitpid(self._pid, 0)
-        self._plan, self._pid, self._pipe = None, 0, -1
+        self._plan, self._pid, self._pipe = None, 0, None
 
 
-def _render_into(plan: Plan, read: int, write: int) -> None:
+def _make_into(plan: Plan, read: int, write: int, with_text: bool) -> None:
     code = 1
     try:
         os.close(read)
-        data = render_text(plan).encode("utf-8", "surrogatepass")  # a file name need not be UTF-8
         with os.fdopen(write, "wb") as pipe:
-            pipe.write(data)
+            pipe.write(_stored_part(plan))
+            pipe.flush()  # the apply waits for it while the text is rendered
+            if with_text:
+                pipe.write(render_text(plan).encode("utf-8", "surrogatepass"))  # a file name need not be UTF-8
         code = 0
     finally:
         os._exit(code)
+
+
+def _stored_part(plan: Plan) -> bytes:
+    """Its length, then the record's plan as JSON; a length of 0 when it cannot be made here
+    (the apply makes it, and meets the error itself): the text still comes."""
+    try:
+        stored = json.dumps(stored_plan(plan), ensure_ascii=False).encode("utf-8", "surrogatepass")
+    except Exception:
+        stored = b""
+    return _LENGTH.pack(len(stored)) + stored

@@ -43,6 +43,10 @@ class Rest:
     unchanged: tuple[str, ...]  # sorted
 
 
+StoredPlan = Callable[[], dict[str, Any] | None]
+"""The history record's plan (``history.stored_plan``) made elsewhere; None: it is made here."""
+
+
 class RestMoved(Exception):
     """The database moved since the memo that vouched for the rest: nothing was written, the
     caller applies everything."""
@@ -63,9 +67,10 @@ class ApplyOptions:
     origin: Origin | None = None  # checked (and recorded) under the lock: one name, one folder
     observe: bool = False  # return the database's marker (``ApplyResult.marker``) for the in-sync memo
     rest: Rest | None = None  # declared holds only the changed files (``insync``)
-    on_write: Callable[[Plan], None] | None = field(default=None, compare=False)
+    on_write: Callable[[Plan], StoredPlan | None] | None = field(default=None, compare=False)
     """Called with the final plan just before it is written (never on a dry run or an empty
-    plan): ``reconcile apply`` renders it meanwhile, on the other core (``cli.prerender``)."""
+    plan): ``reconcile apply`` renders it meanwhile, on the other core (``cli.prerender``), and
+    may return where the history record's plan comes from (``history.stored_plan``)."""
 
     def diff_options(self, now: datetime) -> DiffOptions:
         return DiffOptions(now, self.prune, self.adopt, self.scope, self.grace)
@@ -117,10 +122,9 @@ def apply(declared: DeclaredState, options: ApplyOptions = DEFAULT_OPTIONS, *, u
             if not plan.has_changes:
                 return ApplyResult(plan, False, clock.elapsed(), marker=before)
             alone = before is not None and marker_unmoved(using, before)
-            if options.on_write is not None:
-                options.on_write(plan)
+            stored = options.on_write(plan) if options.on_write is not None else None
             write(plan, using=using, now=clock.at, revision=options.revision, source=options.scope.source)
-            record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED)
+            record = _record(using, clock, options, plan, ApplyRecord.Outcome.APPLIED, stored=stored)
             after = database_marker(using) if alone else None
             return ApplyResult(plan, True, clock.elapsed(), record.pk, marker=after)
     except RestMoved:
@@ -172,11 +176,13 @@ def settle_drift(actual: ActualState, plan: Plan, declared: Mapping[str, TaskSpe
 # -- history -----------------------------------------------------------------------------
 
 def _record(
-    using: str, clock: _Clock, options: ApplyOptions, plan: Plan | None, outcome: str, message: str = ""
+    using: str, clock: _Clock, options: ApplyOptions, plan: Plan | None, outcome: str, message: str = "",
+    stored: StoredPlan | None = None,
 ) -> ApplyRecord:
     return history.record(
         using, started_at=clock.at, seconds=clock.elapsed(), django_user=options.django_user,
         revision=options.revision, plan=plan, outcome=outcome, message=message,
+        stored=stored() if stored is not None else None,
     )
 
 

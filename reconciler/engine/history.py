@@ -9,6 +9,7 @@ import socket
 import subprocess
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ..core.plan import Plan
 from ..core.plan_record import pack
@@ -19,16 +20,23 @@ HISTORY_CREATED_FIELDS = 1000  # created rows whose fields an apply record keeps
 
 def record(
     using: str, *, started_at: datetime, seconds: float, django_user: str, revision: str, plan: Plan | None,
-    outcome: str, message: str = "",
+    outcome: str, message: str = "", stored: dict[str, Any] | None = None,
 ) -> ApplyRecord:
+    """``stored``: ``stored_plan(plan)`` when it was made elsewhere (``cli.prerender``)."""
     summary = plan.summary() if plan else {}
     return ApplyRecord.objects.using(using).create(
         started_at=started_at, duration_ms=int(seconds * 1000), os_user=_os_user(),
         django_user=django_user, host=socket.gethostname(), revision=revision,
         outcome=outcome, created=summary.get("create", 0), updated=summary.get("update", 0),
         deleted=summary.get("delete", 0), unchanged=summary.get("unchanged", 0), message=message,
-        plan=pack(plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS)) if plan else {},
+        plan=stored if stored is not None else stored_plan(plan) if plan else {},
     )
+
+
+def stored_plan(plan: Plan) -> dict[str, Any]:
+    """The plan as an apply record stores it: packed (``core.plan_record``), and the fields of
+    the first ``HISTORY_CREATED_FIELDS`` created rows only."""
+    return pack(plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS))
 
 
 def _os_user() -> str:

@@ -1,5 +1,6 @@
-"""``reconcile apply`` renders a large plan's text in a forked child while it writes the plan
-(``cli.prerender``): the text is the one rendered in-process, and no child outlives its use."""
+"""``reconcile apply`` makes a large plan's history record and text in a forked child while it
+writes the plan (``cli.prerender``): both are the ones made in-process, and no child outlives
+its use."""
 from __future__ import annotations
 
 import os
@@ -9,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import prerender
-from reconciler.cli.prerender import TextInAdvance
+from reconciler.cli.prerender import InAdvance
+from reconciler.engine.history import stored_plan
+from reconciler.models import ApplyRecord
 from reconciler.render.plan import render_text
 from tests.cli.test_engine import env  # noqa: F401 (fixture)
 from tests.render.test_plan import sample_plan
 from tests.support.cli import manage
-from tests.support.engine import interval_tasks
+from tests.support.engine import apply_yaml, interval_tasks
 
 
 @pytest.fixture
@@ -30,13 +33,52 @@ def gone(pid: int) -> bool:
     return False
 
 
-def test_the_child_renders_the_text_rendered_in_process(every_plan_forks: None) -> None:
-    plan, text = sample_plan(), TextInAdvance()
-    text.start(plan)
+def test_the_child_makes_the_record_and_the_text_made_in_process(every_plan_forks: None) -> None:
+    plan, text = sample_plan(), InAdvance()
+    stored = text.start(plan)
     pid = text._pid
-    assert pid, "a child was forked"
+    assert pid and stored is not None, "a child was forked"
+    assert stored() == stored_plan(plan)
+    assert not gone(pid), "still rendering the text"
     assert text.text(plan) == render_text(plan)
     assert gone(pid), "and reaped"
+
+
+def test_without_text_the_child_makes_the_record_only_and_is_reaped(every_plan_forks: None) -> None:
+    plan, made = sample_plan(), InAdvance(text=False)
+    stored = made.start(plan)
+    pid = made._pid
+    assert stored is not None and stored() == stored_plan(plan)
+    assert gone(pid)
+
+
+def test_a_record_the_child_cannot_make_is_made_here_and_the_text_still_comes(
+    every_plan_forks: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(plan: object) -> dict[str, object]:
+        raise MemoryError
+
+    plan, text = sample_plan(), InAdvance()
+    monkeypatch.setattr(prerender, "stored_plan", broken)  # in the child too: it is forked after this
+    stored = text.start(plan)
+    assert stored is not None and stored() is None, "None: the apply makes the record itself"
+    monkeypatch.setattr(prerender, "render_text", lambda plan: "rendered in the parent")
+    assert text.text(plan) != "rendered in the parent"
+
+
+def test_a_child_that_dies_leaves_both_to_this_process(
+    every_plan_forks: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def dies(plan: object) -> dict[str, object]:
+        os._exit(3)
+
+    plan, text = sample_plan(), InAdvance()
+    monkeypatch.setattr(prerender, "stored_plan", dies)
+    stored = text.start(plan)
+    pid = text._pid
+    assert stored is not None and stored() is None
+    assert gone(pid)
+    assert text.text(plan) == render_text(plan)
 
 
 def test_a_file_name_that_is_not_utf8_comes_through_the_pipe(
@@ -48,7 +90,7 @@ def test_a_file_name_that_is_not_utf8_comes_through_the_pipe(
     odd = replace(first, source=replace(first.source, file="schedules/caf\udce9.yaml"))
     plan = replace(plan, changes=(odd, *plan.changes[1:]))
     expected = render_text(plan)
-    text = TextInAdvance()
+    text = InAdvance()
     text.start(plan)
 
     def not_here(plan: object) -> str:
@@ -60,15 +102,21 @@ def test_a_file_name_that_is_not_utf8_comes_through_the_pipe(
 
 def test_another_plan_is_rendered_here_and_the_child_stopped(every_plan_forks: None) -> None:
     first, second = sample_plan(), sample_plan()
-    text = TextInAdvance()
+    text = InAdvance()
     text.start(first)
     pid = text._pid
     assert text.text(second) == render_text(second)
     assert gone(pid)
 
 
+def test_the_text_without_the_record_read_first(every_plan_forks: None) -> None:
+    plan, text = sample_plan(), InAdvance()
+    text.start(plan)
+    assert text.text(plan) == render_text(plan)
+
+
 def test_a_failed_apply_stops_the_child(every_plan_forks: None) -> None:
-    text = TextInAdvance()
+    text = InAdvance()
     text.start(sample_plan())
     pid = text._pid
     text.discard()
@@ -83,16 +131,27 @@ def test_a_fork_that_fails_leaves_the_text_to_afterwards(
         raise BlockingIOError("Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", no_fork)
-    plan, text = sample_plan(), TextInAdvance()
-    text.start(plan)  # raises nothing: the apply it runs inside must go on
+    plan, text = sample_plan(), InAdvance()
+    assert text.start(plan) is None  # raises nothing: the apply it runs inside must go on
     assert not text._pid
     assert text.text(plan) == render_text(plan)
 
 
 def test_a_small_plan_forks_nothing() -> None:
-    text = TextInAdvance()
-    text.start(sample_plan())
+    text = InAdvance()
+    assert text.start(sample_plan()) is None
     assert not text._pid
+
+
+@pytest.mark.django_db
+@pytest.mark.db_backend
+def test_an_apply_stores_the_record_the_child_made(tmp_path: Path, every_plan_forks: None) -> None:
+    made = InAdvance(text=False)
+    outcome = apply_yaml(tmp_path / "s", interval_tasks(3), on_write=made.start)
+    assert outcome.result is not None
+    stored = ApplyRecord.objects.get(pk=outcome.result.record_id).plan
+    assert stored == stored_plan(outcome.result.plan) and stored["summary"]["create"] == 3
+    assert not made._pid, "reaped"
 
 
 @pytest.mark.db_backend
