@@ -5,10 +5,12 @@ A first apply of 100,000 tasks prints 29 MB of plan (every field of every row cr
 spends about 4 s on it, and packs the plan for its history record (``history.stored_plan``,
 0.7 s), then waits on the database's write for longer: one core idle each time. The plan is
 final before the write (``ApplyOptions.on_write``): a forked child, which shares this
-process's memory, makes both meanwhile and hands them over a pipe, the record's plan first
+process's memory, makes both meanwhile, then hands them over a pipe: the record's plan first
 (the apply needs it as soon as the rows are written: a length, then its JSON), then the text
-(to the end). The child never touches the database or the standard streams, and leaves with
-``os._exit`` (no exit handlers, no buffers flushed twice). Small plans, a process with other
+(to the end). It makes both before it writes either: the apply reads nothing until its rows are
+written, and a child blocked on a full pipe would wait for that instead of rendering. The
+child never touches the database or the standard streams, and leaves with ``os._exit`` (no
+exit handlers, no buffers flushed twice). Small plans, a process with other
 threads (a fork would inherit their locks) and platforms without ``fork`` make both
 in-process; so does a child that failed.
 """
@@ -112,11 +114,11 @@ def _make_into(plan: Plan, read: int, write: int, with_text: bool) -> None:
     code = 1
     try:
         os.close(read)
-        with os.fdopen(write, "wb") as pipe:
-            pipe.write(_stored_part(plan))
-            pipe.flush()  # the apply waits for it while the text is rendered
-            if with_text:
-                pipe.write(render_text(plan).encode("utf-8", "surrogatepass"))  # a file name need not be UTF-8
+        stored = _stored_part(plan)
+        text = render_text(plan).encode("utf-8", "surrogatepass") if with_text else b""  # a name need not be UTF-8
+        with os.fdopen(write, "wb") as pipe:  # both made before either is written: the apply reads the
+            pipe.write(stored)  # record's plan only after the write, and a pipe holds 64 KB
+            pipe.write(text)
         code = 0
     finally:
         os._exit(code)
