@@ -19,7 +19,7 @@ from reconciler.engine.apply import ApplyOptions
 from reconciler.models import ApplyRecord, ManagedTask
 from reconciler.pipeline import ApplyPathsResult, apply_paths
 from reconciler.render.plan import render_text
-from tests.support.engine import NOW, interval_tasks, registry
+from tests.support.engine import NOW, interval_tasks, memo_of, registry
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 
@@ -203,10 +203,8 @@ def test_a_change_between_the_memo_and_the_lock_is_the_full_apply(
 def test_a_memo_whose_names_are_not_lists_of_names_is_the_full_apply(folder: Path) -> None:
     import json
 
-    from reconciler import insync
-
     apply(folder)
-    memo = max(Path(insync.cache_dir() or "").glob("insync/*.json"), key=lambda path: path.stat().st_mtime)
+    memo = memo_of(folder)
     stored = json.loads(memo.read_text())
     stored["names"] = {file: ",".join(names) for file, names in stored["names"].items()}
     memo.write_text(json.dumps(stored))

@@ -21,7 +21,7 @@ from reconciler.cli.apply import render_json, render_result
 from reconciler.engine.apply import ApplyOptions
 from reconciler.operate import suspend
 from reconciler.pipeline import ApplyPathsResult, apply_paths
-from tests.support.engine import NOW, interval_tasks, registry, write_schedules
+from tests.support.engine import NOW, interval_tasks, memo_of, registry, write_schedules
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 
@@ -162,8 +162,7 @@ def test_a_one_off_moment_passing_ends_the_memo(folder: Path) -> None:
 
 def test_an_unreadable_memo_is_a_miss(folder: Path) -> None:
     apply(folder)
-    for memo in Path(insync.cache_dir() or "").glob("insync/*.json"):
-        memo.write_text("{not json")
+    memo_of(folder).write_text("{not json")
     assert not remembered(apply(folder))
     assert remembered(apply(folder))
 

@@ -15,6 +15,9 @@ from django_celery_beat.models import (
     SolarSchedule,
 )
 
+from reconciler import insync
+from reconciler.declare.files import read_sources
+from reconciler.declare.sources import scope_for
 from reconciler.engine.apply import ApplyOptions
 from reconciler.models import ManagedTask
 from reconciler.pipeline import ApplyPathsResult, apply_paths, default_registry, plan_paths
@@ -82,3 +85,13 @@ def snapshot() -> dict[str, list[dict[str, Any]]]:
 
 def marker() -> datetime | None:
     return PeriodicTasks.last_change()
+
+
+def memo_of(folder: Path) -> Path:
+    """The in-sync memo file of an apply of ``folder`` (``insync.inputs_of``). Tests on other
+    workers share the cache folder: a test edits its own memo, never every memo there."""
+    inputs = insync.inputs_of(
+        [folder], list(read_sources([folder])), scope_for([folder]), ApplyOptions(now=NOW), registry(), None, "default",
+    )
+    assert inputs is not None
+    return inputs.path
