@@ -63,9 +63,8 @@ def check_cron(minute: str, hour: str, day_of_month: str, month_of_year: str, da
     Celery's own message."""
     try:
         try:
-            fields = {name: set(_parsed(text, *BOUNDS[name])) for name, text in (
-                ("hour", hour), ("minute", minute), ("day_of_week", day_of_week),
-                ("day_of_month", day_of_month), ("month_of_year", month_of_year))}
+            texts = zip(CRON_FIELD_ORDER, (minute, hour, day_of_month, month_of_year, day_of_week), strict=True)
+            fields = {name: set(_parsed(text, *BOUNDS[name])) for name, text in texts}
             schedule = crontab(**fields)
             if fields["day_of_month"] == DAYS_OF_MONTH and fields["month_of_year"] == MONTHS:
                 return  # every day of every month: its first run is within a week, no need to compute it

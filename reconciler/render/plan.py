@@ -39,8 +39,9 @@ def _header(change: Change) -> str:
     return f"  {change.action.symbol} {change.name}{label}  ({change.task}){where}"
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_BUT_NEWLINE = "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"  # control characters
+_CONTROL = re.compile(f"[\n{_BUT_NEWLINE}]")
+_CONTROL_BUT_NEWLINE = re.compile(f"[{_BUT_NEWLINE}]")
 
 
 def one_line(text: str) -> str:
