@@ -13,7 +13,9 @@ a miss: a corrupt cache can cost time, never hide a problem.
 Entries are plain JSON data, never pickles: reading one cannot run code, whoever wrote it.
 The folder must be the user's own and writable by nobody else (it is created 0700); any other
 folder is not used, and the run says so once. Entries are written atomically (a temporary
-file renamed over), so processes that share the folder never read half an entry.
+file renamed over), so processes that share the folder never read half an entry: the process
+that validated a file writes its temporary file (``stage``, a worker on a large tree), the one
+that checked the whole tree renames it, or removes it when the file has an error.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.calendar import Calendar
-from ..core.diagnostics import Diagnostic, Severity, SourceRange
+from ..core.diagnostics import Diagnostic, Severity, SourceRange, has_errors
 from ..core.monitor import Monitor
 from ..core.options import OptionSet
 from ..core.policy import Policy
@@ -41,6 +43,9 @@ from .cache_key import code_fingerprint, registry_fingerprint
 from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
+
+Staged = tuple[str, str]
+"""An entry written under a temporary name, and the name it takes once kept (``ValidationCache.stage``)."""
 
 FORMAT = b"reconciler-validation-cache-4"
 SUFFIX = ".json"
@@ -80,24 +85,37 @@ class ValidationCache:
             found = None
         return found if found is not None and found.name == source.name else None
 
-    def put(self, source: SourceFile, result: FileResult) -> None:
-        """Best effort: a folder that cannot be written, or a value JSON cannot hold, only
-        means no entry."""
-        self.store(source, entry(result))
-
-    def store(self, source: SourceFile, data: bytes | None) -> None:
-        """``put`` of a result already encoded (``entry``; None: no entry)."""
+    def stage(self, source: SourceFile, result: FileResult) -> Staged | None:
+        """Write ``result``'s entry under a temporary name beside its own, where the file was
+        validated (a worker: ``parallel``); None for a file with an error of its own, a value
+        JSON cannot hold, or a folder that cannot be written. Once the whole tree is checked,
+        the caller ``keep``s it or ``drop``s it: only a kept entry is ever read."""
+        if source.data is None or has_errors(result.diagnostics):
+            return None
+        data = entry(result)
         if data is None:
-            return
+            return None
         path = self._path(source)
+        try:
+            return write_temporary(path, data), str(path)
+        except OSError:
+            return None
+
+    @staticmethod
+    def keep(staged: Staged) -> None:
         with contextlib.suppress(OSError):
-            write_private(path, data)
+            os.replace(*staged)
+
+    @staticmethod
+    def drop(staged: Staged) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(staged[0])
 
 
 def entry(result: FileResult) -> bytes | None:
     """The stored form of ``result`` (it computes its specs' digests), or None when JSON cannot
     hold one of its values. It depends on the result alone: a worker process that validated
-    the file encodes it too (``parallel``), and the caller stores it once the tree is checked."""
+    the file encodes it too (``stage``), and the caller keeps it once the tree is checked."""
     try:
         return json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError):
@@ -107,16 +125,27 @@ def entry(result: FileResult) -> bytes | None:
 def write_private(path: Path, data: bytes) -> None:
     """Write ``path`` in the cache's private folder atomically (a temporary file renamed over):
     processes that share the folder never read half a file."""
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    temporary = write_temporary(path, data)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def write_temporary(path: Path, data: bytes) -> str:
+    """``data`` in a new private file beside ``path`` (a name no reader looks for); its name."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return temporary
 
 
 # -- the folder ----------------------------------------------------------------------------

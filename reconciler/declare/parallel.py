@@ -7,8 +7,9 @@ transfer (pickling results back costs about as much as validating them). Workers
 (they inherit the loaded modules: no start-up cost), and only from a process that runs no
 other thread (forking a threaded process can inherit a held lock); small trees and threaded
 callers (the watcher inside beat) validate in-process, where a pool would not pay. A file's
-validation cache entry is encoded where the file was validated (``encode``): that work, and
-the digests it computes, is spread over the workers too.
+validation cache entry is encoded and written, under a temporary name, where the file was
+validated (``stage``): that work, and the digests it computes, is spread over the workers too,
+and the calling process only renames the entries it keeps (``tree._remember``).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from .cache import Staged
 from .document import Context, FileResult, validate_document
 from .files import SourceFile
 from .load import parse_source
@@ -26,19 +28,19 @@ MIN_FILES = 32
 MIN_BYTES = 1_000_000
 CHUNKS_PER_WORKER = 32  # small: a worker holds two at a time (one queued), which the calling process cannot take
 
-Encode = Callable[[FileResult], bytes | None]  # a result → its validation cache entry (``cache.entry``)
-Checked = tuple[FileResult, str, bytes | None]  # a file's result, its text, its entry (None: not encoded)
+Stage = Callable[[SourceFile, FileResult], Staged | None]  # ``cache.ValidationCache.stage``
+Checked = tuple[FileResult, str, Staged | None]  # a file's result, its text, its staged entry (None: not staged)
 
 
-def validate_sources(sources: Sequence[SourceFile], context: Context, encode: Encode | None = None) -> list[Checked]:
-    """(result, text, ``encode(result)``) of each source, in order; without ``encode``, no entry."""
+def validate_sources(sources: Sequence[SourceFile], context: Context, stage: Stage | None = None) -> list[Checked]:
+    """(result, text, ``stage(source, result)``) of each source, in order; without ``stage``, no entry."""
     workers = _workers(sources)
     if workers < 2:
-        return [_validate(source, context, encode) for source in sources]
+        return [_validate(source, context, stage) for source in sources]
     chunks = [list(sources[i::workers * CHUNKS_PER_WORKER]) for i in range(workers * CHUNKS_PER_WORKER)]
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_validate_chunk, chunk, context, encode) for chunk in chunks]
-        done = [_validate_chunk(chunk, context, encode)  # the calling process takes the chunks no worker has started
+        futures = [pool.submit(_validate_chunk, chunk, context, stage) for chunk in chunks]
+        done = [_validate_chunk(chunk, context, stage)  # the calling process takes the chunks no worker has started
                 for future, chunk in zip(reversed(futures), reversed(chunks), strict=True) if future.cancel()]
         done += [future.result() for future in futures if not future.cancelled()]
     by_name = {result.name: (result, data) for chunk in done for result, data in chunk}
@@ -54,19 +56,19 @@ def _workers(sources: Sequence[SourceFile]) -> int:
 
 
 def _validate_chunk(
-    sources: list[SourceFile], context: Context, encode: Encode | None,
-) -> list[tuple[FileResult, bytes | None]]:
-    """In a worker: only the results and entries travel back (the parent has the bytes for the texts)."""
-    return [(result, data) for result, _, data in (_validate(source, context, encode) for source in sources)]
+    sources: list[SourceFile], context: Context, stage: Stage | None,
+) -> list[tuple[FileResult, Staged | None]]:
+    """In a worker: only the results and the entries' names travel back (the parent has the bytes for the texts)."""
+    return [(result, staged) for result, _, staged in (_validate(source, context, stage) for source in sources)]
 
 
-def _validate(source: SourceFile, context: Context, encode: Encode | None) -> Checked:
+def _validate(source: SourceFile, context: Context, stage: Stage | None) -> Checked:
     document = parse_source(source)
     result = validate_document(
         document, default_timezone=context.default_timezone, now=context.now, env=context.env,
         environments=context.environments,
     )
-    return result, document.text, encode(result) if encode is not None else None
+    return result, document.text, stage(source, result) if stage is not None else None
 
 
 def _text(source: SourceFile) -> str:

@@ -22,7 +22,7 @@ from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from .across import combine
-from .cache import ValidationCache, entry
+from .cache import ValidationCache
 from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
@@ -156,28 +156,28 @@ def _validate_once(
         else:
             fresh.append(source)
     context = Context(registry.timezone, now, env, names)
-    checked = validate_sources(fresh, context, entry if cache is not None else None)
-    validated = combine([(result, text) for result, text, _ in checked], known, now)
-    resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
+    checked = validate_sources(fresh, context, cache.stage if cache is not None else None)
+    try:
+        validated = combine([(result, text) for result, text, _ in checked], known, now)
+        resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
+        warnings = lint(validated.declarations, now=now, herd_limit=conf.HERD_LIMIT) if lints else []
+    except BaseException:
+        _remember(checked, (), completed=False)
+        raise
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]
     declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
-    limit = conf.HERD_LIMIT
-    warnings = lint(validated.declarations, now=now, herd_limit=limit) if lints else []
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
-    if cache is not None:
-        _remember(cache, fresh, checked, diagnostics)
+    _remember(checked, diagnostics)
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
 
 
-def _remember(
-    cache: ValidationCache, sources: list[SourceFile], checked: list[Checked], diagnostics: Sequence[Diagnostic],
-) -> None:
-    """Store the files of this run that have no error at all (their own, or across files): the
-    entries encoded where each was validated (with its specs' digests: what read compares rows with)."""
+def _remember(checked: list[Checked], diagnostics: Sequence[Diagnostic], completed: bool = True) -> None:
+    """Keep the entries of the files of this run that have no error at all (their own, or
+    across files), staged where each was validated (with its specs' digests: what read
+    compares rows with); drop the others, and every one of a run that did not complete."""
     with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
-    by_name = {source.name: source for source in sources}
-    for result, _, data in checked:
-        source = by_name.get(result.name)
-        if source is not None and source.data is not None and result.name not in with_errors:
-            cache.store(source, data)
+    for result, _, staged in checked:
+        if staged is not None:
+            keep = completed and result.name not in with_errors
+            (ValidationCache.keep if keep else ValidationCache.drop)(staged)
