@@ -39,6 +39,14 @@ def _wait_for(condition, what: str, demo: subprocess.Popen[bytes], out: Path, ti
     raise AssertionError(f"timed out waiting for {what}:\n{out.read_text()}")
 
 
+def _still_running(demo: subprocess.Popen[bytes], logs: Path) -> str:
+    """What a stop that hangs leaves to read: the processes left, and the end of each log."""
+    ps = subprocess.run(["ps", "-o", "pid,stat,cmd", "-g", str(demo.pid)], capture_output=True, text=True, check=False)
+    tails = [f"== {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+             for log in [*sorted(logs.glob("*.log")), logs / "demo.out"] if log.exists()]
+    return "\n".join([ps.stdout, *tails])
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -67,7 +75,12 @@ def test_demo_consumes_every_declared_queue_and_stops_on_sigterm(tmp_path: Path)
         assert not (REPO / "control").exists()
 
         demo.send_signal(signal.SIGTERM)  # to bin/demo alone, as a supervisor or `kill` does
-        assert demo.wait(timeout=60) == 143
+        try:
+            code = demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            left = _still_running(demo, tmp_path)
+            raise AssertionError(f"bin/demo still running 60 s after SIGTERM:\n{left}") from None
+        assert code == 143
         deadline = time.monotonic() + 30
         while _group_alive(demo.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
