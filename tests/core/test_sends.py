@@ -16,7 +16,7 @@ from django_celery_beat.tzcrontab import TzAwareCrontab
 
 from reconciler.core.policy import Policy
 from reconciler.core.sends import Dropped, baseline, due, predict, starting_point
-from reconciler.core.timing import at_moment
+from reconciler.core.timing import at_moment, whole_second
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # the Saturday before Europe/Paris moves to summer time
 
@@ -152,6 +152,19 @@ def test_a_prediction_is_the_catch_up_at_now_then_the_slots() -> None:
     skipped = predict(MINUTELY, DOWN, NOW, 1, Policy(catchup="skip"), "job")
     assert [s.at for s in skipped] == [SLOT[10]]
 
+
+
+def test_a_slot_that_passed_unsent_before_the_question_is_sent_now_with_its_slot() -> None:
+    """What ``reconcile status`` shows when the minute turns between an apply and the question
+    (seen in CI): the row's first slot has passed and no beat sent it, so beat sends it at its
+    next tick ("now", shown in whole seconds), carrying its slot; the minute is not shown again."""
+    changed, asked = at("2026-12-03T02:08:58.700+00:00"), at("2026-12-03T02:09:00.300+00:00")
+    minute = at("2026-12-03T02:09:00+00:00")
+    every_minute = cron("*", "*")
+    last = starting_point(at_moment(every_minute, asked), None, changed, at("2020-01-01T00:00:00+00:00"), asked)
+    sends = predict(every_minute, last, asked, 2)
+    assert [(s.slot, s.at) for s in sends] == [(minute, asked), (minute + timedelta(minutes=1),) * 2]
+    assert whole_second(sends[0].at) == minute + timedelta(seconds=1)
 
 def test_a_month_of_missed_seconds_is_counted_not_walked() -> None:
     last = NOW - timedelta(days=30)
