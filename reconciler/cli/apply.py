@@ -13,6 +13,7 @@ from ..pipeline import apply_paths
 from ..render.plan import render_text
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
 from .prerender import InAdvance
+from .teardown import keep
 
 HELP = "validate, then apply the declarations to django-celery-beat in one transaction"
 
@@ -53,6 +54,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
         if refused is not None:
             out.write(render_text(refused))
         raise
+    keep(outcome)
     if outcome.invalid is not None:
         out.write(render_invalid(outcome.invalid, fmt))
         if fmt == "text":

@@ -9,6 +9,7 @@ from ..pipeline import plan_paths
 from ..render.plan import RENDERERS
 from . import review as review
 from .common import UsageError, add_format, add_path, add_plan_options, failure_json, render_invalid
+from .teardown import keep
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
 
@@ -40,6 +41,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
             raise
         out.write(failure_json(exc))
         return exc.exit_code
+    keep(result)
     if result.plan is None:
         out.write(render_invalid(result.validation, fmt))
         return EXIT_ERROR

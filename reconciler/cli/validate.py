@@ -11,6 +11,7 @@ from ..declare.tree import needs_our_scheduler
 from ..pipeline import ValidationResult, validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown, scheduler_notice
 from .common import add_format, add_path, failure_json
+from .teardown import keep
 
 HELP = "validate the schedule files (no database needed); exit 1 on any error (or warning, with --strict)"
 
@@ -32,6 +33,7 @@ def run(options: dict[str, object], out: TextIO) -> int:
             raise
         out.write(failure_json(exc))
         return exc.exit_code
+    keep(result)
     out.write(RENDERERS[fmt](result.diagnostics, checked=result.checked))
     if fmt != "json":
         out.write(scheduler_notice(scheduler_names(result), github=fmt == "github"))
