@@ -42,10 +42,14 @@ class Kind:
     columns: tuple[str, ...]  # what the spec is read from, in the order ``spec_of`` takes them
     key: str  # a NOT NULL column of ``columns``: set in a join exactly when the row is there
     spec_of: Callable[[tuple[Any, ...]], Schedule]  # values of ``columns`` → spec (``NoSchedule``: unreadable)
-    row_of: Callable[[Any], Model]  # spec → unsaved row
+    values_of: Callable[[Any], tuple[Any, ...]]  # spec → values of ``columns`` (what apply writes)
 
     def spec_of_row(self, row: Model) -> Schedule:
         return self.spec_of(tuple(getattr(row, column) for column in self.columns))
+
+    def row_of(self, spec: Any) -> Model:
+        """The spec as an unsaved row."""
+        return self.model(**dict(zip(self.columns, self.values_of(spec), strict=True)))
 
 
 def _interval(values: tuple[Any, ...]) -> Schedule:
@@ -68,19 +72,19 @@ def _crontab(values: tuple[Any, ...]) -> Schedule:
 KINDS: tuple[Kind, ...] = (  # django-celery-beat's order (``PeriodicTask.scheduler``): the first set wins
     Kind(
         "interval", IntervalSchedule, Interval, ("every", "period"), "every", _interval,
-        lambda s: IntervalSchedule(every=s.seconds, period=IntervalSchedule.SECONDS),
+        lambda s: (s.seconds, IntervalSchedule.SECONDS),
     ),
     Kind(
         "crontab", CrontabSchedule, Crontab, ("timezone", *CRON_FIELD_ORDER), "minute", _crontab,
-        lambda s: CrontabSchedule(timezone=s.timezone, **{n: getattr(s, n) for n in CRON_FIELD_ORDER}),
+        lambda s: (s.timezone, *(getattr(s, n) for n in CRON_FIELD_ORDER)),
     ),
     Kind(
         "solar", SolarSchedule, Solar, ("event", "latitude", "longitude"), "event", lambda v: Solar(*v),
-        lambda s: SolarSchedule(event=s.event, latitude=s.latitude, longitude=s.longitude),
+        lambda s: (s.event, s.latitude, s.longitude),
     ),
     Kind(
         "clocked", ClockedSchedule, Clocked, ("clocked_time",), "clocked_time", lambda v: Clocked(v[0]),
-        lambda s: ClockedSchedule(clocked_time=s.at),
+        lambda s: (s.at,),
     ),
 )
 BY_FIELD = {kind.field: kind for kind in KINDS}

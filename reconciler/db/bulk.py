@@ -39,6 +39,48 @@ def insert_rows(
         return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
 
 
+
+def insert_returning_pks(
+    model: type[Model], columns: Sequence[str], rows: Sequence[tuple[Any, ...]], using: str,
+) -> list[Any]:
+    """Insert plain tuples of ``columns`` (field names) and return their primary keys in the
+    rows' order: multi-row ``INSERT … RETURNING`` in batches under the backend's parameter
+    limit, the order Django's ``bulk_create`` relies on on both backends. Each value is adapted
+    by its field (``get_db_prep_save``, as ``bulk_create`` does), a text or an integer once per
+    distinct value (equal date-times may be different instants: ``_adapted``): rows
+    without a unique column to read them back by (schedule rows), 19,000 of them for a large
+    first apply, without a model instance each."""
+    if not rows:
+        return []
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(column) for column in columns]
+    adapted: list[dict[Any, Any]] = [{} for _ in fields]
+    prepared = [
+        [_prepared(value, field, memo, connection) for value, field, memo in zip(row, fields, adapted, strict=True)]
+        for row in rows
+    ]
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
+    tail = f" RETURNING {quote(model._meta.pk.column)}"
+    one = f"({', '.join(['%s'] * len(fields))})"
+    size = max(1, (connection.features.max_query_params or 65_535) // len(fields))
+    pks: list[Any] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(prepared), size):
+            batch = prepared[start:start + size]
+            cursor.execute(head + ", ".join([one] * len(batch)) + tail, [v for row in batch for v in row])
+            pks.extend(pk for pk, in cursor.fetchall())
+    return pks
+
+
+def _prepared(value: Any, field: Any, memo: dict[Any, Any], connection: Any) -> Any:
+    if value.__class__ not in (str, int):
+        return field.get_db_prep_save(value, connection)
+    found = memo.get(value)
+    if found is None:
+        found = memo[value] = field.get_db_prep_save(value, connection)
+    return found
+
 def update_rows(
     model: type[Model], key: str, columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
 ) -> None:

@@ -21,7 +21,7 @@ from ..core.plan import Action, Change, Plan
 from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
 from ..db import rowdigest
-from ..db.bulk import insert_rows, update_rows
+from ..db.bulk import insert_returning_pks, insert_rows, update_rows
 from ..db.marker import row_triggers_set_aside
 from ..models import ManagedTask
 
@@ -87,9 +87,8 @@ def _ensure_kind(kind: Kind, needed: set[Any], using: str) -> ScheduleIds:
     if needed - existing.keys():
         existing = _identical(kind, kind.model._default_manager.using(using).all(), needed)
     missing = sorted(needed - existing.keys(), key=repr)
-    rows = [kind.row_of(spec) for spec in missing]
-    kind.model._default_manager.using(using).bulk_create(rows, batch_size=BATCH)
-    existing.update({spec: (kind.field, row.pk) for spec, row in zip(missing, rows, strict=True)})
+    pks = insert_returning_pks(kind.model, kind.columns, [kind.values_of(spec) for spec in missing], using)
+    existing.update({spec: (kind.field, pk) for spec, pk in zip(missing, pks, strict=True)})
     return existing
 
 

@@ -3,12 +3,13 @@ whatever values the rows share. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django_celery_beat.models import ClockedSchedule, IntervalSchedule, PeriodicTask
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-from reconciler.db.bulk import BATCH, insert_rows
+from reconciler.db.bulk import BATCH, insert_returning_pks, insert_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 
@@ -35,3 +36,26 @@ def test_returning_reads_back_every_row_inserted_past_one_batch() -> None:
     returned = insert_rows(PeriodicTask, columns, rows, "default", returning=("name", "id"))
     assert len(returned) == len(rows)
     assert dict(returned) == dict(PeriodicTask.objects.values_list("name", "pk"))
+
+
+def test_each_row_gets_its_own_primary_key_in_order_past_one_batch_of_parameters() -> None:
+    """Rows without a unique column: their keys come back in the rows' order (each row read
+    back by its key holds the values it was inserted with), shared texts and all."""
+    CrontabSchedule.objects.create(minute="7")  # a row already there: keys do not start at 1
+    rows = [(str(i % 60), str(i // 60 % 24), "*", "*", "*", ("UTC", "Europe/Paris")[i % 2]) for i in range(1500)]
+    columns = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year", "timezone")
+    pks = insert_returning_pks(CrontabSchedule, columns, rows, "default")
+    stored = {pk: (*values, str(zone)) for pk, *values, zone in CrontabSchedule.objects.values_list("pk", *columns)}
+    assert len(set(pks)) == len(rows) and [stored[pk] for pk in pks] == rows
+
+
+def test_returned_rows_are_stored_as_the_orm_stores_them() -> None:
+    twice = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    later = twice.replace(fold=1)  # equal, an hour later: not adapted once for both
+    pks = insert_returning_pks(ClockedSchedule, ("clocked_time",), [(twice,), (later,)], "default")
+    moments = [ClockedSchedule.objects.get(pk=pk).clocked_time.astimezone(UTC) for pk in pks]
+    assert moments == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]
+    [solar] = insert_returning_pks(SolarSchedule, ("event", "latitude", "longitude"), [("dusk_civil", 48.8566, 2.3522)],
+                                   "default")
+    assert SolarSchedule.objects.get(event="dusk_civil", latitude=48.8566, longitude=2.3522).pk == solar
+    assert SolarSchedule.objects.get(pk=solar).latitude == Decimal("48.856600")
