@@ -8,12 +8,12 @@ from typing import TextIO
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from ..core.plan import Plan
+from ..core.teardown import keep
 from ..engine.apply import ApplyOptions, ApplyResult
 from ..pipeline import apply_paths
 from ..render.plan import render_text
 from .common import add_format, add_path, add_plan_options, failure_json, render_invalid
 from .prerender import InAdvance
-from .teardown import keep
 
 HELP = "validate, then apply the declarations to django-celery-beat in one transaction"
 

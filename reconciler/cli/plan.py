@@ -5,11 +5,11 @@ import argparse
 from typing import TextIO
 
 from ..core.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.teardown import keep
 from ..pipeline import plan_paths
 from ..render.plan import RENDERERS
 from . import review as review
 from .common import UsageError, add_format, add_path, add_plan_options, failure_json, render_invalid
-from .teardown import keep
 
 HELP = "show what apply would change (exit 1 on errors or conflicts; 2 on changes with --detailed-exitcode)"
 

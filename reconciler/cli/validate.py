@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TextIO
 
 from ..core.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
+from ..core.teardown import keep
 from ..declare.tree import needs_our_scheduler
 from ..pipeline import ValidationResult, validate_paths
 from ..render.diagnostics import RENDERERS, render_markdown, scheduler_notice
 from .common import add_format, add_path, failure_json
-from .teardown import keep
 
 HELP = "validate the schedule files (no database needed); exit 1 on any error (or warning, with --strict)"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ...cli import teardown
+from ...core import teardown
 from ...core.errors import EXIT_OK, ReconcilerError
 
 SUBCOMMANDS = (
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         ``call_command``) builds every subcommand."""
         if len(argv) > 2 and argv[2] in SUBCOMMANDS:
             self.chosen = argv[2]
-        with teardown.skipped():  # the process ends here (cli/teardown.py)
+        with teardown.skipped():  # the process ends here (core/teardown.py)
             super().run_from_argv(argv)
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,4 +1,4 @@
-"""``cli/teardown``: a command-line run ends with ``os._exit`` once its output is flushed and
+"""``core/teardown``: a command-line run ends with ``os._exit`` once its output is flushed and
 its exit functions have run; everything else exits the normal way. Each case runs in a
 process of its own (it ends the process), its output read through pipes."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PRELUDE = """\
 import atexit, sys, threading, time
-from reconciler.cli import teardown
+from reconciler.core import teardown
 atexit.register(lambda: sys.stderr.write("exit functions ran\\n"))
 """
 
