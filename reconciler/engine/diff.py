@@ -6,13 +6,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from ..core.plan import Action, Change, DiffOptions, FieldChange, Plan
+from ..core.plan import Action, Change, CreatedFields, DiffOptions, FieldChange, Plan
 from ..core.reasons import Reason, Why, reason
 from ..core.schedule import Clocked
 from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, TaskSpec, field_value
 
-EMPTY = (None, "", "[]", "{}")
-CREATE_DEFAULTS = {"enabled": (True,), "one_off": (False,), "task": ()}  # shown on create only when they differ
 DRIFT = reason(Why.DRIFT)
 GRACE = reason(Why.GRACE)
 NO_PRUNE = reason(Why.NO_PRUNE)
@@ -115,20 +113,11 @@ def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpe
     return replace(declared, enabled=declared.enabled and not moment_past)
 
 
-def _new_field_change(values: tuple[str, None, object]) -> FieldChange:
-    """FieldChange without NamedTuple's keyword-argument __new__: an initial import builds
-    tens of thousands of them."""
-    return tuple.__new__(FieldChange, values)
-
-
 def _create(item: DeclaredTask, now: datetime) -> Change:
     desired = desired_spec(item.spec, None, now)
     past = isinstance(desired.schedule, Clocked) and desired.schedule.at <= now
     reasons = (PAST_ONE_OFF,) if past else (_past_until(item.spec),) if item.spec.calendar.ended(now) else ()
-    fields = tuple(
-        _new_field_change((k, None, v)) for k, v in desired.fields().items() if v not in CREATE_DEFAULTS.get(k, EMPTY)
-    )
-    return Change(Action.CREATE, item.name, desired.task, fields, reasons, item.source, desired=desired)
+    return Change(Action.CREATE, item.name, desired.task, CreatedFields(desired), reasons, item.source, desired=desired)
 
 
 def _rename(item: DeclaredTask, old: ActualTask, now: datetime) -> Change:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.calendar import Calendar
-from reconciler.core.plan import Action, DiffOptions, Grace, Scope
+from reconciler.core.plan import Action, DiffOptions, FieldChange, Grace, Scope
 from reconciler.core.reasons import Why
 from reconciler.core.schedule import Clocked, Crontab, Interval
 from reconciler.core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Ownership, Suspension, TaskSpec
@@ -69,6 +70,24 @@ def test_update_lists_fields_old_to_new_sorted() -> None:
     ]
     assert change.reasons == () and change.pk == 1
 
+
+
+def test_a_create_lists_the_fields_a_new_row_does_not_have_anyway_built_when_first_read() -> None:
+    """From nothing to each value, leaving out the empty ones and the row's own defaults (shown
+    when they differ: ``enabled: false``). The diff does not build them: the spec's fields are
+    first computed when the change's fields are read (at 100,000 creates, in the forked child
+    that renders the plan's text, not in the process that writes)."""
+    new = spec(queue="q", enabled=False)
+    [change] = diff(declared(new), actual(), OPTIONS).changes
+    assert "_fields" not in change.desired.__dict__, "the diff computed the spec's fields"
+    expected = (FieldChange("task", None, "project.tasks.heartbeat"),
+                FieldChange("schedule", None, {"kind": "interval", "every": 60}), FieldChange("enabled", None, False),
+                FieldChange("queue", None, "q"))
+    assert change.fields == expected and expected == change.fields
+    assert "_fields" in change.desired.__dict__
+    assert (len(change.fields), change.fields[-1], list(change.fields)) == (4, expected[-1], list(expected))
+    copied = pickle.loads(pickle.dumps(change))
+    assert copied == change and type(copied.fields) is tuple
 
 def test_drift_is_an_update_that_says_it_reverts() -> None:
     applied = spec()
