@@ -17,6 +17,7 @@ from django.db.models.functions import Greatest
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from ..beat.kinds import FIELDS, KINDS, Kind
+from ..core.options import OptionSet
 from ..core.plan import Action, Change, Plan
 from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
@@ -114,38 +115,46 @@ def _identical(kind: Kind, rows: QuerySet[Any], needed: set[Any]) -> ScheduleIds
 
 # -- periodic tasks ----------------------------------------------------------------------
 
-def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
-    """The managed columns of a PeriodicTask, with PeriodicTask.save()'s invariants: exactly
-    one schedule, clocked only with one_off, never both expires and expire_seconds, empty
-    routing fields as NULL."""
-    if isinstance(spec.schedule, NoSchedule):
+TASK_COLUMNS = (
+    "name", "task", *(f"{name}_id" for name in FIELDS), "args", "kwargs", "queue", "exchange", "routing_key",
+    "headers", "priority", "expires", "expire_seconds", "one_off", "start_time", "enabled", "description",
+    "date_changed",
+)
+
+
+def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> tuple[Any, ...]:
+    """The managed columns of a PeriodicTask (``TASK_COLUMNS``), with PeriodicTask.save()'s
+    invariants: exactly one schedule, clocked only with one_off, never both expires and
+    expire_seconds, empty routing fields as NULL. A tuple: a first apply builds 100,000."""
+    schedule = spec.schedule
+    if isinstance(schedule, NoSchedule):
         raise ValueError(f"{spec.name}: a declared task always has a schedule")
-    field_name, schedule_id = schedule_ids[spec.schedule]
-    return {
-        "name": spec.name, "task": spec.task,
-        **{f"{name}_id": schedule_id if name == field_name else None for name in FIELDS},
-        "args": spec.args, "kwargs": spec.kwargs, "queue": spec.queue or None, "exchange": spec.exchange or None,
-        "routing_key": spec.routing_key or None, "headers": spec.headers, "priority": spec.priority,
-        "expires": spec.expires_at, "expire_seconds": spec.expire_seconds,
-        "one_off": spec.one_off or isinstance(spec.schedule, Clocked), "start_time": spec.start_time,
-        "enabled": spec.enabled, "description": spec.description, "date_changed": now,
-    }
+    field_name, schedule_id = schedule_ids[schedule]
+    return (
+        spec.name, spec.task, *[schedule_id if name == field_name else None for name in FIELDS],
+        spec.args, spec.kwargs, spec.queue or None, spec.exchange or None, spec.routing_key or None, spec.headers,
+        spec.priority, spec.expires_at, spec.expire_seconds, spec.one_off or isinstance(schedule, Clocked),
+        spec.start_time, spec.enabled, spec.description, now,
+    )
+
+
+def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
+    """``task_row`` by column name."""
+    return dict(zip(TASK_COLUMNS, task_row(spec, schedule_ids, now), strict=True))
 
 
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
-    rows = [task_values(c.desired, ids, now) for c in changes if c.desired]
+    rows = [(*task_row(c.desired, ids, now), None, 0) for c in changes if c.desired]
     if not rows:
         return {}
-    columns = [*rows[0], "last_run_at", "total_run_count"]
-    values = [(*row.values(), None, 0) for row in rows]
-    return dict(insert_rows(PeriodicTask, columns, values, using, returning=("name", "id")))
+    columns = [*TASK_COLUMNS, "last_run_at", "total_run_count"]
+    return dict(insert_rows(PeriodicTask, columns, rows, using, returning=("name", "id")))
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
-    rows = [(task_values(c.desired, ids, now), c.pk) for c in changes if c.desired]
+    rows = [(*task_row(c.desired, ids, now), c.pk) for c in changes if c.desired]
     if rows:
-        columns = tuple(rows[0][0])
-        update_rows(PeriodicTask, "id", columns, [(*values.values(), pk) for values, pk in rows], using)
+        update_rows(PeriodicTask, "id", TASK_COLUMNS, rows, using)
 
 
 def _delete_tasks(pks: list[int], using: str) -> None:
@@ -168,17 +177,27 @@ def _own(
 ) -> None:
     fresh: list[tuple[Any, ...]] = []
     known: list[tuple[Any, ...]] = []
+    stored: dict[int, str] = {}  # option sets' JSON by identity: 100,000 specs share a few objects
     for change in changes:
-        assert change.desired is not None
+        desired = change.desired
+        assert desired is not None
         source = change.source
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            change.desired.digest(), now, revision, owner, rowdigest.PENDING, change.desired.policy.to_json(),
-            change.desired.calendar.to_json(), change.desired.monitor.to_json(),
+            desired.digest(), now, revision, owner, rowdigest.PENDING, _stored(desired.policy, stored),
+            _stored(desired.calendar, stored), _stored(desired.monitor, stored),
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     _insert_ownership(fresh, using)
     update_rows(ManagedTask, "periodic_task_id", OWNERSHIP_COLUMNS[1:], [(*v[1:], v[0]) for v in known], using)
+
+
+def _stored(options: OptionSet, stored: dict[int, str]) -> str:
+    """``options.to_json()``, once per object (the objects outlive the loop: no id is reused)."""
+    found = stored.get(id(options))
+    if found is None:
+        found = stored[id(options)] = options.to_json()
+    return found
 
 
 def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
