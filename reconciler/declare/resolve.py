@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
@@ -86,11 +87,12 @@ def resolve(
             problems.append(found)
         else:
             tasks.append(DeclaredTask(declaration.spec, declaration.source, declaration.renamed_from))
-    tasks.sort(key=lambda t: t.name)
+    tasks.sort(key=attrgetter("spec.name"))
     return DeclaredState(tuple(tasks), registry.beat_schedule_names), tuple(problems)
 
 
 _Verdict = tuple[str, tuple[str | int, ...]] | None  # (message, path under the task) or fine
+_UNJUDGED: Any = object()
 
 
 def _check(
@@ -98,18 +100,18 @@ def _check(
 ) -> Diagnostic | None:
     """Binding and type hints are judged once per distinct (task, args, kwargs): a large tree
     repeats a few calls many times."""
-    task = declaration.spec.task
-    path = declaration.path_of(("task",))
+    spec = declaration.spec
+    task = spec.task
     if task not in registry.signatures:
         return error(
             "unknown-task", f"no task named {task!r} is registered in the Celery app",
-            source=SourceRange(declaration.file), path=path, name=declaration.name,
+            source=SourceRange(declaration.file), path=declaration.path_of(("task",)), name=declaration.name,
             hint=did_you_mean(task, registry.names) or "check the name or that its module is autodiscovered",
         )
-    key = (task, declaration.spec.args, declaration.spec.kwargs, declaration.spec.policy.scheduled_time_kwarg)
-    if key not in verdicts:
-        verdicts[key] = _arguments_verdict(declaration, registry)
-    verdict = verdicts[key]
+    key = (task, spec.args, spec.kwargs, spec.policy.scheduled_time_kwarg)
+    verdict = verdicts.get(key, _UNJUDGED)
+    if verdict is _UNJUDGED:
+        verdict = verdicts[key] = _arguments_verdict(declaration, registry)
     if verdict is None:
         return None
     message, where = verdict
