@@ -60,9 +60,12 @@ def combine(
 
 
 def _duplicate_names(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
+    names = [d.spec.name for d in declarations]
+    if len(set(names)) == len(names):  # the usual case, in C: no list per name
+        return []
     by_name: dict[str, list[ValidDeclaration]] = {}
-    for declaration in declarations:
-        by_name.setdefault(declaration.name, []).append(declaration)
+    for name, declaration in zip(names, declarations, strict=True):
+        by_name.setdefault(name, []).append(declaration)
     problems = []
     for name, places in by_name.items():
         if len(places) < 2:
@@ -80,11 +83,13 @@ def _duplicate_names(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
 def _bad_renames(declarations: list[ValidDeclaration]) -> list[Diagnostic]:
     """A rename must name a row that is no longer declared, and only one declaration may
     take it over: otherwise the plan would hide the rename and the next plan recreate it."""
-    names = {d.name for d in declarations}
     claims: dict[str, list[ValidDeclaration]] = {}
     for declaration in declarations:
         if declaration.renamed_from is not None:
             claims.setdefault(declaration.renamed_from, []).append(declaration)
+    if not claims:
+        return []
+    names = {d.spec.name for d in declarations}
     problems = []
     for old, claimants in claims.items():
         for declaration in claimants:
@@ -123,8 +128,11 @@ def _calendar_ends(declarations: list[ValidDeclaration], now: datetime) -> list[
     sent), an error per calendar that never runs from now on (``calendars.never_runs``)."""
     found = []
     for d in declarations:
-        until = d.spec.calendar.until
-        if d.spec.calendar.ended(now):
+        calendar = d.spec.calendar
+        if not (calendar.until or calendar.holidays or calendar.exclude_dates or calendar.exclude_cron):
+            continue  # most declarations: nothing to end or exclude (``never_runs`` says None)
+        until = calendar.until
+        if calendar.ended(now):
             found.append(warning(
                 "past-until", f"until {until} is already past: this schedule sends nothing more (it is written "
                 "disabled)", source=SourceRange(d.file), path=d.path_of(("until",)), name=d.name,
