@@ -161,7 +161,7 @@ def bulk_create_lower_bound(folder: Path):  # type: ignore[no-untyped-def]
     already there, left by update_from_dict): the floor for writing these rows at all."""
     from django_celery_beat.models import PeriodicTask
 
-    from reconciler.engine.write import ensure_schedules, task_values
+    from reconciler.engine.write import TASK_COLUMNS, ensure_schedules, task_row
     from reconciler.pipeline import validate_paths
 
     specs = [t.spec for t in validate_paths([folder]).declared.tasks]
@@ -170,7 +170,7 @@ def bulk_create_lower_bound(folder: Path):  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    rows = [PeriodicTask(**task_values(spec, ids, now)) for spec in specs]
+    rows = [PeriodicTask(**dict(zip(TASK_COLUMNS, task_row(spec, ids, now), strict=True))) for spec in specs]
     return lambda: PeriodicTask.objects.bulk_create(rows, batch_size=500)
 
 

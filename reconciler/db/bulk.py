@@ -3,12 +3,14 @@ than writing the rows): what apply writes created and changed rows and ownership
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from django.db import connections
 from django.db.models import Model
 
 BATCH = 500  # keys in one SQLite statement: under its variable limit
+Adapt = Callable[[Any], Any]  # a value as the database stores it
 
 
 def insert_rows(
@@ -30,14 +32,13 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
         else:
-            prepared = _adapted(rows, _moments(model, columns), connection.ops.adapt_datetimefield_value)
+            prepared = _adapted(rows, _moments(model, columns, connection.ops.adapt_datetimefield_value))
             cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
         if not returning:
             return []
         key = columns.index(returning[0])
         select = f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])}"
         return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
-
 
 
 def insert_returning_pks(
@@ -47,21 +48,17 @@ def insert_returning_pks(
     rows' order, the order Django's ``bulk_create`` relies on on both backends: on PostgreSQL
     one ``INSERT … SELECT * FROM UNNEST(arrays) RETURNING`` (a statement of 100,000 placeholders
     costs psycopg more to parse than the server to run), elsewhere multi-row ``INSERT …
-    RETURNING`` in batches under the parameter limit. Each value is adapted
-    by its field (``get_db_prep_save``, as ``bulk_create`` does), a text or an integer once per
-    distinct value (equal date-times may be different instants: ``_adapted``): rows
-    without a unique column to read them back by (schedule rows), 19,000 of them for a large
-    first apply, without a model instance each."""
+    RETURNING`` in batches under the parameter limit. Each value is adapted by its field
+    (``get_db_prep_save``, as ``bulk_create`` does; ``_adapted``): rows without a unique column
+    to read them back by (schedule rows), 19,000 of them for a large first apply, without a
+    model instance each."""
     if not rows:
         return []
     connection = connections[using]
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(column) for column in columns]
-    adapted: list[dict[Any, Any]] = [{} for _ in fields]
-    prepared = [
-        [_prepared(value, field, memo, connection) for value, field, memo in zip(row, fields, adapted, strict=True)]
-        for row in rows
-    ]
+    prepared = _adapted(rows, [(i, partial(field.get_db_prep_save, connection=connection))
+                               for i, field in enumerate(fields)])
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
     tail = f" RETURNING {quote(model._meta.pk.column)}"
     pks: list[Any] = []
@@ -80,14 +77,6 @@ def insert_returning_pks(
     return pks
 
 
-def _prepared(value: Any, field: Any, memo: dict[Any, Any], connection: Any) -> Any:
-    if value.__class__ not in (str, int):
-        return field.get_db_prep_save(value, connection)
-    found = memo.get(value)
-    if found is None:
-        found = memo[value] = field.get_db_prep_save(value, connection)
-    return found
-
 def update_rows(
     model: type[Model], key: str, columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
 ) -> None:
@@ -102,17 +91,18 @@ def update_rows(
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(key)} = %s"
     if connection.vendor != "postgresql":  # psycopg adapts date-times itself
-        params = _adapted(rows, _moments(model, (*columns, key)), connection.ops.adapt_datetimefield_value)
+        params = _adapted(rows, _moments(model, (*columns, key), connection.ops.adapt_datetimefield_value))
     else:
         params = rows
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
 
-def _moments(model: type[Model], columns: Sequence[str]) -> list[int]:
-    """The positions of ``columns`` that hold date-times (SQLite stores them as Django formats them)."""
+def _moments(model: type[Model], columns: Sequence[str], adapt: Adapt) -> list[tuple[int, Adapt]]:
+    """``adapt`` at the positions of ``columns`` that hold date-times (SQLite stores them as
+    Django formats them)."""
     fields = {f.column: f for f in model._meta.concrete_fields}
-    return [i for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
+    return [(i, adapt) for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
 
 
 def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[tuple[Any, ...]]:
@@ -131,22 +121,23 @@ def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[t
 
 
 def _adapted(
-    rows: list[tuple[Any, ...]], positions: Sequence[int], adapt: Callable[[Any], Any],
-) -> list[tuple[Any, ...]] | list[list[Any]]:
-    """The rows with their values at ``positions`` adapted, each value object once: the rows
-    share a few (the apply's start, None). By identity, not equality: equal datetimes may be
-    different instants (``fold``), the rows hold every value alive (no id is reused)."""
-    if not positions:
+    rows: Sequence[tuple[Any, ...]], adapters: Sequence[tuple[int, Adapt]],
+) -> Sequence[tuple[Any, ...]] | list[list[Any]]:
+    """The rows with the value at each adapter's position adapted, each value object once per
+    position: the rows share many (the apply's start, None, a cron's fields). By identity, not
+    equality: equal datetimes may be different instants (``fold``), and the rows hold every
+    value alive (no id is reused)."""
+    if not adapters:
         return rows
-    adapted: dict[int, Any] = {}
+    memos: list[dict[int, Any]] = [{} for _ in adapters]
     prepared = []
     for row in rows:
         values = list(row)
-        for i in positions:
+        for (i, adapt), memo in zip(adapters, memos, strict=True):
             value = values[i]
             key = id(value)
-            if key not in adapted:
-                adapted[key] = adapt(value)
-            values[i] = adapted[key]
+            if key not in memo:
+                memo[key] = adapt(value)
+            values[i] = memo[key]
         prepared.append(values)
     return prepared

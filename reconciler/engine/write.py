@@ -138,11 +138,6 @@ def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> tuple[
     )
 
 
-def task_values(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> dict[str, Any]:
-    """``task_row`` by column name."""
-    return dict(zip(TASK_COLUMNS, task_row(spec, schedule_ids, now), strict=True))
-
-
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
     rows = [(*task_row(c.desired, ids, now), None, 0) for c in changes if c.desired]
     if not rows:
