@@ -39,8 +39,8 @@ def skipped() -> Iterator[None]:
     try:
         yield
     except SystemExit as exc:
-        if exc.code is not None and not isinstance(exc.code, int):
-            raise  # a message to print: the interpreter's own exit does that
+        if exc.code is not None and not (isinstance(exc.code, int) and 0 <= exc.code <= 255):
+            raise  # a message to print, or a code out of a status's range: the interpreter's own exit
         code = exc.code or 0
     else:
         code = 0

@@ -23,6 +23,7 @@ CASES = [
     ("exit-code", 'print("out"); sys.exit(3)', 3, "out\n", ""),
     ("exit-none", "sys.exit(None)", 0, "", ""),
     ("exit-message", 'sys.exit("a message")', 1, "", "a message\n"),
+    ("exit-out-of-range", "sys.exit(2 ** 40)", 0, "", ""),  # as the interpreter's own exit: no OverflowError
     # A thread still running: the normal exit waits for it (os._exit would cut it short).
     ("thread", 'threading.Thread(target=lambda: (time.sleep(0.3), print("thread done"))).start()', 0,
      "thread done\n", ""),
