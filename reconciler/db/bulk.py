@@ -15,16 +15,17 @@ Adapt = Callable[[Any], Any]  # a value as the database stores it
 
 def insert_rows(
     model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
-    returning: Sequence[str] = (),
+    returning: Sequence[str] = (), into: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Insert plain tuples, without building a model instance per row (that costs more than
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
     100,000 rows). SQLite: one executemany, in-process. Then ``returning`` read back by its
-    first column, a unique one (``_read_back``)."""
+    first column, a unique one (``_read_back``). ``into``: another table with the model's
+    columns (a temporary one), written instead of the model's."""
     connection = connections[using]
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
+    table = quote(into or model._meta.db_table)
     head = f"{table} ({', '.join(quote(c) for c in columns)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -26,6 +26,7 @@ from django_celery_beat.models import PeriodicTask
 
 from ..beat.kinds import BY_FIELD
 from ..models import ManagedTask
+from .bulk import insert_rows
 
 # The text hashed is a stored format (``ManagedTask.row_digest``): its columns keep the order
 # they were first digested in, or every stored digest goes stale (each row then read in full at
@@ -174,7 +175,40 @@ def datetimes(using: str) -> Callable[[Any], Any]:
     return lambda value: None if value is None else convert(value, None, connection)
 
 
-PENDING = "pending"  # written by apply with the ownership row; replaced by ``record`` before commit
+PENDING = "pending"  # written by apply with a changed ownership row; replaced by ``record`` before commit
+_INCOMING = "reconciler_incoming_ownership"  # a temporary table: one connection's, inside one transaction
+
+
+def insert_owned(columns: Sequence[str], rows: list[tuple[Any, ...]], using: str) -> None:
+    """Insert new ownership rows (``columns``, without ``row_digest``) with the digest of each
+    one's task row, computed on the way in: the rows go to a temporary table, then into
+    ``ManagedTask`` by one ``INSERT … SELECT`` joined to their task rows. Writing them first
+    and digesting them with an ``UPDATE`` wrote every row twice: at 100,000 rows 2.0 s against
+    1.35 s on PostgreSQL, 0.85 s against 0.75 s on SQLite. A row whose task row is missing would
+    be left out by the join: that is refused (the transaction rolls back), never lost."""
+    if not rows:
+        return
+    if not supported(using):
+        insert_rows(ManagedTask, [*columns, "row_digest"], [(*row, PENDING) for row in rows], using)
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    digest, source = _sql(using)
+    owned, task, incoming = quote(ManagedTask._meta.db_table), quote(PeriodicTask._meta.db_table), quote(_INCOMING)
+    names = ", ".join(quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {incoming}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {incoming} AS SELECT {names} FROM {owned} WHERE 1 = 0")
+        insert_rows(ManagedTask, columns, rows, using, into=_INCOMING)
+        chosen = ", ".join(f"{incoming}.{quote(column)}" for column in columns)
+        cursor.execute(
+            f"INSERT INTO {owned} ({names}, {quote('row_digest')}) SELECT {chosen}, {digest} FROM {source} "
+            f"JOIN {incoming} ON {incoming}.{quote('periodic_task_id')} = {task}.{quote('id')}"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"DROP TABLE {incoming}")
+    if inserted != len(rows):
+        raise RuntimeError(f"ownership of {len(rows) - inserted} new row(s) found no task row; nothing was written")
 
 
 def record(using: str) -> None:

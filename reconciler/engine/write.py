@@ -46,8 +46,6 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
         _update_tasks(rewrites, schedule_ids, using, now)
         _delete_tasks(deleted, using)
     _own(writes, created, using, now, revision, source)
-    if writes:
-        rowdigest.record(using)
     if created or rewrites or plan.of(Action.DELETE):
         mark_changed(using, now)
 
@@ -161,9 +159,9 @@ def _delete_tasks(pks: list[int], using: str) -> None:
         PeriodicTask.objects.using(using).filter(pk__in=batch)._raw_delete(using)
 
 
-OWNERSHIP_COLUMNS = (
+OWNERSHIP_COLUMNS = (  # and ``row_digest``, which the database computes (``rowdigest``)
     "periodic_task_id", "source_file", "source_line", "spec_hash", "applied_at", "applied_revision", "source",
-    "row_digest", "policy", "calendar", "monitor",
+    "policy", "calendar", "monitor",
 )
 
 
@@ -179,12 +177,15 @@ def _own(
         source = change.source
         values = (
             change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            desired.digest(), now, revision, owner, rowdigest.PENDING, _stored(desired.policy, stored),
+            desired.digest(), now, revision, owner, _stored(desired.policy, stored),
             _stored(desired.calendar, stored), _stored(desired.monitor, stored),
         )
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
-    _insert_ownership(fresh, using)
-    update_rows(ManagedTask, "periodic_task_id", OWNERSHIP_COLUMNS[1:], [(*v[1:], v[0]) for v in known], using)
+    rowdigest.insert_owned(OWNERSHIP_COLUMNS, fresh, using)
+    if known:
+        update_rows(ManagedTask, "periodic_task_id", (*OWNERSHIP_COLUMNS[1:], "row_digest"),
+                    [(*v[1:], rowdigest.PENDING, v[0]) for v in known], using)
+        rowdigest.record(using)
 
 
 def _stored(options: OptionSet, stored: dict[int, str]) -> str:
@@ -194,7 +195,3 @@ def _stored(options: OptionSet, stored: dict[int, str]) -> str:
         found = stored[id(options)] = options.to_json()
     return found
 
-
-def _insert_ownership(rows: list[tuple[Any, ...]], using: str) -> None:
-    if rows:
-        insert_rows(ManagedTask, OWNERSHIP_COLUMNS, rows, using)

@@ -208,3 +208,24 @@ def test_the_digested_columns_are_the_kinds_tables_in_their_stored_order() -> No
         "crontab__month_of_year", "crontab__day_of_week",
     )
     assert sorted(rowdigest.ROW_FIELDS[15:]) == sorted(f"{k.field}__{c}" for k in KINDS for c in k.columns)
+
+
+def test_new_ownership_rows_are_inserted_with_their_digest_and_an_orphan_is_refused(tmp_path: Path) -> None:
+    """``insert_owned`` digests each row on the way in, and never drops a row silently: an
+    ownership row whose task row does not exist fails the whole insert."""
+    from django.db import transaction
+
+    from reconciler.engine.write import OWNERSHIP_COLUMNS
+
+    apply_yaml(tmp_path, EVERY_KIND)
+    owned = list(ManagedTask.objects.values_list(*OWNERSHIP_COLUMNS))
+    digests = dict(ManagedTask.objects.values_list("periodic_task_id", "row_digest"))
+    ManagedTask.objects.all().delete()
+    rowdigest.insert_owned(OWNERSHIP_COLUMNS, owned[:2], "default")
+    assert dict(ManagedTask.objects.values_list("periodic_task_id", "row_digest")) == {
+        pk: digests[pk] for pk, *_ in owned[:2]
+    }
+    orphan = (max(digests) + 1000, *owned[2][1:])
+    with pytest.raises(RuntimeError, match="1 new row"), transaction.atomic():
+        rowdigest.insert_owned(OWNERSHIP_COLUMNS, [owned[2], orphan], "default")
+    assert ManagedTask.objects.count() == 2
