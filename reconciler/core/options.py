@@ -9,7 +9,9 @@ import json
 from collections.abc import Hashable
 from dataclasses import fields
 from functools import lru_cache
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self, TypeVar, cast
+
+_O = TypeVar("_O", bound="OptionSet")
 
 
 class OptionSet:
@@ -57,6 +59,22 @@ class OptionSet:
 def _parsed(cls: Any, text: str) -> OptionSet:
     parsed: OptionSet = cls._parse(text)
     return parsed
+
+
+_SHARED: dict[Any, Any] = {}
+SHARED_LIMIT = 10_000  # distinct option sets kept: a tree repeats a few; a hostile one cannot grow this
+
+
+def shared(options: _O) -> _O:
+    """The one object of ``options``' value: 100,000 declarations repeat a few option sets, and
+    what stores or sends them works once per object (ownership's JSON, the pickles from the
+    validating processes) instead of once per declaration."""
+    found = _SHARED.get(options)
+    if found is None:
+        if len(_SHARED) >= SHARED_LIMIT:
+            return options
+        found = _SHARED[options] = options
+    return cast(_O, found)
 
 
 def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) -> Any:

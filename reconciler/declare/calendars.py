@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from ..core.calendar import NO_CALENDAR, Calendar
 from ..core.diagnostics import did_you_mean
+from ..core.options import shared
 from ..core.regions import countries, country_code, subdivision_code
 from ..core.schedule import Clocked, Crontab, Schedule
 from ..core.specs import TaskSpec
@@ -164,7 +165,7 @@ def calendar_of(options: CalendarOptions, schedule: Schedule) -> Calendar:
         until=options.until.astimezone(UTC).isoformat() if options.until is not None else None,
         max_runs=options.max_runs,
     )
-    return NO_CALENDAR if calendar == NO_CALENDAR else calendar
+    return NO_CALENDAR if calendar == NO_CALENDAR else shared(calendar)
 
 
 def _expressions(crons: str | CronFields | list[str | CronFields] | None) -> list[str]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from ..core import monitor
+from ..core.options import shared
 from .fields import Duration, as_text, shown
 
 MAX_THRESHOLD = 100  # runs in a row: health reads no further back
@@ -59,4 +60,4 @@ def monitor_of(declared: Monitor | None) -> monitor.Monitor:
         owner=declared.owner or "",
         severity=declared.severity or "",
     )
-    return monitor.NO_MONITOR if found == monitor.NO_MONITOR else found
+    return monitor.NO_MONITOR if found == monitor.NO_MONITOR else shared(found)
