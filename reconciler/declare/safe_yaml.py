@@ -68,23 +68,26 @@ class _Constructor(yaml.constructor.SafeConstructor):
                 ))
 
 
-_SCALAR_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
-_SCALAR_TAGS_LIMIT = 200_000
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_LIMIT = 200_000
 
 
 class _Resolver(yaml.resolver.Resolver):
     """PyYAML's resolver with a memo of plain scalars' tags: keys and most values repeat
-    across thousands of declarations, and the regex tests are the parser's hottest path."""
+    across thousands of declarations, and the regex tests are the parser's hottest path. A
+    plain scalar's tag depends on its text alone; any other scalar (quoted, a block) is a
+    string (PyYAML's own rule, without path resolvers, which nothing here adds)."""
 
     def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
-        if kind is not yaml.ScalarNode:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _SCALAR_TAGS.get(key)  # type: ignore[arg-type]
+        if not implicit[0]:
+            return _STR
+        tag = _PLAIN_TAGS.get(value)  # type: ignore[call-overload]
         if tag is None:
             tag = super().resolve(kind, value, implicit)
-            if len(_SCALAR_TAGS) < _SCALAR_TAGS_LIMIT:
-                _SCALAR_TAGS[key] = tag  # type: ignore[index]
+            if len(_PLAIN_TAGS) < _PLAIN_TAGS_LIMIT:
+                _PLAIN_TAGS[value] = tag  # type: ignore[index]
         return tag
 
 
@@ -152,19 +155,31 @@ class _Loader(_Parser, _Constructor, _Resolver):  # type: ignore[misc, valid-typ
         return built
 
     def _build_mapping(self, node: yaml.MappingNode) -> Any:
-        for key, _ in node.value:
-            if key.__class__ is not yaml.ScalarNode:
-                raise Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key)
-        if any(key.tag == _MERGE_TAG for key, _ in node.value):
+        """As ``_build`` does, with a string key or value built here (most of a file's nodes)."""
+        merges = False
+        for key_node, _ in node.value:
+            if key_node.__class__ is not yaml.ScalarNode:
+                raise Refused("schema", "a mapping key must be a plain value, not a sequence or a mapping", key_node)
+            merges = merges or key_node.tag == _MERGE_TAG
+        if merges:
             return self.construct_object(node, deep=True)
         result: dict[Any, Any] = {}
         self._built[id(node)] = result
         for key_node, value_node in node.value:
-            key = self._build(key_node)
+            if key_node.tag == _STR:
+                key = key_node.value
+                if len(key) <= _INTERNED:
+                    key = intern(key)
+            else:
+                key = self._build(key_node)
             if key in result and id(node) not in self._duplicates_seen:
                 self._duplicates_seen.add(id(node))
                 self._record_duplicates(node)
-            result[key] = self._build(value_node)
+            if value_node.__class__ is yaml.ScalarNode and value_node.tag == _STR:
+                value = value_node.value
+                result[key] = intern(value) if len(value) <= _INTERNED else value
+            else:
+                result[key] = self._build(value_node)
         return result
 
 

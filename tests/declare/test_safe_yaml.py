@@ -27,6 +27,8 @@ def test_values_match_pyyaml_safe_load() -> None:
     text = (
         "a: 1\nb: 0x1f\nc: 010\nd: on\ne: ~\nf: 1.5\ng: 2030-01-01\nh: 2030-01-01 10:00:00+02:00\n"
         "i: [x, 'y', {z: .inf}]\nj: !!str 12\nk: &anchor {q: 1}\nl: *anchor\nm: !!set {p: null}\n"
+        # quoted and block scalars are strings whatever their text; the same text plain is not
+        "n: '1'\no: \"true\"\np: |\n  12\nq: >\n  null\nr: \"~\"\ns: ''\nt: 1\nu: true\nv: null\nw:\n"
     )
     assert load_text(text, "f.yaml").data == yaml.safe_load(text)
 
