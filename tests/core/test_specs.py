@@ -1,6 +1,8 @@
 """Canonical forms: compare by meaning, write one spelling."""
 from __future__ import annotations
 
+import pytest
+
 from reconciler.core.schedule import Interval
 from reconciler.core.specs import TaskSpec, canonical_json
 
@@ -20,3 +22,14 @@ def test_digest_changes_with_any_managed_field_and_not_otherwise() -> None:
         TaskSpec("n", "t", Interval(60), queue="q"),
     ):
         assert changed.digest() != base.digest()
+
+
+@pytest.mark.parametrize("value", [
+    {}, [], "", "é \"quoted\" \\ back\nline", 0, -1, 10 ** 30, 1.5, float("nan"), float("inf"), None, True,
+    {"b": [1, 2.5, None, False], "a": {"z": "ü", "y": []}, "": "empty key"}, ["x", {"k": "v"}],
+])
+def test_canonical_json_is_the_sorted_compact_json_text(value: object) -> None:
+    """The digests stored in ownership are of this text: it must never change spelling."""
+    import json
+
+    assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
