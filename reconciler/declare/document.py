@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
 
 from ..core.diagnostics import Diagnostic, SourceRange, error
+from ..core.options import shared
 from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, Schedule, Solar
 from ..core.specs import TaskSpec, canonical_json
@@ -224,14 +226,27 @@ def to_spec(name: str, model: Declaration, default_timezone: str) -> TaskSpec:
 
 
 def policy_of(model: Options) -> Policy:
-    return Policy(
-        overlap=model.overlap, max_runtime=model.max_runtime, time_limit=model.time_limit, catchup=model.catchup,
-        catchup_window=model.catchup_window, catchup_max=model.catchup_max, jitter=model.jitter,
-        scheduled_time_kwarg=model.scheduled_time_kwarg,
+    return _policy(
+        model.overlap, model.max_runtime, model.time_limit, model.catchup, model.catchup_window, model.catchup_max,
+        model.jitter, model.scheduled_time_kwarg,
     )
 
 
+@lru_cache(maxsize=4096)  # a tree repeats a few policies: one object each (``shared``), built once
+def _policy(
+    overlap: str, max_runtime: int | None, time_limit: int | None, catchup: str, catchup_window: int | None,
+    catchup_max: int | None, jitter: int | None, scheduled_time_kwarg: str | None,
+) -> Policy:
+    return shared(Policy(
+        overlap=overlap, max_runtime=max_runtime, time_limit=time_limit, catchup=catchup,
+        catchup_window=catchup_window, catchup_max=catchup_max, jitter=jitter,
+        scheduled_time_kwarg=scheduled_time_kwarg,
+    ))
+
+
 def _schedule(model: Declaration, default_timezone: str) -> Schedule:
+    if isinstance(model.cron, str):
+        return _crontab(model.timezone or default_timezone, model.cron)
     if model.cron is not None:  # a list: its first cron (the others are the calendar's)
         return Crontab.canonical(model.timezone or default_timezone, **expressions_of(model.cron)[0])
     if model.every is not None:
@@ -240,6 +255,11 @@ def _schedule(model: Declaration, default_timezone: str) -> Schedule:
         return Clocked(model.at)
     assert model.solar is not None, f"one of {SCHEDULE_KEYS} is guaranteed by the model"
     return Solar(model.solar.event, Decimal(str(model.solar.latitude)), Decimal(str(model.solar.longitude)))
+
+
+@lru_cache(maxsize=4096)  # a tree repeats a few hundred crons: one object each, parsed once
+def _crontab(timezone: str, cron: str) -> Crontab:
+    return Crontab.canonical(timezone, **expressions_of(cron)[0])
 
 
 def _duplicate_keys(document: RawDocument, tasks: dict[Any, Any], here: FileProblems) -> list[Diagnostic]:
