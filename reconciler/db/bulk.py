@@ -9,24 +9,20 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
-BATCH = 500  # keys in one SQLite statement: under its variable limit
 Adapt = Callable[[Any], Any]  # a value as the database stores it
 
 
 def insert_rows(
-    model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str,
-    returning: Sequence[str] = (), into: str | None = None,
-) -> list[tuple[Any, ...]]:
+    model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str, into: str | None = None,
+) -> None:
     """Insert plain tuples, without building a model instance per row (that costs more than
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows). SQLite: one executemany, in-process. Then ``returning`` read back by its
-    first column, a unique one (``_read_back``). ``into``: another table with the model's
-    columns (a temporary one), written instead of the model's."""
+    100,000 rows). SQLite: one executemany, in-process. ``into``: another table with the
+    model's columns (a temporary one), written instead of the model's."""
     connection = connections[using]
     quote = connection.ops.quote_name
-    table = quote(into or model._meta.db_table)
-    head = f"{table} ({', '.join(quote(c) for c in columns)})"
+    head = f"{quote(into or model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {head} FROM STDIN") as copy:
@@ -35,11 +31,31 @@ def insert_rows(
         else:
             prepared = _adapted(rows, _moments(model, columns, connection.ops.adapt_datetimefield_value))
             cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
-        if not returning:
-            return []
-        key = columns.index(returning[0])
-        select = f"SELECT {', '.join(quote(c) for c in returning)} FROM {table} WHERE {quote(returning[0])}"
-        return _read_back(cursor, connection.vendor, select, [row[key] for row in rows])
+
+
+def allocate_ids(model: type[Model], count: int, using: str) -> list[int]:
+    """``count`` new primary keys of ``model``, for rows inserted with their key (``insert_rows``):
+    no read-back of what the database chose (at 100,000 rows, 0.2-0.3 s). PostgreSQL: drawn
+    from the column's own sequence, as any other insert draws them. SQLite, inside the writing
+    transaction (no other writer): after the largest key ever given, ``AUTOINCREMENT``'s
+    ``sqlite_sequence`` included, which the insert then moves on."""
+    if count <= 0:
+        return []
+    connection = connections[using]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [connection.ops.quote_name(table), pk, count])
+            return [key for key, in cursor.fetchall()]
+        cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk)}) FROM {connection.ops.quote_name(table)}")
+        largest = cursor.fetchone()[0] or 0
+        cursor.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        if cursor.fetchone():
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            given = cursor.fetchone()
+            largest = max(largest, given[0] if given else 0)
+    return list(range(largest + 1, largest + 1 + count))
 
 
 def insert_returning_pks(
@@ -104,21 +120,6 @@ def _moments(model: type[Model], columns: Sequence[str], adapt: Adapt) -> list[t
     Django formats them)."""
     fields = {f.column: f for f in model._meta.concrete_fields}
     return [(i, adapt) for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
-
-
-def _read_back(cursor: Any, vendor: str, select: str, keys: list[Any]) -> list[tuple[Any, ...]]:
-    """The rows of ``select`` (``… WHERE column``) whose column is one of ``keys``: one array
-    on PostgreSQL; on SQLite, lists of ``BATCH`` (under its variable limit), without building
-    a queryset each."""
-    if vendor == "postgresql":
-        cursor.execute(f"{select} = ANY(%s)", [keys])
-        return cursor.fetchall()  # type: ignore[no-any-return]
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(keys), BATCH):
-        batch = keys[start:start + BATCH]
-        cursor.execute(f"{select} IN ({', '.join(['%s'] * len(batch))})", batch)
-        found.extend(cursor.fetchall())
-    return found
 
 
 def _adapted(

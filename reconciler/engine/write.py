@@ -22,7 +22,7 @@ from ..core.plan import Action, Change, Plan
 from ..core.schedule import Clocked, NoSchedule, Schedule
 from ..core.specs import TaskSpec
 from ..db import rowdigest
-from ..db.bulk import insert_returning_pks, insert_rows, update_rows
+from ..db.bulk import allocate_ids, insert_returning_pks, insert_rows, update_rows
 from ..db.marker import row_triggers_set_aside
 from ..models import ManagedTask
 
@@ -137,11 +137,14 @@ def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> tuple[
 
 
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
-    rows = [(*task_row(c.desired, ids, now), None, 0) for c in changes if c.desired]
-    if not rows:
+    """The new rows, each with a key allocated first: name → key."""
+    specs = [c.desired for c in changes if c.desired]
+    keys = allocate_ids(PeriodicTask, len(specs), using)
+    if not specs:
         return {}
-    columns = [*TASK_COLUMNS, "last_run_at", "total_run_count"]
-    return dict(insert_rows(PeriodicTask, columns, rows, using, returning=("name", "id")))
+    rows = [(key, *task_row(spec, ids, now), None, 0) for key, spec in zip(keys, specs, strict=True)]
+    insert_rows(PeriodicTask, ["id", *TASK_COLUMNS, "last_run_at", "total_run_count"], rows, using)
+    return {spec.name: key for key, spec in zip(keys, specs, strict=True)}
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
-from reconciler.db.bulk import BATCH, insert_returning_pks, insert_rows
+from reconciler.db.bulk import allocate_ids, insert_returning_pks, insert_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
 
@@ -26,16 +26,27 @@ def test_each_moment_is_stored_as_its_own_instant_shared_or_not() -> None:
     ]
 
 
-def test_returning_reads_back_every_row_inserted_past_one_batch() -> None:
+def test_allocated_keys_are_new_and_the_next_insert_takes_a_later_one() -> None:
+    """Rows inserted with allocated keys: none collides with a row there or deleted (SQLite's
+    ``AUTOINCREMENT`` never gives a key twice), and the ORM's next insert comes after them."""
     every = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    columns = ("name", "task", "args", "kwargs", "headers", "description", "enabled", "one_off", "total_run_count",
-               "date_changed", "interval_id")
-    rows = [(f"task-{i}", "project.tasks.noop", "[]", "{}", "{}", "", True, False, 0, now, every.pk)
-            for i in range(2 * BATCH + 1)]
-    returned = insert_rows(PeriodicTask, columns, rows, "default", returning=("name", "id"))
-    assert len(returned) == len(rows)
-    assert dict(returned) == dict(PeriodicTask.objects.values_list("name", "pk"))
+    columns = ["id", "name", "task", "args", "kwargs", "headers", "description", "enabled", "one_off",
+               "total_run_count", "date_changed", "interval_id"]
+
+    def row(key: int, name: str) -> tuple[object, ...]:
+        return (key, name, "project.tasks.noop", "[]", "{}", "{}", "", True, False, 0, now, every.pk)
+
+    kept = PeriodicTask.objects.create(name="kept", task="project.tasks.noop", interval=every)
+    deleted = PeriodicTask.objects.create(name="deleted", task="project.tasks.noop", interval=every).pk
+    PeriodicTask.objects.filter(pk=deleted).delete()
+    keys = allocate_ids(PeriodicTask, 1200, "default")
+    assert len(set(keys)) == 1200 and min(keys) > deleted > kept.pk
+    insert_rows(PeriodicTask, columns, [row(key, f"task-{key}") for key in keys], "default")
+    assert dict(PeriodicTask.objects.exclude(pk=kept.pk).values_list("name", "pk")) == {f"task-{k}": k for k in keys}
+    later = PeriodicTask.objects.create(name="later", task="project.tasks.noop", interval=every)
+    assert later.pk > max(keys)
+    assert allocate_ids(PeriodicTask, 0, "default") == []
 
 
 def test_each_row_gets_its_own_primary_key_in_order_past_one_batch_of_parameters() -> None:
