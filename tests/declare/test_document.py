@@ -218,7 +218,10 @@ def test_example_schedules_are_valid(registry) -> None:
 
 def test_declarations_with_equal_options_share_one_object_of_each(tmp_path: Path, registry) -> None:
     """What writes ownership encodes each option set once per object (``core.options.shared``)."""
-    options = "    overlap: skip\n    max_runtime: 10m\n    monitor: {owner: growth, grace: 1m}\n    until: '2031-01-01T00:00:00Z'\n"
+    options = (
+        "    overlap: skip\n    max_runtime: 10m\n    monitor: {owner: growth, grace: 1m}\n"
+        "    until: '2031-01-01T00:00:00Z'\n"
+    )
     (tmp_path / "s.yaml").write_text("tasks:\n" + "".join(
         f"  t{i}:\n    task: project.tasks.heartbeat\n    every: {30 + i}\n{options}" for i in range(3)
     ))
