@@ -13,9 +13,8 @@ a miss: a corrupt cache can cost time, never hide a problem.
 Entries are plain JSON data, never pickles: reading one cannot run code, whoever wrote it.
 The folder must be the user's own and writable by nobody else (it is created 0700); any other
 folder is not used, and the run says so once. Entries are written atomically (a temporary
-file renamed over), so processes that share the folder never read half an entry: the process
-that validated a file writes its temporary file (``stage``, a worker on a large tree), the one
-that checked the whole tree renames it, or removes it when the file has an error.
+file renamed over), so processes that share the folder never read half an entry; only once
+the whole tree is checked (``put``), by a forked child on a large tree (``parallel.in_background``).
 """
 from __future__ import annotations
 
@@ -43,9 +42,6 @@ from .cache_key import code_fingerprint, registry_fingerprint
 from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
-
-Staged = tuple[str, str]
-"""An entry written under a temporary name, and the name it takes once kept (``ValidationCache.stage``)."""
 
 FORMAT = b"reconciler-validation-cache-4"
 SUFFIX = ".json"
@@ -85,37 +81,20 @@ class ValidationCache:
             found = None
         return found if found is not None and found.name == source.name else None
 
-    def stage(self, source: SourceFile, result: FileResult) -> Staged | None:
-        """Write ``result``'s entry under a temporary name beside its own, where the file was
-        validated (a worker: ``parallel``); None for a file with an error of its own, a value
-        JSON cannot hold, or a folder that cannot be written. Once the whole tree is checked,
-        the caller ``keep``s it or ``drop``s it: only a kept entry is ever read."""
+    def put(self, source: SourceFile, result: FileResult) -> None:
+        """Store ``result``'s entry: not for a file with an error of its own or a value JSON
+        cannot hold; a folder that cannot be written is a miss next time."""
         if source.data is None or has_errors(result.diagnostics):
-            return None
+            return
         data = entry(result)
-        if data is None:
-            return None
-        path = self._path(source)
-        try:
-            return write_temporary(path, data), str(path)
-        except OSError:
-            return None
-
-    @staticmethod
-    def keep(staged: Staged) -> None:
-        with contextlib.suppress(OSError):
-            os.replace(*staged)
-
-    @staticmethod
-    def drop(staged: Staged) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(staged[0])
+        if data is not None:
+            with contextlib.suppress(OSError):
+                write_private(self._path(source), data)
 
 
 def entry(result: FileResult) -> bytes | None:
-    """The stored form of ``result`` (it computes its specs' digests), or None when JSON cannot
-    hold one of its values. It depends on the result alone: a worker process that validated
-    the file encodes it too (``stage``), and the caller keeps it once the tree is checked."""
+    """The stored form of ``result`` (with its specs' digests), or None when JSON cannot hold
+    one of its values."""
     try:
         return json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError):

@@ -28,7 +28,7 @@ from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
 from .load import parse_source
-from .parallel import Checked, Context, validate_sources
+from .parallel import MIN_FILES, Checked, Context, in_background, settle, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
 
@@ -130,6 +130,7 @@ def _validate(
 ) -> ValidationResult:
     sources = list(read_sources(paths or [schedules_dir()]) if read is None else read)
     moment = now or datetime.now(UTC)
+    settle()  # the entries an earlier run of this process is still writing
     runs: list[tuple[str | None, list[Diagnostic]]] = []
     chosen: ValidationResult | None = None
     for env in envs.checked:
@@ -156,28 +157,32 @@ def _validate_once(
         else:
             fresh.append(source)
     context = Context(registry.timezone, now, env, names)
-    checked = validate_sources(fresh, context, cache.stage if cache is not None else None)
-    try:
-        validated = combine([(result, text) for result, text, _ in checked], known, now)
-        resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
-        warnings = lint(validated.declarations, now=now, herd_limit=conf.HERD_LIMIT) if lints else []
-    except BaseException:
-        _remember(checked, (), completed=False)
-        raise
+    checked = validate_sources(fresh, context, digests=cache is not None)
+    validated = combine(checked, known, now)
+    resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
+    warnings = lint(validated.declarations, now=now, herd_limit=conf.HERD_LIMIT) if lints else []
     tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
                                 for f, _ in known for d in f.declarations)]
     declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
-    _remember(checked, diagnostics)
+    if cache is not None:
+        _remember(cache, fresh, checked, diagnostics)
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
 
 
-def _remember(checked: list[Checked], diagnostics: Sequence[Diagnostic], completed: bool = True) -> None:
-    """Keep the entries of the files of this run that have no error at all (their own, or
-    across files), staged where each was validated (with its specs' digests: what read
-    compares rows with); drop the others, and every one of a run that did not complete."""
+def _remember(
+    cache: ValidationCache, sources: list[SourceFile], checked: list[Checked], diagnostics: Sequence[Diagnostic],
+) -> None:
+    """Store the entries of the files of this run that have no error at all (their own, or
+    across files), with their specs' digests (what read compares rows with). On a large tree a
+    forked child writes them (1 ms a file) while this process plans and writes."""
     with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
-    for result, _, staged in checked:
-        if staged is not None:
-            keep = completed and result.name not in with_errors
-            (ValidationCache.keep if keep else ValidationCache.drop)(staged)
+    kept = [(source, result) for source, (result, _) in zip(sources, checked, strict=True)
+            if result.name not in with_errors]
+    if kept:
+        in_background(lambda: _put_all(cache, kept), large=len(kept) >= MIN_FILES)
+
+
+def _put_all(cache: ValidationCache, entries: list[tuple[SourceFile, FileResult]]) -> None:
+    for source, result in entries:
+        cache.put(source, result)

@@ -316,7 +316,7 @@ def test_plan_and_apply_a_file_whose_name_is_not_utf8(tmp_path: Path) -> None:
         assert "No changes" in done.stdout and "1 task unchanged" in done.stdout
 
 
-# -- entries staged where each file is validated -----------------------------------------
+# -- entries written once the tree is checked ----------------------------------------------
 
 def cache_files(tmp_path: Path) -> tuple[list[Path], list[Path]]:
     """(the entries, the temporary files) in the cache folder."""
@@ -325,27 +325,31 @@ def cache_files(tmp_path: Path) -> tuple[list[Path], list[Path]]:
         p for p in files if p.name.startswith(".tmp-")]
 
 
-def test_workers_stage_the_entries_and_only_the_files_without_error_are_kept(
+def test_a_forked_child_writes_the_entries_of_the_files_without_error_only(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On every core: each worker writes its files' entries under temporary names; once the tree
-    is checked, an entry is kept for a file without error, own or across files (a duplicate
-    name, an argument the task refuses), and every other one is removed."""
+    """On every core, then in a forked child once the tree is checked: an entry for each file
+    without error, own or across files (a duplicate name, an argument the task refuses), none
+    for the others. The next validation in this process waits for the child before it reads."""
     from reconciler.declare import parallel
+    from reconciler.declare import tree as tree_module
 
     for i in range(3, 12):
         (tree / f"f{i}.yaml").write_text(good(i))
     (tree / "f3.yaml").write_text(good(3).replace("size: 10", "size: ten"))  # resolve refuses it
     (tree / "f4.yaml").write_text(good(5))  # the name of f5.yaml: both files have an error
-    (tree / "f6.yaml").write_text("tasks: [")  # its own error: never staged
+    (tree / "f6.yaml").write_text("tasks: [")  # its own error
     monkeypatch.setattr(parallel, "_workers", lambda sources: 2)
+    monkeypatch.setattr(tree_module, "MIN_FILES", 1)  # this small tree counts as large
     reg = app_with(report)
     cold = run(tree, reg)
     assert {d.source.file.rsplit("/", 1)[-1] for d in cold.diagnostics if d.is_error and d.source} == {
         "f3.yaml", "f4.yaml", "f5.yaml", "f6.yaml"}
+    assert len(parallel._pending) == 1, "a child writes the entries"
+    assert run(tree, reg).cached == 8
+    assert parallel._pending == []
     entries, temporary = cache_files(tmp_path)
     assert len(entries) == 12 - 4 and temporary == []
-    assert run(tree, reg).cached == 8
 
 
 def test_a_run_that_fails_after_the_workers_keeps_no_entry(

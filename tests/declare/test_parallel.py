@@ -46,3 +46,34 @@ def test_small_trees_and_threaded_callers_stay_in_process(tmp_path: Path) -> Non
     finally:
         blocker.set()
         thread.join()
+
+
+def test_work_in_the_background_runs_in_a_child_that_is_waited_for(tmp_path: Path) -> None:
+    """``in_background``: a large piece of work runs in a forked child (this process's pid is
+    not the one that writes), ``settle`` waits for it; a failing child leaves this process alone."""
+    import os
+
+    done = tmp_path / "done"
+    parallel.in_background(lambda: done.write_text(str(os.getpid())), large=True)
+    parallel.in_background(lambda: 1 / 0, large=True)  # type: ignore[func-returns-value]
+    assert len(parallel._pending) == 2
+    parallel.settle()
+    assert parallel._pending == [] and int(done.read_text()) != os.getpid()
+
+
+def test_work_in_the_background_stays_in_process_when_small_or_threaded(tmp_path: Path) -> None:
+    import os
+
+    small = tmp_path / "small"
+    parallel.in_background(lambda: small.write_text(str(os.getpid())), large=False)
+    assert int(small.read_text()) == os.getpid() and parallel._pending == []
+    blocker = threading.Event()
+    thread = threading.Thread(target=blocker.wait)
+    thread.start()
+    try:
+        threaded = tmp_path / "threaded"
+        parallel.in_background(lambda: threaded.write_text(str(os.getpid())), large=True)
+        assert int(threaded.read_text()) == os.getpid() and parallel._pending == []
+    finally:
+        blocker.set()
+        thread.join()
