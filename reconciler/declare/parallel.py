@@ -84,8 +84,7 @@ def _text(source: SourceFile) -> str:
 
 
 NICENESS = 10  # the child yields its core to this process and to the database server, whose work waits on
-_pending: list[int] = []
-_waits_at_exit: list[bool] = []
+_pending: list[int] = []  # children ``in_background`` started and ``settle`` has not waited for
 
 
 def in_background(work: Callable[[], None], *, large: bool) -> None:
@@ -110,9 +109,6 @@ def in_background(work: Callable[[], None], *, large: bool) -> None:
             code = 0
         finally:
             os._exit(code)
-    if not _waits_at_exit:
-        atexit.register(settle)
-        _waits_at_exit.append(True)
     _pending.append(pid)
 
 
@@ -122,3 +118,6 @@ def settle() -> None:
         pid = _pending.pop()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+
+
+atexit.register(settle)  # nothing to wait for, most of the time

@@ -139,9 +139,9 @@ def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> tuple[
 def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
     """The new rows, each with a key allocated first: name → key."""
     specs = [c.desired for c in changes if c.desired]
-    keys = allocate_ids(PeriodicTask, len(specs), using)
     if not specs:
         return {}
+    keys = allocate_ids(PeriodicTask, len(specs), using)
     rows = [(key, *task_row(spec, ids, now), None, 0) for key, spec in zip(keys, specs, strict=True)]
     insert_rows(PeriodicTask, ["id", *TASK_COLUMNS, "last_run_at", "total_run_count"], rows, using)
     return {spec.name: key for key, spec in zip(keys, specs, strict=True)}
