@@ -177,6 +177,7 @@ def datetimes(using: str) -> Callable[[Any], Any]:
 
 PENDING = "pending"  # written by apply with a changed ownership row; replaced by ``record`` before commit
 _INCOMING = "reconciler_incoming_ownership"  # a temporary table: one connection's, inside one transaction
+_TEMPORARY = {"postgresql": "pg_temp", "sqlite": "temp"}  # its schema: a DROP never reaches a table of the same name
 
 
 def insert_owned(columns: Sequence[str], rows: list[tuple[Any, ...]], using: str) -> None:
@@ -194,11 +195,12 @@ def insert_owned(columns: Sequence[str], rows: list[tuple[Any, ...]], using: str
     connection = connections[using]
     quote = connection.ops.quote_name
     digest, source = _sql(using)
-    owned, task, incoming = quote(ManagedTask._meta.db_table), quote(PeriodicTask._meta.db_table), quote(_INCOMING)
+    owned, task = quote(ManagedTask._meta.db_table), quote(PeriodicTask._meta.db_table)
+    incoming = f"{_TEMPORARY[connection.vendor]}.{quote(_INCOMING)}"
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {incoming}")
-        cursor.execute(f"CREATE TEMPORARY TABLE {incoming} AS SELECT {names} FROM {owned} WHERE 1 = 0")
+        cursor.execute(f"CREATE TEMPORARY TABLE {quote(_INCOMING)} AS SELECT {names} FROM {owned} WHERE 1 = 0")
         insert_rows(ManagedTask, columns, rows, using, into=_INCOMING)
         chosen = ", ".join(f"{incoming}.{quote(column)}" for column in columns)
         cursor.execute(

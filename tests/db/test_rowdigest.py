@@ -229,3 +229,14 @@ def test_new_ownership_rows_are_inserted_with_their_digest_and_an_orphan_is_refu
     with pytest.raises(RuntimeError, match="1 new row"), transaction.atomic():
         rowdigest.insert_owned(OWNERSHIP_COLUMNS, [owned[2], orphan], "default")
     assert ManagedTask.objects.count() == 2
+
+
+def test_a_permanent_table_named_as_the_temporary_one_is_never_touched(tmp_path: Path) -> None:
+    """The temporary table is dropped in the temporary schema only."""
+    execute('CREATE TABLE "reconciler_incoming_ownership" (kept integer)')
+    execute('INSERT INTO "reconciler_incoming_ownership" VALUES (7)')
+    apply_yaml(tmp_path, EVERY_KIND)
+    assert ManagedTask.objects.count() == 4
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT kept FROM "reconciler_incoming_ownership"')
+        assert cursor.fetchall() == [(7,)]
