@@ -2,7 +2,7 @@
 than writing the rows): what apply writes created and changed rows and ownership with."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -13,13 +13,14 @@ Adapt = Callable[[Any], Any]  # a value as the database stores it
 
 
 def insert_rows(
-    model: type[Model], columns: Sequence[str], rows: list[tuple[Any, ...]], using: str, into: str | None = None,
+    model: type[Model], columns: Sequence[str], rows: Iterable[tuple[Any, ...]], using: str, into: str | None = None,
 ) -> None:
     """Insert plain tuples, without building a model instance per row (that costs more than
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows). SQLite: one executemany, in-process. ``into``: another table with the
-    model's columns (a temporary one), written instead of the model's."""
+    100,000 rows). SQLite: one executemany, in-process. ``rows`` is read once; on PostgreSQL as
+    it is sent, so that a generator's work overlaps the server's. ``into``: another table with the model's columns (a
+    temporary one), written instead of the model's."""
     connection = connections[using]
     quote = connection.ops.quote_name
     head = f"{quote(into or model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"
@@ -29,7 +30,7 @@ def insert_rows(
                 for row in rows:
                     copy.write_row(row)
         else:
-            prepared = _adapted(rows, _moments(model, columns, connection.ops.adapt_datetimefield_value))
+            prepared = list(_adapted(rows, _moments(model, columns, connection.ops.adapt_datetimefield_value)))
             cursor.executemany(f"INSERT INTO {head} VALUES ({', '.join(['%s'] * len(columns))})", prepared)
 
 
@@ -44,9 +45,10 @@ def allocate_ids(model: type[Model], count: int, using: str) -> list[int]:
     connection = connections[using]
     table, pk = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                           [connection.ops.quote_name(table), pk, count])
+        if connection.vendor == "postgresql":  # the sequence named once: per row, its lookup cost 8x the draw
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [connection.ops.quote_name(table), pk])
+            sequence = cursor.fetchone()[0]
+            cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
             return [key for key, in cursor.fetchall()]
         cursor.execute(f"SELECT MAX({connection.ops.quote_name(pk)}) FROM {connection.ops.quote_name(table)}")
         largest = cursor.fetchone()[0] or 0
@@ -74,8 +76,8 @@ def insert_returning_pks(
     connection = connections[using]
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(column) for column in columns]
-    prepared = _adapted(rows, [(i, partial(field.get_db_prep_save, connection=connection))
-                               for i, field in enumerate(fields)])
+    prepared = list(_adapted(rows, [(i, partial(field.get_db_prep_save, connection=connection))
+                                    for i, field in enumerate(fields)]))
     head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
     tail = f" RETURNING {quote(model._meta.pk.column)}"
     pks: list[Any] = []
@@ -107,10 +109,9 @@ def update_rows(
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(key)} = %s"
+    params: Sequence[Sequence[Any]] = rows
     if connection.vendor != "postgresql":  # psycopg adapts date-times itself
-        params = _adapted(rows, _moments(model, (*columns, key), connection.ops.adapt_datetimefield_value))
-    else:
-        params = rows
+        params = list(_adapted(rows, _moments(model, (*columns, key), connection.ops.adapt_datetimefield_value)))
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
@@ -122,24 +123,24 @@ def _moments(model: type[Model], columns: Sequence[str], adapt: Adapt) -> list[t
     return [(i, adapt) for i, c in enumerate(columns) if fields[c].get_internal_type() == "DateTimeField"]
 
 
-def _adapted(
-    rows: Sequence[tuple[Any, ...]], adapters: Sequence[tuple[int, Adapt]],
-) -> Sequence[tuple[Any, ...]] | list[list[Any]]:
+def _adapted(rows: Iterable[tuple[Any, ...]], adapters: Sequence[tuple[int, Adapt]]) -> Iterable[Sequence[Any]]:
     """The rows with the value at each adapter's position adapted, each value object once per
     position: the rows share many (the apply's start, None, a cron's fields). By identity, not
     equality: equal datetimes may be different instants (``fold``), and the rows hold every
-    value alive (no id is reused)."""
+    value alive while the memo holds it (no id is reused). Lazily: each row as it is read."""
     if not adapters:
         return rows
-    memos: list[dict[int, Any]] = [{} for _ in adapters]
-    prepared = []
+    return _adapting(rows, adapters)
+
+
+def _adapting(rows: Iterable[tuple[Any, ...]], adapters: Sequence[tuple[int, Adapt]]) -> Iterator[list[Any]]:
+    memos: list[dict[int, tuple[Any, Any]]] = [{} for _ in adapters]  # id → (the value, adapted)
     for row in rows:
         values = list(row)
         for (i, adapt), memo in zip(adapters, memos, strict=True):
             value = values[i]
-            key = id(value)
-            if key not in memo:
-                memo[key] = adapt(value)
-            values[i] = memo[key]
-        prepared.append(values)
-    return prepared
+            known = memo.get(id(value))
+            if known is None:
+                known = memo[id(value)] = (value, adapt(value))
+            values[i] = known[1]
+        yield values

@@ -7,7 +7,7 @@ Only the fields the reconciler manages are written; beat's own (``last_run_at``,
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import reduce
 from typing import Any
@@ -40,12 +40,13 @@ def write(plan: Plan, *, using: str, now: datetime, revision: str = "", source: 
     writes = plan.of(Action.CREATE, Action.UPDATE, Action.RENAME, Action.ADOPT)
     rewrites = [c for c in writes if c.action is not Action.CREATE and (c.fields or c.action is not Action.ADOPT)]
     deleted = [c.pk for c in plan.of(Action.DELETE) if c.pk is not None]
+    ownership = _Ownership(now, revision, source)
     with row_triggers_set_aside(using, len(writes) + len(deleted)):  # the marker moves once, below
         schedule_ids = ensure_schedules([c.desired.schedule for c in writes if c.desired], using)
-        created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now)
+        created = _create_tasks(plan.of(Action.CREATE), schedule_ids, using, now, ownership)
         _update_tasks(rewrites, schedule_ids, using, now)
         _delete_tasks(deleted, using)
-    _own(writes, created, using, now, revision, source)
+    _own([c for c in writes if c.action is not Action.CREATE], created, ownership, using)
     if created or rewrites or plan.of(Action.DELETE):
         mark_changed(using, now)
 
@@ -136,15 +137,27 @@ def task_row(spec: TaskSpec, schedule_ids: ScheduleIds, now: datetime) -> tuple[
     )
 
 
-def _create_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> dict[str, int]:
-    """The new rows, each with a key allocated first: name → key."""
-    specs = [c.desired for c in changes if c.desired]
-    if not specs:
-        return {}
-    keys = allocate_ids(PeriodicTask, len(specs), using)
-    rows = [(key, *task_row(spec, ids, now), None, 0) for key, spec in zip(keys, specs, strict=True)]
-    insert_rows(PeriodicTask, ["id", *TASK_COLUMNS, "last_run_at", "total_run_count"], rows, using)
-    return {spec.name: key for key, spec in zip(keys, specs, strict=True)}
+def _create_tasks(
+    changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime, ownership: _Ownership,
+) -> list[tuple[Any, ...]]:
+    """The new rows, each with a key allocated first; returns their ownership values, built
+    as the rows stream to the database: on PostgreSQL the server takes them meanwhile (a
+    ``COPY``), where building all the rows first, then all the ownership values, left it idle
+    for both (at 100,000 rows, 0.6 s and 0.7 s)."""
+    created = [c for c in changes if c.desired]
+    if not created:
+        return []
+    keys = allocate_ids(PeriodicTask, len(created), using)
+    owned: list[tuple[Any, ...]] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for key, change in zip(keys, created, strict=True):
+            assert change.desired is not None
+            yield (key, *task_row(change.desired, ids, now), None, 0)
+            owned.append(ownership.values(change, key))
+
+    insert_rows(PeriodicTask, ["id", *TASK_COLUMNS, "last_run_at", "total_run_count"], rows(), using)
+    return owned
 
 
 def _update_tasks(changes: Sequence[Change], ids: ScheduleIds, using: str, now: datetime) -> None:
@@ -168,33 +181,41 @@ OWNERSHIP_COLUMNS = (  # and ``row_digest``, which the database computes (``rowd
 )
 
 
-def _own(
-    changes: Sequence[Change], created: dict[str, int], using: str, now: datetime, revision: str, owner: str,
-) -> None:
-    fresh: list[tuple[Any, ...]] = []
-    known: list[tuple[Any, ...]] = []
-    stored: dict[int, str] = {}  # option sets' JSON by identity: 100,000 specs share a few objects
-    for change in changes:
-        desired = change.desired
+class _Ownership:
+    """The values of ownership rows (``OWNERSHIP_COLUMNS``) for one apply."""
+
+    def __init__(self, now: datetime, revision: str, owner: str) -> None:
+        self.now, self.revision, self.owner = now, revision, owner
+        self.stored: dict[int, str] = {}  # option sets' JSON by identity: 100,000 specs share a few objects
+
+    def values(self, change: Change, pk: int) -> tuple[Any, ...]:
+        desired, source = change.desired, change.source
         assert desired is not None
-        source = change.source
-        values = (
-            change.pk or created[change.name], source.file if source else "", source.line if source else None,
-            desired.digest(), now, revision, owner, _stored(desired.policy, stored),
-            _stored(desired.calendar, stored), _stored(desired.monitor, stored),
+        return (
+            pk, source.file if source else "", source.line if source else None, desired.digest(), self.now,
+            self.revision, self.owner, self._json(desired.policy), self._json(desired.calendar),
+            self._json(desired.monitor),
         )
+
+    def _json(self, options: OptionSet) -> str:
+        """``options.to_json()``, once per object (the objects outlive the apply: no id is reused)."""
+        found = self.stored.get(id(options))
+        if found is None:
+            found = self.stored[id(options)] = options.to_json()
+        return found
+
+
+def _own(changes: Sequence[Change], created: list[tuple[Any, ...]], ownership: _Ownership, using: str) -> None:
+    """Ownership rows: ``created`` (the values of the rows just created) and those of the other
+    ``changes``: new for an adopted row, rewritten for an updated or renamed one."""
+    fresh = list(created)
+    known: list[tuple[Any, ...]] = []
+    for change in changes:
+        assert change.pk is not None
+        values = ownership.values(change, change.pk)
         (known if change.action in (Action.UPDATE, Action.RENAME) else fresh).append(values)
     rowdigest.insert_owned(OWNERSHIP_COLUMNS, fresh, using)
     if known:
         update_rows(ManagedTask, "periodic_task_id", (*OWNERSHIP_COLUMNS[1:], "row_digest"),
                     [(*v[1:], rowdigest.PENDING, v[0]) for v in known], using)
         rowdigest.record(using)
-
-
-def _stored(options: OptionSet, stored: dict[int, str]) -> str:
-    """``options.to_json()``, once per object (the objects outlive the loop: no id is reused)."""
-    found = stored.get(id(options))
-    if found is None:
-        found = stored[id(options)] = options.to_json()
-    return found
-
