@@ -109,8 +109,13 @@ def _armed(declared: TaskSpec, row: ActualTask | None, now: datetime) -> TaskSpe
         return declared
     moment_past = declared.schedule.at <= now
     if row is not None and row.spec.schedule == declared.schedule and moment_past:
-        return replace(declared, enabled=row.spec.enabled if declared.enabled else False)
-    return replace(declared, enabled=declared.enabled and not moment_past)
+        return _enabled(declared, row.spec.enabled if declared.enabled else False)
+    return _enabled(declared, declared.enabled and not moment_past)
+
+
+def _enabled(spec: TaskSpec, enabled: bool) -> TaskSpec:
+    """``spec`` itself when already so: a copy would compute its digest again."""
+    return spec if spec.enabled == enabled else replace(spec, enabled=enabled)
 
 
 def _create(item: DeclaredTask, now: datetime) -> Change:
