@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 from ..core.plan import Action, Change, FieldChange, Plan
 from . import markdown as md
 from .diagnostics import escape_data, escape_property
-from .words import count, schedule_change_words, show_field
+from .words import count, schedule_change_words, show_field, shown_alone
 
 __all__ = ["RENDERERS", "render_json", "render_markdown", "render_text", "summary_line"]
 
@@ -23,7 +24,32 @@ def _shown(change: Change, f: FieldChange) -> str:
     return f"{show_field(f.field, f.old, change.desired)} → {show_field(f.field, f.new, change.desired)}"
 
 
-def _field_lines(change: Change, f: FieldChange) -> list[str]:
+def _field_lines(change: Change, f: FieldChange, memo: dict[tuple[Any, ...], list[str]] | None = None) -> list[str]:
+    """The field's lines; with ``memo``, those of a value shown alone (``shown_alone``) made once
+    per value: a first apply of 100,000 tasks shows 500,000 fields, most of them a few values."""
+    value = _single(change, f)
+    if memo is None or value is _BOTH or not shown_alone(f.field, value):
+        return _lines(change, f)
+    key = (f.field, type(value), value)  # the type too: True == 1, but shows otherwise
+    lines = memo.get(key)
+    if lines is None:
+        lines = memo[key] = _lines(change, f)
+    return lines
+
+
+_BOTH = object()  # a change shown as old → new
+
+
+def _single(change: Change, f: FieldChange) -> Any:
+    """The one value ``_shown`` shows, or ``_BOTH``."""
+    if change.action is Action.CREATE:
+        return f.new
+    if change.action in (Action.DELETE, Action.RETAIN) and f.new is None:
+        return f.old
+    return _BOTH
+
+
+def _lines(change: Change, f: FieldChange) -> list[str]:
     lines = [f"      {f.field}: {_shown(change, f)}"]
     words = schedule_change_words(change, f)
     if words:
@@ -50,10 +76,10 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def _text_block(change: Change) -> str:
+def _text_block(change: Change, memo: dict[tuple[Any, ...], list[str]]) -> str:
     lines = [_header(change)]
     for field_change in change.fields:
-        lines.extend(_field_lines(change, field_change))
+        lines.extend(_field_lines(change, field_change, memo))
     lines.extend(f"      # {reason.words}" for reason in change.reasons)
     block = "\n".join(lines)
     if block.count("\n") == len(lines) - 1 and not _CONTROL_BUT_NEWLINE.search(block):
@@ -79,7 +105,8 @@ def unchanged_line(plan: Plan) -> str:
 
 
 def render_text(plan: Plan) -> str:
-    blocks = [_text_block(c) for c in plan.changes]
+    memo: dict[tuple[Any, ...], list[str]] = {}
+    blocks = [_text_block(c, memo) for c in plan.changes]
     blocks += [one_line(f"  ! warning: {w}") for w in plan.warnings]
     unchanged = unchanged_line(plan)
     if plan.scope.within is not None:

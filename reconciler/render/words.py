@@ -214,6 +214,15 @@ def show_field(field: str, value: Any, spec: TaskSpec | None) -> str:
     return show(value, zone=moment_zone(spec, field) if zoned else None, moment=moment)
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def shown_alone(field: str, value: Any) -> bool:
+    """Whether ``show_field``'s text of ``value``, and ``schedule_change_words``' (none), depend on
+    the field and value alone, not on the declaration (its zone, its schedule): a memo's key."""
+    return type(value) in _PLAIN and field not in MOMENT_FIELDS and field not in CALENDAR_WORDS and field != "schedule"
+
+
 def _show_text(value: str) -> str:
     return value if value.startswith(("[", "{")) else json.dumps(value, ensure_ascii=False)
 

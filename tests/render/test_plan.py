@@ -206,3 +206,28 @@ def test_one_control_character_alone_is_escaped_too(forged: str) -> None:
     text = rendered(f"name{forged}")
     assert forged not in text and f"name{forged.encode('unicode_escape').decode('ascii')}" in text
     assert len(text.splitlines()) == len(rendered("name").splitlines())
+
+
+def test_a_value_shown_once_for_many_rows_reads_as_shown_alone() -> None:
+    """The text plan shows a value many rows share once per value (a memo): every block reads as
+    it does alone, a moment still in each declaration's own zone, ``1`` not as ``true``."""
+    from reconciler.render.plan import render_text
+
+    paris = datetime.fromisoformat("2027-01-01T08:00:00+01:00")
+    tokyo = datetime.fromisoformat("2027-01-01T16:00:00+09:00")  # the same instant
+    specs = [
+        spec("a", priority=1, queue="reports", start_time=paris),
+        spec("b", priority=1, queue="reports", start_time=tokyo),
+        spec("c", priority=0, one_off=True, schedule=Clocked(paris)),
+        spec("d", queue="reports", schedule=Crontab("0", "8", timezone="Asia/Tokyo")),
+        spec("e", queue="reports", schedule=Crontab("0", "8", timezone="Europe/Paris")),
+    ]
+    declared = DeclaredState(tuple(DeclaredTask(s, SourceRange("schedules/a.yaml", 1 + i, 3))
+                                   for i, s in enumerate(specs)))
+    together = render_text(diff(declared, ActualState(()), DiffOptions(NOW)))
+    for s in specs:
+        alone = render_text(diff(DeclaredState((next(d for d in declared.tasks if d.name == s.name),)),
+                                 ActualState(()), DiffOptions(NOW)))
+        assert alone.split("\n\n")[0] in together.split("\n\n")
+    assert "16:00:00+09:00" in together and "08:00:00+01:00" in together
+    assert together.count("priority: 1") == 2 and "priority: true" not in together
