@@ -1,21 +1,23 @@
-"""The history record's plan and the plan's text, made in a forked process while this one
-writes the plan.
+"""The history record's plan and the plan's text, made in a forked process while this one writes
+the plan.
 
 A first apply of 100,000 tasks prints 29 MB of plan (every field of every row created) and
 spends about 4 s on it, and packs the plan for its history record (``history.stored_plan``,
-0.7 s), then waits on the database's write for longer: one core idle each time. The plan is
-final before the write (``ApplyOptions.on_write``): a forked child, which shares this
-process's memory, makes both meanwhile, then hands them over a pipe: the record's plan first
-(the apply needs it as soon as the rows are written: a length, then its JSON), then the text
-(to the end). It makes both before it writes either: the apply reads nothing until its rows are
-written, and a child blocked on a full pipe would wait for that instead of rendering. The
-child never touches the database or the standard streams, and leaves with ``os._exit`` (no
-exit handlers, no buffers flushed twice). Small plans, a process with other
-threads (a fork would inherit their locks) and platforms without ``fork`` make both
-in-process; so does a child that failed.
+0.7 s), then waits on the database's write for longer: one core idle each time. The plan is final
+before the write (``ApplyOptions.on_write``): a forked child, which shares this process's
+memory, makes both meanwhile, then hands them over a pipe: the record's plan first (the apply
+needs it as soon as the rows are written: a length, then its JSON), then the text (to the end).
+The record's plan is sent by a thread of the child while it renders the text: the apply reads
+nothing until its rows are written, and a child blocked on a full pipe (64 KB) would wait for
+that instead of rendering; and the record then waits for the record's plan alone, not for the
+text too (at 100,000 creates it waited 0.9 s). The child never touches the database or the
+standard streams, and leaves with ``os._exit`` (no exit handlers, no buffers flushed twice).
+Small plans, a process with other threads (a fork would inherit their locks) and platforms
+without ``fork`` make both in-process; so does a child that failed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -115,13 +117,21 @@ def _make_into(plan: Plan, read: int, write: int, with_text: bool) -> None:
     try:
         os.close(read)
         stored = _stored_part(plan)
-        text = render_text(plan).encode("utf-8", "surrogatepass") if with_text else b""  # a name need not be UTF-8
-        with os.fdopen(write, "wb") as pipe:  # both made before either is written: the apply reads the
-            pipe.write(stored)  # record's plan only after the write, and a pipe holds 64 KB
+        with os.fdopen(write, "wb") as pipe:
+            sender = threading.Thread(target=_send, args=(pipe, stored))
+            sender.start()
+            text = render_text(plan).encode("utf-8", "surrogatepass") if with_text else b""  # a name need not be UTF-8
+            sender.join()
             pipe.write(text)
         code = 0
     finally:
         os._exit(code)
+
+
+def _send(pipe: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the apply is gone: the text's write fails too, and the child leaves
+        pipe.write(data)
+        pipe.flush()
 
 
 def _stored_part(plan: Plan) -> bytes:
