@@ -18,10 +18,10 @@ from django.utils.module_loading import import_string
 
 from ..conf import conf, import_path, schedules_dir
 from ..core.allocation import paused_gc
-from ..core.teardown import keep
 from ..core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
+from ..core.teardown import keep
 from .across import combine
 from .cache import ValidationCache
 from .document import FileResult, validate_document
