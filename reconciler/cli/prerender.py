@@ -26,6 +26,7 @@ import threading
 from typing import IO, Any
 
 from ..core.plan import Plan
+from ..declare.parallel import fork_safe
 from ..engine.apply import StoredPlan
 from ..engine.history import stored_plan
 from ..render.plan import render_text
@@ -46,7 +47,7 @@ class InAdvance:
         self._stored_read = False
 
     def start(self, plan: Plan) -> StoredPlan | None:
-        if len(plan.changes) < MIN_CHANGES or threading.active_count() > 1 or not hasattr(os, "fork"):
+        if len(plan.changes) < MIN_CHANGES or not fork_safe():
             return None
         try:
             read, write = os.pipe()

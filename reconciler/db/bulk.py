@@ -19,8 +19,8 @@ def insert_rows(
     writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
     ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
     100,000 rows). SQLite: one executemany, in-process. ``rows`` is read once; on PostgreSQL as
-    it is sent, so that a generator's work overlaps the server's. ``into``: another table with the model's columns (a
-    temporary one), written instead of the model's."""
+    it is sent, so that a generator's work overlaps the server's. ``into``: another table with
+    the model's columns (a temporary one), written instead of the model's."""
     connection = connections[using]
     quote = connection.ops.quote_name
     head = f"{quote(into or model._meta.db_table)} ({', '.join(quote(c) for c in columns)})"

@@ -54,9 +54,15 @@ def validate_sources(sources: Sequence[SourceFile], context: Context, digests: b
 def _workers(sources: Sequence[SourceFile]) -> int:
     if len(sources) < MIN_FILES or sum(len(s.data or b"") for s in sources) < MIN_BYTES:
         return 1
-    if threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if not fork_safe():
         return 1
     return min(os.cpu_count() or 1, 8)
+
+
+def fork_safe() -> bool:
+    """Whether this process may fork a child that goes on running Python: the platform forks, and
+    no other thread runs (the child would inherit a lock one of them holds, never released)."""
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _validate_chunk(sources: list[SourceFile], context: Context, digests: bool) -> list[FileResult]:
@@ -92,7 +98,7 @@ def in_background(work: Callable[[], None], *, large: bool) -> None:
     when it is not ``large``, when other threads run (a fork would inherit their locks), without
     ``fork``, or when the fork fails. The child leaves with ``os._exit``: no exit handlers, no
     buffers of this process flushed twice, never the database."""
-    if not large or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if not large or not fork_safe():
         work()
         return
     try:
