@@ -18,7 +18,8 @@ SQLite the function Django registers on each connection.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connections
@@ -203,14 +204,39 @@ def insert_owned(columns: Sequence[str], rows: list[tuple[Any, ...]], using: str
         cursor.execute(f"CREATE TEMPORARY TABLE {quote(_INCOMING)} AS SELECT {names} FROM {owned} WHERE 1 = 0")
         insert_rows(ManagedTask, columns, rows, using, into=_INCOMING)
         chosen = ", ".join(f"{incoming}.{quote(column)}" for column in columns)
-        cursor.execute(
-            f"INSERT INTO {owned} ({names}, {quote('row_digest')}) SELECT {chosen}, {digest} FROM {source} "
-            f"JOIN {incoming} ON {incoming}.{quote('periodic_task_id')} = {task}.{quote('id')}"
-        )
-        inserted = cursor.rowcount
+        with _hash_memory(cursor, connection.vendor):
+            cursor.execute(
+                f"INSERT INTO {owned} ({names}, {quote('row_digest')}) SELECT {chosen}, {digest} FROM {source} "
+                f"JOIN {incoming} ON {incoming}.{quote('periodic_task_id')} = {task}.{quote('id')}"
+            )
+            inserted = cursor.rowcount
         cursor.execute(f"DROP TABLE {incoming}")
     if inserted != len(rows):
         raise RuntimeError(f"ownership of {len(rows) - inserted} new row(s) found no task row; nothing was written")
+
+
+HASH_MEMORY = "64MB"
+
+
+@contextmanager
+def _hash_memory(cursor: Any, vendor: str) -> Iterator[None]:
+    """PostgreSQL: ``work_mem`` raised to ``HASH_MEMORY`` (never lowered) for one statement. The
+    task rows written just before have no statistics yet, so the planner sizes the join's hash
+    for a few thousand of them: at 100,000 it spilled to temporary files in two batches of long
+    bucket chains (1.73-1.88 s against 1.55-1.67 s for the insert, psql, same transaction)."""
+    if vendor != "postgresql":
+        yield
+        return
+    cursor.execute(
+        "SELECT current_setting('work_mem'), CASE WHEN pg_size_bytes(current_setting('work_mem')) "
+        "< pg_size_bytes(%s) THEN set_config('work_mem', %s, true) END", [HASH_MEMORY, HASH_MEMORY],
+    )
+    before, raised = cursor.fetchone()
+    try:
+        yield
+    finally:
+        if raised is not None:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [before])
 
 
 def record(using: str) -> None:

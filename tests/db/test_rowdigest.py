@@ -240,3 +240,27 @@ def test_a_permanent_table_named_as_the_temporary_one_is_never_touched(tmp_path:
     with connection.cursor() as cursor:
         cursor.execute('SELECT kept FROM "reconciler_incoming_ownership"')
         assert cursor.fetchall() == [(7,)]
+
+
+@pytest.mark.only_backend("postgresql")
+@pytest.mark.parametrize("setting", ["1MB", "4MB", "256MB"])
+def test_the_ownership_insert_leaves_work_mem_as_it_found_it(tmp_path: Path, setting: str) -> None:
+    """On PostgreSQL the insert's join runs with ``work_mem`` raised (never lowered) to
+    ``HASH_MEMORY``; the session's own setting is back once it is done."""
+    from django.db import transaction
+
+    from reconciler.engine.write import OWNERSHIP_COLUMNS
+
+    apply_yaml(tmp_path, EVERY_KIND)
+    owned = list(ManagedTask.objects.values_list(*OWNERSHIP_COLUMNS))
+    with transaction.atomic():
+        ManagedTask.objects.all().delete()
+        execute(f"SET LOCAL work_mem = '{setting}'")
+        with CaptureQueriesContext(connection) as queries:
+            rowdigest.insert_owned(OWNERSHIP_COLUMNS, owned, "default")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            assert cursor.fetchone()[0] == setting
+        assert ManagedTask.objects.count() == len(owned)
+    raised = [q["sql"] for q in queries.captured_queries if "set_config('work_mem'" in q["sql"]]
+    assert len(raised) == (1 if setting == "256MB" else 2)  # the check, and the restore when it raised
