@@ -16,7 +16,6 @@ import json.encoder
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from sys import intern
 from typing import Any
 
@@ -76,11 +75,15 @@ class TaskSpec:
 
     def fields(self) -> dict[str, Any]:
         """Field name → a plain, JSON-able value; the unit of field-by-field diffs.
-        Computed once per spec (the diff, the renderers and the digest all ask)."""
-        return self._fields
+        Computed once per spec (the diff, the renderers and the digest all ask), and kept in
+        the instance's ``__dict__`` as ``functools.cached_property`` would, without the lock
+        it takes on Python 3.11 (each spec's first ask: 300,000 at a first apply of 100,000)."""
+        found = self.__dict__.get("_fields")
+        if found is None:
+            found = self.__dict__["_fields"] = self._field_values()
+        return found
 
-    @cached_property
-    def _fields(self) -> dict[str, Any]:
+    def _field_values(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "schedule": schedule_fields(self.schedule),
@@ -103,8 +106,13 @@ class TaskSpec:
         }
 
     def digest(self) -> str:
-        """A stable hash of the managed fields (stored as ownership's ``spec_hash``)."""
-        return self._digest
+        """A stable hash of the managed fields (stored as ownership's ``spec_hash``); kept as
+        ``fields`` is."""
+        found = self.__dict__.get("_digest")
+        if found is None:
+            payload = canonical_json({"name": self.name, **self.fields()})
+            found = self.__dict__["_digest"] = hashlib.sha256(payload.encode()).hexdigest()
+        return found
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (validation cache, worker processes) with its digest once computed, not
@@ -112,11 +120,6 @@ class TaskSpec:
         state = dict(self.__dict__)
         state.pop("_fields", None)
         return state
-
-    @cached_property
-    def _digest(self) -> str:
-        payload = canonical_json({"name": self.name, **self.fields()})
-        return hashlib.sha256(payload.encode()).hexdigest()
 
 
 OPTION_DEFAULTS = {**Policy.defaults(), **Calendar.defaults(), **Monitor.defaults()}
