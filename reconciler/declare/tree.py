@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -162,15 +163,18 @@ def _validate_once(
     validated = combine(checked, known, now)
     resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
     warnings = lint(validated.declarations, now=now, herd_limit=conf.HERD_LIMIT) if lints else []
-    tasks = [*resolved.tasks, *(DeclaredTask(d.spec, d.source, d.renamed_from)
-                                for f, _ in known for d in f.declarations)]
-    declared = DeclaredState(tuple(sorted(tasks, key=lambda t: t.name)), registry.beat_schedule_names)
+    cached = [DeclaredTask(d.spec, d.source, d.renamed_from) for f, _ in known for d in f.declarations]
+    tasks = tuple(sorted((*resolved.tasks, *cached), key=_by_name)) if cached else resolved.tasks  # sorted by resolve
+    declared = DeclaredState(tasks, registry.beat_schedule_names)
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:
         _remember(cache, fresh, checked, diagnostics)
     keep(validated)  # a command-line run: freeing its 100,000 declarations now, after the cache's fork,
     # would copy every page they sit on (0.2 s), to hand back memory the process's end takes back anyway
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
+
+
+_by_name = attrgetter("spec.name")
 
 
 def _remember(
