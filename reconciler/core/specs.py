@@ -34,11 +34,16 @@ _C_ENCODE = (  # what ``_CANONICAL.encode`` builds at every call, built once (th
 )
 
 
+_EMPTY = {dict: intern("{}"), list: intern("[]"), tuple: intern("[]")}
+
+
 def canonical_json(value: Any) -> str:
     """One spelling for one JSON value: sorted keys, no insignificant white space. One
     encoder for every call (``json.dumps`` with options builds one per call, and
     ``JSONEncoder.encode`` its C encoder: a first apply encodes 400,000 values); short texts
     interned, as the loader does (thousands of declarations repeat a few)."""
+    if not value and value.__class__ in _EMPTY:  # most declarations' headers, many kwargs
+        return _EMPTY[value.__class__]
     text = "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _CANONICAL.encode(value)
     return intern(text) if len(text) <= 100 else text
 

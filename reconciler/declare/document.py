@@ -191,7 +191,8 @@ def _declaration(
 def _merge_defaults(defaults: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     if not defaults:
         return body
-    if any(key in body for key in SCHEDULE_KEYS):  # a task's own schedule replaces a default one whole
+    if not body.keys().isdisjoint(SCHEDULE_KEYS) and not defaults.keys().isdisjoint(SCHEDULE_KEYS):
+        # a task's own schedule replaces a default one whole
         defaults = {k: v for k, v in defaults.items() if k not in SCHEDULE_KEYS}
     merged = environments.merged(defaults, body)
     if "cron" not in merged and "exclude" not in merged and "timezone" not in body:

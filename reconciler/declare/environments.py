@@ -99,7 +99,7 @@ def with_default_schedule(
     """A schedule in the file's ``defaults.overrides.<env>`` is every task's schedule in that
     environment (time zone included), unless the task's own override names one: what "run the
     whole file every 5 minutes in staging" means. Otherwise precedence as usual."""
-    if not names_schedule(default_override) or names_schedule(own_override):
+    if not default_override or not names_schedule(default_override) or names_schedule(own_override):
         return body
     return {k: v for k, v in body.items() if k not in (*SCHEDULE_KEYS, "timezone")}
 

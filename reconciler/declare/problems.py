@@ -69,10 +69,13 @@ class Origins:
         where: for the problems found after this phase (the registry's, on args and kwargs)."""
         if not (self.override or self.defaults):  # the common case: every key under the task
             return ()
-        home = ("tasks", self.name)
-        elsewhere = (key for key in merged if key in self.override or key not in self.own)  # else: at home
-        found = ((key, self.path_of((key,))[:-1]) for key in elsewhere)
-        return tuple((key, prefix) for key, prefix in found if prefix != home)
+        home, found = ("tasks", self.name), []
+        for key in merged:
+            if key in self.override or key not in self.own:  # else: at home
+                prefix = self.path_of((key,))[:-1]
+                if prefix != home:
+                    found.append((key, prefix))
+        return tuple(found)
 
 
 def _written(layer: dict[str, Any], loc: tuple[Any, ...]) -> bool:

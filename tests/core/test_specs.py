@@ -25,7 +25,8 @@ def test_digest_changes_with_any_managed_field_and_not_otherwise() -> None:
 
 
 @pytest.mark.parametrize("value", [
-    {}, [], "", "é \"quoted\" \\ back\nline", 0, -1, 10 ** 30, 1.5, float("nan"), float("inf"), None, True,
+    {}, [], (), (1, "t"), False, 0.0, "", "é \"quoted\" \\ back\nline", 0, -1, 10 ** 30, 1.5, float("nan"),
+    float("inf"), None, True,
     {"b": [1, 2.5, None, False], "a": {"z": "ü", "y": []}, "": "empty key"}, ["x", {"k": "v"}],
 ])
 def test_canonical_json_is_the_sorted_compact_json_text(value: object) -> None:
