@@ -11,7 +11,10 @@ the validation cache's load are paid every time. This runs, against a fresh data
 of an empty folder with every row in the database. Each is timed from the parent (the
 whole process) with its peak resident memory (``os.wait4``'s rusage of that one child), and
 printed beside its ratio to the bare C-loader parse of the same files (measured as
-``bench/scale.py`` does, in a process of its own) and the issue's target.
+``bench/scale.py`` does, in a process of its own) and the issue's target. The first apply runs
+``--first-runs`` times (3), each in a fresh database with a cold cache and each right after a
+parse of its own: its figure is the median of those ratios (a shared machine's speed drifts by
+a third within an hour, which a single pair of runs minutes apart reads as the command's).
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite")
+    parser.add_argument("--first-runs", type=int, default=3, help="first applies per backend (median ratio)")
     options = parser.parse_args()
     compiled = compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,11 +67,12 @@ def main() -> None:
         parses = sorted(bare_parse(tree) for _ in range(PARSE_RUNS))
         parse = statistics.median(parses)
         print(f"{options.count:,} declarations in {len(files):,} files; {os.cpu_count()} core(s); "
-              f"bare C-loader parse {parse:.2f} s (the baseline: median of {PARSE_RUNS} processes, "
-              f"{parses[0]:.2f}-{parses[-1]:.2f} s); "
+              f"bare C-loader parse {parse:.2f} s (median of {PARSE_RUNS} processes, "
+              f"{parses[0]:.2f}-{parses[-1]:.2f} s; each first apply is compared with a parse run just before "
+              f"it, the later steps with the median of every parse so far); "
               f"{compiled} modules of reconciler/ and project/ compiled to bytecode first")
         for backend in options.backends.split(","):
-            run(backend, tree, empty, files, parse)
+            run(backend, tree, empty, files, parses, max(1, options.first_runs))
 
 
 def compile_bytecode() -> int:
@@ -84,12 +89,21 @@ def bare_parse(tree: Path) -> float:
     return float(out.stdout.strip())
 
 
-def run(backend: str, tree: Path, empty: Path, files: list[Path], parse: float) -> None:
+def run(backend: str, tree: Path, empty: Path, files: list[Path], parses: list[float], first_runs: int) -> None:
+    """The steps in order, against one database; the first apply ``first_runs`` times. The later
+    steps' baseline is the median of every parse so far, the first applies' included."""
+    print(f"\n{backend}: each command a new process")
+    firsts = [first_apply(backend, tree) for _ in range(first_runs - 1)]
+    parse = statistics.median(parses)
     with fresh_database(backend) as (url, tmp):
-        env = {**os.environ, "DATABASE_URL": url, "PROJECT_VAR_DIR": tmp, "DJANGO_SETTINGS_MODULE": "project.settings"}
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=REPO, check=True)
-        print(f"\n{backend}: each command a new process")
+        env = migrated(url, tmp)
         for label, command, ok, target in STEPS:
+            if label.startswith("first apply"):
+                firsts.append(timed_beside_parse(command.format(tree=tree).split(), env, ok, tree))
+                print_firsts(label, firsts, target)
+                parse = statistics.median([*parses, *(p for _, _, p in firsts)])
+                print(f"  {'':<52} the steps below: against the median of every parse so far, {parse:.2f} s")
+                continue
             if label.startswith("apply after one file"):
                 changed = files[len(files) // 2]
                 text = changed.read_text()  # changed back and forth: each backend sees a change
@@ -99,6 +113,41 @@ def run(backend: str, tree: Path, empty: Path, files: list[Path], parse: float) 
             seconds, peak_mb = command_run(args, env, ok)
             print(f"  {label:<52} {seconds:7.2f} s {seconds / parse:6.2f}x the parse  "
                   f"peak {peak_mb:6.0f} MB  {verdict(seconds, parse, peak_mb, target)}", flush=True)
+
+
+def migrated(url: str, tmp: str) -> dict[str, str]:
+    """The environment of commands against a fresh database (migrated here) with a cold cache."""
+    env = {**os.environ, "DATABASE_URL": url, "PROJECT_VAR_DIR": tmp, "DJANGO_SETTINGS_MODULE": "project.settings"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=REPO, check=True)
+    return env
+
+
+def first_apply(backend: str, tree: Path) -> tuple[float, float, float]:
+    """One more first apply, in a database and a cache folder of its own."""
+    with fresh_database(backend) as (url, tmp):
+        return timed_beside_parse(["apply", "--path", str(tree)], migrated(url, tmp), (0,), tree)
+
+
+def timed_beside_parse(
+    args: list[str], env: dict[str, str], ok: tuple[int, ...], tree: Path,
+) -> tuple[float, float, float]:
+    """(seconds, peak MB, the bare parse run just before it): the machine's speed drifts by a
+    third within an hour, much less within the twenty seconds between the two."""
+    parse = bare_parse(tree)
+    seconds, peak_mb = command_run(args, env, ok)
+    return seconds, peak_mb, parse
+
+
+def print_firsts(label: str, firsts: list[tuple[float, float, float]], target: tuple[float, str] | None) -> None:
+    """The first apply, run several times: its median ratio to the parse run just before each."""
+    ratios = sorted(seconds / parse for seconds, _, parse in firsts)
+    ratio, peak_mb = statistics.median(ratios), max(peak for _, peak, _ in firsts)
+    seconds = statistics.median(seconds for seconds, _, _ in firsts)
+    each = ", ".join(f"{s:.2f}/{p:.2f} s" for s, _, p in firsts)
+    print(f"  {label:<52} {seconds:7.2f} s {ratio:6.2f}x the parse  peak {peak_mb:6.0f} MB  "
+          f"{verdict(ratio, 1.0, peak_mb, target)}\n"
+          f"  {'':<52} median of {len(firsts)} runs, each against a parse run just before it "
+          f"(apply/parse: {each}; ratios {ratios[0]:.2f}-{ratios[-1]:.2f}x)", flush=True)
 
 
 def command_run(args: list[str], env: dict[str, str], ok: tuple[int, ...]) -> tuple[float, float]:
