@@ -35,14 +35,15 @@ from .bulk import insert_rows
 # every plan until it is next written). The kinds table says which columns; these two, in what
 # order (tests/db/test_rowdigest.py checks that each names every kind once).
 SCHEDULE_RELATIONS = ("interval", "crontab", "clocked", "solar")  # the foreign keys
-_COLUMN_ORDER = ("interval", "clocked", "solar", "crontab")  # the schedule rows' columns
+SCHEDULE_COLUMN_ORDER = ("interval", "clocked", "solar", "crontab")  # the schedule rows' columns
 
 # What a row's spec is read from (``read.spec_from_row``), as ORM lookups; the digest covers
 # exactly these, plus the schedule foreign keys. Beat's own columns are left out.
 ROW_FIELDS = (
     "name", "task", "args", "kwargs", "enabled", "one_off", "description", "queue", "exchange",
     "routing_key", "priority", "headers", "expire_seconds", "expires", "start_time",
-    *(f"{kind.field}__{column}" for kind in map(BY_FIELD.__getitem__, _COLUMN_ORDER) for column in kind.columns),
+    *(f"{kind.field}__{column}"
+      for kind in map(BY_FIELD.__getitem__, SCHEDULE_COLUMN_ORDER) for column in kind.columns),
 )
 BATCH = 500  # ids per statement when rows are read by id: under SQLite's variable limit
 

@@ -30,7 +30,7 @@ from django.db import connections
 from django_celery_beat.models import PeriodicTask
 
 from ..beat.kinds import BY_FIELD
-from .rowdigest import _COLUMN_ORDER, ROW_FIELDS, SCHEDULE_RELATIONS
+from .rowdigest import ROW_FIELDS, SCHEDULE_COLUMN_ORDER, SCHEDULE_RELATIONS
 
 _MOMENTS = ("expires", "start_time")  # the task's own columns the database quotes
 _NULL = "NULL"
@@ -58,12 +58,12 @@ class RowDigests:
         relations = {relation: at[meta.get_field(relation).column] for relation in SCHEDULE_RELATIONS}
         own = [name for name in ROW_FIELDS if "__" not in name]
         self._keys = itemgetter(*relations.values())
-        self._keys_in_order = itemgetter(*(relations[field] for field in _COLUMN_ORDER))
+        self._keys_in_order = itemgetter(*(relations[field] for field in SCHEDULE_COLUMN_ORDER))
         self._values = itemgetter(*(at[meta.get_field(name).column] for name in own))
         self._is_moment = [name in _MOMENTS for name in own]
         self._moments = _quoted_moments(using, {moment for moment in moments if moment is not None})
         self._segments = {field: _schedule_segments(using, field, ids) for field, ids in schedules.items()}
-        self._absent = {field: "|".join([_NULL] * len(BY_FIELD[field].columns)) for field in _COLUMN_ORDER}
+        self._absent = {field: "|".join([_NULL] * len(BY_FIELD[field].columns)) for field in SCHEDULE_COLUMN_ORDER}
 
     def of(self, row: Sequence[Any]) -> str:
         """The digest ``rowdigest`` computes for this row, once written."""
@@ -75,7 +75,7 @@ class RowDigests:
             for value, moment in zip(self._values(row), self._is_moment, strict=True)
         ]
         parts += [self._absent[field] if pk is None else self._segments[field][pk]
-                  for field, pk in zip(_COLUMN_ORDER, self._keys_in_order(row), strict=True)]
+                  for field, pk in zip(SCHEDULE_COLUMN_ORDER, self._keys_in_order(row), strict=True)]
         return hashlib.md5("|".join(parts).encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
