@@ -84,3 +84,16 @@ def test_literal_refuses_what_the_database_must_quote() -> None:
     for value in (datetime(2031, 1, 1, tzinfo=UTC), Decimal("1.5"), 1.5):
         with pytest.raises(TypeError):
             rowtext.literal(value)
+
+
+def test_an_adopted_row_beside_created_ones_gets_the_databases_digest_too(tmp_path: Path) -> None:
+    """Adopted rows' ownership still goes through the SQL digest, in the same apply."""
+    apply_yaml(tmp_path, HOSTILE)
+    ManagedTask.objects.filter(periodic_task__name="south").delete()  # an unowned row, declared
+    more = HOSTILE + "  added:\n    task: project.tasks.open_garden_lights\n    every: 5m\n    args: [\"it's\"]\n"
+    with CaptureQueriesContext(connection) as queries:
+        apply_yaml(tmp_path, more, adopt=True)
+    assert [q for q in queries.captured_queries if "reconciler_incoming_ownership" in q["sql"]]  # the adopted one
+    heads = rowdigest.read_heads("default")
+    assert len(heads) == 6 == ManagedTask.objects.count()
+    assert all(len(head[-2]) == 32 and head[-2] == head[-1] for head in heads)
