@@ -129,6 +129,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # assets from the drf-spectacular-sidecar package: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the reconciler's own names for the choice sets its fields share (reconciler/api/openapi.py),
+    # for `manage.py spectacular`'s schema of the whole project (drf-spectacular 0.30 warns otherwise)
+    "ENUM_NAME_OVERRIDES": {
+        "StateEnum": "reconciler.observe.sync.STATES", "TrackedRunStateEnum": "reconciler.observe.leases.RUN_STATES",
+        "SkipReasonEnum": "reconciler.observe.skips.REASONS",
+    },
 }
 
 RECONCILER_SCHEDULES_DIR = os.environ.get("RECONCILER_SCHEDULES_DIR", str(BASE_DIR / "schedules"))
