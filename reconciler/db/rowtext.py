@@ -67,20 +67,19 @@ class RowDigests:
 
     def of(self, row: Sequence[Any]) -> str:
         """The digest ``rowdigest`` computes for this row, once written."""
-        keys = self._keys(row)
-        parts = [_NULL if pk is None else f"'{pk}'" for pk in keys]
-        parts += [  # ``literal``, the common cases inline (100,000 rows)
-            _NULL if value is None else f"'{value}'" if value.__class__ is str and "'" not in value
-            and "\\" not in value else self._moments[value] if moment else literal(value)
-            for value, moment in zip(self._values(row), self._is_moment, strict=True)
-        ]
-        parts += [self._absent[field] if pk is None else self._segments[field][pk]
-                  for field, pk in zip(SCHEDULE_COLUMN_ORDER, self._keys_in_order(row), strict=True)]
+        parts = [literal(pk) for pk in self._keys(row)]
+        for value, moment in zip(self._values(row), self._is_moment, strict=True):
+            parts.append(self._moments[value] if moment and value is not None else literal(value))
+        for field, pk in zip(SCHEDULE_COLUMN_ORDER, self._keys_in_order(row), strict=True):
+            parts.append(self._absent[field] if pk is None else self._segments[field][pk])
         return hashlib.md5("|".join(parts).encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
 def literal(value: Any) -> str:
-    """``format('%L', value)`` of an integer, a boolean, a text or NULL, as PostgreSQL spells it."""
+    """``format('%L', value)`` of an integer, a boolean, a text or NULL, as PostgreSQL spells it;
+    the most common case first (a text with nothing to double: 100,000 rows, a dozen values each)."""
+    if value.__class__ is str and "'" not in value and "\\" not in value:
+        return f"'{value}'"
     if value is None:
         return _NULL
     if value is True or value is False:
