@@ -21,7 +21,16 @@ class OptionSet:
 
     def fields(self) -> dict[str, Any]:
         """Prefixed option → value, for the options that differ from their default."""
-        return dict(_non_default(self))
+        return dict(self._non_default())
+
+    def _non_default(self) -> tuple[tuple[str, Any], ...]:
+        """Kept in the instance's ``__dict__`` (not a field: equality and hashing ignore it), as
+        ``to_json`` is: 100,000 specs share a few option sets (``shared``), and each is asked for
+        its fields and its JSON several times (a memo keyed by the value hashed every field at each ask)."""
+        found = self.__dict__.get("_non_default_options")
+        if found is None:
+            found = self.__dict__["_non_default_options"] = _non_default(self)
+        return cast(tuple[tuple[str, Any], ...], found)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -34,7 +43,10 @@ class OptionSet:
 
     def to_json(self) -> str:
         """What ownership stores: the non-default options (unprefixed), or ``""``."""
-        return _stored(self)
+        found = self.__dict__.get("_stored_json")
+        if found is None:
+            found = self.__dict__["_stored_json"] = _stored(self)
+        return cast(str, found)
 
     @classmethod
     def from_json(cls, text: str | None) -> Self:
@@ -82,13 +94,11 @@ def value_of(field_values: dict[str, Any], name: str, defaults: dict[str, Any]) 
     return field_values[name] if name in field_values else defaults.get(name)
 
 
-@lru_cache(maxsize=4096)  # as ``_non_default``: the cache entry and ownership ask for each spec's three
 def _stored(options: OptionSet) -> str:
-    stored = {name.removeprefix(options.PREFIX): value for name, value in _non_default(options)}
+    stored = {name.removeprefix(options.PREFIX): value for name, value in options._non_default()}
     return json.dumps(stored, sort_keys=True, separators=(",", ":")) if stored else ""
 
 
-@lru_cache(maxsize=4096)  # a tree repeats a few option sets (most: the defaults); each spec asks many times
 def _non_default(options: OptionSet) -> tuple[tuple[str, Any], ...]:
     defaults = options.defaults()
     prefix = options.PREFIX
