@@ -82,20 +82,20 @@ class ValidationCache:
             found = None
         return found if found is not None and found.name == source.name else None
 
-    def put(self, source: SourceFile, result: FileResult) -> None:
-        """Store ``result``'s entry: not for a file with an error of its own or a value JSON
-        cannot hold; a folder that cannot be written is a miss next time."""
-        if source.data is None or has_errors(result.diagnostics):
+    def put(self, source: SourceFile, data: bytes) -> None:
+        """Store ``data``, the file's ``entry`` (made where the file was validated); a folder that
+        cannot be written is a miss next time."""
+        if source.data is None:
             return
-        data = entry(result)
-        if data is not None:
-            with contextlib.suppress(OSError):
-                write_private(self._path(source), data)
+        with contextlib.suppress(OSError):
+            write_private(self._path(source), data)
 
 
 def entry(result: FileResult) -> bytes | None:
     """The stored form of ``result`` (with its specs' digests), or None when JSON cannot hold
-    one of its values."""
+    one of its values or the file has an error of its own."""
+    if has_errors(result.diagnostics):
+        return None
     try:
         return json.dumps(encode(result), separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError):

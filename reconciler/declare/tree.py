@@ -30,7 +30,7 @@ from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
 from .load import parse_source
-from .parallel import MIN_FILES, Checked, Context, in_background, settle, validate_sources
+from .parallel import MIN_FILES, Context, Entry, in_background, settle, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
 
@@ -159,7 +159,7 @@ def _validate_once(
         else:
             fresh.append(source)
     context = Context(registry.timezone, now, env, names)
-    checked = validate_sources(fresh, context, digests=cache is not None)
+    checked, entries = validate_sources(fresh, context, entries=cache is not None)
     validated = combine(checked, known, now)
     resolved, problems = resolve([d for f in validated.files for d in f.declarations], registry)
     warnings = lint(validated.declarations, now=now, herd_limit=conf.HERD_LIMIT) if lints else []
@@ -168,7 +168,7 @@ def _validate_once(
     declared = DeclaredState(tasks, registry.beat_schedule_names)
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:
-        _remember(cache, fresh, checked, diagnostics)
+        _remember(cache, fresh, entries, diagnostics)
     keep(validated)  # a command-line run: freeing its 100,000 declarations now, after the cache's fork,
     # would copy every page they sit on (0.2 s), to hand back memory the process's end takes back anyway
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
@@ -178,18 +178,18 @@ _by_name = attrgetter("spec.name")
 
 
 def _remember(
-    cache: ValidationCache, sources: list[SourceFile], checked: list[Checked], diagnostics: Sequence[Diagnostic],
+    cache: ValidationCache, sources: list[SourceFile], entries: list[Entry], diagnostics: Sequence[Diagnostic],
 ) -> None:
-    """Store the entries of the files of this run that have no error at all (their own, or
-    across files), with their specs' digests (what read compares rows with). On a large tree a
-    forked child writes them (1 ms a file) while this process plans and writes."""
+    """Store the entries (made where each file was validated, with its specs' digests: what read
+    compares rows with) of the files of this run that have no error at all, their own or across
+    files. On a large tree a forked child writes them while this process plans and writes."""
     with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
-    kept = [(source, result) for source, (result, _) in zip(sources, checked, strict=True)
-            if result.name not in with_errors]
+    kept = [(source, data) for source, data in zip(sources, entries, strict=True)
+            if data is not None and source.name not in with_errors]
     if kept:
         in_background(lambda: _put_all(cache, kept), large=len(kept) >= MIN_FILES)
 
 
-def _put_all(cache: ValidationCache, entries: list[tuple[SourceFile, FileResult]]) -> None:
-    for source, result in entries:
-        cache.put(source, result)
+def _put_all(cache: ValidationCache, entries: list[tuple[SourceFile, bytes]]) -> None:
+    for source, data in entries:
+        cache.put(source, data)
