@@ -210,7 +210,8 @@ def test_one_control_character_alone_is_escaped_too(forged: str) -> None:
 
 def test_a_value_shown_once_for_many_rows_reads_as_shown_alone() -> None:
     """The text plan shows a value many rows share once per value (a memo): every block reads as
-    it does alone, a moment still in each declaration's own zone, ``1`` not as ``true``."""
+    it does alone, a moment still in each declaration's own zone (a one-off's too, at the same
+    instant as another's), ``1`` not as ``true``, a schedule shared by rows in words each time."""
     from reconciler.render.plan import render_text
 
     paris = datetime.fromisoformat("2027-01-01T08:00:00+01:00")
@@ -221,6 +222,8 @@ def test_a_value_shown_once_for_many_rows_reads_as_shown_alone() -> None:
         spec("c", priority=0, one_off=True, schedule=Clocked(paris)),
         spec("d", queue="reports", schedule=Crontab("0", "8", timezone="Asia/Tokyo")),
         spec("e", queue="reports", schedule=Crontab("0", "8", timezone="Europe/Paris")),
+        spec("f", one_off=True, schedule=Clocked(tokyo)),
+        spec("g", schedule=Crontab("0", "8", timezone="Asia/Tokyo")),
     ]
     declared = DeclaredState(tuple(DeclaredTask(s, SourceRange("schedules/a.yaml", 1 + i, 3))
                                    for i, s in enumerate(specs)))
@@ -230,4 +233,6 @@ def test_a_value_shown_once_for_many_rows_reads_as_shown_alone() -> None:
                                  ActualState(()), DiffOptions(NOW)))
         assert alone.split("\n\n")[0] in together.split("\n\n")
     assert "16:00:00+09:00" in together and "08:00:00+01:00" in together
+    assert "schedule: at 2027-01-01T08:00:00+01:00" in together and "schedule: at 2027-01-01T16:00:00+09:00" in together
+    assert together.count("in words: At 08:00 (Asia/Tokyo time)") == 2
     assert together.count("priority: 1") == 2 and "priority: true" not in together
