@@ -121,7 +121,8 @@ def test_failing_late_linked_runs_and_metrics_with_real_processes(tmp_path: Path
         now = healths(stack)
         assert now == {"flaky": "failing", "twin-a": "ok", "twin-b": "ok", "stuck": "late"}, now
         code, one = status(stack, "flaky", "--fail-on", "failing")
-        assert code == 1 and one["runs"][0]["exception"].startswith("RuntimeError: flaky failed on purpose")
+        failed = [run for run in one["runs"] if run["state"] == "FAILURE"]  # the newest may be running (STARTED)
+        assert code == 1 and failed and failed[0]["exception"].startswith("RuntimeError: flaky failed on purpose")
 
         assert wait_for(lambda: _listening(port), timeout=30), stack.log("web").read_text()[-2000:]
         assert forbidden(port)  # neither an allowed network nor the token
