@@ -8,11 +8,13 @@ transfer (pickling results back costs about as much as validating them). Workers
 other thread (forking a threaded process can inherit a held lock); small trees and threaded
 callers (the watcher inside beat) validate in-process, where a pool would not pay.
 
-With the validation cache, each file's entry (``cache.entry``: JSON, its specs' digests
-included, what the ownership rows hold too) is made where the file was validated, spread over
-the workers, and a worker sends a file's result as that entry, which the caller decodes: making
-an entry costs a worker less than a pickle, and the cache then only writes bytes (at 100,000
-declarations, the worker's pickles cost 0.7 s and encoding every entry afterwards 2.3 s).
+With the validation cache, each file's specs get their digests where the file is validated
+(what the cache entry and the ownership rows hold: spread over the workers too), and a worker
+sends a file's result as its cache entry (``cache.entry``: JSON), which the caller decodes:
+making an entry costs a worker less than a pickle, and the entry is made once (at 100,000
+declarations, the worker's pickles cost 0.7 s, and the child that stores the entries encoded
+every one of them again afterwards: 2.3 s). The caller makes no entry while it validates (the
+critical path): the child that stores them makes those of the caller's files.
 
 ``in_background``: the cache entries of a large tree are written by a forked child once the
 tree is checked, while this process goes on planning and writing; waited for before the cache
@@ -50,11 +52,12 @@ _Done = tuple[str, FileResult | None, Entry]  # what a worker sends: the result,
 def validate_sources(
     sources: Sequence[SourceFile], context: Context, entries: bool = False,
 ) -> tuple[list[Checked], list[Entry]]:
-    """(result, text) of each source, in order; with ``entries``, the cache entry of each file
-    without an error of its own (its specs' digests computed: the entry holds them), else None."""
+    """(result, text) of each source, in order, and with ``entries`` (for the cache) the specs'
+    digests computed and the entry of each file a worker validated without an error of its own
+    (what it sent); None for the others, whose entry ``cache.entry`` makes when it is stored."""
     workers = _workers(sources)
     if workers < 2:
-        each = [_validate(source, context, entries) for source in sources]
+        each = [_validate(source, context, entries, encode=False) for source in sources]
         return [(result, _text(source)) for (_, result, _), source in zip(each, sources, strict=True)], [
             stored for _, _, stored in each]
     chunks = [list(sources[i::workers * CHUNKS_PER_WORKER]) for i in range(workers * CHUNKS_PER_WORKER)]
@@ -106,24 +109,23 @@ def fork_safe() -> bool:
 
 
 def _validate_chunk(sources: list[SourceFile], context: Context, entries: bool, here: bool = False) -> list[_Done]:
-    """The chunk's files; a worker (not ``here``) sends a file's entry alone when it has one (the
-    parent has the bytes for the texts)."""
-    made: list[_Made] = [_validate(source, context, entries) for source in sources]
+    """The chunk's files. A worker (not ``here``) sends a file's entry alone when it has one (the
+    parent has the bytes for the texts); the calling process makes none (the child that stores
+    them does, off the critical path: ``tree._remember``)."""
+    made: list[_Made] = [_validate(source, context, entries, encode=entries and not here) for source in sources]
     if here:
         return list(made)
     return [(name, None if stored is not None else result, stored) for name, result, stored in made]
 
 
-def _validate(source: SourceFile, context: Context, entries: bool) -> _Made:
+def _validate(source: SourceFile, context: Context, digests: bool, encode: bool) -> _Made:
     document = parse_source(source)
     result = validate_document(
         document, default_timezone=context.default_timezone, now=context.now, env=context.env,
         environments=context.environments,
     )
-    if not entries:
-        return result.name, result, None
-    stored = entry(result)
-    if stored is None:  # an error of the file's own, or a value JSON cannot hold: no entry, the digests all the same
+    stored = entry(result) if encode else None  # None too for an error of the file's own, or a value JSON cannot hold
+    if digests and stored is None:
         for declaration in result.declarations:
             declaration.spec.digest()  # kept on the spec, which travels with it
     return result.name, result, stored

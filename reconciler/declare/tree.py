@@ -24,13 +24,13 @@ from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from ..core.teardown import keep
 from .across import combine
-from .cache import ValidationCache
+from .cache import ValidationCache, entry
 from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
 from .load import parse_source
-from .parallel import MIN_FILES, Context, Entry, in_background, settle, validate_sources
+from .parallel import MIN_FILES, Checked, Context, Entry, in_background, settle, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
 
@@ -168,7 +168,7 @@ def _validate_once(
     declared = DeclaredState(tasks, registry.beat_schedule_names)
     diagnostics = (*validated.diagnostics, *(place_in(d, validated.texts) for d in (*problems, *warnings)))
     if cache is not None:
-        _remember(cache, fresh, entries, diagnostics)
+        _remember(cache, fresh, checked, entries, diagnostics)
     keep(validated)  # a command-line run: freeing its 100,000 declarations now, after the cache's fork,
     # would copy every page they sit on (0.2 s), to hand back memory the process's end takes back anyway
     return ValidationResult(declared, diagnostics, validated.seen, validated.texts, env, len(known))
@@ -178,18 +178,22 @@ _by_name = attrgetter("spec.name")
 
 
 def _remember(
-    cache: ValidationCache, sources: list[SourceFile], entries: list[Entry], diagnostics: Sequence[Diagnostic],
+    cache: ValidationCache, sources: list[SourceFile], checked: list[Checked], entries: list[Entry],
+    diagnostics: Sequence[Diagnostic],
 ) -> None:
-    """Store the entries (made where each file was validated, with its specs' digests: what read
-    compares rows with) of the files of this run that have no error at all, their own or across
-    files. On a large tree a forked child writes them while this process plans and writes."""
+    """Store the entries (with their specs' digests: what read compares rows with) of the files
+    of this run that have no error at all, their own or across files: those a worker made, and
+    the others made now. On a large tree a forked child makes and writes them while this process
+    plans and writes."""
     with_errors = {d.source.file for d in diagnostics if d.is_error and d.source is not None}
-    kept = [(source, data) for source, data in zip(sources, entries, strict=True)
-            if data is not None and source.name not in with_errors]
+    kept = [(source, data, result) for source, data, (result, _) in zip(sources, entries, checked, strict=True)
+            if source.name not in with_errors]
     if kept:
         in_background(lambda: _put_all(cache, kept), large=len(kept) >= MIN_FILES)
 
 
-def _put_all(cache: ValidationCache, entries: list[tuple[SourceFile, bytes]]) -> None:
-    for source, data in entries:
-        cache.put(source, data)
+def _put_all(cache: ValidationCache, kept: list[tuple[SourceFile, Entry, FileResult]]) -> None:
+    for source, data, result in kept:
+        stored = data if data is not None else entry(result)
+        if stored is not None:
+            cache.put(source, stored)
