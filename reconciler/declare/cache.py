@@ -82,13 +82,16 @@ class ValidationCache:
             found = None
         return found if found is not None and found.name == source.name else None
 
-    def put(self, source: SourceFile, data: bytes) -> None:
-        """Store ``data``, the file's ``entry`` (made where the file was validated); a folder that
-        cannot be written is a miss next time."""
+    def put(self, source: SourceFile, result: FileResult, made: bytes | None = None) -> None:
+        """Store ``result``'s entry (``made``: made already, where the file was validated): not for
+        a file with an error of its own or a value JSON cannot hold; a folder that cannot be
+        written is a miss next time."""
         if source.data is None:
             return
-        with contextlib.suppress(OSError):
-            write_private(self._path(source), data)
+        data = made if made is not None else entry(result)
+        if data is not None:
+            with contextlib.suppress(OSError):
+                write_private(self._path(source), data)
 
 
 def entry(result: FileResult) -> bytes | None:

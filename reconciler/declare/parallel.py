@@ -112,9 +112,9 @@ def _validate_chunk(sources: list[SourceFile], context: Context, entries: bool, 
     """The chunk's files. A worker (not ``here``) sends a file's entry alone when it has one (the
     parent has the bytes for the texts); the calling process makes none (the child that stores
     them does, off the critical path: ``tree._remember``)."""
-    made: list[_Made] = [_validate(source, context, entries, encode=entries and not here) for source in sources]
+    made: list[_Done] = [_validate(source, context, entries, encode=entries and not here) for source in sources]
     if here:
-        return list(made)
+        return made
     return [(name, None if stored is not None else result, stored) for name, result, stored in made]
 
 

@@ -24,7 +24,7 @@ from ..core.policy import Policy
 from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from ..core.teardown import keep
 from .across import combine
-from .cache import ValidationCache, entry
+from .cache import ValidationCache
 from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
@@ -194,6 +194,4 @@ def _remember(
 
 def _put_all(cache: ValidationCache, kept: list[tuple[SourceFile, Entry, FileResult]]) -> None:
     for source, data, result in kept:
-        stored = data if data is not None else entry(result)
-        if stored is not None:
-            cache.put(source, stored)
+        cache.put(source, result, data)
