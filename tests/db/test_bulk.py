@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
 
+from reconciler.db import bulk
 from reconciler.db.bulk import allocate_ids, insert_returning_pks, insert_rows
 
 pytestmark = [pytest.mark.django_db, pytest.mark.db_backend]
@@ -51,7 +52,9 @@ def test_allocated_keys_are_new_and_the_next_insert_takes_a_later_one() -> None:
 
 def test_each_row_gets_its_own_primary_key_in_order_past_one_batch_of_parameters() -> None:
     """Rows without a unique column: their keys come back in the rows' order (each row read
-    back by its key holds the values it was inserted with), shared texts and all."""
+    back by its key holds the values it was inserted with), shared texts and all; past
+    ``COPY_FROM_ROWS`` on PostgreSQL, by ``COPY``."""
+    assert bulk.COPY_FROM_ROWS <= 1500
     CrontabSchedule.objects.create(minute="7")  # a row already there: keys do not start at 1
     rows = [(str(i % 60), str(i // 60 % 24), "*", "*", "*", ("UTC", "Europe/Paris")[i % 2]) for i in range(1500)]
     columns = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year", "timezone")
@@ -60,7 +63,9 @@ def test_each_row_gets_its_own_primary_key_in_order_past_one_batch_of_parameters
     assert len(set(pks)) == len(rows) and [stored[pk] for pk in pks] == rows
 
 
-def test_returned_rows_are_stored_as_the_orm_stores_them() -> None:
+@pytest.mark.parametrize("copy_from", [bulk.COPY_FROM_ROWS, 1])  # one statement; by COPY (PostgreSQL)
+def test_returned_rows_are_stored_as_the_orm_stores_them(copy_from: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "COPY_FROM_ROWS", copy_from)
     twice = datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Paris"))
     later = twice.replace(fold=1)  # equal, an hour later: not adapted once for both
     pks = insert_returning_pks(ClockedSchedule, ("clocked_time",), [(twice,), (later,)], "default")
