@@ -75,3 +75,21 @@ def test_returned_rows_are_stored_as_the_orm_stores_them(copy_from: int, monkeyp
                                    "default")
     assert SolarSchedule.objects.get(event="dusk_civil", latitude=48.8566, longitude=2.3522).pk == solar
     assert SolarSchedule.objects.get(pk=solar).latitude == Decimal("48.856600")
+
+
+@pytest.mark.only_backend("postgresql")
+def test_the_apply_tables_go_in_by_binary_copy_and_other_types_by_text() -> None:
+    """Every column the apply writes has a type COPY's binary format takes from the values it
+    holds; a column of another type (JSON here) keeps the whole COPY in the text format."""
+    from django.db import connection
+
+    from reconciler.engine.write import CREATED_COLUMNS, OWNERSHIP_COLUMNS
+
+    with connection.cursor() as cursor:
+        for table, columns in (("django_celery_beat_periodictask", CREATED_COLUMNS),
+                               ("reconciler_managedtask", (*OWNERSHIP_COLUMNS, "row_digest"))):
+            types = bulk._binary_types(cursor, connection.ops.quote_name(table), columns)
+            assert types is not None and len(types) == len(columns)
+        cursor.execute("CREATE TEMPORARY TABLE with_json (id integer, data jsonb)")
+        assert bulk._binary_types(cursor, "with_json", ["id"]) == [23]
+        assert bulk._binary_types(cursor, "with_json", ["id", "data"]) is None
