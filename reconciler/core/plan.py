@@ -219,8 +219,12 @@ class Plan:
             "summary": self.summary(),
             "changes": changes,
             "warnings": list(self.warnings),
-            "source": {"name": self.scope.source, "within": list(self.scope.within) if self.scope.within else None},
+            "source": self.source_json(),
         }
+
+    def source_json(self) -> dict[str, Any]:
+        """The plan JSON's ``source``: the schedules source planned, and the part of it."""
+        return {"name": self.scope.source, "within": list(self.scope.within) if self.scope.within else None}
 
 
 FIELDS_OMITTED = reason(Why.FIELDS_OMITTED)

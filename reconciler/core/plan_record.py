@@ -19,9 +19,10 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Iterable
 from typing import Any
 
-from .plan import Plan, plan_from_json
+from .plan import FIELDS_OMITTED, Action, Change, Plan, plan_from_json
 
 PACKED_VERSION = 2
 _LEVEL = 6  # zlib's default: level 9 saves ~2% here for twice the time
@@ -29,13 +30,48 @@ _LEVEL = 6  # zlib's default: level 9 saves ~2% here for twice the time
 
 def pack(payload: dict[str, Any]) -> dict[str, Any]:
     """The plan JSON (format 1, ``Plan.to_json``) → format 2; ``unpack`` gives it back equal."""
-    columns = _columns(payload.get("changes", ()))
-    data = json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode()
+    return _packed(payload.get("summary", {}), payload.get("warnings", []), payload.get("source"),
+                   map(_flat_json, payload.get("changes", ())))
+
+
+def pack_plan(plan: Plan, *, created_fields_limit: int) -> dict[str, Any]:
+    """``pack(plan.to_json(created_fields_limit=…))``, from the plan's changes themselves: a first
+    apply of 100,000 tasks built the JSON object of each change only to take it apart again."""
+    creates = 0
+    flat = []
+    for change in plan.changes:
+        creates += change.action is Action.CREATE
+        flat.append(_flat(change, change.action is Action.CREATE and creates > created_fields_limit))
+    return _packed(plan.summary(), list(plan.warnings), plan.source_json(), flat)
+
+
+_Flat = tuple[str, str, str, "str | None", "int | None", tuple[str, ...], dict[str, Any], "str | None"]
+"""A change as the columns take it: action, name, task, file, line, reasons' words, fields, previous name."""
+
+
+def _flat_json(change: dict[str, Any]) -> _Flat:
+    source = change.get("source")
+    return (change["action"], change["name"], change["task"], source["file"] if source else None,
+            source.get("line") if source else None, tuple(change.get("reasons", ())), change.get("fields") or {},
+            change.get("previous_name"))
+
+
+def _flat(change: Change, omit_fields: bool) -> _Flat:
+    """What ``_flat_json`` takes from ``core.plan._change_json(change, omit_fields)``."""
+    source = change.source
+    reasons = (*change.reasons, FIELDS_OMITTED) if omit_fields else change.reasons
+    fields = {} if omit_fields else {f.field: {"old": f.old, "new": f.new} for f in change.fields}
+    return (change.action.value, change.name, change.task, source.file if source else None,
+            source.line if source else None, tuple(r.words for r in reasons), fields, change.previous_name)
+
+
+def _packed(summary: Any, warnings: Any, source: Any, changes: Iterable[_Flat]) -> dict[str, Any]:
+    data = json.dumps(_columns(changes), ensure_ascii=False, separators=(",", ":")).encode()
     return {
         "format_version": PACKED_VERSION,
-        "summary": payload.get("summary", {}),
-        "warnings": payload.get("warnings", []),
-        "source": payload.get("source"),
+        "summary": summary,
+        "warnings": warnings,
+        "source": source,
         "changes": base64.b64encode(zlib.compress(data, _LEVEL)).decode("ascii"),
     }
 
@@ -59,41 +95,44 @@ def read_plan(stored: dict[str, Any]) -> Plan:
     return plan_from_json(unpack(stored))
 
 
-class _Table:
-    """Strings interned in first-seen order: a value is written once, then named by index."""
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-
-    def __call__(self, value: str) -> int:
-        found = self.index.get(value)
-        if found is None:
-            found = self.index[value] = len(self.index)
-        return found
-
-
-def _columns(changes: Any) -> dict[str, Any]:
-    strings = _Table()
+def _columns(changes: Iterable[_Flat]) -> dict[str, Any]:
+    """One list per key; the repeated strings named by their index in ``strings``, a change's
+    reasons by the index of their list of words (100,000 changes, so each list's ``append`` and
+    the table's lookup are bound once)."""
+    table: dict[str, int] = {}
     reason_lists: dict[tuple[int, ...], int] = {}
-    cols: dict[str, list[Any]] = {k: [] for k in ("action", "name", "task", "file", "line", "reasons")}
+    actions: list[int] = []
+    names: list[str] = []
+    tasks: list[int] = []
+    files: list[int] = []
+    lines: list[int | None] = []
+    reasons_of: list[int] = []
     fields: list[list[Any]] = []
     previous: list[list[Any]] = []
-    for i, change in enumerate(changes):
-        cols["action"].append(strings(change["action"]))
-        cols["name"].append(change["name"])
-        cols["task"].append(strings(change["task"]))
-        source = change.get("source")
-        cols["file"].append(strings(source["file"]) if source else -1)
-        cols["line"].append(source.get("line") if source else None)
-        words = tuple(strings(w) for w in change.get("reasons", ()))
-        cols["reasons"].append(reason_lists.setdefault(words, len(reason_lists)))
-        if change.get("fields"):
-            fields.append([i, change["fields"]])
-        if change.get("previous_name") is not None:
-            previous.append([i, change["previous_name"]])
+    known = table.get
+
+    def string(value: str) -> int:
+        found = known(value)
+        if found is None:
+            found = table[value] = len(table)
+        return found
+
+    for i, (action, name, task, file, line, reasons, changed, previous_name) in enumerate(changes):
+        actions.append(string(action))
+        names.append(name)
+        tasks.append(string(task))
+        files.append(string(file) if file is not None else -1)
+        lines.append(line)
+        words = tuple(map(string, reasons)) if reasons else ()
+        reasons_of.append(reason_lists.setdefault(words, len(reason_lists)))
+        if changed:
+            fields.append([i, changed])
+        if previous_name is not None:
+            previous.append([i, previous_name])
     return {
-        "strings": list(strings.index), "reason_lists": [list(r) for r in reason_lists], **cols,
-        "fields": fields, "previous_name": previous,
+        "strings": list(table), "reason_lists": [list(r) for r in reason_lists], "action": actions, "name": names,
+        "task": tasks, "file": files, "line": lines, "reasons": reasons_of, "fields": fields,
+        "previous_name": previous,
     }
 
 

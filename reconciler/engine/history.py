@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.plan import Plan
-from ..core.plan_record import pack
+from ..core.plan_record import pack_plan
 from ..models import ApplyRecord
 
 HISTORY_CREATED_FIELDS = 1000  # created rows whose fields an apply record keeps
@@ -36,7 +36,7 @@ def record(
 def stored_plan(plan: Plan) -> dict[str, Any]:
     """The plan as an apply record stores it: packed (``core.plan_record``), and the fields of
     the first ``HISTORY_CREATED_FIELDS`` created rows only."""
-    return pack(plan.to_json(created_fields_limit=HISTORY_CREATED_FIELDS))
+    return pack_plan(plan, created_fields_limit=HISTORY_CREATED_FIELDS)
 
 
 def _os_user() -> str:

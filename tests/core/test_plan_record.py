@@ -9,7 +9,8 @@ import pytest
 
 from reconciler.core.diagnostics import SourceRange
 from reconciler.core.plan import Action, Change, FieldChange, Plan, Scope
-from reconciler.core.plan_record import PACKED_VERSION, pack, read_plan, unpack
+from reconciler.core.plan_record import PACKED_VERSION, pack, pack_plan, read_plan, unpack
+from reconciler.core.reasons import Why, reason
 from reconciler.render.plan import render_text
 from tests.conftest import FIXTURES, assert_golden
 
@@ -52,6 +53,32 @@ def test_unpack_gives_back_the_plan_json_packed(payload: dict[str, Any]) -> None
     packed = json.loads(json.dumps(pack(payload)))  # as the database gives it back
     assert packed["format_version"] == PACKED_VERSION and packed["summary"] == payload["summary"]
     assert unpack(packed) == payload
+
+
+def test_a_plan_packs_as_its_plan_json_does() -> None:
+    """``pack_plan`` (what the history stores, from the plan itself) is ``pack`` of the plan JSON:
+    every action, reasons (the creates past the limit say their fields were left out), sources
+    without a line or without a file, renames, warnings and a partial scope."""
+    schedule = {"kind": "cron", "expression": "0 3 * * *", "timezone": "Europe/Paris"}
+    changes = (
+        Change(Action.ADOPT, "adopted", "t", (FieldChange("enabled", False, True),), (reason(Why.ADOPTED),),
+               SourceRange("b.yaml", 2, 3), pk=4),
+        Change(Action.CREATE, "created-1", "t", (FieldChange("schedule", None, schedule),), (),
+               SourceRange("schedules/é.yaml", None)),
+        Change(Action.CREATE, "created-2", "u", (FieldChange("args", None, "[1]"),), (reason(Why.PAST_ONE_OFF),),
+               SourceRange("a.yaml", 9)),
+        Change(Action.CREATE, "created-3", "u", (FieldChange("args", None, "[2]"),), (), SourceRange("a.yaml", 12)),
+        Change(Action.DELETE, "gone", "t", (FieldChange("schedule", schedule, None),),
+               (reason(Why.NOT_DECLARED, where=""),), pk=7),
+        Change(Action.RENAME, "new", "t", (FieldChange("name", "old", "new"),), (reason(Why.RENAMED, old="old"),),
+               SourceRange("a.yaml", 1), pk=8, previous_name="old"),
+        Change(Action.UPDATE, "updated", "t", (FieldChange("queue", None, "q"),), (reason(Why.DRIFT),),
+               SourceRange("a.yaml", 20, 3), pk=9),
+    )
+    plan = Plan(changes, ("same",), ("x: also in CELERY_BEAT_SCHEDULE",), Scope("billing", ("schedules/a.yaml",)))
+    for limit in (0, 1, 2, 1000):
+        assert pack_plan(plan, created_fields_limit=limit) == pack(plan.to_json(created_fields_limit=limit))
+    assert pack_plan(Plan(), created_fields_limit=1000) == pack(Plan().to_json(created_fields_limit=1000))
 
 
 def test_a_stored_format_1_record_reads_as_it_always_did() -> None:
