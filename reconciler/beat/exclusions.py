@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
-import holidays as holidays_lib
 from celery import schedules
 
 from ..core.calendar import Calendar
@@ -22,7 +21,10 @@ from ..core.timing import SECOND
 @lru_cache(maxsize=1024)
 def holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     """The public holidays of a country (and subdivision) in a year; none for a code the
-    ``holidays`` library does not know (validation refuses those)."""
+    ``holidays`` library does not know (validation refuses those). The library is imported here,
+    on the first ask (about 20 ms of every command's start-up otherwise, as ``core.regions``)."""
+    import holidays as holidays_lib
+
     try:
         return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year))
     except (NotImplementedError, KeyError, ValueError):

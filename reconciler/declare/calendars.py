@@ -51,7 +51,7 @@ Country = Annotated[str, BeforeValidator(_country), Field(json_schema_extra={"ty
 class Holidays(BaseModel):
     """The public holidays of a country, or of one of its subdivisions (the ``holidays`` library)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     country: Country = Field(description="ISO 3166 code (FR, DE, US …) or name")
     subdivision: Annotated[str, BeforeValidator(as_text)] | None = Field(
@@ -118,7 +118,7 @@ class Exclude(BaseModel):
     """The moments a calendar leaves out; each is read in the schedule's time zone (a cron's,
     else ``timezone``, else UTC)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     holidays: Holidays | None = None
     dates: list[ExcludedDays] = Field(

@@ -19,7 +19,7 @@ from .fields import as_text, yaml_surprise
 class CronFields(BaseModel):
     """``cron`` as a mapping; an omitted field means every value (``*``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     minute: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"
     hour: Annotated[str, BeforeValidator(lambda v: _cron_field_text(v))] = "*"

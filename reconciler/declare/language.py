@@ -1,7 +1,9 @@
 """The schedule language: the pydantic models of a schedules file, and its JSON Schema.
 
 This is the boundary: raw YAML values come in, a validated model comes out (or pydantic
-errors whose ``type`` is one of our stable diagnostic codes). The value types of the fields
+errors whose ``type`` is one of our stable diagnostic codes). The models build their
+validators on first use (``defer_build``), not at import: every command imports them, and
+one that validates nothing (``status``, a plan from the in-sync memo) skips the build. The value types of the fields
 and their validators are in ``fields`` (and ``cron``); checks that need the Celery app (task
 names, argument binding) live in ``resolve``.
 """
@@ -42,7 +44,7 @@ LINT_CODES = ("dst-gap", "dst-repeat", "every-minute", "herd", "overlap", "uneve
 # Named Solar because users see the class name: the JSON Schema's $defs, pydantic's messages
 # ("instance of Solar"). It becomes a core.specs.Solar (to_spec); no module imports both.
 class Solar(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     event: Literal[SOLAR_EVENTS]  # type: ignore[valid-type]
     latitude: Annotated[Degrees, Field(ge=-90, le=90, strict=False)]
@@ -52,7 +54,7 @@ class Solar(BaseModel):
 class Options(BaseModel):
     """The optional keys of a declaration: also what ``defaults`` may set for a file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     args: Args = Field(default_factory=list)
     kwargs: Kwargs = Field(default_factory=dict)

@@ -33,7 +33,7 @@ Threshold = Annotated[int, Field(ge=1, le=MAX_THRESHOLD, strict=True)]
 class Monitor(BaseModel):
     """How a schedule is watched; each key left out keeps the global rule."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     grace: Duration | None = Field(
         default=None, description="late after the slot + grace (replaces RECONCILER_HEALTH_GRACE for this schedule)",
