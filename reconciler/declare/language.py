@@ -1,11 +1,11 @@
 """The schedule language: the pydantic models of a schedules file, and its JSON Schema.
 
 This is the boundary: raw YAML values come in, a validated model comes out (or pydantic
-errors whose ``type`` is one of our stable diagnostic codes). The models build their
-validators on first use (``defer_build``), not at import: every command imports them, and
-one that validates nothing (``status``, a plan from the in-sync memo) skips the build. The value types of the fields
+errors whose ``type`` is one of our stable diagnostic codes). The value types of the fields
 and their validators are in ``fields`` (and ``cron``); checks that need the Celery app (task
-names, argument binding) live in ``resolve``.
+names, argument binding) live in ``resolve``. The models build their validators on first use
+(``defer_build``), not at import: every command imports them, and one that validates nothing
+(``status``, an apply the in-sync memo answers) skips the build.
 """
 from __future__ import annotations
 
