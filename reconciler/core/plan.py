@@ -232,16 +232,25 @@ FIELDS_OMITTED = reason(Why.FIELDS_OMITTED)
 
 def _change_json(change: Change, omit_fields: bool = False) -> dict[str, Any]:
     source = change.source
-    reasons = (*change.reasons, FIELDS_OMITTED) if omit_fields else change.reasons
+    fields, words = change_record(change, omit_fields)
     return {
         "action": change.action.value,
         "name": change.name,
         "task": change.task,
-        "fields": {} if omit_fields else {f.field: {"old": f.old, "new": f.new} for f in change.fields},
-        "reasons": [r.words for r in reasons],
+        "fields": fields,
+        "reasons": words,
         "source": {"file": source.file, "line": source.line} if source else None,
         "previous_name": change.previous_name,
     }
+
+
+def change_record(change: Change, omit_fields: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """A change's fields and its reasons' words as the plan JSON holds them (``to_json``, and the
+    apply history's columns: ``plan_record.pack_plan``); with ``omit_fields``, no field and a
+    reason that says they were left out."""
+    if omit_fields:
+        return {}, [r.words for r in (*change.reasons, FIELDS_OMITTED)]
+    return {f.field: {"old": f.old, "new": f.new} for f in change.fields}, [r.words for r in change.reasons]
 
 
 @dataclass(frozen=True)

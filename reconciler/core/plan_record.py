@@ -19,10 +19,10 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .plan import FIELDS_OMITTED, Action, Change, Plan, plan_from_json
+from .plan import Action, Change, Plan, change_record, plan_from_json
 
 PACKED_VERSION = 2
 _LEVEL = 6  # zlib's default: level 9 saves ~2% here for twice the time
@@ -45,24 +45,23 @@ def pack_plan(plan: Plan, *, created_fields_limit: int) -> dict[str, Any]:
     return _packed(plan.summary(), list(plan.warnings), plan.source_json(), flat)
 
 
-_Flat = tuple[str, str, str, "str | None", "int | None", tuple[str, ...], dict[str, Any], "str | None"]
+_Flat = tuple[str, str, str, "str | None", "int | None", Sequence[str], dict[str, Any], "str | None"]
 """A change as the columns take it: action, name, task, file, line, reasons' words, fields, previous name."""
 
 
 def _flat_json(change: dict[str, Any]) -> _Flat:
     source = change.get("source")
     return (change["action"], change["name"], change["task"], source["file"] if source else None,
-            source.get("line") if source else None, tuple(change.get("reasons", ())), change.get("fields") or {},
+            source.get("line") if source else None, change.get("reasons", ()), change.get("fields") or {},
             change.get("previous_name"))
 
 
 def _flat(change: Change, omit_fields: bool) -> _Flat:
-    """What ``_flat_json`` takes from ``core.plan._change_json(change, omit_fields)``."""
+    """What ``_flat_json`` takes from the plan JSON of ``change`` (``core.plan.change_record``)."""
     source = change.source
-    reasons = (*change.reasons, FIELDS_OMITTED) if omit_fields else change.reasons
-    fields = {} if omit_fields else {f.field: {"old": f.old, "new": f.new} for f in change.fields}
+    fields, words = change_record(change, omit_fields)
     return (change.action.value, change.name, change.task, source.file if source else None,
-            source.line if source else None, tuple(r.words for r in reasons), fields, change.previous_name)
+            source.line if source else None, words, fields, change.previous_name)
 
 
 def _packed(summary: Any, warnings: Any, source: Any, changes: Iterable[_Flat]) -> dict[str, Any]:
