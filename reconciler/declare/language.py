@@ -169,6 +169,7 @@ class ScheduleFile(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         title="Schedules",
         json_schema_extra={"$id": "https://schedules-reconciler.invalid/schema/v1"},
     )
