@@ -17,9 +17,10 @@ def insert_rows(
     model: type[Model], columns: Sequence[str], rows: Iterable[tuple[Any, ...]], using: str, into: str | None = None,
 ) -> None:
     """Insert plain tuples, without building a model instance per row (that costs more than
-    writing the row). PostgreSQL: ``COPY … FROM STDIN`` (psycopg formats the rows in C; the
-    ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower at
-    100,000 rows). SQLite: one executemany, in-process. ``rows`` is read once; on PostgreSQL as
+    writing the row). PostgreSQL: ``COPY … FROM STDIN``, in the binary format where the
+    columns' types allow (``_binary_types``), else the text format (psycopg formats the rows in
+    C; the ``UNNEST`` of arrays that Django's bulk_create sends is built in Python, 3x slower
+    at 100,000 rows). SQLite: one executemany, in-process. ``rows`` is read once; on PostgreSQL as
     it is sent, so that a generator's work overlaps the server's. ``into``: another table with
     the model's columns (a temporary one), written instead of the model's."""
     connection = connections[using]
