@@ -8,6 +8,7 @@ import math
 import re
 import zoneinfo
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -21,7 +22,6 @@ MAX_SECONDS = 2**31 - 1  # IntervalSchedule.every, PeriodicTask.expire_seconds: 
 MAX_JSON_DEPTH = 64
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # leaves a year for beat's arithmetic near datetime.max
-TIMEZONES = frozenset(zoneinfo.available_timezones() - {"Factory"})  # what TimeZoneField accepts
 DURATION_RE = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 DURATION_HELP = "a positive number of seconds, or a duration such as 90s, 15m, 2h, 1d or 1h30m"
 
@@ -157,9 +157,16 @@ AwareDateTime = Annotated[
 ]
 
 
+@cache
+def timezones() -> frozenset[str]:
+    """What ``TimeZoneField`` accepts. Read on first use: listing them opens every file of the
+    zone database (7 ms), which a command with no zone to check need not pay."""
+    return frozenset(zoneinfo.available_timezones() - {"Factory"})
+
+
 def _timezone(value: Any) -> str:
     name = as_text(value)
-    if name not in TIMEZONES:
+    if name not in timezones():
         raise PydanticCustomError(
             "bad-timezone", "unknown time zone {name}: use an IANA name such as Europe/Paris or UTC",
             {"name": shown(name)},
