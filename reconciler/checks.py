@@ -27,8 +27,6 @@ from django.core.checks import CheckMessage, Error, Warning, register
 from .conf import conf, folder_name, import_path, schedules_dir
 from .core.errors import ReconcilerError
 from .core.extras import install_hint, installed
-from .declare.sources import explicit_name
-from .declare.tree import scheduler_users
 
 SCHEDULER = "reconciler.scheduler:ReconcilingScheduler"
 TAG = "reconciler"
@@ -82,6 +80,8 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A fallback name (the folder's path) can stand for another project's folder over a shared
     database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
+    from .declare.sources import explicit_name  # start-up: see _policy_problem
+
     if explicit_name():
         return []
     name = folder_name(schedules_dir())
@@ -164,6 +164,11 @@ def _policy_problem(name: str) -> CheckMessage | None:
     crons, exclusions, an end) are applied by our scheduler alone: under another, beat would
     quietly ignore them (and run a calendar's first cron only). The declarations are read
     (without the registry) only when the configured scheduler is not ours."""
+    # Start-up, not at the top: Django imports this module in every process (ready()), and the
+    # declare package (pydantic, the whole schedule language) would cost each one ~0.2 s that
+    # only a run of the checks needs.
+    from .declare.tree import scheduler_users
+
     if _is_ours(name):
         return None
     try:

@@ -65,3 +65,26 @@ def test_bad_imports_break_the_contracts_they_cross(tmp_path: Path) -> None:
     for module, (_, reported) in BAD_IMPORTS.items():
         for words in reported:
             assert words in result.stdout, f"{module}: {words!r} not in\n{result.stdout}"
+
+
+# What Django's set-up of the demo project leaves imported, printed by a process of its own.
+SETUP_IMPORTS = (
+    "import os, sys, django\n"
+    "os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'\n"
+    "django.setup()\n"
+    "print(' '.join(m for m in sys.modules if m == 'pydantic' or m.startswith('reconciler.')))\n"
+)
+
+
+def test_installing_the_app_does_not_load_the_schedule_language_into_every_django_process() -> None:
+    """A worker, a web process, ``migrate``: Django imports our admin and system checks in each.
+    The validate phase (pydantic, the schedule language) is for the commands, the API and the
+    admin's pages, which import it when they run: at import it cost each process ~0.3 s."""
+    done = subprocess.run([sys.executable, "-c", SETUP_IMPORTS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    imported = set(done.stdout.split())
+
+    assert "reconciler.admin" in imported  # the admin is registered: the set-up did run
+    assert imported.isdisjoint({"pydantic", "reconciler.pipeline", "reconciler.declare.tree",
+                                "reconciler.declare.document", "reconciler.insync"}), sorted(imported)

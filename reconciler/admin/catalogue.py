@@ -22,7 +22,6 @@ from ..core.errors import ReconcilerError, UnknownName
 from ..declare.catalogue import TaskEntry, catalogue
 from ..operate import AdHocRun, argument_problem, run_task
 from ..operate.run import eta_problem
-from ..pipeline import default_registry
 
 VIEW = "reconciler.view_managedtask"
 RUN = "reconciler.run_schedule"
@@ -108,6 +107,8 @@ class RunForm(forms.Form):
         eta = data.get("eta")
         if eta is not None and timezone.is_naive(eta):
             data["eta"] = eta = timezone.make_aware(eta)
+        from ..pipeline import default_registry  # start-up: see operate.run._app
+
         run = AdHocRun(self.task, arguments, keywords, eta)
         problem = argument_problem(run, default_registry())
         if problem:

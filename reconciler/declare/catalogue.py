@@ -9,8 +9,6 @@ from typing import Any
 
 from django_celery_beat.models import PeriodicTask
 
-from .tree import celery_app, default_registry
-
 
 @dataclass(frozen=True)
 class TaskEntry:
@@ -29,6 +27,10 @@ class TaskEntry:
 
 def catalogue(app: Any = None, *, include_celery: bool = False) -> tuple[TaskEntry, ...]:
     """Every registered task, sorted by name (Celery's own ``celery.*`` tasks only on request)."""
+    # Start-up, not at the top: the admin imports this module in every Django process, and the
+    # validate phase (the schedule language, pydantic) would cost each ~0.2 s.
+    from .tree import celery_app, default_registry
+
     app = app or celery_app()
     registry = default_registry()
     used: dict[str, list[str]] = {}

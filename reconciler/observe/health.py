@@ -30,7 +30,6 @@ from ..conf import conf
 from ..core.calendar import Calendar
 from ..core.monitor import NO_MONITOR, Monitor
 from ..core.timing import whole_second
-from ..pipeline import celery_app
 from .expected import MATH_WINDOW, Expectation, row_math
 from .leases import RunState, read_runs
 from .rows import Row, read_rows
@@ -110,6 +109,8 @@ def configured_grace() -> float | None:
 
 def result_retention() -> timedelta | None:
     """How long the result store keeps runs (Celery's ``result_expires``), if it deletes them."""
+    from ..pipeline import celery_app  # start-up: see observe.sync.current_statuses
+
     value = celery_app().conf.result_expires
     if value is None:
         return None

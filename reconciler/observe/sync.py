@@ -18,7 +18,6 @@ from ..core.specs import ActualState, ActualTask, DeclaredState, Ownership, Susp
 from ..core.timing import whole_second
 from ..engine.read import read_actual
 from ..models import ScheduledTask
-from ..pipeline import current_plan
 from ..render.words import show_schedule
 
 STATE_OF_ACTION = {
@@ -116,6 +115,10 @@ def current_statuses(using: str = "default") -> Current:
     """``statuses`` of the memoised plan, themselves built once per plan (10,000 statuses and
     specs cost tens of milliseconds): the same object while ``current_plan`` returns the same."""
     global _current
+    # Start-up, not at the top: the admin imports this module in every Django process (the
+    # admin's autodiscover), and the pipeline (the schedule language, pydantic) costs each
+    # ~0.2 s that only a page or an API call that shows statuses needs.
+    from ..pipeline import current_plan
 
     result = current_plan(using)
     found = _current

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django_celery_beat.models import PeriodicTask
@@ -26,13 +27,14 @@ from ..core.errors import OperationRefused, UnknownName
 from ..core.plan import DiffOptions, Plan, Scope
 from ..core.specs import ActualState, ActualTask, DeclaredState, DeclaredTask, Suspension
 from ..db import locking
-from ..declare.resolve import Registry
 from ..engine.diff import diff
 from ..engine.history import git_revision
 from ..engine.read import read_one
 from ..engine.write import mark_changed, write
 from ..models import ManagedTask, OperationRecord
-from ..pipeline import schedules_dir, validate_paths
+
+if TYPE_CHECKING:
+    from ..declare.resolve import Registry
 
 LOCK_TIMEOUT = 30.0
 
@@ -93,6 +95,10 @@ def resume(
     now: datetime | None = None, using: str = "default",
 ) -> ResumeResult:
     """Clear the suspension and write that one declaration, as apply would, in one transaction."""
+    # Start-up, not at the top: the admin imports this module in every Django process, and the
+    # validate phase (the schedule language, pydantic) would cost each ~0.2 s.
+    from ..pipeline import schedules_dir, validate_paths
+
     now = now or datetime.now(UTC)
     folders = list(paths or [schedules_dir()])
     validation = validate_paths(folders, registry=registry, now=now, require_env=True)
