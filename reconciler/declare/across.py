@@ -11,10 +11,9 @@ from datetime import datetime
 
 from ..core.diagnostics import Diagnostic, SourceRange, error, warning
 from ..core.schedule import Clocked
-from . import calendars
-from .document import FileResult, ValidDeclaration, validate_document
 from .load import RawDocument
 from .positions import KEY, place_in
+from .shapes import FileResult, ValidDeclaration
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,8 @@ def validate_documents(
     project has none), with every problem found on the way. ``known``: files whose result
     is already known (the cache, a worker process), with their text; they take part in the
     checks across files."""
+    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+
     fresh = [
         (validate_document(d, default_timezone=default_timezone, now=now, env=env, environments=environments), d.text)
         for d in documents
@@ -139,6 +140,8 @@ def _calendar_ends(declarations: list[ValidDeclaration], now: datetime) -> list[
                 hint="remove the declaration, or move until",
             ))
             continue
+        from . import calendars  # the schedule language (pydantic), for these declarations only: see shapes.py
+
         never = calendars.never_runs(d.spec, now)
         if never is not None:
             key, message = never

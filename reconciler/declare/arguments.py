@@ -12,9 +12,10 @@ import inspect
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Hints = Mapping[str, Any]  # parameter name → its resolved annotation
 
@@ -112,6 +113,8 @@ def _arguments(
 
 def _fits(annotation: Any, value: Any) -> tuple[bool, str | None]:
     """Whether the value fits; when a part of it does not, where and why."""
+    from pydantic import ValidationError  # loaded with the first hint to check: declare/shapes.py says why
+
     adapter = _adapter(annotation)
     if adapter is None:
         return True, None
@@ -142,6 +145,8 @@ def _adapter(annotation: Any) -> TypeAdapter[Any] | None:
 
 
 def _build(annotation: Any) -> TypeAdapter[Any] | None:
+    from pydantic import TypeAdapter
+
     try:
         return TypeAdapter(annotation)
     except Exception:

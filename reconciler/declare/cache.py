@@ -40,9 +40,9 @@ from ..core.policy import Policy
 from ..core.schedule import Clocked, Crontab, Interval, NoSchedule, Schedule, Solar
 from ..core.specs import TaskSpec
 from .cache_key import code_fingerprint, registry_fingerprint
-from .document import FileResult, ValidDeclaration
 from .files import SourceFile
 from .resolve import Registry
+from .shapes import FileResult, ValidDeclaration
 
 FORMAT = b"reconciler-validation-cache-4"
 SUFFIX = ".json"

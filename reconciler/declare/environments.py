@@ -20,8 +20,8 @@ from typing import Any
 
 from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
 from ..core.errors import ReconcilerError
-from .language import SCHEDULE_KEYS
 from .positions import KEY
+from .shapes import SCHEDULE_KEYS
 
 ENV_KEYS = ("environments", "overrides")
 MERGED_MAPPINGS = frozenset({"monitor"})  # merged key by key, not replaced whole (an owner set once for a file)

@@ -36,8 +36,8 @@ from .fields import (
 )
 from .monitoring import Monitor
 from .policies import Catchup, CatchupMax, Identifier, Overlap
+from .shapes import SCHEDULE_KEYS
 
-SCHEDULE_KEYS = ("cron", "every", "at", "solar")
 LINT_CODES = ("dst-gap", "dst-repeat", "every-minute", "herd", "overlap", "uneven-step")  # ignore: codes (lints.py)
 
 

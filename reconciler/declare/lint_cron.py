@@ -13,7 +13,7 @@ from .firing import crons_of
 from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 # The fields that wrap with a fixed length, and their unit (a month's length varies: days of month are left out).
 WRAPPING = {"minute": "minutes", "hour": "hours", "month_of_year": "months", "day_of_week": "days"}

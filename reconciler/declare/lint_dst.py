@@ -14,7 +14,7 @@ from .dst import Account, Fate, accounts
 from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 SHOWN = 4  # times named in a list before it is shortened
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from ..core.diagnostics import Diagnostic, Severity, SourceRange
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 
 def silenced(declaration: ValidDeclaration, code: str) -> bool:

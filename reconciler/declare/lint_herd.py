@@ -16,7 +16,7 @@ from .firing import Window
 from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 HERD_LIMIT = 50
 

@@ -16,7 +16,7 @@ from .firing import Window, day_matches, field_values
 from .lint_finding import silenced, warn
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 
 def overlaps(declarations: Iterable[ValidDeclaration], window: Window) -> Iterator[Diagnostic]:

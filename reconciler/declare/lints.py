@@ -18,7 +18,7 @@ from .lint_herd import HERD_LIMIT, herd
 from .lint_overlap import overlaps
 
 if TYPE_CHECKING:
-    from .document import ValidDeclaration
+    from .shapes import ValidDeclaration
 
 
 def lint(declarations: Sequence[ValidDeclaration], *, now: datetime, herd_limit: int = HERD_LIMIT) -> list[Diagnostic]:

@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from .cache import decode, entry
-from .document import Context, FileResult, validate_document
 from .files import SourceFile
 from .load import parse_source
+from .shapes import Context, FileResult
 
 MIN_FILES = 32
 MIN_BYTES = 1_000_000
@@ -60,6 +60,8 @@ def validate_sources(
         each = [_validate(source, context, entries, encode=False) for source in sources]
         return [(result, _text(source)) for (_, result, _), source in zip(each, sources, strict=True)], [
             stored for _, _, stored in each]
+    from .document import validate_document  # noqa: F401  loaded before the workers fork: they inherit it
+
     chunks = [list(sources[i::workers * CHUNKS_PER_WORKER]) for i in range(workers * CHUNKS_PER_WORKER)]
     by_name: dict[str, tuple[FileResult, Entry]] = {}
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -119,6 +121,8 @@ def _validate_chunk(sources: list[SourceFile], context: Context, entries: bool, 
 
 
 def _validate(source: SourceFile, context: Context, digests: bool, encode: bool) -> _Made:
+    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+
     document = parse_source(source)
     result = validate_document(
         document, default_timezone=context.default_timezone, now=context.now, env=context.env,

@@ -19,8 +19,8 @@ from ..core.diagnostics import Diagnostic, SourceRange, did_you_mean, error
 from ..core.specs import DeclaredState, DeclaredTask
 from .arguments import Hints, first_mismatch, resolved_hints
 from .arguments import bind_problem as argument_problem
-from .document import ValidDeclaration
 from .positions import KEY
+from .shapes import ValidDeclaration
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from ..core.specs import DeclaredState, DeclaredTask, TaskSpec
 from ..core.teardown import keep
 from .across import combine
 from .cache import ValidationCache
-from .document import FileResult, validate_document
 from .environments import Environments, merge_checked, select
 from .files import SourceFile, read_sources
 from .lints import lint
@@ -33,6 +32,7 @@ from .load import parse_source
 from .parallel import MIN_FILES, Checked, Context, Entry, in_background, settle, validate_sources
 from .positions import place_in
 from .resolve import Registry, registry_from_app, resolve
+from .shapes import FileResult
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ def scheduler_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
     our scheduler applies: the files loaded and validated on their own, without the Celery
     registry or the cache (the system check's question, asked when beat's scheduler is not ours,
     before most ``manage.py`` commands). Only files whose text names such a key are parsed."""
+    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+
     roots = list(paths or [schedules_dir()])
     if not all(root.exists() for root in roots):
         return ()

@@ -39,6 +39,32 @@ def test_plan_apply_plan(tmp_path: Path, env: dict[str, str]) -> None:
     assert "nothing to do, nothing written" in noop.stdout
 
 
+def loads_pydantic(done: object) -> bool:
+    """Whether the process imported pydantic (``PYTHONPROFILEIMPORTTIME`` lists each import on stderr)."""
+    return any(line.rsplit("|", 1)[-1].strip() == "pydantic" for line in str(getattr(done, "stderr", "")).splitlines())
+
+
+@pytest.mark.db_backend
+def test_a_noop_apply_and_a_validate_of_nothing_never_load_the_schedule_language(
+    tmp_path: Path, env: dict[str, str],
+) -> None:
+    """The language's models (pydantic, ~0.12 s of a start-up) load when a file is validated: a
+    no-op apply (the in-sync memo answers it) and a folder with no file validate none."""
+    folder, empty = write(tmp_path / "s"), tmp_path / "empty"
+    empty.mkdir()
+    timed = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    first = manage("reconcile", "apply", "--path", folder, env=timed)
+    assert first.returncode == 0 and "1 created" in first.stdout, first.stdout
+    assert loads_pydantic(first)  # a file validated: the language is loaded (what the checks below would see)
+
+    noop = manage("reconcile", "apply", "--path", folder, env=timed)
+    assert "nothing to do, nothing written" in noop.stdout, noop.stdout
+    nothing = manage("reconcile", "validate", "--path", str(empty), env=timed)
+    assert nothing.returncode == 0, nothing.stderr[-2000:]
+    assert not loads_pydantic(noop)
+    assert not loads_pydantic(nothing)
+
+
 @pytest.mark.db_backend
 def test_plan_json_contract(tmp_path: Path, env: dict[str, str]) -> None:
     folder = write(tmp_path / "s")
