@@ -14,9 +14,6 @@ from django.template.response import TemplateResponse
 from django_celery_beat.models import PeriodicTasks
 
 from ..core.errors import OperationRefused, ReconcilerError, UnknownName
-from ..operate import resume as resume_schedule
-from ..operate import run_schedule
-from ..operate import suspend as suspend_schedule
 
 
 def _user(request: HttpRequest) -> str:
@@ -25,6 +22,8 @@ def _user(request: HttpRequest) -> str:
 
 @admin.action(description="Run now (send what beat would send)", permissions=["run"])
 def run_now(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    from ..operate import run_schedule  # start-up: see admin/periodic_tasks.observed
+
     for row in queryset.order_by("name"):
         try:
             task_id = run_schedule(row.name, by=_user(request))
@@ -44,6 +43,8 @@ class SuspendForm(forms.Form):
 
 @admin.action(description="Suspend… (pause without a pull request)", permissions=["suspend"])
 def suspend(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse | None:
+    from ..operate import suspend as suspend_schedule  # start-up: see admin/periodic_tasks.observed
+
     form = SuspendForm(request.POST if "reason" in request.POST else None)
     if not form.is_valid():
         return TemplateResponse(request, "admin/reconciler/periodictask/suspend.html", {
@@ -65,6 +66,8 @@ def suspend(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> 
 
 @admin.action(description="Resume (back to what git declares)", permissions=["suspend"])
 def resume(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+    from ..operate import resume as resume_schedule  # start-up: see admin/periodic_tasks.observed
+
     for row in queryset.order_by("name"):
         try:
             result = resume_schedule(row.name, by=_user(request))

@@ -20,8 +20,6 @@ from django.utils.safestring import mark_safe
 
 from ..core.errors import ReconcilerError, UnknownName
 from ..declare.catalogue import TaskEntry, catalogue
-from ..operate import AdHocRun, argument_problem, run_task
-from ..operate.run import eta_problem
 
 VIEW = "reconciler.view_managedtask"
 RUN = "reconciler.run_schedule"
@@ -57,6 +55,8 @@ class OffsetDateTimeField(forms.DateTimeField):
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
+            from ..operate.run import eta_problem  # start-up: see admin/periodic_tasks.observed
+
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:
@@ -107,7 +107,8 @@ class RunForm(forms.Form):
         eta = data.get("eta")
         if eta is not None and timezone.is_naive(eta):
             data["eta"] = eta = timezone.make_aware(eta)
-        from ..pipeline import default_registry  # start-up: see operate.run._app
+        from ..operate import AdHocRun, argument_problem  # start-up: see admin/periodic_tasks.observed
+        from ..pipeline import default_registry
 
         run = AdHocRun(self.task, arguments, keywords, eta)
         problem = argument_problem(run, default_registry())
@@ -130,6 +131,8 @@ def _kwargs_help(entry: TaskEntry) -> str:
 
 
 def run_view(request: HttpRequest, task: str) -> HttpResponse:
+    from ..operate import run_task  # start-up: see admin/periodic_tasks.observed
+
     if not request.user.has_perm(RUN):
         raise PermissionDenied
     entry = next((t for t in catalogue(include_celery=True) if t.name == task), None)

@@ -11,7 +11,6 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from ..core.monitor import Monitor
-from ..observe.rows import read_monitors
 
 
 class MonitorFilter(admin.SimpleListFilter):
@@ -46,6 +45,8 @@ def applied(request: HttpRequest) -> dict[str, Monitor]:
     """The applied monitors by name (``observe.rows.read_monitors``), read once per request."""
     found: dict[str, Monitor] | None = getattr(request, "_reconciler_monitors", None)
     if found is None:
+        from ..observe.rows import read_monitors  # start-up: see admin/periodic_tasks.observed
+
         found = read_monitors()
         request._reconciler_monitors = found  # type: ignore[attr-defined]
     return found

@@ -4,6 +4,7 @@ a forecast page. Managed rows are read-only and cannot be deleted here; unmanage
 django-celery-beat's behaviour."""
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 from django.contrib import admin, messages
@@ -22,9 +23,17 @@ from ..render.words import iso
 from . import actions as operations
 from . import catalogue
 from . import monitors as monitored
-from . import observe as observed
 from .display import breakable, breakable_moment, moment
 from .state import LABELS, AdminState, attach_next_runs, state_of
+
+
+def observed() -> ModuleType:
+    """``admin.observe`` (health, runs, the forecast: the ``observe`` package), imported by the
+    first page that shows them. Start-up, not at the top: Django imports the admin in every
+    process (a worker, ``migrate``, every ``reconcile`` command), which has no use for it."""
+    from . import observe
+
+    return observe
 
 
 def managed_of(obj: PeriodicTask | None) -> ManagedTask | None:
@@ -80,15 +89,15 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         shown = list(super().get_list_display(request))
         if monitored.labelled(request):
             shown.insert(shown.index("task_name") + 1, "owner")
-        if observed.available():
+        if observed().available():
             shown.insert(shown.index("status") + 1, "health")
             shown.remove("last_run")
         return shown
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         filters = list(super().get_list_filter(request))
-        if observed.available():
-            filters.insert(filters.index(StatusFilter) + 1, observed.HealthFilter)
+        if observed().available():
+            filters.insert(filters.index(StatusFilter) + 1, observed().HealthFilter)
         return filters
 
     # -- columns ----------------------------------------------------------------------------
@@ -126,7 +135,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
 
     @admin.display(description="health")
     def health(self, obj: PeriodicTask) -> str:
-        return observed.health_cell(obj)
+        return observed().health_cell(obj)
 
     @admin.display(description="next run")
     def next_run(self, obj: PeriodicTask) -> str:
@@ -148,8 +157,8 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         for obj in changelist.result_list:
             obj._reconciler_state = state
         attach_next_runs(state, [obj.name for obj in changelist.result_list])
-        if observed.available():
-            observed.attach_health(changelist.result_list)
+        if observed().available():
+            observed().attach_health(changelist.result_list)
         return changelist
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -184,10 +193,10 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
         owned = managed_of(obj)
         if owned is not None and obj is not None:
             context["reconciler"] = _banner(request, obj, owned)
-        if obj is not None and observed.available():
-            context["observe"] = observed.runs_context(request, obj)
+        if obj is not None and observed().available():
+            context["observe"] = observed().runs_context(request, obj)
         if obj is not None:
-            context["tracked"] = observed.tracked_context(obj)
+            context["tracked"] = observed().tracked_context(obj)
         return super().changeform_view(request, object_id, form_url, context)
 
     # -- actions -------------------------------------------------------------------------
@@ -218,7 +227,7 @@ class PeriodicTaskAdmin(BeatPeriodicTaskAdmin):
     # -- the task catalogue, the forecast -------------------------------------------------
 
     def forecast_view(self, request: HttpRequest) -> HttpResponse:
-        return observed.forecast_view(self, request)
+        return observed().forecast_view(self, request)
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
