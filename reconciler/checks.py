@@ -80,7 +80,7 @@ def check_schedules_dir(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_source_name(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """A fallback name (the folder's path) can stand for another project's folder over a shared
     database; ``reconciler.sources`` refuses such an apply, this says so before it happens."""
-    from .declare.sources import explicit_name  # start-up: see _policy_problem
+    from .declare.sources import explicit_name  # start-up: docs/architecture.md, "The import rules"
 
     if explicit_name():
         return []
@@ -164,10 +164,7 @@ def _policy_problem(name: str) -> CheckMessage | None:
     crons, exclusions, an end) are applied by our scheduler alone: under another, beat would
     quietly ignore them (and run a calendar's first cron only). The declarations are read
     (without the registry) only when the configured scheduler is not ours."""
-    # Start-up, not at the top: Django imports this module in every process (ready()), and the
-    # declare package (pydantic, the whole schedule language) would cost each one ~0.2 s that
-    # only a run of the checks needs.
-    from .declare.tree import scheduler_users
+    from .declare.tree import scheduler_users  # start-up: docs/architecture.md, "The import rules"
 
     if _is_ours(name):
         return None

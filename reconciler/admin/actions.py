@@ -22,7 +22,7 @@ def _user(request: HttpRequest) -> str:
 
 @admin.action(description="Run now (send what beat would send)", permissions=["run"])
 def run_now(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-    from ..operate import run_schedule  # start-up: see admin/periodic_tasks.observed
+    from ..operate import run_schedule  # start-up: docs/architecture.md, "The import rules"
 
     for row in queryset.order_by("name"):
         try:
@@ -43,7 +43,7 @@ class SuspendForm(forms.Form):
 
 @admin.action(description="Suspend… (pause without a pull request)", permissions=["suspend"])
 def suspend(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> TemplateResponse | None:
-    from ..operate import suspend as suspend_schedule  # start-up: see admin/periodic_tasks.observed
+    from ..operate import suspend as suspend_schedule  # start-up: docs/architecture.md, "The import rules"
 
     form = SuspendForm(request.POST if "reason" in request.POST else None)
     if not form.is_valid():
@@ -66,7 +66,7 @@ def suspend(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> 
 
 @admin.action(description="Resume (back to what git declares)", permissions=["suspend"])
 def resume(model_admin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-    from ..operate import resume as resume_schedule  # start-up: see admin/periodic_tasks.observed
+    from ..operate import resume as resume_schedule  # start-up: docs/architecture.md, "The import rules"
 
     for row in queryset.order_by("name"):
         try:

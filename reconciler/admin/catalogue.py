@@ -55,7 +55,7 @@ class OffsetDateTimeField(forms.DateTimeField):
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value.strip():
-            from ..operate.run import eta_problem  # start-up: see admin/periodic_tasks.observed
+            from ..operate.run import eta_problem  # start-up: docs/architecture.md, "The import rules"
 
             try:
                 parsed = parse_datetime(value.strip())
@@ -107,7 +107,7 @@ class RunForm(forms.Form):
         eta = data.get("eta")
         if eta is not None and timezone.is_naive(eta):
             data["eta"] = eta = timezone.make_aware(eta)
-        from ..operate import AdHocRun, argument_problem  # start-up: see admin/periodic_tasks.observed
+        from ..operate import AdHocRun, argument_problem  # start-up: docs/architecture.md, "The import rules"
         from ..pipeline import default_registry
 
         run = AdHocRun(self.task, arguments, keywords, eta)
@@ -131,7 +131,7 @@ def _kwargs_help(entry: TaskEntry) -> str:
 
 
 def run_view(request: HttpRequest, task: str) -> HttpResponse:
-    from ..operate import run_task  # start-up: see admin/periodic_tasks.observed
+    from ..operate import run_task  # start-up: docs/architecture.md, "The import rules"
 
     if not request.user.has_perm(RUN):
         raise PermissionDenied

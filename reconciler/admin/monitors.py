@@ -45,7 +45,7 @@ def applied(request: HttpRequest) -> dict[str, Monitor]:
     """The applied monitors by name (``observe.rows.read_monitors``), read once per request."""
     found: dict[str, Monitor] | None = getattr(request, "_reconciler_monitors", None)
     if found is None:
-        from ..observe.rows import read_monitors  # start-up: see admin/periodic_tasks.observed
+        from ..observe.rows import read_monitors  # start-up: docs/architecture.md, "The import rules"
 
         found = read_monitors()
         request._reconciler_monitors = found  # type: ignore[attr-defined]

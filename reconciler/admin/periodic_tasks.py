@@ -29,9 +29,8 @@ from .state import LABELS, AdminState, attach_next_runs, state_of
 
 def observed() -> ModuleType:
     """``admin.observe`` (health, runs, the forecast: the ``observe`` package), imported by the
-    first page that shows them. Start-up, not at the top: Django imports the admin in every
-    process (a worker, ``migrate``, every ``reconcile`` command), which has no use for it."""
-    from . import observe
+    first page that shows them."""
+    from . import observe  # start-up: docs/architecture.md, "The import rules"
 
     return observe
 

@@ -34,7 +34,7 @@ def validate_documents(
     project has none), with every problem found on the way. ``known``: files whose result
     is already known (the cache, a worker process), with their text; they take part in the
     checks across files."""
-    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+    from .document import validate_document  # start-up: docs/architecture.md, "The import rules"
 
     fresh = [
         (validate_document(d, default_timezone=default_timezone, now=now, env=env, environments=environments), d.text)
@@ -140,7 +140,7 @@ def _calendar_ends(declarations: list[ValidDeclaration], now: datetime) -> list[
                 hint="remove the declaration, or move until",
             ))
             continue
-        from . import calendars  # the schedule language (pydantic), for these declarations only: see shapes.py
+        from . import calendars  # start-up: docs/architecture.md, "The import rules"
 
         never = calendars.never_runs(d.spec, now)
         if never is not None:

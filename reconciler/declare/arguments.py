@@ -113,7 +113,7 @@ def _arguments(
 
 def _fits(annotation: Any, value: Any) -> tuple[bool, str | None]:
     """Whether the value fits; when a part of it does not, where and why."""
-    from pydantic import ValidationError  # loaded with the first hint to check: declare/shapes.py says why
+    from pydantic import ValidationError  # start-up: docs/architecture.md, "The import rules"
 
     adapter = _adapter(annotation)
     if adapter is None:

@@ -27,9 +27,7 @@ class TaskEntry:
 
 def catalogue(app: Any = None, *, include_celery: bool = False) -> tuple[TaskEntry, ...]:
     """Every registered task, sorted by name (Celery's own ``celery.*`` tasks only on request)."""
-    # Start-up, not at the top: the admin imports this module in every Django process, and the
-    # validate phase (the schedule language, pydantic) would cost each ~0.2 s.
-    from .tree import celery_app, default_registry
+    from .tree import celery_app, default_registry  # start-up: docs/architecture.md, "The import rules"
 
     app = app or celery_app()
     registry = default_registry()

@@ -121,7 +121,7 @@ def _validate_chunk(sources: list[SourceFile], context: Context, entries: bool, 
 
 
 def _validate(source: SourceFile, context: Context, digests: bool, encode: bool) -> _Made:
-    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+    from .document import validate_document  # start-up: docs/architecture.md, "The import rules"
 
     document = parse_source(source)
     result = validate_document(

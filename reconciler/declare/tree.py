@@ -100,7 +100,7 @@ def scheduler_users(paths: Sequence[Path] | None = None) -> tuple[str, ...]:
     our scheduler applies: the files loaded and validated on their own, without the Celery
     registry or the cache (the system check's question, asked when beat's scheduler is not ours,
     before most ``manage.py`` commands). Only files whose text names such a key are parsed."""
-    from .document import validate_document  # the schedule language (pydantic): see shapes.py
+    from .document import validate_document  # start-up: docs/architecture.md, "The import rules"
 
     roots = list(paths or [schedules_dir()])
     if not all(root.exists() for root in roots):

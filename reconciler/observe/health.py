@@ -109,7 +109,7 @@ def configured_grace() -> float | None:
 
 def result_retention() -> timedelta | None:
     """How long the result store keeps runs (Celery's ``result_expires``), if it deletes them."""
-    from ..pipeline import celery_app  # start-up: see observe.sync.current_statuses
+    from ..pipeline import celery_app  # start-up: docs/architecture.md, "The import rules"
 
     value = celery_app().conf.result_expires
     if value is None:

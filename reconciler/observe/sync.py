@@ -115,10 +115,7 @@ def current_statuses(using: str = "default") -> Current:
     """``statuses`` of the memoised plan, themselves built once per plan (10,000 statuses and
     specs cost tens of milliseconds): the same object while ``current_plan`` returns the same."""
     global _current
-    # Start-up, not at the top: the admin imports this module in every Django process (the
-    # admin's autodiscover), and the pipeline (the schedule language, pydantic) costs each
-    # ~0.2 s that only a page or an API call that shows statuses needs.
-    from ..pipeline import current_plan
+    from ..pipeline import current_plan  # start-up: docs/architecture.md, "The import rules"
 
     result = current_plan(using)
     found = _current

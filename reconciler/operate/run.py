@@ -105,7 +105,7 @@ class AdHocRun:
 def argument_problem(run: AdHocRun, registry: Registry) -> str | None:
     """The ``bad-arguments`` text validate would give these arguments (they bind, and fit the
     task's type hints: the same check, ``arguments.argument_problem``), or None."""
-    from ..declare.arguments import argument_problem as check  # start-up: see _app
+    from ..declare.arguments import argument_problem as check  # start-up: docs/architecture.md, "The import rules"
     if run.task not in registry.signatures:
         raise UnknownName(f"no task named {run.task!r} is registered in the Celery app")
     signature = registry.signatures[run.task]
@@ -133,10 +133,7 @@ def run_task(run: AdHocRun, *, by: str = "", app: Any = None, using: str = "defa
 
 
 def _app() -> Any:
-    # Start-up, not at the top: the admin imports this module in every Django process (the
-    # admin's autodiscover), and the pipeline (the schedule language, pydantic) would cost each
-    # ~0.2 s that only a run needs.
-    from ..pipeline import celery_app
+    from ..pipeline import celery_app  # start-up: docs/architecture.md, "The import rules"
 
     return celery_app()
 

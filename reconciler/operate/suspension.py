@@ -95,9 +95,7 @@ def resume(
     now: datetime | None = None, using: str = "default",
 ) -> ResumeResult:
     """Clear the suspension and write that one declaration, as apply would, in one transaction."""
-    # Start-up, not at the top: the admin imports this module in every Django process, and the
-    # validate phase (the schedule language, pydantic) would cost each ~0.2 s.
-    from ..pipeline import schedules_dir, validate_paths
+    from ..pipeline import schedules_dir, validate_paths  # start-up: docs/architecture.md, "The import rules"
 
     now = now or datetime.now(UTC)
     folders = list(paths or [schedules_dir()])
